@@ -1,0 +1,278 @@
+// Package config holds jifen's configuration: one typed table of options,
+// each settable by a JIFEN_* environment variable and a matching flag, with
+// defaults and validation. It is read once at start and passed in; there is
+// no global configuration.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/netip"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the effective configuration of one process.
+type Config struct {
+	DataDir        string
+	DB             string // DSN; empty means <DataDir>/jifen.db
+	InternetAddr   string
+	OfficeAddr     string
+	MetricsAddr    string
+	LogFormat      string // text | json
+	LogLevel       string // debug | info | warn | error
+	Surfaces       []string
+	Worker         bool
+	TLSCert        string
+	TLSKey         string
+	TrustedProxies []netip.Prefix
+	MasterKey      string // hex; secret
+	BodyLimit      int64
+	LoginRate      float64 // login/registration attempts per second per client
+	LoginBurst     int
+	HashConcurrent int
+	Migrate        bool
+	ShutdownGrace  time.Duration
+}
+
+// AllSurfaces lists the surfaces a process can serve.
+var AllSurfaces = []string{"portal", "public", "office", "metrics"}
+
+// option describes one setting: its flag and variable names, default, whether
+// it is secret, and how to store it.
+type option struct {
+	flag, env, def, help string
+	secret               bool
+	set                  func(c *Config, v string) error
+}
+
+func options() []option {
+	return []option{
+		{"data-dir", "JIFEN_DATA_DIR", "./data", "directory for the SQLite file, keys, blobs and archives", false,
+			func(c *Config, v string) error { c.DataDir = v; return nil }},
+		{"db", "JIFEN_DB", "", "database: empty for SQLite in the data dir, a file path, or a postgres:// DSN", true,
+			func(c *Config, v string) error { c.DB = v; return nil }},
+		{"internet-addr", "JIFEN_INTERNET_ADDR", ":8080", "listener of the internet surfaces (portal, public)", false,
+			func(c *Config, v string) error { c.InternetAddr = v; return checkAddr(v) }},
+		{"office-addr", "JIFEN_OFFICE_ADDR", ":8081", "listener of the government-network surface (office)", false,
+			func(c *Config, v string) error { c.OfficeAddr = v; return checkAddr(v) }},
+		{"metrics-addr", "JIFEN_METRICS_ADDR", "127.0.0.1:9090", "listener of the Prometheus metrics", false,
+			func(c *Config, v string) error { c.MetricsAddr = v; return checkAddr(v) }},
+		{"log-format", "JIFEN_LOG_FORMAT", "text", "log format: text or json", false,
+			func(c *Config, v string) error { c.LogFormat = v; return oneOf(v, "text", "json") }},
+		{"log-level", "JIFEN_LOG_LEVEL", "info", "log level: debug, info, warn, error", false,
+			func(c *Config, v string) error { c.LogLevel = v; return oneOf(v, "debug", "info", "warn", "error") }},
+		{"surfaces", "JIFEN_SURFACES", "portal,public,office,metrics", "surfaces this process serves", false,
+			func(c *Config, v string) error { return c.setSurfaces(v) }},
+		{"worker", "JIFEN_WORKER", "true", "run the background worker (jobs, schedules) in this process", false,
+			func(c *Config, v string) (err error) { c.Worker, err = strconv.ParseBool(v); return err }},
+		{"tls-cert", "JIFEN_TLS_CERT", "", "TLS certificate file (enables HTTPS and HSTS)", false,
+			func(c *Config, v string) error { c.TLSCert = v; return nil }},
+		{"tls-key", "JIFEN_TLS_KEY", "", "TLS private key file", false,
+			func(c *Config, v string) error { c.TLSKey = v; return nil }},
+		{"trusted-proxies", "JIFEN_TRUSTED_PROXIES", "", "comma-separated CIDRs whose X-Forwarded-For is believed", false,
+			func(c *Config, v string) error { return c.setProxies(v) }},
+		{"master-key", "JIFEN_MASTER_KEY", "", "hex master key (else <data-dir>/master.key, generated on first start)", true,
+			func(c *Config, v string) error { c.MasterKey = v; return nil }},
+		{"body-limit", "JIFEN_BODY_LIMIT", "1048576", "largest request body in bytes (uploads have their own limit)", false,
+			func(c *Config, v string) (err error) { c.BodyLimit, err = positiveInt(v); return err }},
+		{"login-rate", "JIFEN_LOGIN_RATE", "0.2", "login and registration attempts per second per client address", false,
+			func(c *Config, v string) (err error) {
+				c.LoginRate, err = strconv.ParseFloat(v, 64)
+				if err == nil && c.LoginRate <= 0 {
+					err = errors.New("must be positive")
+				}
+				return err
+			}},
+		{"login-burst", "JIFEN_LOGIN_BURST", "10", "burst of login attempts per client address", false,
+			func(c *Config, v string) error { n, err := positiveInt(v); c.LoginBurst = int(n); return err }},
+		{"hash-concurrency", "JIFEN_HASH_CONCURRENCY", "0", "password hashes computed at once (0: number of CPUs)", false,
+			func(c *Config, v string) error { n, err := strconv.Atoi(v); c.HashConcurrent = n; return err }},
+		{"migrate", "JIFEN_MIGRATE", "true", "apply pending migrations at start (else refuse to serve on an old schema)", false,
+			func(c *Config, v string) (err error) { c.Migrate, err = strconv.ParseBool(v); return err }},
+		{"shutdown-grace", "JIFEN_SHUTDOWN_GRACE", "15s", "time given to requests in flight on SIGTERM", false,
+			func(c *Config, v string) (err error) { c.ShutdownGrace, err = time.ParseDuration(v); return err }},
+	}
+}
+
+// Register adds every option as a flag to fs. Parse must be called after
+// fs.Parse to merge flags, environment and defaults.
+func Register(fs *flag.FlagSet) {
+	for _, o := range options() {
+		fs.String(o.flag, "", fmt.Sprintf("%s (env %s, default %q)", o.help, o.env, o.def))
+	}
+}
+
+// Load builds the configuration: a flag given on the command line wins, then
+// the environment variable, then the default. Every value is validated.
+func Load(fs *flag.FlagSet, getenv func(string) string) (*Config, error) {
+	c := &Config{}
+	var errs []error
+	for _, o := range options() {
+		v := o.def
+		if e := getenv(o.env); e != "" {
+			v = e
+		}
+		if fs != nil {
+			if f := fs.Lookup(o.flag); f != nil && isSet(fs, o.flag) {
+				v = f.Value.String()
+			}
+		}
+		if err := o.set(c, strings.TrimSpace(v)); err != nil {
+			errs = append(errs, fmt.Errorf("--%s / %s = %q: %w", o.flag, o.env, v, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if c.DB == "" {
+		c.DB = filepath.Join(c.DataDir, "jifen.db")
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return nil, errors.New("JIFEN_TLS_CERT and JIFEN_TLS_KEY must be given together")
+	}
+	if c.HashConcurrent < 0 {
+		return nil, errors.New("JIFEN_HASH_CONCURRENCY must not be negative")
+	}
+	return c, nil
+}
+
+func isSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == name {
+			set = true
+		}
+	})
+	return set
+}
+
+// Entry is one line of the printed configuration.
+type Entry struct{ Flag, Env, Value string }
+
+// Entries returns the effective configuration with secrets masked, for
+// `jifen config`.
+func (c *Config) Entries() []Entry {
+	vals := map[string]string{
+		"data-dir": c.DataDir, "db": c.DB, "internet-addr": c.InternetAddr, "office-addr": c.OfficeAddr,
+		"metrics-addr": c.MetricsAddr, "log-format": c.LogFormat, "log-level": c.LogLevel,
+		"surfaces": strings.Join(c.Surfaces, ","), "worker": strconv.FormatBool(c.Worker),
+		"tls-cert": c.TLSCert, "tls-key": c.TLSKey, "trusted-proxies": joinPrefixes(c.TrustedProxies),
+		"master-key": c.MasterKey, "body-limit": strconv.FormatInt(c.BodyLimit, 10),
+		"login-rate": strconv.FormatFloat(c.LoginRate, 'g', -1, 64), "login-burst": strconv.Itoa(c.LoginBurst),
+		"hash-concurrency": strconv.Itoa(c.HashConcurrent), "migrate": strconv.FormatBool(c.Migrate),
+		"shutdown-grace": c.ShutdownGrace.String(),
+	}
+	var out []Entry
+	for _, o := range options() {
+		v := vals[o.flag]
+		if o.secret {
+			v = mask(o.flag, v)
+		}
+		out = append(out, Entry{Flag: o.flag, Env: o.env, Value: v})
+	}
+	return out
+}
+
+// Serves reports whether this process serves surface s.
+func (c *Config) Serves(s string) bool { return slices.Contains(c.Surfaces, s) }
+
+func (c *Config) setSurfaces(v string) error {
+	c.Surfaces = nil
+	for _, s := range strings.Split(v, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if !slices.Contains(AllSurfaces, s) {
+			return fmt.Errorf("unknown surface %q (known: %s)", s, strings.Join(AllSurfaces, ", "))
+		}
+		if !slices.Contains(c.Surfaces, s) {
+			c.Surfaces = append(c.Surfaces, s)
+		}
+	}
+	if len(c.Surfaces) == 0 {
+		return errors.New("no surface given")
+	}
+	return nil
+}
+
+func (c *Config) setProxies(v string) error {
+	c.TrustedProxies = nil
+	for _, s := range strings.Split(v, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, err2 := netip.ParseAddr(s)
+			if err2 != nil {
+				return err
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+	}
+	return nil
+}
+
+func joinPrefixes(ps []netip.Prefix) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return strings.Join(s, ",")
+}
+
+func mask(flag, v string) string {
+	if v == "" {
+		return ""
+	}
+	if flag == "db" {
+		if strings.HasPrefix(v, "postgres") {
+			if i := strings.Index(v, "://"); i >= 0 {
+				rest := v[i+3:]
+				if at := strings.LastIndex(rest, "@"); at >= 0 {
+					user := rest[:at]
+					if c := strings.IndexByte(user, ':'); c >= 0 {
+						user = user[:c] + ":*****"
+					}
+					return v[:i+3] + user + rest[at:]
+				}
+			}
+		}
+		return v
+	}
+	return "*****"
+}
+
+func checkAddr(v string) error {
+	if _, _, err := net.SplitHostPort(v); err != nil {
+		return fmt.Errorf("not host:port: %w", err)
+	}
+	return nil
+}
+
+func oneOf(v string, allowed ...string) error {
+	if slices.Contains(allowed, v) {
+		return nil
+	}
+	return fmt.Errorf("must be one of %s", strings.Join(allowed, ", "))
+}
+
+func positiveInt(v string) (int64, error) {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	if n <= 0 {
+		return 0, errors.New("must be positive")
+	}
+	return n, nil
+}
