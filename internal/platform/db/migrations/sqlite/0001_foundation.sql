@@ -15,14 +15,21 @@ CREATE TABLE users (
     totp_secret_enc      TEXT    NOT NULL DEFAULT '',
     totp_enabled         BOOLEAN NOT NULL DEFAULT FALSE,
     totp_last_step       BIGINT  NOT NULL DEFAULT 0,
-    failed_logins        INTEGER NOT NULL DEFAULT 0,
-    locked_until         BIGINT  NOT NULL DEFAULT 0,
     disabled             BOOLEAN NOT NULL DEFAULT FALSE,
     demo                 BOOLEAN NOT NULL DEFAULT FALSE,
     created_at           BIGINT  NOT NULL,
     updated_at           BIGINT  NOT NULL
 );
 CREATE INDEX users_phone_idx ON users (phone_idx);
+
+-- Failed logins are counted per login name, whether or not an account has
+-- that name, so a locked or unknown name answers exactly like a known one.
+CREATE TABLE login_attempts (
+    login        TEXT    PRIMARY KEY,
+    failures     INTEGER NOT NULL DEFAULT 0,
+    locked_until BIGINT  NOT NULL DEFAULT 0,
+    updated_at   BIGINT  NOT NULL
+);
 
 CREATE TABLE user_roles (
     user_id    BIGINT NOT NULL REFERENCES users (id),

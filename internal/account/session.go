@@ -1,0 +1,199 @@
+package account
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"time"
+
+	"jifen/internal/platform/apperr"
+	"jifen/internal/platform/crypto"
+	"jifen/internal/platform/db"
+	"jifen/internal/settings"
+)
+
+// Stage is what a session may do. A session that still owes a step can do
+// nothing but that step.
+type Stage string
+
+// The stages. Next-step names match the JSON login answer.
+const (
+	StageFull           Stage = ""
+	StageChangePassword Stage = "change_password"
+	StageTOTP           Stage = "totp"
+)
+
+// Session is a server-side login session. The cookie holds a random token;
+// the database holds only its SM3 digest.
+type Session struct {
+	ID         string // SM3 of the token
+	UserID     int64
+	Zone       Zone
+	Stage      Stage
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	ExpiresAt  time.Time
+	ClientAddr string
+	UserAgent  string
+}
+
+// touchEvery bounds session writes: a hit refreshes last_seen_at at most once
+// a minute, so reading pages does not cost a database commit each.
+const touchEvery = time.Minute
+
+func newToken() (token, id string, err error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", "", err
+	}
+	token = base64.RawURLEncoding.EncodeToString(b)
+	return token, crypto.SM3Hex([]byte(token)), nil
+}
+
+// sessionID is the stored key of a token.
+func sessionID(token string) string { return crypto.SM3Hex([]byte(token)) }
+
+func (s *Service) createSession(ctx context.Context, u *User, zone Zone, stage Stage, addr, ua string) (string, error) {
+	token, id, err := newToken()
+	if err != nil {
+		return "", err
+	}
+	now := s.clock.Now()
+	abs := time.Duration(s.settings.Int(ctx, settings.AbsoluteHours)) * time.Hour
+	if len(ua) > 300 {
+		ua = ua[:300]
+	}
+	_, err = s.db.Exec(ctx, `INSERT INTO sessions (id, user_id, zone, stage, created_at, last_seen_at, expires_at, client_addr, user_agent)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, id, u.ID, string(zone), string(stage), db.Micros(now), db.Micros(now),
+		db.Micros(now.Add(abs)), addr, ua)
+	return token, err
+}
+
+// ErrNoSession means the token names no live session.
+var ErrNoSession = apperr.New(apperr.Unauthorized, "登录已失效，请重新登录")
+
+// Authenticate returns the session and user for token on zone. Expired
+// sessions (idle or absolute) are deleted and answer ErrNoSession.
+func (s *Service) Authenticate(ctx context.Context, zone Zone, token string) (*Session, *User, error) {
+	if token == "" || len(token) > 100 {
+		return nil, nil, ErrNoSession
+	}
+	id := sessionID(token)
+	se := &Session{ID: id}
+	var z, st string
+	var created, seen, exp int64
+	err := s.db.QueryRow(ctx, `SELECT user_id, zone, stage, created_at, last_seen_at, expires_at, client_addr, user_agent
+		FROM sessions WHERE id = $1`, id).Scan(&se.UserID, &z, &st, &created, &seen, &exp, &se.ClientAddr, &se.UserAgent)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil, ErrNoSession
+	}
+	if err != nil {
+		return nil, nil, apperr.Wrap(err)
+	}
+	se.Zone, se.Stage = Zone(z), Stage(st)
+	se.CreatedAt, se.LastSeenAt, se.ExpiresAt = db.FromMicros(created), db.FromMicros(seen), db.FromMicros(exp)
+	if se.Zone != zone {
+		return nil, nil, ErrNoSession
+	}
+	now := s.clock.Now()
+	if !now.Before(se.ExpiresAt) || !now.Before(se.LastSeenAt.Add(s.idle(ctx, zone))) {
+		_, _ = s.db.Exec(ctx, `DELETE FROM sessions WHERE id = $1`, id)
+		return nil, nil, ErrNoSession
+	}
+	u, err := s.UserByID(ctx, se.UserID)
+	if err != nil || u.Disabled {
+		return nil, nil, ErrNoSession
+	}
+	if now.Sub(se.LastSeenAt) >= touchEvery {
+		if _, err := s.db.Exec(ctx, `UPDATE sessions SET last_seen_at = $1 WHERE id = $2`, db.Micros(now), id); err == nil {
+			se.LastSeenAt = now
+		}
+	}
+	return se, u, nil
+}
+
+func (s *Service) idle(ctx context.Context, zone Zone) time.Duration {
+	key := settings.IdleInternetMin
+	if zone == Office {
+		key = settings.IdleOfficeMin
+	}
+	return time.Duration(s.settings.Int(ctx, key)) * time.Minute
+}
+
+// IdleTimeout returns the idle timeout of a zone (for cookie lifetimes and pages).
+func (s *Service) IdleTimeout(ctx context.Context, zone Zone) time.Duration { return s.idle(ctx, zone) }
+
+// renew replaces a session's token (at a change of privilege: a finished
+// password change or second factor), keeping its absolute expiry.
+func (s *Service) renew(ctx context.Context, se *Session, stage Stage) (string, error) {
+	token, id, err := newToken()
+	if err != nil {
+		return "", err
+	}
+	now := s.clock.Now()
+	_, err = s.db.Exec(ctx, `UPDATE sessions SET id = $1, stage = $2, last_seen_at = $3 WHERE id = $4`,
+		id, string(stage), db.Micros(now), se.ID)
+	if err != nil {
+		return "", err
+	}
+	se.ID, se.Stage, se.LastSeenAt = id, stage, now
+	return token, nil
+}
+
+// Logout ends one session.
+func (s *Service) Logout(ctx context.Context, se *Session, u *User) error {
+	return s.db.WithTx(ctx, func(ctx context.Context) error {
+		if _, err := s.db.Exec(ctx, `DELETE FROM sessions WHERE id = $1`, se.ID); err != nil {
+			return err
+		}
+		return s.auditUser(ctx, u, "account.logout", "")
+	})
+}
+
+// LogoutEverywhere ends every session of the user ("log out everywhere").
+func (s *Service) LogoutEverywhere(ctx context.Context, u *User) (int64, error) {
+	var n int64
+	err := s.db.WithTx(ctx, func(ctx context.Context) error {
+		res, err := s.db.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, u.ID)
+		if err != nil {
+			return err
+		}
+		n, _ = res.RowsAffected()
+		return s.auditUser(ctx, u, "account.logout_everywhere", "")
+	})
+	return n, err
+}
+
+// Sessions lists the live sessions of a user, newest first.
+func (s *Service) Sessions(ctx context.Context, userID int64) ([]Session, error) {
+	rows, err := s.db.Query(ctx, `SELECT id, zone, stage, created_at, last_seen_at, expires_at, client_addr, user_agent
+		FROM sessions WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at DESC`, userID, db.Micros(s.clock.Now()))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Session
+	for rows.Next() {
+		se := Session{UserID: userID}
+		var z, st string
+		var c, l, e int64
+		if err := rows.Scan(&se.ID, &z, &st, &c, &l, &e, &se.ClientAddr, &se.UserAgent); err != nil {
+			return nil, err
+		}
+		se.Zone, se.Stage = Zone(z), Stage(st)
+		se.CreatedAt, se.LastSeenAt, se.ExpiresAt = db.FromMicros(c), db.FromMicros(l), db.FromMicros(e)
+		out = append(out, se)
+	}
+	return out, rows.Err()
+}
+
+// PurgeExpiredSessions deletes sessions past their absolute expiry.
+func (s *Service) PurgeExpiredSessions(ctx context.Context) (int64, error) {
+	res, err := s.db.Exec(ctx, `DELETE FROM sessions WHERE expires_at <= $1`, db.Micros(s.clock.Now()))
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}

@@ -1,0 +1,216 @@
+package account
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+
+	"jifen/internal/platform/apperr"
+	"jifen/internal/platform/db"
+)
+
+// User is an account of any actor.
+type User struct {
+	ID                 int64
+	Login              string
+	DisplayName        string
+	Zone               Zone
+	Email              string
+	PhoneEnc           string
+	PasswordHash       string
+	PasswordChangedAt  time.Time
+	MustChangePassword bool
+	TOTPSecretEnc      string
+	TOTPEnabled        bool
+	TOTPLastStep       int64
+	Disabled           bool
+	Demo               bool
+	CreatedAt          time.Time
+	Roles              []Role
+}
+
+// Can reports whether the user's roles allow p.
+func (u *User) Can(p Permission) bool { return u != nil && !u.Disabled && Can(u.Roles, p) }
+
+// HasRole reports whether the user holds r.
+func (u *User) HasRole(r Role) bool {
+	for _, x := range u.Roles {
+		if x == r {
+			return true
+		}
+	}
+	return false
+}
+
+// PrimaryRole is the role shown in the audit trail and on pages.
+func (u *User) PrimaryRole() Role {
+	if len(u.Roles) == 0 {
+		return ""
+	}
+	return u.Roles[0]
+}
+
+// IsStaff reports whether the account belongs to the office zone.
+func (u *User) IsStaff() bool { return u.Zone == Office }
+
+// NormalizeLogin trims and lower-cases a login name.
+func NormalizeLogin(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+// ValidateLogin checks a login name: 3–64 characters of letters, digits,
+// '.', '_', '-' and '@'.
+func ValidateLogin(s string) error {
+	n := len([]rune(s))
+	if n < 3 || n > 64 {
+		return apperr.Field("login", "登录名应为3到64个字符")
+	}
+	for _, r := range s {
+		if !(r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("._-@", r))) {
+			return apperr.Field("login", "登录名只能包含英文字母、数字和 . _ - @")
+		}
+	}
+	return nil
+}
+
+const userColumns = `id, login, display_name, zone, email, phone_enc, password_hash, password_changed_at,
+	must_change_password, totp_secret_enc, totp_enabled, totp_last_step, disabled, demo, created_at`
+
+func scanUser(s interface{ Scan(...any) error }) (*User, error) {
+	u := &User{}
+	var zone string
+	var changed, created int64
+	if err := s.Scan(&u.ID, &u.Login, &u.DisplayName, &zone, &u.Email, &u.PhoneEnc, &u.PasswordHash, &changed,
+		&u.MustChangePassword, &u.TOTPSecretEnc, &u.TOTPEnabled, &u.TOTPLastStep, &u.Disabled, &u.Demo, &created); err != nil {
+		return nil, err
+	}
+	u.Zone = Zone(zone)
+	u.PasswordChangedAt = db.FromMicros(changed)
+	u.CreatedAt = db.FromMicros(created)
+	return u, nil
+}
+
+// errUserNotFound is returned when no account matches.
+var errUserNotFound = apperr.New(apperr.NotFound, "账号不存在")
+
+func (s *Service) userBy(ctx context.Context, where string, arg any) (*User, error) {
+	u, err := scanUser(s.db.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE `+where, arg))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, &apperr.Error{Code: apperr.NotFound, Message: errUserNotFound.Message, Err: db.ErrNotFound}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if u.Roles, err = s.rolesOf(ctx, u.ID); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// UserByID returns the account with id.
+func (s *Service) UserByID(ctx context.Context, id int64) (*User, error) {
+	return s.userBy(ctx, "id = $1", id)
+}
+
+// UserByLogin returns the account with login (case-insensitive).
+func (s *Service) UserByLogin(ctx context.Context, login string) (*User, error) {
+	return s.userBy(ctx, "login = $1", NormalizeLogin(login))
+}
+
+func (s *Service) rolesOf(ctx context.Context, id int64) ([]Role, error) {
+	rows, err := s.db.Query(ctx, `SELECT role FROM user_roles WHERE user_id = $1 ORDER BY role`, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Role
+	for rows.Next() {
+		var r string
+		if err := rows.Scan(&r); err != nil {
+			return nil, err
+		}
+		out = append(out, Role(r))
+	}
+	return out, rows.Err()
+}
+
+// UserFilter selects accounts in ListUsers.
+type UserFilter struct {
+	Zone   Zone
+	Role   Role
+	Search string // substring of login or display name
+	Limit  int
+	Offset int
+}
+
+// ListUsers returns accounts ordered by login, with their roles, in two
+// queries whatever the page size.
+func (s *Service) ListUsers(ctx context.Context, f UserFilter) ([]*User, error) {
+	if f.Limit <= 0 || f.Limit > 500 {
+		f.Limit = 100
+	}
+	q := `SELECT ` + userColumns + ` FROM users WHERE 1 = 1`
+	var args []any
+	if f.Zone != "" {
+		args = append(args, string(f.Zone))
+		q += fmt.Sprintf(" AND zone = $%d", len(args))
+	}
+	if f.Role != "" {
+		args = append(args, string(f.Role))
+		q += fmt.Sprintf(" AND id IN (SELECT user_id FROM user_roles WHERE role = $%d)", len(args))
+	}
+	if f.Search != "" {
+		args = append(args, "%"+strings.ToLower(f.Search)+"%")
+		q += fmt.Sprintf(" AND (login LIKE $%d OR lower(display_name) LIKE $%d)", len(args), len(args))
+	}
+	q += fmt.Sprintf(" ORDER BY login LIMIT %d OFFSET %d", f.Limit, max(f.Offset, 0))
+	rows, err := s.db.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*User
+	byID := map[int64]*User{}
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+		byID[u.ID] = u
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return out, nil
+	}
+	ids := make([]string, 0, len(out))
+	for _, u := range out {
+		ids = append(ids, fmt.Sprint(u.ID))
+	}
+	rrows, err := s.db.Query(ctx, `SELECT user_id, role FROM user_roles WHERE user_id IN (`+strings.Join(ids, ",")+`) ORDER BY role`)
+	if err != nil {
+		return nil, err
+	}
+	defer rrows.Close()
+	for rrows.Next() {
+		var id int64
+		var r string
+		if err := rrows.Scan(&id, &r); err != nil {
+			return nil, err
+		}
+		byID[id].Roles = append(byID[id].Roles, Role(r))
+	}
+	return out, rrows.Err()
+}
+
+// CountActiveWithRole counts enabled accounts holding r.
+func (s *Service) CountActiveWithRole(ctx context.Context, r Role) (int, error) {
+	var n int
+	err := s.db.QueryRow(ctx, `SELECT count(*) FROM users u JOIN user_roles ur ON ur.user_id = u.id
+		WHERE ur.role = $1 AND u.disabled = FALSE`, string(r)).Scan(&n)
+	return n, err
+}

@@ -1,0 +1,83 @@
+package web
+
+import (
+	"context"
+	"net/http"
+)
+
+// Mux is a stdlib ServeMux whose own 404 and 405 answers are replaced by
+// jifen's Chinese ones, and which records the matched route pattern for the
+// access log and metrics.
+type Mux struct {
+	*http.ServeMux
+}
+
+// NewMux returns an empty Mux.
+func NewMux() *Mux { return &Mux{http.NewServeMux()} }
+
+type routeKey struct{}
+
+// routeHolder is filled in by Mux once the route is known, and read by the
+// outer layers (access log, metrics) after the handler returns.
+type routeHolder struct{ pattern string }
+
+// WithRouteHolder prepares ctx so that Route can report the matched pattern.
+func WithRouteHolder(ctx context.Context) context.Context {
+	return context.WithValue(ctx, routeKey{}, &routeHolder{})
+}
+
+// Route returns the route pattern matched for the request in ctx, or
+// "unmatched".
+func Route(ctx context.Context) string {
+	if h, ok := ctx.Value(routeKey{}).(*routeHolder); ok && h.pattern != "" {
+		return h.pattern
+	}
+	return "unmatched"
+}
+
+func (m *Mux) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h, pattern := m.Handler(r)
+	if rh, ok := r.Context().Value(routeKey{}).(*routeHolder); ok {
+		rh.pattern = pattern
+	}
+	if pattern == "" {
+		// The mux's own answer: 404, 405, or a redirect to a canonical path.
+		h.ServeHTTP(&errorCatcher{ResponseWriter: w, r: r}, r)
+		return
+	}
+	m.ServeMux.ServeHTTP(w, r)
+}
+
+type errorCatcher struct {
+	http.ResponseWriter
+	r       *http.Request
+	caught  bool
+	written bool
+}
+
+func (c *errorCatcher) WriteHeader(code int) {
+	if c.written {
+		return
+	}
+	c.written = true
+	switch code {
+	case http.StatusNotFound:
+		c.caught = true
+		NotFound(c.ResponseWriter, c.r)
+	case http.StatusMethodNotAllowed:
+		c.caught = true
+		MethodNotAllowed(c.ResponseWriter, c.r)
+	default:
+		c.ResponseWriter.WriteHeader(code)
+	}
+}
+
+func (c *errorCatcher) Write(b []byte) (int, error) {
+	if !c.written {
+		c.WriteHeader(http.StatusOK)
+	}
+	if c.caught {
+		return len(b), nil
+	}
+	return c.ResponseWriter.Write(b)
+}
