@@ -1,0 +1,260 @@
+// Package app assembles jifen: it opens the database, builds the services
+// and the surfaces' handlers, and runs the listeners and the background
+// worker. Tests start the real application on port 0 through it.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"jifen/internal/account"
+	"jifen/internal/audit"
+	"jifen/internal/config"
+	"jifen/internal/platform/clock"
+	"jifen/internal/platform/crypto"
+	"jifen/internal/platform/db"
+	"jifen/internal/platform/metrics"
+	"jifen/internal/platform/password"
+	"jifen/internal/platform/web"
+	"jifen/internal/settings"
+	"jifen/internal/surface/office"
+	"jifen/internal/surface/portal"
+	"jifen/internal/surface/shell"
+	"jifen/internal/surface/ui"
+)
+
+// Version is set at build time with -ldflags "-X jifen/internal/app.Version=...".
+var Version = "dev"
+
+// App is one jifen process.
+type App struct {
+	Cfg      *config.Config
+	Log      *slog.Logger
+	Clock    clock.Clock
+	DB       *db.DB
+	Keys     *crypto.Keyring
+	Audit    *audit.Log
+	Settings *settings.Store
+	Accounts *account.Service
+	Metrics  *metrics.Metrics
+	UI       *ui.Renderer
+	Demo     bool
+
+	servers []*server
+	wg      sync.WaitGroup
+	cancel  context.CancelFunc
+}
+
+type server struct {
+	surface string
+	srv     *http.Server
+	ln      net.Listener
+}
+
+// Options adjust New.
+type Options struct {
+	Clock clock.Clock // default: the system clock
+	Demo  bool
+}
+
+// New opens the database (migrating it, or refusing an old schema when
+// migration at start is off), loads the keys and builds every service.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options) (*App, error) {
+	if opt.Clock == nil {
+		opt.Clock = clock.System{}
+	}
+	a := &App{Cfg: cfg, Log: log, Clock: opt.Clock, Demo: opt.Demo}
+	var err error
+	if a.DB, err = db.Open(ctx, cfg.DB); err != nil {
+		return nil, err
+	}
+	if err := a.prepareSchema(ctx); err != nil {
+		_ = a.DB.Close()
+		return nil, err
+	}
+	keys, created, err := crypto.LoadKeyring(cfg.DataDir, cfg.MasterKey)
+	if err != nil {
+		_ = a.DB.Close()
+		return nil, fmt.Errorf("keys: %w", err)
+	}
+	if created {
+		log.Warn("generated a new master key; keep a copy of it outside this machine", "file", cfg.DataDir+"/"+crypto.MasterKeyFile)
+	}
+	a.Keys = keys
+	hasher, err := password.NewHasher(keys.Pepper(), cfg.HashConcurrent)
+	if err != nil {
+		_ = a.DB.Close()
+		return nil, err
+	}
+	a.Audit = audit.New(a.DB, a.Clock)
+	a.Settings = settings.New(a.DB, a.Audit, a.Clock, 5*time.Second)
+	a.Accounts = account.NewService(a.DB, a.Audit, a.Clock, hasher, keys, a.Settings)
+	a.Metrics = metrics.New()
+	a.Metrics.RegisterDB("writer", a.DB.Writer())
+	if a.DB.Reader() != a.DB.Writer() {
+		a.Metrics.RegisterDB("reader", a.DB.Reader())
+	}
+	if a.UI, err = ui.New(); err != nil {
+		_ = a.DB.Close()
+		return nil, err
+	}
+	web.SetLogger(log)
+	return a, nil
+}
+
+func (a *App) prepareSchema(ctx context.Context) error {
+	if a.Cfg.Migrate {
+		applied, err := a.DB.Migrate(ctx)
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		if len(applied) > 0 {
+			a.Log.Info("applied migrations", "versions", applied)
+		}
+	}
+	return a.DB.CheckSchema(ctx)
+}
+
+func (a *App) deps() shell.Deps {
+	return shell.Deps{DB: a.DB, Accounts: a.Accounts, Audit: a.Audit, Settings: a.Settings, UI: a.UI, Clock: a.Clock,
+		Log: a.Log, Limiter: web.NewLimiter(a.Cfg.LoginRate, a.Cfg.LoginBurst), TLS: a.Cfg.TLSCert != "", Demo: a.Demo}
+}
+
+// InternetHandler is the handler of the internet listener: portal and public.
+func (a *App) InternetHandler() http.Handler {
+	sh := shell.New(a.deps(), account.Internet)
+	mux := web.NewMux()
+	portal.New(sh).Register(mux)
+	return a.wrap("internet", mux, sh)
+}
+
+// OfficeHandler is the handler of the government-network listener.
+func (a *App) OfficeHandler() http.Handler {
+	sh := shell.New(a.deps(), account.Office)
+	mux := web.NewMux()
+	office.New(sh).Register(mux)
+	return a.wrap("office", mux, sh)
+}
+
+func (a *App) wrap(surface string, mux *web.Mux, sh *shell.Shell) http.Handler {
+	ips := web.NewClientIPs(a.Cfg.TrustedProxies)
+	return web.Chain(mux,
+		web.WithRequest(ips),
+		a.Metrics.HTTP(surface),
+		web.AccessLog(a.Log, surface),
+		web.Recover(a.Log, func(w http.ResponseWriter, r *http.Request) {
+			web.WriteError(w, r, errors.New("panic"))
+		}),
+		web.SecurityHeaders(a.Cfg.TLSCert != ""),
+		web.BodyLimit(a.Cfg.BodyLimit),
+		web.CrossOrigin(),
+		sh.Authn,
+	)
+}
+
+// Start opens the listeners of the configured surfaces and, if configured,
+// the worker. It returns once every listener accepts connections.
+func (a *App) Start(ctx context.Context) error {
+	ctx, a.cancel = context.WithCancel(ctx)
+	type plan struct {
+		surface, addr string
+		h             func() http.Handler
+	}
+	var plans []plan
+	if a.Cfg.Serves("portal") || a.Cfg.Serves("public") {
+		plans = append(plans, plan{"internet", a.Cfg.InternetAddr, a.InternetHandler})
+	}
+	if a.Cfg.Serves("office") {
+		plans = append(plans, plan{"office", a.Cfg.OfficeAddr, a.OfficeHandler})
+	}
+	if a.Cfg.Serves("metrics") {
+		plans = append(plans, plan{"metrics", a.Cfg.MetricsAddr, func() http.Handler {
+			mux := http.NewServeMux()
+			mux.Handle("GET /metrics", a.Metrics.Handler())
+			mux.HandleFunc("GET /healthz", shell.Healthz)
+			return mux
+		}})
+	}
+	for _, p := range plans {
+		ln, err := net.Listen("tcp", p.addr)
+		if err != nil {
+			a.closeListeners()
+			return fmt.Errorf("listen %s on %s: %w", p.surface, p.addr, err)
+		}
+		srv := &http.Server{
+			Handler:           p.h(),
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       60 * time.Second,
+			WriteTimeout:      120 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
+		}
+		a.servers = append(a.servers, &server{surface: p.surface, srv: srv, ln: ln})
+	}
+	for _, s := range a.servers {
+		a.wg.Add(1)
+		go func(s *server) {
+			defer a.wg.Done()
+			var err error
+			if a.Cfg.TLSCert != "" && s.surface != "metrics" {
+				err = s.srv.ServeTLS(s.ln, a.Cfg.TLSCert, a.Cfg.TLSKey)
+			} else {
+				err = s.srv.Serve(s.ln)
+			}
+			if err != nil && !errors.Is(err, http.ErrServerClosed) {
+				a.Log.Error("listener stopped", "surface", s.surface, "err", err)
+			}
+		}(s)
+		a.Log.Info("listening", "surface", s.surface, "addr", s.ln.Addr().String())
+	}
+	if a.Cfg.Worker {
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			a.runWorker(ctx)
+		}()
+	}
+	return nil
+}
+
+// Addr returns the bound address of a listener: "internet", "office" or
+// "metrics" (useful with port 0).
+func (a *App) Addr(surface string) string {
+	for _, s := range a.servers {
+		if s.surface == surface {
+			return s.ln.Addr().String()
+		}
+	}
+	return ""
+}
+
+func (a *App) closeListeners() {
+	for _, s := range a.servers {
+		_ = s.ln.Close()
+	}
+	a.servers = nil
+}
+
+// Shutdown stops accepting requests, lets those in flight finish within
+// ctx, stops the worker and closes the database.
+func (a *App) Shutdown(ctx context.Context) error {
+	var errs []error
+	for _, s := range a.servers {
+		if err := s.srv.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", s.surface, err))
+		}
+	}
+	if a.cancel != nil {
+		a.cancel()
+	}
+	a.wg.Wait()
+	errs = append(errs, a.DB.Close())
+	return errors.Join(errs...)
+}

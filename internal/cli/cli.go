@@ -1,0 +1,161 @@
+// Package cli holds jifen's subcommands, one file each. Main dispatches.
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+
+	"jifen/internal/app"
+	"jifen/internal/config"
+)
+
+// Env is what a command sees of the world; tests substitute it.
+type Env struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	Getenv func(string) string
+}
+
+// command is one subcommand.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, env Env, args []string) error
+}
+
+func commands() []command {
+	return []command{
+		{"serve", "启动服务 start the listeners and the worker", runServe},
+		{"migrate", "升级数据库结构 apply pending database migrations", runMigrate},
+		{"config", "显示生效配置（隐藏密钥） print the effective configuration, secrets masked", runConfig},
+		{"user", "管理工作人员账号 create, disable, enable, reset or unlock accounts", runUser},
+		{"audit", "审计日志 verify the audit chain, purge rows past retention", runAudit},
+		{"version", "显示版本 print the version", runVersion},
+		{"help", "显示帮助 list the commands", nil},
+	}
+}
+
+// Main runs the command named by args[0] and returns the exit code.
+func Main(ctx context.Context, args []string, env Env) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(env.Stdout)
+		return 0
+	}
+	for _, c := range commands() {
+		if c.name == args[0] && c.run != nil {
+			if err := c.run(ctx, env, args[1:]); err != nil {
+				if err == flag.ErrHelp {
+					return 0
+				}
+				fmt.Fprintf(env.Stderr, "jifen %s: %v\n", c.name, err)
+				return 1
+			}
+			return 0
+		}
+	}
+	fmt.Fprintf(env.Stderr, "jifen: unknown command %q\n\n", args[0])
+	usage(env.Stderr)
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "jifen — 北京市积分落户管理信息系统 (%s)\n\nUsage: jifen <command> [flags]\n\nCommands:\n", app.Version)
+	cs := commands()
+	sort.SliceStable(cs, func(i, j int) bool { return false })
+	for _, c := range cs {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(w, "\nRun 'jifen <command> -h' for the flags of one command.\n")
+}
+
+// flags returns a flag set for a command that takes the configuration flags.
+func flags(name string, env Env) *flag.FlagSet {
+	fs := flag.NewFlagSet("jifen "+name, flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	config.Register(fs)
+	return fs
+}
+
+func loadConfig(fs *flag.FlagSet, env Env) (*config.Config, error) {
+	return config.Load(fs, env.Getenv)
+}
+
+// newLogger builds the process logger from the configuration.
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(strings.ToUpper(cfg.LogLevel)))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// openApp opens the application for an operator command (no listeners).
+func openApp(ctx context.Context, cfg *config.Config, env Env) (*app.App, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, err
+	}
+	return app.New(ctx, cfg, newLogger(cfg, env.Stderr), app.Options{})
+}
+
+func runVersion(_ context.Context, env Env, _ []string) error {
+	fmt.Fprintf(env.Stdout, "jifen %s\n", app.Version)
+	return nil
+}
+
+func runConfig(_ context.Context, env Env, args []string) error {
+	fs := flags("config", env)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(fs, env)
+	if err != nil {
+		return err
+	}
+	for _, e := range cfg.Entries() {
+		fmt.Fprintf(env.Stdout, "%-24s %-18s %s\n", e.Env, "--"+e.Flag, e.Value)
+	}
+	return nil
+}
+
+func runMigrate(ctx context.Context, env Env, args []string) error {
+	fs := flags("migrate", env)
+	status := fs.Bool("status", false, "only show the schema status")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(fs, env)
+	if err != nil {
+		return err
+	}
+	if *status {
+		cfg.Migrate = false
+	}
+	a, err := openDBOnly(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	st, err := a.Status(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "database %s: schema version %d, this binary %d, %d pending\n", a, st.Current, st.Latest, len(st.Pending))
+	if *status {
+		return nil
+	}
+	applied, err := a.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "applied %v\n", applied)
+	return nil
+}

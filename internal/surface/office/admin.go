@@ -1,0 +1,260 @@
+package office
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"jifen/internal/account"
+	"jifen/internal/audit"
+	"jifen/internal/platform/apperr"
+	"jifen/internal/platform/web"
+	"jifen/internal/settings"
+	"jifen/internal/surface/shell"
+	"jifen/internal/surface/ui"
+)
+
+type settingsView struct {
+	Action string
+	Values []settings.Value
+}
+
+// settingsOwner maps the page to the administrator who owns its settings:
+// the system administrator's configuration or the security administrator's
+// parameters.
+func settingsOwner(r *http.Request) (settings.Owner, string, string) {
+	if strings.HasPrefix(r.URL.Path, "/office/security/") {
+		return settings.OwnerSecurity, "安全参数", "/office/security/settings"
+	}
+	return settings.OwnerSystem, "系统配置", "/office/admin/settings"
+}
+
+func (o *Office) settingsPage(w http.ResponseWriter, r *http.Request) {
+	o.renderSettings(w, r, http.StatusOK, nil, nil)
+}
+
+func (o *Office) renderSettings(w http.ResponseWriter, r *http.Request, status int, err error, form map[string]string) {
+	owner, title, action := settingsOwner(r)
+	vals, verr := o.sh.Settings.Values(r.Context(), owner)
+	if verr != nil {
+		web.WriteError(w, r, verr)
+		return
+	}
+	p := o.sh.Page(r, title)
+	for _, v := range vals {
+		p.Form[v.Key] = v.Value
+	}
+	for k, v := range form {
+		p.Form[k] = v
+	}
+	if err != nil {
+		p.SetError(err)
+	}
+	p.Data = settingsView{Action: action, Values: vals}
+	o.sh.Render(w, r, status, "office_settings", p)
+}
+
+func (o *Office) settingsSave(w http.ResponseWriter, r *http.Request) {
+	owner, _, action := settingsOwner(r)
+	_ = r.ParseForm()
+	vals, err := o.sh.Settings.Values(r.Context(), owner)
+	if err != nil {
+		web.WriteError(w, r, err)
+		return
+	}
+	form := map[string]string{}
+	var fe []apperr.FieldError
+	for _, v := range vals {
+		nv, ok := r.PostForm[v.Key]
+		if !ok {
+			continue
+		}
+		form[v.Key] = strings.TrimSpace(nv[0])
+		if _, err := v.Validate(form[v.Key]); err != nil {
+			fe = append(fe, apperr.As(err).Fields...)
+		}
+	}
+	if err := apperr.Fields(fe); err != nil {
+		o.renderSettings(w, r, http.StatusBadRequest, err, form)
+		return
+	}
+	for _, v := range vals {
+		if nv, ok := form[v.Key]; ok && nv != v.Value {
+			if err := o.sh.Settings.Set(r.Context(), owner, v.Key, nv); err != nil {
+				o.renderSettings(w, r, web.Status(err), err, form)
+				return
+			}
+		}
+	}
+	o.sh.Flash(w, r, action, "saved")
+}
+
+type rolesView struct {
+	Requests   []*account.RoleRequest
+	Staff      []*account.User
+	Roles      []account.RoleInfo
+	Me         int64
+	SingleMode bool
+}
+
+func (o *Office) roles(w http.ResponseWriter, r *http.Request) {
+	o.renderRoles(w, r, http.StatusOK, nil)
+}
+
+func (o *Office) renderRoles(w http.ResponseWriter, r *http.Request, status int, err error) {
+	me := shell.User(r.Context())
+	reqs, rerr := o.sh.Accounts.RoleRequests(r.Context(), me, 200)
+	if rerr != nil {
+		web.WriteError(w, r, rerr)
+		return
+	}
+	staff, rerr := o.sh.Accounts.ListUsers(r.Context(), account.UserFilter{Zone: account.Office, Search: r.URL.Query().Get("q"), Limit: 200})
+	if rerr != nil {
+		web.WriteError(w, r, rerr)
+		return
+	}
+	n, _ := o.sh.Accounts.CountActiveWithRole(r.Context(), account.SecurityAdmin)
+	v := rolesView{Requests: reqs, Staff: staff, Me: me.ID, SingleMode: n <= 1}
+	for _, ri := range account.Roles {
+		if ri.Zone == account.Office {
+			v.Roles = append(v.Roles, ri)
+		}
+	}
+	p := o.sh.Page(r, "角色授权")
+	if err != nil {
+		p.SetError(err)
+	}
+	p.Data = v
+	o.sh.Render(w, r, status, "office_roles", p)
+}
+
+func (o *Office) roleGrant(w http.ResponseWriter, r *http.Request) {
+	_ = r.ParseForm()
+	uid, _ := strconv.ParseInt(r.PostFormValue("user_id"), 10, 64)
+	req, err := o.sh.Accounts.RequestGrant(r.Context(), shell.User(r.Context()), uid, account.Role(r.PostFormValue("role")), r.PostFormValue("reason"))
+	if err != nil {
+		o.renderRoles(w, r, web.Status(err), err)
+		return
+	}
+	flash := "requested"
+	if req.Status == "applied_single" {
+		flash = "granted"
+	}
+	o.sh.Flash(w, r, "/office/security/roles", flash)
+}
+
+func (o *Office) roleRevoke(w http.ResponseWriter, r *http.Request) {
+	_ = r.ParseForm()
+	uid, _ := strconv.ParseInt(r.PostFormValue("user_id"), 10, 64)
+	if err := o.sh.Accounts.RevokeRole(r.Context(), shell.User(r.Context()), uid, account.Role(r.PostFormValue("role")), r.PostFormValue("reason")); err != nil {
+		o.renderRoles(w, r, web.Status(err), err)
+		return
+	}
+	o.sh.Flash(w, r, "/office/security/roles", "revoked")
+}
+
+func (o *Office) roleDecide(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		web.WriteError(w, r, err)
+		return
+	}
+	_ = r.ParseForm()
+	d := r.PathValue("decision")
+	if d != "approve" && d != "reject" {
+		web.NotFound(w, r)
+		return
+	}
+	if err := o.sh.Accounts.DecideGrant(r.Context(), shell.User(r.Context()), id, d == "approve", r.PostFormValue("reason")); err != nil {
+		o.renderRoles(w, r, web.Status(err), err)
+		return
+	}
+	o.sh.Flash(w, r, "/office/security/roles", map[string]string{"approve": "approved", "reject": "rejected"}[d])
+}
+
+type auditView struct {
+	Entries   []audit.Entry
+	ExportURL string
+	MoreURL   string
+	CanExport bool
+}
+
+// auditFilter reads the filter from the query string, so a search is a
+// link that can be kept and shared.
+func auditFilter(r *http.Request) (audit.Filter, map[string]string, error) {
+	q := r.URL.Query()
+	f := audit.Filter{Actor: strings.TrimSpace(q.Get("actor")), Action: strings.TrimSpace(q.Get("action")),
+		ObjectType: strings.TrimSpace(q.Get("object_type")), ObjectID: strings.TrimSpace(q.Get("object_id")),
+		Outcome: q.Get("outcome"), Limit: 100}
+	form := map[string]string{"actor": f.Actor, "action": f.Action, "object_type": f.ObjectType, "object_id": f.ObjectID,
+		"outcome": f.Outcome, "from": q.Get("from"), "to": q.Get("to")}
+	var fe []apperr.FieldError
+	if s := q.Get("from"); s != "" {
+		t, err := time.ParseInLocation("2006-01-02", s, ui.Beijing)
+		if err != nil {
+			fe = append(fe, apperr.FieldError{Field: "from", Message: "开始日期格式应为 2006-01-02"})
+		}
+		f.From = t
+	}
+	if s := q.Get("to"); s != "" {
+		t, err := time.ParseInLocation("2006-01-02", s, ui.Beijing)
+		if err != nil {
+			fe = append(fe, apperr.FieldError{Field: "to", Message: "结束日期格式应为 2006-01-02"})
+		}
+		f.To = t.AddDate(0, 0, 1) // inclusive end day
+	}
+	if s := q.Get("before"); s != "" {
+		f.BeforeID, _ = strconv.ParseInt(s, 10, 64)
+	}
+	return f, form, apperr.Fields(fe)
+}
+
+func (o *Office) auditPage(w http.ResponseWriter, r *http.Request) {
+	f, form, err := auditFilter(r)
+	p := o.sh.Page(r, "审计日志")
+	p.Form = form
+	v := auditView{CanExport: shell.User(r.Context()).Can(account.PermAuditExport)}
+	if err != nil {
+		p.SetError(err)
+	} else {
+		v.Entries, err = o.sh.Audit.Search(r.Context(), f)
+		if err != nil {
+			web.WriteError(w, r, err)
+			return
+		}
+		q := r.URL.Query()
+		q.Del("before")
+		v.ExportURL = "/office/audit/export.csv?" + q.Encode()
+		if len(v.Entries) == f.Limit {
+			q.Set("before", strconv.FormatInt(v.Entries[len(v.Entries)-1].ID, 10))
+			v.MoreURL = "/office/audit?" + q.Encode()
+		}
+	}
+	p.Data = v
+	status := http.StatusOK
+	if err != nil {
+		status = web.Status(err)
+	}
+	o.sh.Render(w, r, status, "office_audit", p)
+}
+
+func (o *Office) auditExport(w http.ResponseWriter, r *http.Request) {
+	f, _, err := auditFilter(r)
+	if err != nil {
+		web.WriteError(w, r, err)
+		return
+	}
+	f.BeforeID = 0
+	// The export itself is audited before it is streamed.
+	if err := o.sh.Audit.Record(r.Context(), audit.Entry{Action: "audit.export", ObjectType: "audit_log", Reason: r.URL.RawQuery}); err != nil {
+		web.WriteError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="audit-`+time.Now().In(ui.Beijing).Format("20060102-150405")+`.csv"`)
+	w.Header().Set("Cache-Control", "no-store")
+	if _, err := o.sh.Audit.ExportCSV(r.Context(), f, w); err != nil {
+		o.sh.Log.Error("audit export", "err", err, "request_id", web.RequestID(r.Context()))
+	}
+}

@@ -1,0 +1,120 @@
+package office
+
+import (
+	"net/http"
+	"strconv"
+
+	"jifen/internal/account"
+	"jifen/internal/platform/apperr"
+	"jifen/internal/platform/web"
+	"jifen/internal/surface/shell"
+)
+
+type usersView struct {
+	Users     []*account.User
+	Query     string
+	Role      string
+	Roles     []account.RoleInfo
+	CanManage bool
+	Page      int
+	Next      bool
+}
+
+const usersPerPage = 50
+
+func (o *Office) users(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	page, _ := strconv.Atoi(q.Get("page"))
+	page = max(page, 1)
+	f := account.UserFilter{Zone: account.Office, Search: q.Get("q"), Role: account.Role(q.Get("role")),
+		Limit: usersPerPage + 1, Offset: (page - 1) * usersPerPage}
+	users, err := o.sh.Accounts.ListUsers(r.Context(), f)
+	if err != nil {
+		web.WriteError(w, r, err)
+		return
+	}
+	v := usersView{Query: f.Search, Role: string(f.Role), CanManage: shell.User(r.Context()).Can(account.PermUsersManage), Page: page}
+	if len(users) > usersPerPage {
+		users, v.Next = users[:usersPerPage], true
+	}
+	v.Users = users
+	for _, ri := range account.Roles {
+		if ri.Zone == account.Office {
+			v.Roles = append(v.Roles, ri)
+		}
+	}
+	p := o.sh.Page(r, "账号管理")
+	p.Data = v
+	o.sh.Render(w, r, http.StatusOK, "office_users", p)
+}
+
+type userCreatedView struct {
+	User     *account.User
+	Password string
+}
+
+func (o *Office) userNew(w http.ResponseWriter, r *http.Request) {
+	p := o.sh.Page(r, "新建工作人员账号")
+	o.sh.Render(w, r, http.StatusOK, "office_user_new", p)
+}
+
+func (o *Office) userCreate(w http.ResponseWriter, r *http.Request) {
+	_ = r.ParseForm()
+	form := map[string]string{}
+	for _, k := range []string{"login", "display_name", "email", "phone"} {
+		form[k] = r.PostFormValue(k)
+	}
+	u, pw, err := o.sh.Accounts.CreateStaff(r.Context(), shell.User(r.Context()), form["login"], form["display_name"], form["email"], form["phone"])
+	if err != nil {
+		p := o.sh.Page(r, "新建工作人员账号")
+		p.SetError(err)
+		p.Form = form
+		o.sh.Render(w, r, web.Status(err), "office_user_new", p)
+		return
+	}
+	p := o.sh.Page(r, "账号已创建")
+	p.Data = userCreatedView{User: u, Password: pw}
+	o.sh.Render(w, r, http.StatusCreated, "office_user_created", p)
+}
+
+func (o *Office) userAction(w http.ResponseWriter, r *http.Request) {
+	by := shell.User(r.Context())
+	id, err := pathID(r, "id")
+	if err != nil {
+		web.WriteError(w, r, err)
+		return
+	}
+	target, err := o.sh.Accounts.UserByID(r.Context(), id)
+	if err != nil || target.Zone != account.Office {
+		web.WriteError(w, r, apperr.New(apperr.NotFound, "您访问的记录不存在"))
+		return
+	}
+	_ = r.ParseForm()
+	var flash string
+	switch r.PathValue("action") {
+	case "disable":
+		err, flash = o.sh.Accounts.SetDisabled(r.Context(), by, id, true, r.PostFormValue("reason")), "disabled"
+	case "enable":
+		err, flash = o.sh.Accounts.SetDisabled(r.Context(), by, id, false, r.PostFormValue("reason")), "enabled"
+	case "unlock":
+		err, flash = o.sh.Accounts.Unlock(r.Context(), target.Login), "unlocked"
+	case "reset":
+		pw, err := o.sh.Accounts.ResetPassword(r.Context(), by, id)
+		if err != nil {
+			web.WriteError(w, r, err)
+			return
+		}
+		p := o.sh.Page(r, "密码已重置")
+		p.Data = userCreatedView{User: target, Password: pw}
+		o.sh.Render(w, r, http.StatusOK, "office_user_created", p)
+		return
+	default:
+		web.NotFound(w, r)
+		return
+	}
+	if err != nil {
+		web.WriteError(w, r, err)
+		return
+	}
+	o.sh.Flash(w, r, "/office/admin/users", flash)
+}

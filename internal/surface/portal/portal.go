@@ -1,0 +1,61 @@
+// Package portal is the internet surface of applicants and employers
+// (互联网申报系统) and the public calculator. It never serves an /office/
+// path: those answer 404 here whatever is asked.
+package portal
+
+import (
+	"net/http"
+	"strings"
+
+	"jifen/internal/account"
+	"jifen/internal/platform/web"
+	"jifen/internal/surface/shell"
+	"jifen/internal/surface/ui"
+)
+
+// Portal holds the internet surface's handlers.
+type Portal struct {
+	sh *shell.Shell
+}
+
+// New returns the portal on the internet shell.
+func New(sh *shell.Shell) *Portal {
+	p := &Portal{sh: sh}
+	sh.Nav = p.nav
+	return p
+}
+
+// Register adds the portal's routes.
+func (p *Portal) Register(mux *web.Mux) {
+	p.sh.Register(mux)
+	mux.Handle("GET /static/", ui.Static())
+	// The internet listener has no office: every such path is 404, whatever
+	// the method, before any other route could match.
+	mux.HandleFunc("/office", web.NotFound)
+	mux.HandleFunc("/office/", web.NotFound)
+	mux.HandleFunc("GET /{$}", p.home)
+}
+
+func (p *Portal) nav(u *account.User, path string) []ui.Nav {
+	items := []ui.Nav{{Href: "/", Label: "首页"}, {Href: "/calculator", Label: "积分自测"}}
+	if u != nil {
+		items = append(items, ui.Nav{Href: "/account", Label: "账号与安全"})
+	}
+	for i := range items {
+		items[i].Current = items[i].Href == path || (items[i].Href != "/" && strings.HasPrefix(path, items[i].Href))
+	}
+	return items
+}
+
+type homeView struct {
+	User *account.User
+}
+
+func (p *Portal) home(w http.ResponseWriter, r *http.Request) {
+	pg := p.sh.Page(r, "首页")
+	pg.Data = homeView{User: shell.User(r.Context())}
+	if pg.Nav == nil {
+		pg.Nav = p.nav(nil, r.URL.Path)
+	}
+	p.sh.Render(w, r, http.StatusOK, "portal_home", pg)
+}

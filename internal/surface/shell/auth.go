@@ -1,0 +1,303 @@
+package shell
+
+import (
+	"net/http"
+
+	"jifen/internal/account"
+	"jifen/internal/platform/apperr"
+	"jifen/internal/platform/web"
+)
+
+// Register adds the session routes of the zone to mux: login pages and the
+// JSON session API, password change, second factor, the account page and
+// health checks.
+func (s *Shell) Register(mux *web.Mux) {
+	p := s.Prefix
+	mux.Handle("GET /healthz", http.HandlerFunc(Healthz))
+	mux.Handle("GET /readyz", http.HandlerFunc(s.Readyz))
+
+	mux.Handle("GET "+p+"/login", http.HandlerFunc(s.loginPage))
+	mux.Handle("POST "+p+"/login", s.Limiter.Limit(http.HandlerFunc(s.loginSubmit)))
+	mux.Handle("POST "+p+"/logout", http.HandlerFunc(s.logout))
+	mux.Handle("GET "+p+"/password", http.HandlerFunc(s.passwordPage))
+	mux.Handle("POST "+p+"/password", http.HandlerFunc(s.passwordSubmit))
+	mux.Handle("GET "+p+"/totp", http.HandlerFunc(s.totpPage))
+	mux.Handle("POST "+p+"/totp", http.HandlerFunc(s.totpSubmit))
+	mux.Handle("GET "+p+"/account", s.RequireUser("", s.accountPage))
+	mux.Handle("POST "+p+"/account/logout-all", s.RequireUser("", s.logoutAll))
+
+	mux.Handle("POST /api/v1/session", s.Limiter.Limit(http.HandlerFunc(s.apiLogin)))
+	mux.Handle("GET /api/v1/session", http.HandlerFunc(s.apiSession))
+	mux.Handle("DELETE /api/v1/session", http.HandlerFunc(s.apiLogout))
+	mux.Handle("POST /api/v1/session/password", http.HandlerFunc(s.apiPassword))
+	mux.Handle("GET /api/v1/session/totp", http.HandlerFunc(s.apiTOTPEnrol))
+	mux.Handle("POST /api/v1/session/totp", http.HandlerFunc(s.apiTOTP))
+	mux.Handle("POST /api/v1/session/logout-all", s.RequireUser("", s.apiLogoutAll))
+}
+
+// Healthz answers while the process is up.
+func Healthz(w http.ResponseWriter, r *http.Request) {
+	web.JSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// Readyz answers 200 when the database answers, 503 otherwise.
+func (s *Shell) Readyz(w http.ResponseWriter, r *http.Request) {
+	if err := s.DB.Ping(r.Context()); err != nil {
+		s.Log.Warn("readyz: database unreachable", "err", err)
+		web.JSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "database": "unreachable"})
+		return
+	}
+	web.JSON(w, http.StatusOK, map[string]string{"status": "ok", "database": "ok"})
+}
+
+type loginView struct {
+	Action string
+	Intro  string
+	Demo   bool
+	Links  []link
+}
+
+type link struct{ Href, Label string }
+
+func (s *Shell) loginView() loginView {
+	v := loginView{Action: s.Prefix + "/login", Demo: s.Demo}
+	if s.Zone == account.Office {
+		v.Intro = "本系统仅供市、区人力社保部门及相关委办局工作人员使用。登录后需输入动态口令。"
+	} else {
+		v.Intro = "申请人和用人单位经办人请使用注册的登录名和密码登录。"
+		v.Links = []link{{"/calculator", "积分自测（无需登录）"}}
+	}
+	return v
+}
+
+func (s *Shell) loginPage(w http.ResponseWriter, r *http.Request) {
+	if se, _ := Current(r.Context()); se != nil && se.Stage == account.StageFull {
+		web.Redirect(w, r, s.home())
+		return
+	}
+	p := s.Page(r, "登录")
+	p.Data = s.loginView()
+	s.Render(w, r, http.StatusOK, "login", p)
+}
+
+func (s *Shell) home() string {
+	if s.Prefix == "" {
+		return "/"
+	}
+	return s.Prefix + "/"
+}
+
+func (s *Shell) loginSubmit(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		web.WriteError(w, r, apperr.Field("body", "表单内容无法读取"))
+		return
+	}
+	login, pw := r.PostFormValue("login"), r.PostFormValue("password")
+	var err error
+	if login == "" || pw == "" {
+		var fe []apperr.FieldError
+		if login == "" {
+			fe = append(fe, apperr.FieldError{Field: "login", Message: "请输入登录名"})
+		}
+		if pw == "" {
+			fe = append(fe, apperr.FieldError{Field: "password", Message: "请输入密码"})
+		}
+		err = apperr.Fields(fe)
+	}
+	var res *account.LoginResult
+	if err == nil {
+		res, err = s.Accounts.Login(r.Context(), s.Zone, login, pw, clientOf(r), r.UserAgent())
+	}
+	if err != nil {
+		p := s.Page(r, "登录")
+		p.SetError(err)
+		p.Form["login"] = login
+		p.Data = s.loginView()
+		s.Render(w, r, web.Status(err), "login", p)
+		return
+	}
+	s.setCookie(w, res.Token)
+	if res.Next != account.StageFull {
+		web.Redirect(w, r, s.stagePath(res.Next))
+		return
+	}
+	next := safeNext(r.URL.Query().Get("next"))
+	if next == "/" {
+		next = s.home()
+	}
+	web.Redirect(w, r, next)
+}
+
+func clientOf(r *http.Request) string { return web.ClientAddr(r.Context()) }
+
+func (s *Shell) logout(w http.ResponseWriter, r *http.Request) {
+	if se, u := Current(r.Context()); se != nil {
+		if err := s.Accounts.Logout(r.Context(), se, u); err != nil {
+			web.WriteError(w, r, err)
+			return
+		}
+	}
+	s.clearCookie(w)
+	s.Flash(w, r, s.Prefix+"/login", "logged_out")
+}
+
+// stageSession returns the session if it is logged in at all, else redirects.
+func (s *Shell) stageSession(w http.ResponseWriter, r *http.Request) (*account.Session, *account.User, bool) {
+	se, u := Current(r.Context())
+	if se == nil {
+		if web.WantsJSON(r) {
+			web.WriteError(w, r, account.ErrNoSession)
+		} else {
+			web.Redirect(w, r, s.Prefix+"/login")
+		}
+		return nil, nil, false
+	}
+	return se, u, true
+}
+
+type passwordView struct {
+	Action string
+	Forced bool
+}
+
+func (s *Shell) passwordPage(w http.ResponseWriter, r *http.Request) {
+	se, _, ok := s.stageSession(w, r)
+	if !ok {
+		return
+	}
+	if se.Stage == account.StageTOTP {
+		web.Redirect(w, r, s.stagePath(se.Stage))
+		return
+	}
+	p := s.Page(r, "修改密码")
+	p.Data = passwordView{Action: s.Prefix + "/password", Forced: se.Stage == account.StageChangePassword}
+	s.Render(w, r, http.StatusOK, "password", p)
+}
+
+func (s *Shell) passwordSubmit(w http.ResponseWriter, r *http.Request) {
+	se, u, ok := s.stageSession(w, r)
+	if !ok {
+		return
+	}
+	if se.Stage == account.StageTOTP {
+		web.Redirect(w, r, s.stagePath(se.Stage))
+		return
+	}
+	_ = r.ParseForm()
+	oldPw, newPw, again := r.PostFormValue("old_password"), r.PostFormValue("new_password"), r.PostFormValue("new_password2")
+	var err error
+	if newPw != again {
+		err = apperr.Field("new_password2", "两次输入的新密码不一致")
+	}
+	var token string
+	var next account.Stage
+	if err == nil {
+		token, next, err = s.Accounts.ChangePassword(r.Context(), se, u, oldPw, newPw)
+	}
+	if err != nil {
+		p := s.Page(r, "修改密码")
+		p.SetError(err)
+		p.Data = passwordView{Action: s.Prefix + "/password", Forced: se.Stage == account.StageChangePassword}
+		s.Render(w, r, web.Status(err), "password", p)
+		return
+	}
+	s.setCookie(w, token)
+	if next != account.StageFull {
+		web.Redirect(w, r, s.stagePath(next))
+		return
+	}
+	s.Flash(w, r, s.home(), "password_changed")
+}
+
+type totpView struct {
+	Action string
+	Enrol  *account.TOTPEnrolment
+}
+
+func (s *Shell) totpView(r *http.Request, u *account.User) (totpView, error) {
+	v := totpView{Action: s.Prefix + "/totp"}
+	if !u.TOTPEnabled {
+		enr, err := s.Accounts.BeginTOTP(r.Context(), u)
+		if err != nil {
+			return v, err
+		}
+		v.Enrol = enr
+	}
+	return v, nil
+}
+
+func (s *Shell) totpPage(w http.ResponseWriter, r *http.Request) {
+	se, u, ok := s.stageSession(w, r)
+	if !ok {
+		return
+	}
+	if se.Stage != account.StageTOTP {
+		web.Redirect(w, r, s.home())
+		return
+	}
+	v, err := s.totpView(r, u)
+	if err != nil {
+		web.WriteError(w, r, err)
+		return
+	}
+	p := s.Page(r, "动态口令验证")
+	p.Data = v
+	s.Render(w, r, http.StatusOK, "totp", p)
+}
+
+func (s *Shell) totpSubmit(w http.ResponseWriter, r *http.Request) {
+	se, u, ok := s.stageSession(w, r)
+	if !ok {
+		return
+	}
+	_ = r.ParseForm()
+	token, _, err := s.Accounts.VerifyTOTP(r.Context(), se, u, r.PostFormValue("code"))
+	if err != nil {
+		if apperr.Is(err, apperr.Locked) {
+			s.clearCookie(w)
+		}
+		p := s.Page(r, "动态口令验证")
+		p.SetError(err)
+		v, verr := s.totpView(r, u)
+		if verr != nil {
+			web.WriteError(w, r, verr)
+			return
+		}
+		p.Data = v
+		s.Render(w, r, web.Status(err), "totp", p)
+		return
+	}
+	s.setCookie(w, token)
+	web.Redirect(w, r, s.home())
+}
+
+type accountView struct {
+	User          *account.User
+	Phone         string
+	Sessions      []account.Session
+	PasswordHref  string
+	LogoutAllHref string
+}
+
+func (s *Shell) accountPage(w http.ResponseWriter, r *http.Request) {
+	u := User(r.Context())
+	sessions, err := s.Accounts.Sessions(r.Context(), u.ID)
+	if err != nil {
+		web.WriteError(w, r, err)
+		return
+	}
+	phone, _ := s.Accounts.Phone(u)
+	p := s.Page(r, "账号与安全")
+	p.Data = accountView{User: u, Phone: maskPhone(phone), Sessions: sessions, PasswordHref: s.Prefix + "/password",
+		LogoutAllHref: s.Prefix + "/account/logout-all"}
+	s.Render(w, r, http.StatusOK, "sessions", p)
+}
+
+func (s *Shell) logoutAll(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.Accounts.LogoutEverywhere(r.Context(), User(r.Context())); err != nil {
+		web.WriteError(w, r, err)
+		return
+	}
+	s.clearCookie(w)
+	s.Flash(w, r, s.Prefix+"/login", "logged_out_all")
+}

@@ -1,0 +1,238 @@
+// Package shell is what every surface shares around its own pages: the
+// session cookie and the current user, login, logout, password change and
+// second factor (as pages and as JSON), permission checks, health checks and
+// the base page with navigation.
+package shell
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"jifen/internal/account"
+	"jifen/internal/audit"
+	"jifen/internal/platform/apperr"
+	"jifen/internal/platform/clock"
+	"jifen/internal/platform/db"
+	"jifen/internal/platform/web"
+	"jifen/internal/settings"
+	"jifen/internal/surface/ui"
+)
+
+// Deps are the services a surface needs.
+type Deps struct {
+	DB       *db.DB
+	Accounts *account.Service
+	Audit    *audit.Log
+	Settings *settings.Store
+	UI       *ui.Renderer
+	Clock    clock.Clock
+	Log      *slog.Logger
+	Limiter  *web.Limiter // login and registration attempts per client
+	TLS      bool
+	Demo     bool
+}
+
+// Shell serves one zone: the internet (portal and public) or the office.
+type Shell struct {
+	Deps
+	Zone    account.Zone
+	Surface string // for pages: portal or office
+	Prefix  string // "" or "/office"
+	Cookie  string
+	// Nav returns the navigation for a user on a path.
+	Nav func(u *account.User, path string) []ui.Nav
+}
+
+// New returns the shell of a zone.
+func New(d Deps, zone account.Zone) *Shell {
+	s := &Shell{Deps: d, Zone: zone, Surface: "portal", Cookie: "jifen_session"}
+	if zone == account.Office {
+		s.Surface, s.Prefix, s.Cookie = "office", "/office", "jifen_office_session"
+	}
+	if d.TLS {
+		s.Cookie = "__Host-" + s.Cookie
+	}
+	s.Nav = func(*account.User, string) []ui.Nav { return nil }
+	return s
+}
+
+type currentKey struct{}
+
+type current struct {
+	session *account.Session
+	user    *account.User
+}
+
+// Current returns the session and user of the request, if logged in (in any
+// stage).
+func Current(ctx context.Context) (*account.Session, *account.User) {
+	if c, ok := ctx.Value(currentKey{}).(*current); ok {
+		return c.session, c.user
+	}
+	return nil, nil
+}
+
+// User returns the fully logged-in user of the request, or nil.
+func User(ctx context.Context) *account.User {
+	se, u := Current(ctx)
+	if se == nil || se.Stage != account.StageFull {
+		return nil
+	}
+	return u
+}
+
+// Authn reads the session cookie and puts the session, the user and the
+// audit actor into the request's context. It never refuses a request:
+// RequireUser does that where a page needs a login.
+func (s *Shell) Authn(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		actor := audit.Actor{ClientAddr: web.ClientAddr(ctx), RequestID: web.RequestID(ctx)}
+		if c, err := r.Cookie(s.Cookie); err == nil && c.Value != "" {
+			se, u, err := s.Accounts.Authenticate(ctx, s.Zone, c.Value)
+			switch {
+			case err == nil:
+				ctx = context.WithValue(ctx, currentKey{}, &current{se, u})
+				actor.UserID, actor.Login, actor.Role = u.ID, u.Login, string(u.PrimaryRole())
+			case apperr.Is(err, apperr.Unauthorized):
+				s.clearCookie(w)
+			default:
+				web.WriteError(w, r, err)
+				return
+			}
+		}
+		next.ServeHTTP(w, r.WithContext(audit.WithActor(ctx, actor)))
+	})
+}
+
+func (s *Shell) setCookie(w http.ResponseWriter, token string) {
+	http.SetCookie(w, &http.Cookie{Name: s.Cookie, Value: token, Path: "/", HttpOnly: true, Secure: s.TLS,
+		SameSite: s.sameSite()})
+}
+
+func (s *Shell) clearCookie(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{Name: s.Cookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.TLS,
+		SameSite: s.sameSite()})
+}
+
+func (s *Shell) sameSite() http.SameSite {
+	if s.Zone == account.Office {
+		return http.SameSiteStrictMode
+	}
+	return http.SameSiteLaxMode
+}
+
+// RequireUser wraps h: it needs a fully logged-in user holding perm (any
+// user when perm is empty). Pages redirect to the login or to the step the
+// session still owes; JSON gets 401. A user without the permission gets 403.
+func (s *Shell) RequireUser(perm account.Permission, h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		se, u := Current(r.Context())
+		if se == nil {
+			if web.WantsJSON(r) {
+				web.WriteError(w, r, account.ErrNoSession)
+				return
+			}
+			web.Redirect(w, r, s.Prefix+"/login?next="+safeNext(r.URL.RequestURI()))
+			return
+		}
+		if se.Stage != account.StageFull {
+			if web.WantsJSON(r) {
+				web.WriteError(w, r, apperr.New(apperr.Forbidden, stageMessage(se.Stage)))
+				return
+			}
+			web.Redirect(w, r, s.stagePath(se.Stage))
+			return
+		}
+		if perm != "" && !u.Can(perm) {
+			_ = s.Audit.Record(r.Context(), audit.Entry{Action: "access.denied", ObjectType: "route", ObjectID: r.Method + " " + r.URL.Path,
+				Outcome: audit.Denied, Reason: "missing permission " + string(perm)})
+			web.WriteError(w, r, apperr.New(apperr.Forbidden, "您没有访问此功能的权限"))
+			return
+		}
+		h(w, r)
+	})
+}
+
+func stageMessage(st account.Stage) string {
+	if st == account.StageChangePassword {
+		return "请先修改密码"
+	}
+	return "请先完成动态口令验证"
+}
+
+func (s *Shell) stagePath(st account.Stage) string {
+	if st == account.StageChangePassword {
+		return s.Prefix + "/password"
+	}
+	return s.Prefix + "/totp"
+}
+
+// safeNext keeps only same-site relative paths for redirects after login.
+func safeNext(p string) string {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") {
+		return "/"
+	}
+	return p
+}
+
+// Page returns the base page for r: user, navigation, notices.
+func (s *Shell) Page(r *http.Request, title string) *ui.Page {
+	ctx := r.Context()
+	p := &ui.Page{Title: title, Surface: s.Surface, Form: map[string]string{}, Fields: map[string]string{}}
+	p.Helpdesk, _ = s.Settings.Get(ctx, settings.HelpdeskPhone)
+	if s.Zone == account.Internet {
+		p.Notice, _ = s.Settings.Get(ctx, settings.SiteNotice)
+	}
+	se, u := Current(ctx)
+	if se != nil {
+		p.LoggedIn = true
+		p.UserName = u.DisplayName
+		p.UserRole = account.RoleName(u.PrimaryRole())
+		p.Demo = u.Demo
+		if se.Stage == account.StageFull {
+			p.Nav = s.Nav(u, r.URL.Path)
+		}
+	}
+	if f, err := r.Cookie("jifen_flash"); err == nil {
+		p.Flash = flashText(f.Value)
+	}
+	return p
+}
+
+// Render renders a page (and clears a shown flash message).
+func (s *Shell) Render(w http.ResponseWriter, r *http.Request, status int, name string, p *ui.Page) {
+	if p.Flash != "" {
+		http.SetCookie(w, &http.Cookie{Name: "jifen_flash", Path: "/", MaxAge: -1})
+	}
+	s.UI.Render(w, r, status, name, p)
+}
+
+// Flash sets a one-time message shown on the next page, then redirects.
+func (s *Shell) Flash(w http.ResponseWriter, r *http.Request, to, code string) {
+	http.SetCookie(w, &http.Cookie{Name: "jifen_flash", Value: code, Path: "/", HttpOnly: true, Secure: s.TLS,
+		SameSite: http.SameSiteLaxMode, MaxAge: 60})
+	web.Redirect(w, r, to)
+}
+
+// flashes are the messages a flash cookie may name (the cookie holds a
+// code, never text a third party could inject).
+var flashes = map[string]string{
+	"password_changed": "密码已修改。",
+	"logged_out_all":   "已退出所有设备，请重新登录。",
+	"saved":            "已保存。",
+	"created":          "已创建。",
+	"requested":        "申请已提交，等待另一名安全管理员审批。",
+	"granted":          "已授权。",
+	"approved":         "已审批通过。",
+	"rejected":         "已驳回。",
+	"revoked":          "已撤销。",
+	"disabled":         "账号已停用。",
+	"enabled":          "账号已启用。",
+	"unlocked":         "已解除锁定。",
+	"logged_out":       "您已安全退出。",
+}
+
+func flashText(code string) string { return flashes[code] }

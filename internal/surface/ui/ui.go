@@ -1,0 +1,193 @@
+// Package ui holds the pages' templates, the stylesheet and the little
+// script every surface shares: embedded in the binary (the government network
+// has no internet, so nothing comes from a CDN), parsed once at start, and
+// rendered with typed page data. Every page works without JavaScript.
+package ui
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	"jifen/internal/platform/apperr"
+	"jifen/internal/platform/web"
+)
+
+//go:embed templates static
+var files embed.FS
+
+// Beijing is the time zone pages show times in (storage is UTC).
+var Beijing = time.FixedZone("CST", 8*3600)
+
+// Nav is one link of the navigation bar.
+type Nav struct {
+	Href, Label string
+	Current     bool
+}
+
+// Page is what every template receives.
+type Page struct {
+	Title     string
+	Surface   string // portal | public | office
+	SiteName  string
+	UserName  string
+	UserRole  string
+	Demo      bool
+	LoggedIn  bool
+	Nav       []Nav
+	Flash     string
+	Notice    string
+	Helpdesk  string
+	Error     string
+	Fields    map[string]string // field → message, shown beside the field
+	FieldList []apperr.FieldError
+	Form      map[string]string // values to keep in the form after an error
+	RequestID string
+	Data      any
+}
+
+// SetError puts err on the page: a summary at the top and a message beside
+// each named field.
+func (p *Page) SetError(err error) {
+	e := apperr.As(err)
+	p.Error = e.Message
+	p.FieldList = e.Fields
+	p.Fields = map[string]string{}
+	for _, f := range e.Fields {
+		p.Fields[f.Field] = f.Message
+	}
+}
+
+// Renderer renders the embedded templates.
+type Renderer struct {
+	pages map[string]*template.Template
+}
+
+// Funcs are the helpers templates may call.
+var Funcs = template.FuncMap{
+	"datetime": func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.In(Beijing).Format("2006-01-02 15:04")
+	},
+	"date": func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.In(Beijing).Format("2006-01-02")
+	},
+	"points": func(hundredths int64) string {
+		neg := hundredths < 0
+		if neg {
+			hundredths = -hundredths
+		}
+		s := fmt.Sprintf("%d.%02d", hundredths/100, hundredths%100)
+		if neg {
+			s = "-" + s
+		}
+		return s
+	},
+	"dataURL": func(mime string, b []byte) template.URL {
+		return template.URL("data:" + mime + ";base64," + base64Std(b))
+	},
+	"join": strings.Join,
+	"seq": func(n int) []int {
+		s := make([]int, n)
+		for i := range s {
+			s[i] = i
+		}
+		return s
+	},
+	"add": func(a, b int) int { return a + b },
+	"fieldID": func(s string) string {
+		return strings.NewReplacer("[", "-", "]", "", ".", "-").Replace(s)
+	},
+}
+
+// New parses every page once; a template error stops the start.
+func New() (*Renderer, error) {
+	base, err := template.New("layout.html").Funcs(Funcs).ParseFS(files, "templates/layout.html", "templates/partials/*.html")
+	if err != nil {
+		return nil, fmt.Errorf("parse layout: %w", err)
+	}
+	pages, err := fs.Glob(files, "templates/pages/*.html")
+	if err != nil {
+		return nil, err
+	}
+	r := &Renderer{pages: map[string]*template.Template{}}
+	for _, p := range pages {
+		t, err := base.Clone()
+		if err != nil {
+			return nil, err
+		}
+		if _, err := t.ParseFS(files, p); err != nil {
+			return nil, fmt.Errorf("parse %s: %w", p, err)
+		}
+		r.pages[strings.TrimSuffix(path.Base(p), ".html")] = t
+	}
+	return r, nil
+}
+
+// Has reports whether a page exists.
+func (r *Renderer) Has(name string) bool { _, ok := r.pages[name]; return ok }
+
+// Render writes page name with status. It renders into a buffer first so a
+// template error becomes a clean 500, never half a page.
+func (r *Renderer) Render(w http.ResponseWriter, req *http.Request, status int, name string, p *Page) {
+	t, ok := r.pages[name]
+	if !ok {
+		web.WriteError(w, req, apperr.Wrap(fmt.Errorf("no page %q", name)))
+		return
+	}
+	if p.SiteName == "" {
+		p.SiteName = "北京市积分落户管理信息系统"
+	}
+	p.RequestID = web.RequestID(req.Context())
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout.html", p); err != nil {
+		web.WriteError(w, req, apperr.Wrap(fmt.Errorf("render %s: %w", name, err)))
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// Static serves the embedded stylesheet, script and images under /static/.
+func Static() http.Handler {
+	sub, _ := fs.Sub(files, "static")
+	fsrv := http.StripPrefix("/static/", http.FileServerFS(sub))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		fsrv.ServeHTTP(w, r)
+	})
+}
+
+// FieldView is what the "field" partial renders.
+type FieldView struct {
+	Name, Label, Hint, Error, Value, Type, Autocomplete, Inputmode string
+	Required                                                      bool
+}
+
+// F builds the view of one form field, with the value kept from the last
+// submission and its error, if any.
+func (p *Page) F(name, label, typ, autocomplete string) FieldView {
+	return FieldView{Name: name, Label: label, Type: typ, Autocomplete: autocomplete, Value: p.Form[name],
+		Error: p.Fields[name], Required: true}
+}
+
+// H is F with a hint under the label.
+func (p *Page) H(name, label, typ, autocomplete, hint string) FieldView {
+	f := p.F(name, label, typ, autocomplete)
+	f.Hint = hint
+	return f
+}
