@@ -52,6 +52,16 @@ func newToken() (token, id string, err error) {
 	return token, crypto.SM3Hex([]byte(token)), nil
 }
 
+// prefixScanner scans leading columns into pre, then the rest into the
+// caller's destinations: it lets scanUser read a user that follows other
+// columns in the same row.
+type prefixScanner struct {
+	row interface{ Scan(...any) error }
+	pre []any
+}
+
+func (p prefixScanner) Scan(dest ...any) error { return p.row.Scan(append(p.pre, dest...)...) }
+
 // sessionID is the stored key of a token.
 func sessionID(token string) string { return crypto.SM3Hex([]byte(token)) }
 
@@ -84,8 +94,10 @@ func (s *Service) Authenticate(ctx context.Context, zone Zone, token string) (*S
 	se := &Session{ID: id}
 	var z, st string
 	var created, seen, exp int64
-	err := s.db.QueryRow(ctx, `SELECT user_id, zone, stage, created_at, last_seen_at, expires_at, client_addr, user_agent
-		FROM sessions WHERE id = $1`, id).Scan(&se.UserID, &z, &st, &created, &seen, &exp, &se.ClientAddr, &se.UserAgent)
+	// One query for the session and its user; the roles are the second.
+	row := s.db.QueryRow(ctx, `SELECT s.user_id, s.zone, s.stage, s.created_at, s.last_seen_at, s.expires_at, s.client_addr,
+		s.user_agent, `+userColumnsU+` FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1`, id)
+	u, err := scanUser(prefixScanner{row, []any{&se.UserID, &z, &st, &created, &seen, &exp, &se.ClientAddr, &se.UserAgent}})
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, ErrNoSession
 	}
@@ -94,7 +106,7 @@ func (s *Service) Authenticate(ctx context.Context, zone Zone, token string) (*S
 	}
 	se.Zone, se.Stage = Zone(z), Stage(st)
 	se.CreatedAt, se.LastSeenAt, se.ExpiresAt = db.FromMicros(created), db.FromMicros(seen), db.FromMicros(exp)
-	if se.Zone != zone {
+	if se.Zone != zone || u.Disabled {
 		return nil, nil, ErrNoSession
 	}
 	now := s.clock.Now()
@@ -102,9 +114,8 @@ func (s *Service) Authenticate(ctx context.Context, zone Zone, token string) (*S
 		_, _ = s.db.Exec(ctx, `DELETE FROM sessions WHERE id = $1`, id)
 		return nil, nil, ErrNoSession
 	}
-	u, err := s.UserByID(ctx, se.UserID)
-	if err != nil || u.Disabled {
-		return nil, nil, ErrNoSession
+	if u.Roles, err = s.rolesOf(ctx, u.ID); err != nil {
+		return nil, nil, apperr.Wrap(err)
 	}
 	if now.Sub(se.LastSeenAt) >= touchEvery {
 		if _, err := s.db.Exec(ctx, `UPDATE sessions SET last_seen_at = $1 WHERE id = $2`, db.Micros(now), id); err == nil {

@@ -78,6 +78,9 @@ func ValidateLogin(s string) error {
 const userColumns = `id, login, display_name, zone, email, phone_enc, password_hash, password_changed_at,
 	must_change_password, totp_secret_enc, totp_enabled, totp_last_step, disabled, demo, created_at`
 
+// userColumnsU is userColumns qualified with the alias u.
+var userColumnsU = "u." + strings.Join(strings.Split(strings.Join(strings.Fields(userColumns), " "), ", "), ", u.")
+
 func scanUser(s interface{ Scan(...any) error }) (*User, error) {
 	u := &User{}
 	var zone string

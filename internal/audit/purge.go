@@ -79,46 +79,42 @@ func (l *Log) writeArchive(ctx context.Context, a *Archive) error {
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
+	defer func() { _ = os.Remove(tmp.Name()) }() // gone after the rename; a leftover only on failure
 	h := sm3.New()
 	zw := gzip.NewWriter(io.MultiWriter(tmp, h))
-	enc := json.NewEncoder(zw)
-	rows, err := l.db.Query(ctx, `SELECT `+entryColumns+` FROM audit_log WHERE id BETWEEN $1 AND $2 ORDER BY id`, a.FirstID, a.LastID)
+	err = l.encodeRows(ctx, a, json.NewEncoder(zw))
+	if err == nil {
+		err = zw.Close()
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
-		tmp.Close()
 		return err
 	}
+	a.FileSM3 = hex.EncodeToString(h.Sum(nil))
+	return os.Rename(tmp.Name(), a.File)
+}
+
+func (l *Log) encodeRows(ctx context.Context, a *Archive, enc *json.Encoder) error {
+	rows, err := l.db.Query(ctx, `SELECT `+entryColumns+` FROM audit_log WHERE id BETWEEN $1 AND $2 ORDER BY id`, a.FirstID, a.LastID)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
 	for rows.Next() {
 		e, err := scanEntry(rows)
 		if err != nil {
-			rows.Close()
-			tmp.Close()
 			return err
 		}
 		if err := enc.Encode(e); err != nil {
-			rows.Close()
-			tmp.Close()
 			return err
 		}
 		a.Rows++
 		a.LastHash = e.Hash
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := zw.Close(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	a.FileSM3 = hex.EncodeToString(h.Sum(nil))
-	return os.Rename(tmp.Name(), a.File)
+	return rows.Err()
 }

@@ -42,7 +42,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"truncated", `{"application_year": 2022`, "body", "不完整"},
 		{"array", `[1, 2]`, "body", "应为 JSON 对象"},
 		{"trailing data", `{"application_year": 2022} {}`, "body", "多余内容"},
-		{"unknown top-level field", `{"application_year": 2022, "nmae": "x"}`, "nmae", "不认识的字段“nmae”"},
+		{"unknown top-level field", `{"application_year": 2022, "nickname": "x"}`, "nickname", "不认识的字段“nickname”"},
 		{"unknown nested field", `{"housing": [{"kind": "owned"}, {"kind": "owned", "form": "2020-01"}]}`,
 			"housing[1].form", "住房记录第2条中有不认识的字段“form”"},
 		{"unknown education field", `{"education": {"level": "master", "major": "law"}}`, "education.major", "教育背景中有不认识的字段"},

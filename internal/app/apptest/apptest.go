@@ -85,7 +85,10 @@ func Start(t testing.TB, opts ...Option) *App {
 
 type testWriter struct{ t testing.TB }
 
-func (w *testWriter) Write(b []byte) (int, error) { w.t.Log(strings.TrimSpace(string(b))); return len(b), nil }
+func (w *testWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(b)))
+	return len(b), nil
+}
 
 // Password is the password of accounts made by CreateUser.
 const Password = "Tq8#vLm2xPz5"

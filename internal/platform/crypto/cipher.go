@@ -20,11 +20,12 @@ import (
 //
 // The version byte is also authenticated (it is prepended to the associated
 // data), so it cannot be changed to make a value parse under another format.
+const version1 byte = 0x01
+
 const (
-	version1  byte = 0x01
-	nonceSize      = 12
-	tagSize        = 16
-	sm4KeyLen      = 16
+	nonceSize = 12
+	tagSize   = 16
+	sm4KeyLen = 16
 
 	// Overhead is how many bytes Encrypt adds to the plaintext.
 	Overhead = 1 + nonceSize + tagSize

@@ -177,7 +177,7 @@ func createKeyFile(dataDir, path string) (master []byte, created bool, err error
 		return nil, false, fmt.Errorf("crypto: write master key: %w", err)
 	}
 	tmpName := tmp.Name()
-	defer os.Remove(tmpName)
+	defer func() { _ = os.Remove(tmpName) }() // gone after the link; a leftover only on failure
 
 	if err := tmp.Chmod(0o600); err != nil {
 		tmp.Close()

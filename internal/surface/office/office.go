@@ -85,9 +85,7 @@ func (o *Office) home(w http.ResponseWriter, r *http.Request) {
 	for _, ro := range u.Roles {
 		v.Roles = append(v.Roles, account.RoleName(ro))
 	}
-	for _, n := range p.Nav[1:] {
-		v.Tiles = append(v.Tiles, n)
-	}
+	v.Tiles = append(v.Tiles, p.Nav[1:]...)
 	p.Data = v
 	o.sh.Render(w, r, http.StatusOK, "office_home", p)
 }

@@ -175,7 +175,7 @@ func Static() http.Handler {
 // FieldView is what the "field" partial renders.
 type FieldView struct {
 	Name, Label, Hint, Error, Value, Type, Autocomplete, Inputmode string
-	Required                                                      bool
+	Required                                                       bool
 }
 
 // F builds the view of one form field, with the value kept from the last
