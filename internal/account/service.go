@@ -52,6 +52,29 @@ type NewUser struct {
 // four-eyes procedure: this is for the operator's command line (bootstrap),
 // self-registration (applicant, employer_operator) and the demo only.
 func (s *Service) CreateUser(ctx context.Context, in NewUser) (*User, error) {
+	p, err := s.PrepareUser(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	return s.InsertUser(ctx, p)
+}
+
+// PreparedUser is a validated new account with its password hashed.
+type PreparedUser struct {
+	in                       NewUser
+	hash, phoneEnc, phoneIdx string
+}
+
+// InsertUser stores a prepared account. Registration prepares outside its
+// transaction and inserts inside it, so the slow password hash never holds
+// the database's write lock.
+func (s *Service) InsertUser(ctx context.Context, p *PreparedUser) (*User, error) {
+	return s.insertUser(ctx, p.in, p.hash, p.phoneEnc, p.phoneIdx)
+}
+
+// PrepareUser validates a new account and hashes its password; it writes
+// nothing. Validation errors name the fields.
+func (s *Service) PrepareUser(ctx context.Context, in NewUser) (*PreparedUser, error) {
 	in.Login = NormalizeLogin(in.Login)
 	in.DisplayName = strings.TrimSpace(in.DisplayName)
 	var fe []apperr.FieldError
@@ -100,7 +123,7 @@ func (s *Service) CreateUser(ctx context.Context, in NewUser) (*User, error) {
 	if err != nil {
 		return nil, apperr.Wrap(err)
 	}
-	return s.insertUser(ctx, in, hash, phoneEnc, phoneIdx)
+	return &PreparedUser{in: in, hash: hash, phoneEnc: phoneEnc, phoneIdx: phoneIdx}, nil
 }
 
 // CreateUserWithHash creates an account whose password hash is already

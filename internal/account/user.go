@@ -29,6 +29,7 @@ type User struct {
 	TOTPLastStep       int64
 	Disabled           bool
 	Demo               bool
+	District           string // a district officer's district; "" for everyone else
 	CreatedAt          time.Time
 	Roles              []Role
 }
@@ -76,7 +77,7 @@ func ValidateLogin(s string) error {
 }
 
 const userColumns = `id, login, display_name, zone, email, phone_enc, password_hash, password_changed_at,
-	must_change_password, totp_secret_enc, totp_enabled, totp_last_step, disabled, demo, created_at`
+	must_change_password, totp_secret_enc, totp_enabled, totp_last_step, disabled, demo, district, created_at`
 
 // userColumnsU is userColumns qualified with the alias u.
 var userColumnsU = "u." + strings.Join(strings.Split(strings.Join(strings.Fields(userColumns), " "), ", "), ", u.")
@@ -86,7 +87,7 @@ func scanUser(s interface{ Scan(...any) error }) (*User, error) {
 	var zone string
 	var changed, created int64
 	if err := s.Scan(&u.ID, &u.Login, &u.DisplayName, &zone, &u.Email, &u.PhoneEnc, &u.PasswordHash, &changed,
-		&u.MustChangePassword, &u.TOTPSecretEnc, &u.TOTPEnabled, &u.TOTPLastStep, &u.Disabled, &u.Demo, &created); err != nil {
+		&u.MustChangePassword, &u.TOTPSecretEnc, &u.TOTPEnabled, &u.TOTPLastStep, &u.Disabled, &u.Demo, &u.District, &created); err != nil {
 		return nil, err
 	}
 	u.Zone = Zone(zone)

@@ -19,9 +19,11 @@ import (
 	"jifen/internal/platform/clock"
 	"jifen/internal/platform/crypto"
 	"jifen/internal/platform/db"
+	"jifen/internal/platform/mail"
 	"jifen/internal/platform/metrics"
 	"jifen/internal/platform/password"
 	"jifen/internal/platform/web"
+	"jifen/internal/round"
 	"jifen/internal/settings"
 	"jifen/internal/surface/office"
 	"jifen/internal/surface/portal"
@@ -42,6 +44,10 @@ type App struct {
 	Audit    *audit.Log
 	Settings *settings.Store
 	Accounts *account.Service
+	Rounds   *round.Service
+	Outbox   *mail.Outbox
+	Mailer   *mail.Worker
+	Cases    Cases
 	Metrics  *metrics.Metrics
 	UI       *ui.Renderer
 	Demo     bool
@@ -95,6 +101,16 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	a.Audit = audit.New(a.DB, a.Clock)
 	a.Settings = settings.New(a.DB, a.Audit, a.Clock, 5*time.Second)
 	a.Accounts = account.NewService(a.DB, a.Audit, a.Clock, hasher, keys, a.Settings)
+	a.Rounds = round.NewService(a.DB, a.Audit, a.Clock)
+	a.Outbox = mail.NewOutbox(a.DB, a.Clock)
+	if err := a.buildCases(); err != nil {
+		_ = a.DB.Close()
+		return nil, err
+	}
+	if a.Mailer, err = a.buildMailer(); err != nil {
+		_ = a.DB.Close()
+		return nil, err
+	}
 	a.Metrics = metrics.New()
 	a.Metrics.RegisterDB("writer", a.DB.Writer())
 	if a.DB.Reader() != a.DB.Writer() {
@@ -122,15 +138,15 @@ func (a *App) prepareSchema(ctx context.Context) error {
 }
 
 func (a *App) deps() shell.Deps {
-	return shell.Deps{DB: a.DB, Accounts: a.Accounts, Audit: a.Audit, Settings: a.Settings, UI: a.UI, Clock: a.Clock,
-		Log: a.Log, Limiter: web.NewLimiter(a.Cfg.LoginRate, a.Cfg.LoginBurst), TLS: a.Cfg.TLSCert != "", Demo: a.Demo}
+	return shell.Deps{DB: a.DB, Accounts: a.Accounts, Audit: a.Audit, Settings: a.Settings, Rounds: a.Rounds, UI: a.UI,
+		Clock: a.Clock, Log: a.Log, Limiter: web.NewLimiter(a.Cfg.LoginRate, a.Cfg.LoginBurst), TLS: a.Cfg.TLSCert != "", Demo: a.Demo}
 }
 
 // InternetHandler is the handler of the internet listener: portal and public.
 func (a *App) InternetHandler() http.Handler {
 	sh := shell.New(a.deps(), account.Internet)
 	mux := web.NewMux()
-	portal.New(sh).Register(mux)
+	portal.New(sh, a.portalServices()).Register(mux)
 	return a.wrap("internet", mux, sh)
 }
 
@@ -138,7 +154,7 @@ func (a *App) InternetHandler() http.Handler {
 func (a *App) OfficeHandler() http.Handler {
 	sh := shell.New(a.deps(), account.Office)
 	mux := web.NewMux()
-	office.New(sh).Register(mux)
+	office.New(sh, a.Cases.Employers, a.Outbox, a.smtpDescription()).Register(mux)
 	return a.wrap("office", mux, sh)
 }
 

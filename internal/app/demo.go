@@ -4,9 +4,15 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 
 	"jifen/internal/account"
+	"jifen/internal/application"
+	"jifen/internal/employer"
+	"jifen/internal/person"
 	"jifen/internal/platform/apperr"
+	"jifen/internal/platform/ident"
+	"jifen/internal/round"
 )
 
 // DemoAccount is one demo login.
@@ -21,8 +27,8 @@ var demoAccounts = []struct {
 	role  account.Role
 	name  string
 }{
+	{"demo-employer", account.EmployerOperator, "演示单位经办人"}, // before the applicant, who links to it
 	{"demo-applicant", account.Applicant, "演示申请人"},
-	{"demo-employer", account.EmployerOperator, "演示单位经办人"},
 	{"demo-district", account.DistrictOfficer, "演示区级经办人员"},
 	{"demo-city", account.CityOfficer, "演示市级经办人员"},
 	{"demo-agency", account.AgencyLiaison, "演示委办局联络员"},
@@ -31,11 +37,29 @@ var demoAccounts = []struct {
 	{"demo-auditor", account.AuditAdmin, "演示审计管理员"},
 }
 
-// SeedDemo makes sure one demo account per role exists and gives each a
-// fresh random password, returned so the caller prints them once. Demo
-// accounts are flagged: they skip the second factor and the pages say
-// "演示账号".
+// SeedDemo prepares the demo: a round whose registration, filling-in and
+// employer submission are open now; a small synthetic population (about
+// 2,000 applicants) the first time; one demo account per role, each with a
+// fresh random password returned so the caller prints them once. The demo
+// employer is verified and the demo applicant is linked to it with a draft
+// application. Demo accounts skip the second factor and pages say "演示账号".
 func (a *App) SeedDemo(ctx context.Context) ([]DemoAccount, error) {
+	r, err := a.EnsureRound(ctx, 0, true)
+	if err != nil {
+		return nil, fmt.Errorf("demo round: %w", err)
+	}
+	var employers int
+	if err := a.DB.QueryRow(ctx, `SELECT count(*) FROM employers`).Scan(&employers); err != nil {
+		return nil, err
+	}
+	if employers == 0 {
+		res, err := a.Synth(ctx, r, DemoPeople, DemoEmployers, 2026, 0.05, nil)
+		if err != nil {
+			return nil, fmt.Errorf("demo population: %w", err)
+		}
+		a.Log.Info("demo population", "employers", res.Employers, "applicants", res.People, "applications", res.Applications,
+			"elapsed", res.Elapsed.Truncate(time.Millisecond))
+	}
 	var out []DemoAccount
 	for _, d := range demoAccounts {
 		ri, _ := account.Info(d.role)
@@ -43,15 +67,10 @@ func (a *App) SeedDemo(ctx context.Context) ([]DemoAccount, error) {
 		if err != nil {
 			return nil, err
 		}
-		hash, err := a.Accounts.Hasher().Hash(ctx, pw)
-		if err != nil {
-			return nil, err
-		}
 		u, err := a.Accounts.UserByLogin(ctx, d.login)
 		switch {
 		case apperr.Is(err, apperr.NotFound):
-			if _, err := a.Accounts.CreateUserWithHash(ctx, account.NewUser{Login: d.login, DisplayName: d.name, Zone: ri.Zone,
-				Roles: []account.Role{d.role}, Demo: true}, hash); err != nil {
+			if err := a.createDemoAccount(ctx, d.login, d.name, d.role, pw, r); err != nil {
 				return nil, fmt.Errorf("demo account %s: %w", d.login, err)
 			}
 		case err != nil:
@@ -59,6 +78,10 @@ func (a *App) SeedDemo(ctx context.Context) ([]DemoAccount, error) {
 		case !u.Demo:
 			return nil, fmt.Errorf("account %s exists and is not a demo account; refusing to touch it", d.login)
 		default:
+			hash, err := a.Accounts.Hasher().Hash(ctx, pw)
+			if err != nil {
+				return nil, err
+			}
 			if err := a.Accounts.SetPasswordHash(ctx, u, hash, false, "account.demo_password"); err != nil {
 				return nil, err
 			}
@@ -66,6 +89,88 @@ func (a *App) SeedDemo(ctx context.Context) ([]DemoAccount, error) {
 		out = append(out, DemoAccount{Login: d.login, Password: pw, Role: d.role, Zone: ri.Zone})
 	}
 	return out, nil
+}
+
+// Sizes of the demo population.
+const (
+	DemoPeople    = 2000
+	DemoEmployers = 500
+)
+
+func (a *App) createDemoAccount(ctx context.Context, login, name string, role account.Role, pw string, r *round.Round) error {
+	ri, _ := account.Info(role)
+	var err error
+	switch role {
+	case account.EmployerOperator:
+		err = a.demoEmployer(ctx, login, name, pw)
+	case account.Applicant:
+		err = a.demoApplicant(ctx, login, pw, r)
+	default:
+		var hash string
+		if hash, err = a.Accounts.Hasher().Hash(ctx, pw); err == nil {
+			_, err = a.Accounts.CreateUserWithHash(ctx, account.NewUser{Login: login, DisplayName: name, Zone: ri.Zone,
+				Roles: []account.Role{role}, Demo: true}, hash)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	// Registration made an ordinary account; mark it as a demo one.
+	_, err = a.DB.Exec(ctx, `UPDATE users SET demo = TRUE WHERE login = $1`, login)
+	return err
+}
+
+// demoCreditCode is the demo employer's (valid) unified social credit code.
+const demoCreditCode = "91110108MA01JF260"
+
+func (a *App) demoEmployer(ctx context.Context, login, name, pw string) error {
+	c, err := ident.CreditCodeCheckChar(demoCreditCode)
+	if err != nil {
+		return err
+	}
+	e, _, err := a.Cases.Employers.Register(ctx, employer.Registration{CreditCode: demoCreditCode + string(c),
+		Name: "北京演示科技有限公司", District: "海淀区", Address: "北京市海淀区中关村大街27号", LegalRep: "演示法人",
+		OperatorName: name, OperatorLogin: login, Phone: "13800138000", Email: login + "@demo.jifen.test", Password: pw})
+	if err != nil {
+		return err
+	}
+	_, err = a.Cases.Employers.Decide(ctx, e.ID, true, "演示单位", 0)
+	return err
+}
+
+func (a *App) demoApplicant(ctx context.Context, login, pw string, r *round.Round) error {
+	first := "11010819880808123"
+	c, err := ident.IDCheckChar(first)
+	if err != nil {
+		return err
+	}
+	p, u, err := a.Cases.Persons.Register(ctx, person.Registration{IDNumber: first + string(c), Name: "演示申请人", Login: login,
+		Phone: "13900139000", Email: login + "@demo.jifen.test", Password: pw})
+	if err != nil {
+		return err
+	}
+	emp, err := a.Cases.Employers.ForOperator(ctx, a.demoOperatorID(ctx))
+	if err != nil {
+		return fmt.Errorf("the demo employer must exist before the demo applicant: %w", err)
+	}
+	l, err := a.Cases.Persons.RequestLink(ctx, p, r.ID, emp.RegCode)
+	if err != nil {
+		return err
+	}
+	if err := a.Cases.Persons.DecideLink(ctx, emp.ID, l.ID, true, "", 0); err != nil {
+		return err
+	}
+	_, err = a.Cases.Applications.Open(ctx, application.Caller{UserID: u.ID, Role: string(account.Applicant), PersonID: p.ID},
+		application.Subject{PersonID: p.ID, EmployerID: emp.ID, BirthDate: p.BirthDate, Sex: p.Sex}, r.ID, r.Year)
+	return err
+}
+
+func (a *App) demoOperatorID(ctx context.Context) int64 {
+	u, err := a.Accounts.UserByLogin(ctx, "demo-employer")
+	if err != nil {
+		return 0
+	}
+	return u.ID
 }
 
 // PrintDemo writes the demo logins for the newcomer.

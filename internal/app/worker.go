@@ -38,6 +38,15 @@ func (a *App) schedules() []schedule {
 // runWorker runs every schedule once at start and then at its interval
 // until ctx ends.
 func (a *App) runWorker(ctx context.Context) {
+	if a.Mailer != nil && a.Cfg.SMTP.Host != "" {
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			if err := a.Mailer.Run(ctx); err != nil {
+				a.Log.Error("mail worker stopped", "err", err)
+			}
+		}()
+	}
 	scheds := a.schedules()
 	next := make([]time.Time, len(scheds))
 	tick := time.NewTicker(30 * time.Second)

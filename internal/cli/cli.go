@@ -37,6 +37,8 @@ func commands() []command {
 		{"config", "显示生效配置（隐藏密钥） print the effective configuration, secrets masked", runConfig},
 		{"user", "管理工作人员账号 create, disable, enable, reset or unlock accounts", runUser},
 		{"audit", "审计日志 verify the audit chain, purge rows past retention", runAudit},
+		{"calc", "积分计算 score calculator JSON from stdin", runCalc},
+		{"synth", "生成合成数据 fill the database with a synthetic population", runSynth},
 		{"version", "显示版本 print the version", runVersion},
 		{"help", "显示帮助 list the commands", nil},
 	}

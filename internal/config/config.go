@@ -38,6 +38,14 @@ type Config struct {
 	HashConcurrent int
 	Migrate        bool
 	ShutdownGrace  time.Duration
+	SMTP           SMTP
+}
+
+// SMTP is the mail server configuration; an empty Host keeps mail in the
+// outbox, readable in the office mail log.
+type SMTP struct {
+	Host, Username, Password, TLS, From string
+	Port                                int
 }
 
 // AllSurfaces lists the surfaces a process can serve.
@@ -97,6 +105,18 @@ func options() []option {
 			func(c *Config, v string) (err error) { c.Migrate, err = strconv.ParseBool(v); return err }},
 		{"shutdown-grace", "JIFEN_SHUTDOWN_GRACE", "15s", "time given to requests in flight on SIGTERM", false,
 			func(c *Config, v string) (err error) { c.ShutdownGrace, err = time.ParseDuration(v); return err }},
+		{"smtp-host", "JIFEN_SMTP_HOST", "", "SMTP server host (empty: mail stays in the outbox / office mail log)", false,
+			func(c *Config, v string) error { c.SMTP.Host = v; return nil }},
+		{"smtp-port", "JIFEN_SMTP_PORT", "0", "SMTP port (0: 25, 587 or 465 by TLS mode)", false,
+			func(c *Config, v string) (err error) { c.SMTP.Port, err = strconv.Atoi(v); return err }},
+		{"smtp-username", "JIFEN_SMTP_USERNAME", "", "SMTP user name (empty: no login)", false,
+			func(c *Config, v string) error { c.SMTP.Username = v; return nil }},
+		{"smtp-password", "JIFEN_SMTP_PASSWORD", "", "SMTP password", true,
+			func(c *Config, v string) error { c.SMTP.Password = v; return nil }},
+		{"smtp-tls", "JIFEN_SMTP_TLS", "starttls", "SMTP TLS: none, starttls or tls", false,
+			func(c *Config, v string) error { c.SMTP.TLS = v; return oneOf(v, "none", "starttls", "tls") }},
+		{"smtp-from", "JIFEN_SMTP_FROM", "noreply@jifen.example", "sender address of system mail", false,
+			func(c *Config, v string) error { c.SMTP.From = v; return nil }},
 	}
 }
 
@@ -167,6 +187,8 @@ func (c *Config) Entries() []Entry {
 		"login-rate": strconv.FormatFloat(c.LoginRate, 'g', -1, 64), "login-burst": strconv.Itoa(c.LoginBurst),
 		"hash-concurrency": strconv.Itoa(c.HashConcurrent), "migrate": strconv.FormatBool(c.Migrate),
 		"shutdown-grace": c.ShutdownGrace.String(),
+		"smtp-host":      c.SMTP.Host, "smtp-port": strconv.Itoa(c.SMTP.Port), "smtp-username": c.SMTP.Username,
+		"smtp-password": c.SMTP.Password, "smtp-tls": c.SMTP.TLS, "smtp-from": c.SMTP.From,
 	}
 	var out []Entry
 	for _, o := range options() {

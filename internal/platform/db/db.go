@@ -205,14 +205,37 @@ func (db *DB) Exec(ctx context.Context, q string, args ...any) (sql.Result, erro
 	return db.W(ctx).ExecContext(ctx, q, args...)
 }
 
-// Query runs a query on the transaction in ctx or the reader pool.
+// Query runs a query on the transaction in ctx or the reader pool (the
+// writer for a statement that writes, such as INSERT ... RETURNING).
 func (db *DB) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return db.R(ctx).QueryContext(ctx, q, args...)
+	return db.route(ctx, q).QueryContext(ctx, q, args...)
 }
 
-// QueryRow runs a one-row query on the transaction in ctx or the reader pool.
+// QueryRow runs a one-row query on the transaction in ctx or the reader
+// pool (the writer for a statement that writes).
 func (db *DB) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	return db.R(ctx).QueryRowContext(ctx, q, args...)
+	return db.route(ctx, q).QueryRowContext(ctx, q, args...)
+}
+
+func (db *DB) route(ctx context.Context, q string) Querier {
+	if isWrite(q) {
+		return db.W(ctx)
+	}
+	return db.R(ctx)
+}
+
+// isWrite reports whether a statement writes: its first word is INSERT,
+// UPDATE, DELETE or WITH (a CTE may write; the writer is always safe).
+func isWrite(q string) bool {
+	q = strings.TrimLeft(q, " \t\r\n(")
+	if len(q) < 6 {
+		return false
+	}
+	switch strings.ToUpper(q[:4]) {
+	case "INSE", "UPDA", "DELE", "WITH":
+		return true
+	}
+	return false
 }
 
 // ForUpdate returns " FOR UPDATE" on PostgreSQL and "" on SQLite, where the

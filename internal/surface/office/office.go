@@ -4,6 +4,8 @@
 package office
 
 import (
+	"jifen/internal/employer"
+	"jifen/internal/platform/mail"
 	"net/http"
 	"strconv"
 	"strings"
@@ -17,12 +19,15 @@ import (
 
 // Office holds the office surface's handlers.
 type Office struct {
-	sh *shell.Shell
+	sh     *shell.Shell
+	emp    *employer.Service
+	outbox *mail.Outbox
+	smtp   string // the SMTP server mail goes to, "" when none is configured
 }
 
 // New returns the office on the office shell.
-func New(sh *shell.Shell) *Office {
-	o := &Office{sh: sh}
+func New(sh *shell.Shell, emp *employer.Service, outbox *mail.Outbox, smtp string) *Office {
+	o := &Office{sh: sh, emp: emp, outbox: outbox, smtp: smtp}
 	sh.Nav = o.nav
 	return o
 }
@@ -51,6 +56,9 @@ func (o *Office) Register(mux *web.Mux) {
 
 	mux.Handle("GET /office/audit", sh.RequireUser(account.PermAuditRead, o.auditPage))
 	mux.Handle("GET /office/audit/export.csv", sh.RequireUser(account.PermAuditExport, o.auditExport))
+	o.registerRounds(mux)
+	o.registerEmployers(mux)
+	o.registerMail(mux)
 }
 
 func (o *Office) nav(u *account.User, path string) []ui.Nav {
@@ -60,8 +68,11 @@ func (o *Office) nav(u *account.User, path string) []ui.Nav {
 			items = append(items, ui.Nav{Href: href, Label: label})
 		}
 	}
+	add(account.PermRoundsManage, "/office/rounds", "年度批次")
+	add(account.PermCasesDistrict, "/office/employers", "单位核验")
 	add(account.PermUsersView, "/office/admin/users", "账号管理")
 	add(account.PermConfigManage, "/office/admin/settings", "系统配置")
+	add(account.PermConfigManage, "/office/ops/mail", "邮件日志")
 	add(account.PermRolesManage, "/office/security/roles", "角色授权")
 	add(account.PermSecurityManage, "/office/security/settings", "安全参数")
 	add(account.PermAuditRead, "/office/audit", "审计日志")

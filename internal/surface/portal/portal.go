@@ -15,12 +15,13 @@ import (
 
 // Portal holds the internet surface's handlers.
 type Portal struct {
-	sh *shell.Shell
+	sh  *shell.Shell
+	svc Services
 }
 
 // New returns the portal on the internet shell.
-func New(sh *shell.Shell) *Portal {
-	p := &Portal{sh: sh}
+func New(sh *shell.Shell, svc Services) *Portal {
+	p := &Portal{sh: sh, svc: svc}
 	sh.Nav = p.nav
 	return p
 }
@@ -34,6 +35,9 @@ func (p *Portal) Register(mux *web.Mux) {
 	mux.HandleFunc("/office", web.NotFound)
 	mux.HandleFunc("/office/", web.NotFound)
 	mux.HandleFunc("GET /{$}", p.home)
+	p.registerCalculator(mux)
+	p.registerApplicantAPI(mux)
+	p.registerEmployerAPI(mux)
 }
 
 func (p *Portal) nav(u *account.User, path string) []ui.Nav {

@@ -16,6 +16,7 @@ import (
 	"jifen/internal/platform/clock"
 	"jifen/internal/platform/db"
 	"jifen/internal/platform/web"
+	"jifen/internal/round"
 	"jifen/internal/settings"
 	"jifen/internal/surface/ui"
 )
@@ -26,6 +27,7 @@ type Deps struct {
 	Accounts *account.Service
 	Audit    *audit.Log
 	Settings *settings.Store
+	Rounds   *round.Service
 	UI       *ui.Renderer
 	Clock    clock.Clock
 	Log      *slog.Logger
@@ -220,19 +222,22 @@ func (s *Shell) Flash(w http.ResponseWriter, r *http.Request, to, code string) {
 // flashes are the messages a flash cookie may name (the cookie holds a
 // code, never text a third party could inject).
 var flashes = map[string]string{
-	"password_changed": "密码已修改。",
-	"logged_out_all":   "已退出所有设备，请重新登录。",
-	"saved":            "已保存。",
-	"created":          "已创建。",
-	"requested":        "申请已提交，等待另一名安全管理员审批。",
-	"granted":          "已授权。",
-	"approved":         "已审批通过。",
-	"rejected":         "已驳回。",
-	"revoked":          "已撤销。",
-	"disabled":         "账号已停用。",
-	"enabled":          "账号已启用。",
-	"unlocked":         "已解除锁定。",
-	"logged_out":       "您已安全退出。",
+	"password_changed":  "密码已修改。",
+	"logged_out_all":    "已退出所有设备，请重新登录。",
+	"saved":             "已保存。",
+	"created":           "已创建。",
+	"requested":         "申请已提交，等待另一名安全管理员审批。",
+	"granted":           "已授权。",
+	"approved":          "已审批通过。",
+	"rejected":          "已驳回。",
+	"revoked":           "已撤销。",
+	"disabled":          "账号已停用。",
+	"enabled":           "账号已启用。",
+	"unlocked":          "已解除锁定。",
+	"logged_out":        "您已安全退出。",
+	"employer_verified": "已核验通过，系统已生成单位注册码。",
+	"employer_rejected": "已记录不予核验。",
+	"decision_failed":   "操作未完成：该单位已被处理，或未填写不通过理由。",
 }
 
 func flashText(code string) string { return flashes[code] }

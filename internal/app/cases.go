@@ -1,0 +1,74 @@
+package app
+
+import (
+	"context"
+	"path/filepath"
+
+	"jifen/internal/application"
+	"jifen/internal/employer"
+	"jifen/internal/person"
+	"jifen/internal/platform/blob"
+	"jifen/internal/platform/mail"
+	"jifen/internal/surface/portal"
+)
+
+// Cases are the services of the annual round's case work.
+type Cases struct {
+	Employers    *employer.Service
+	Persons      *person.Service
+	Applications *application.Service
+	Attachments  *application.Attachments
+}
+
+func (a *App) buildCases() error {
+	store, err := blob.NewDir(filepath.Join(a.Cfg.DataDir, "blobs"))
+	if err != nil {
+		return err
+	}
+	emp := employer.NewService(a.DB, a.Audit, a.Clock, a.Accounts)
+	apps := application.NewService(a.DB, a.Audit, a.Clock, a.Outbox, a.Rounds)
+	a.Cases = Cases{
+		Employers:    emp,
+		Persons:      person.NewService(a.DB, a.Audit, a.Clock, a.Keys, a.Accounts, emp),
+		Applications: apps,
+		Attachments:  application.NewAttachments(apps, store),
+	}
+	return nil
+}
+
+func (a *App) portalServices() portal.Services {
+	return portal.Services{
+		Employers: a.Cases.Employers, Persons: a.Cases.Persons, Applications: a.Cases.Applications,
+		Attachments: a.Cases.Attachments,
+		CurrentRound: func(ctx context.Context) (int64, int, error) {
+			r, err := a.Rounds.Current(ctx)
+			if err != nil {
+				return 0, 0, err
+			}
+			return r.ID, r.Year, nil
+		},
+		RequireOpen: a.Rounds.RequireOpen,
+	}
+}
+
+// buildMailer makes the outbox's worker: with no SMTP host it sends nothing
+// and mail stays readable in the office mail log.
+func (a *App) buildMailer() (*mail.Worker, error) {
+	var sender mail.Sender
+	if a.Cfg.SMTP.Host != "" {
+		s, err := mail.NewSMTPSender(mail.Config{Host: a.Cfg.SMTP.Host, Port: a.Cfg.SMTP.Port, Username: a.Cfg.SMTP.Username,
+			Password: a.Cfg.SMTP.Password, TLS: mail.TLSMode(a.Cfg.SMTP.TLS), From: a.Cfg.SMTP.From})
+		if err != nil {
+			return nil, err
+		}
+		sender = s
+	}
+	return mail.NewWorker(a.Outbox, sender, mail.WorkerConfig{}, a.Log)
+}
+
+func (a *App) smtpDescription() string {
+	if a.Cfg.SMTP.Host == "" {
+		return ""
+	}
+	return a.Cfg.SMTP.Host
+}

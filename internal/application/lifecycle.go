@@ -1,0 +1,304 @@
+package application
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"jifen/internal/platform/apperr"
+	"jifen/internal/platform/db"
+	"jifen/internal/rules"
+)
+
+// Subject is what the application service needs to know of an applicant
+// when it opens an application: the person, the confirmed employer, and the
+// facts from the ID number that the applicant cannot edit.
+type Subject struct {
+	PersonID   int64
+	EmployerID int64 // the confirmed employer in the round; 0 if none
+	BirthDate  string
+	Sex        string
+}
+
+// Open returns the applicant's application in the round, creating an empty
+// draft the first time. It needs a confirmed employer and the application
+// window. Calling it twice gives the same application.
+func (s *Service) Open(ctx context.Context, c Caller, sub Subject, roundID int64, year int) (*Application, error) {
+	if a, err := s.ForPerson(ctx, sub.PersonID, roundID); err == nil {
+		return a, nil
+	} else if !apperr.Is(err, apperr.NotFound) {
+		return nil, err
+	}
+	if sub.EmployerID == 0 {
+		return nil, apperr.New(apperr.Conflict, "请先关联用人单位，并等待单位确认后再填报")
+	}
+	if err := s.windows.RequireOpen(ctx, roundID, "application"); err != nil {
+		return nil, err
+	}
+	decl := rules.CalculatorRequest{ApplicationYear: year, BirthDate: sub.BirthDate, Sex: sub.Sex, ResidencePermit: true}
+	b, _ := json.Marshal(decl)
+	var out *Application
+	err := s.db.WithTx(ctx, func(ctx context.Context) error {
+		now := db.Micros(s.clock.Now())
+		var id int64
+		err := s.db.QueryRow(ctx, `INSERT INTO applications (round_id, person_id, employer_id, status, declaration, created_at, updated_at)
+			VALUES ($1, $2, $3, 'draft', $4, $5, $6) RETURNING id`, roundID, sub.PersonID, sub.EmployerID, string(b), now, now).Scan(&id)
+		if db.IsUniqueViolation(err) {
+			return errAlreadyOpen
+		}
+		if err != nil {
+			return err
+		}
+		a, err := s.get(ctx, id)
+		if err != nil {
+			return err
+		}
+		a.Status = ""
+		if err := s.record(ctx, c, a, Draft, "创建申请"); err != nil {
+			return err
+		}
+		out, err = s.get(ctx, id)
+		return err
+	})
+	if err == errAlreadyOpen {
+		return s.ForPerson(ctx, sub.PersonID, roundID)
+	}
+	return out, err
+}
+
+var errAlreadyOpen = apperr.New(apperr.Conflict, "本年度已有申请")
+
+// SaveDraft replaces the declaration of an editable application after
+// validating it exactly as the calculator does, plus the rules of a real
+// application: the year, birth date and sex are fixed, and no period may end
+// after the statistics date. It returns the application with its new
+// estimate. version must be the version the applicant edited (a stale
+// version from another tab answers conflict).
+func (s *Service) SaveDraft(ctx context.Context, c Caller, id int64, decl rules.CalculatorRequest, version int) (*Application, error) {
+	var out *Application
+	err := s.db.WithTx(ctx, func(ctx context.Context) error {
+		a, err := s.getFor(ctx, c, id)
+		if err != nil {
+			return err
+		}
+		if c.PersonID == 0 || a.PersonID != c.PersonID {
+			return ErrNotFound
+		}
+		if !a.Status.Editable() {
+			return apperr.New(apperr.Conflict, "申请已提交，不能再修改（当前状态："+StatusName(a.Status)+"）")
+		}
+		if version != 0 && version != a.Version {
+			return apperr.New(apperr.Conflict, "申请已在其他页面修改过，请刷新后再保存")
+		}
+		if err := s.windows.RequireOpen(ctx, a.RoundID, "application"); err != nil {
+			return err
+		}
+		decl.ApplicationYear, decl.BirthDate, decl.Sex = a.Declaration.ApplicationYear, a.Declaration.BirthDate, a.Declaration.Sex
+		res, err := Estimate(decl)
+		if err != nil {
+			return err
+		}
+		b, _ := json.Marshal(decl)
+		if _, err := s.db.Exec(ctx, `UPDATE applications SET declaration = $1, estimate = $2, eligible = $3, version = version + 1,
+			updated_at = $4 WHERE id = $5`, string(b), int64(res.Total), res.Eligible, db.Micros(s.clock.Now()), id); err != nil {
+			return err
+		}
+		out, err = s.get(ctx, id)
+		return err
+	})
+	return out, s.denied(ctx, id, err)
+}
+
+// Estimate validates a declaration and scores it with the rules engine. It
+// refuses any period that ends after the statistics date.
+func Estimate(decl rules.CalculatorRequest) (rules.Result, error) {
+	facts, fe := decl.Facts()
+	fe = append(fe, afterStatisticsDate(decl)...)
+	if len(fe) > 0 {
+		out := make([]apperr.FieldError, len(fe))
+		for i, f := range fe {
+			out[i] = apperr.FieldError{Field: f.Field, Message: f.Message}
+		}
+		return rules.Result{}, apperr.Fields(out)
+	}
+	book, err := rules.ForYear(decl.ApplicationYear)
+	if err != nil {
+		return rules.Result{}, apperr.Field("application_year", "该年度没有适用的积分规则")
+	}
+	return book.Score(facts), nil
+}
+
+// afterStatisticsDate names every period that ends (or starts) after
+// December of the year before the application year.
+func afterStatisticsDate(d rules.CalculatorRequest) []rules.FieldError {
+	limit := fmt.Sprintf("%04d-12", d.ApplicationYear-1)
+	var fe []rules.FieldError
+	check := func(path, label, from, to string) {
+		for _, f := range []struct{ name, v string }{{"from", from}, {"to", to}} {
+			if len(f.v) == 7 && f.v > limit {
+				fe = append(fe, rules.FieldError{Field: path + "." + f.name,
+					Message: label + "的月份不能晚于统计截止日（" + limit + "），截止日之后的情况不计分"})
+			}
+		}
+	}
+	for i, p := range d.SocialInsurance {
+		check(fmt.Sprintf("social_insurance[%d]", i), fmt.Sprintf("社保缴纳记录第%d条", i+1), p.From, p.To)
+	}
+	for i, p := range d.BackPaid {
+		check(fmt.Sprintf("back_paid[%d]", i), fmt.Sprintf("补缴记录第%d条", i+1), p.From, p.To)
+	}
+	for i, h := range d.Housing {
+		check(fmt.Sprintf("housing[%d]", i), fmt.Sprintf("住房记录第%d条", i+1), h.From, h.To)
+	}
+	for i, w := range d.Workplaces {
+		check(fmt.Sprintf("workplaces[%d]", i), fmt.Sprintf("工作地点记录第%d条", i+1), w.From, w.To)
+	}
+	return fe
+}
+
+// SubmitToEmployer sends an editable application to the employer. The
+// applicant must accept the truthfulness statement, and the declaration
+// must be valid. Submitting an application that is already with the
+// employer answers the same application again (idempotent).
+func (s *Service) SubmitToEmployer(ctx context.Context, c Caller, id int64, truthful bool) (*Application, error) {
+	var out *Application
+	err := s.db.WithTx(ctx, func(ctx context.Context) error {
+		a, err := s.getFor(ctx, c, id)
+		if err != nil {
+			return err
+		}
+		if c.PersonID == 0 {
+			return ErrNotFound
+		}
+		if a.Status == WithEmployer {
+			out = a
+			return nil
+		}
+		if !a.Status.Editable() {
+			return apperr.New(apperr.Conflict, "申请已提交（当前状态："+StatusName(a.Status)+"）")
+		}
+		if !truthful {
+			return apperr.Field("truthful", "请阅读并确认承诺：所填信息真实、准确、完整，如有虚假愿承担相应责任")
+		}
+		if err := s.windows.RequireOpen(ctx, a.RoundID, "application"); err != nil {
+			return err
+		}
+		if _, err := Estimate(a.Declaration); err != nil {
+			return err
+		}
+		if len(a.Declaration.SocialInsurance) == 0 {
+			return apperr.Field("social_insurance", "请至少填写一条社会保险缴纳记录")
+		}
+		now := db.Micros(s.clock.Now())
+		if _, err := s.db.Exec(ctx, `UPDATE applications SET status = 'with_employer', truthful_at = $1, submitted_at = $2,
+			return_reason = '', version = version + 1, updated_at = $3 WHERE id = $4`, now, now, now, id); err != nil {
+			return err
+		}
+		if err := s.record(ctx, c, a, WithEmployer, "申请人确认承诺并提交单位"); err != nil {
+			return err
+		}
+		if err := s.notify(ctx, a, WithEmployer, ""); err != nil {
+			return err
+		}
+		out, err = s.get(ctx, id)
+		return err
+	})
+	return out, s.denied(ctx, id, err)
+}
+
+// Return sends an application back to the applicant with a reason.
+func (s *Service) Return(ctx context.Context, c Caller, id int64, reason string) (*Application, error) {
+	reason = strings.TrimSpace(reason)
+	if reason == "" {
+		return nil, apperr.Field("reason", "请填写退回理由，申请人将看到该理由并据此修改")
+	}
+	var out *Application
+	err := s.db.WithTx(ctx, func(ctx context.Context) error {
+		a, err := s.getFor(ctx, c, id)
+		if err != nil {
+			return err
+		}
+		if c.EmployerID == 0 {
+			return ErrNotFound
+		}
+		if a.Status != WithEmployer {
+			return apperr.New(apperr.Conflict, "只能退回待单位审核的申请（当前状态："+StatusName(a.Status)+"）")
+		}
+		if _, err := s.db.Exec(ctx, `UPDATE applications SET status = 'returned', return_reason = $1, version = version + 1,
+			updated_at = $2 WHERE id = $3`, reason, db.Micros(s.clock.Now()), id); err != nil {
+			return err
+		}
+		if err := s.record(ctx, c, a, Returned, reason); err != nil {
+			return err
+		}
+		if err := s.notify(ctx, a, Returned, reason); err != nil {
+			return err
+		}
+		out, err = s.get(ctx, id)
+		return err
+	})
+	return out, s.denied(ctx, id, err)
+}
+
+// File submits an application to the bureau on the employer's behalf
+// (确认提交); from then on it is locked. Filing one already filed answers
+// the same application (idempotent).
+func (s *Service) File(ctx context.Context, c Caller, id int64) (*Application, error) {
+	var out *Application
+	err := s.db.WithTx(ctx, func(ctx context.Context) error {
+		a, err := s.getFor(ctx, c, id)
+		if err != nil {
+			return err
+		}
+		if c.EmployerID == 0 {
+			return ErrNotFound
+		}
+		if a.Status == Submitted {
+			out = a
+			return nil
+		}
+		if a.Status != WithEmployer {
+			return apperr.New(apperr.Conflict, "只能提交待单位审核的申请（当前状态："+StatusName(a.Status)+"）")
+		}
+		if err := s.windows.RequireOpen(ctx, a.RoundID, "employer_submission"); err != nil {
+			return err
+		}
+		now := db.Micros(s.clock.Now())
+		if _, err := s.db.Exec(ctx, `UPDATE applications SET status = 'submitted', filed_at = $1, version = version + 1,
+			updated_at = $2 WHERE id = $3`, now, now, id); err != nil {
+			return err
+		}
+		if err := s.record(ctx, c, a, Submitted, "单位确认提交"); err != nil {
+			return err
+		}
+		if err := s.notify(ctx, a, Submitted, ""); err != nil {
+			return err
+		}
+		out, err = s.get(ctx, id)
+		return err
+	})
+	return out, s.denied(ctx, id, err)
+}
+
+// BulkResult is the outcome of one application in a bulk action.
+type BulkResult struct {
+	ID    int64  `json:"id"`
+	OK    bool   `json:"ok"`
+	Error string `json:"error,omitempty"`
+}
+
+// FileMany files several applications, each in its own transaction, so one
+// failure does not undo the others.
+func (s *Service) FileMany(ctx context.Context, c Caller, ids []int64) []BulkResult {
+	out := make([]BulkResult, 0, len(ids))
+	for _, id := range ids {
+		_, err := s.File(ctx, c, id)
+		r := BulkResult{ID: id, OK: err == nil}
+		if err != nil {
+			r.Error = apperr.As(err).Message
+		}
+		out = append(out, r)
+	}
+	return out
+}

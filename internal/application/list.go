@@ -1,0 +1,187 @@
+package application
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"jifen/internal/platform/apperr"
+	"jifen/internal/platform/db"
+)
+
+// Filter selects an employer's applications.
+type Filter struct {
+	Status Status
+	Name   string // substring of the applicant's name
+	Limit  int
+	Offset int
+}
+
+// Summary is one row of an employer's list: no declaration, one query for
+// the whole page.
+type Summary struct {
+	ID          int64
+	PersonName  string
+	Status      Status
+	Estimate    int64
+	Eligible    bool
+	SubmittedAt int64
+	UpdatedAt   int64
+}
+
+// ForEmployer lists an employer's applications in a round, newest change
+// first, with the count per status for the filter tabs.
+func (s *Service) ForEmployer(ctx context.Context, employerID, roundID int64, f Filter) ([]Summary, map[Status]int, error) {
+	if f.Limit <= 0 || f.Limit > 500 {
+		f.Limit = 100
+	}
+	where := `a.employer_id = $1 AND a.round_id = $2`
+	args := []any{employerID, roundID}
+	if f.Status != "" {
+		args = append(args, string(f.Status))
+		where += fmt.Sprintf(" AND a.status = $%d", len(args))
+	}
+	if n := strings.TrimSpace(f.Name); n != "" {
+		args = append(args, "%"+n+"%")
+		where += fmt.Sprintf(" AND p.name LIKE $%d", len(args))
+	}
+	rows, err := s.db.Query(ctx, `SELECT a.id, p.name, a.status, a.estimate, a.eligible, a.submitted_at, a.updated_at
+		FROM applications a JOIN persons p ON p.id = a.person_id WHERE `+where+
+		fmt.Sprintf(` ORDER BY a.updated_at DESC, a.id DESC LIMIT %d OFFSET %d`, f.Limit, max(f.Offset, 0)), args...)
+	if err != nil {
+		return nil, nil, apperr.Wrap(err)
+	}
+	defer rows.Close()
+	var out []Summary
+	for rows.Next() {
+		var r Summary
+		var st string
+		if err := rows.Scan(&r.ID, &r.PersonName, &st, &r.Estimate, &r.Eligible, &r.SubmittedAt, &r.UpdatedAt); err != nil {
+			return nil, nil, apperr.Wrap(err)
+		}
+		r.Status = Status(st)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, apperr.Wrap(err)
+	}
+	counts := map[Status]int{}
+	crows, err := s.db.Query(ctx, `SELECT status, count(*) FROM applications WHERE employer_id = $1 AND round_id = $2 GROUP BY status`,
+		employerID, roundID)
+	if err != nil {
+		return nil, nil, apperr.Wrap(err)
+	}
+	defer crows.Close()
+	for crows.Next() {
+		var st string
+		var n int
+		if err := crows.Scan(&st, &n); err != nil {
+			return nil, nil, apperr.Wrap(err)
+		}
+		counts[Status(st)] = n
+	}
+	return out, counts, crows.Err()
+}
+
+// ReviewRequest is an applicant's 复查 request.
+type ReviewRequest struct {
+	ApplicationID int64
+	Indicators    []string
+	Reason        string
+	EmployerNote  string
+	Status        string // requested | forwarded | received
+}
+
+// RequestReview asks for a re-review of some indicators of a first-round
+// result, during the review window.
+func (s *Service) RequestReview(ctx context.Context, c Caller, id int64, indicators []string, reason string) error {
+	reason = strings.TrimSpace(reason)
+	var fe []apperr.FieldError
+	if len(indicators) == 0 {
+		fe = append(fe, apperr.FieldError{Field: "indicators", Message: "请选择需要复查的指标"})
+	}
+	known := map[string]bool{}
+	for _, c := range indicatorCodes() {
+		known[c] = true
+	}
+	for _, ind := range indicators {
+		if !known[ind] {
+			fe = append(fe, apperr.FieldError{Field: "indicators", Message: "未知的指标：" + ind})
+		}
+	}
+	if reason == "" || len([]rune(reason)) > 1000 {
+		fe = append(fe, apperr.FieldError{Field: "reason", Message: "请说明复查理由（不超过1000字）"})
+	}
+	if err := apperr.Fields(fe); err != nil {
+		return err
+	}
+	return s.denied(ctx, id, s.db.WithTx(ctx, func(ctx context.Context) error {
+		a, err := s.getFor(ctx, c, id)
+		if err != nil {
+			return err
+		}
+		if c.PersonID == 0 {
+			return ErrNotFound
+		}
+		if a.Status == ReviewRequested {
+			return nil // the same request again changes nothing
+		}
+		if a.Status != FirstResult {
+			return apperr.New(apperr.Conflict, "只有在初核结果公布后才能申请复查（当前状态："+StatusName(a.Status)+"）")
+		}
+		if err := s.windows.RequireOpen(ctx, a.RoundID, "review"); err != nil {
+			return err
+		}
+		if _, err := s.db.Exec(ctx, `INSERT INTO review_requests (application_id, indicators, reason, status, created_at)
+			VALUES ($1, $2, $3, 'requested', $4)`, id, strings.Join(indicators, ","), reason, db.Micros(s.clock.Now())); err != nil {
+			return err
+		}
+		if _, err := s.db.Exec(ctx, `UPDATE applications SET status = 'review_requested', version = version + 1, updated_at = $1 WHERE id = $2`,
+			db.Micros(s.clock.Now()), id); err != nil {
+			return err
+		}
+		if err := s.record(ctx, c, a, ReviewRequested, "申请复查："+strings.Join(indicators, "、")); err != nil {
+			return err
+		}
+		return s.notify(ctx, a, ReviewRequested, reason)
+	}))
+}
+
+// ForwardReview lets the employer add its evidence note and forward the
+// request to the district office, which receives it for case handling.
+func (s *Service) ForwardReview(ctx context.Context, c Caller, id int64, note string) error {
+	note = strings.TrimSpace(note)
+	if note == "" {
+		return apperr.Field("note", "请说明单位补充的证明材料（如：已于某日向区人力社保局窗口提交房产证复印件）")
+	}
+	return s.denied(ctx, id, s.db.WithTx(ctx, func(ctx context.Context) error {
+		if _, err := s.getFor(ctx, c, id); err != nil || c.EmployerID == 0 {
+			return ErrNotFound
+		}
+		res, err := s.db.Exec(ctx, `UPDATE review_requests SET employer_note = $1, status = 'forwarded', forwarded_at = $2
+			WHERE application_id = $3 AND status = 'requested'`, note, db.Micros(s.clock.Now()), id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return apperr.New(apperr.Conflict, "没有待转交的复查申请")
+		}
+		return s.audit.Record(ctx, auditEntry("review.forward", id, note))
+	}))
+}
+
+// Review returns the 复查 request of an application the caller may see.
+func (s *Service) Review(ctx context.Context, c Caller, id int64) (*ReviewRequest, error) {
+	if _, err := s.Get(ctx, c, id); err != nil {
+		return nil, err
+	}
+	r := &ReviewRequest{ApplicationID: id}
+	var inds string
+	err := s.db.QueryRow(ctx, `SELECT indicators, reason, employer_note, status FROM review_requests WHERE application_id = $1`, id).
+		Scan(&inds, &r.Reason, &r.EmployerNote, &r.Status)
+	if err != nil {
+		return nil, apperr.New(apperr.NotFound, "没有复查申请")
+	}
+	r.Indicators = strings.Split(inds, ",")
+	return r, nil
+}

@@ -1,0 +1,54 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"jifen/internal/synth"
+)
+
+func runSynth(ctx context.Context, env Env, args []string) error {
+	fs := flags("synth", env)
+	people := fs.Int("people", 2000, "number of applicants")
+	employers := fs.Int("employers", 500, "number of employers")
+	seed := fs.Uint64("seed", 1, "seed: the same seed gives the same population")
+	disc := fs.Float64("discrepancy", 0.05, "share of applications that misstate one indicator")
+	year := fs.Int("year", 0, "round year (default: the current round, else this year's)")
+	quiet := fs.Bool("quiet", false, "no progress bar")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *people < 0 || *employers <= 0 || *disc < 0 || *disc > 1 {
+		return errors.New("--people ≥ 0, --employers > 0 and 0 ≤ --discrepancy ≤ 1")
+	}
+	cfg, err := loadConfig(fs, env)
+	if err != nil {
+		return err
+	}
+	a, err := openApp(ctx, cfg, env)
+	if err != nil {
+		return err
+	}
+	defer a.DB.Close()
+	ctx = cliActor(ctx)
+	r, err := a.EnsureRound(ctx, *year, false)
+	if err != nil {
+		return err
+	}
+	progress := io.Writer(env.Stderr)
+	if *quiet {
+		progress = nil
+	}
+	res, err := a.Synth(ctx, r, *people, *employers, *seed, *disc, progress)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "round %d: %d employers (%d operators), %d applicants, %d links, %d applications, %d events, %d agency records in %s\n",
+		r.Year, res.Employers, res.Operators, res.People, res.Links, res.Applications, res.Events, res.AgencyRecords,
+		res.Elapsed.Truncate(time.Millisecond))
+	fmt.Fprintf(env.Stdout, "every synthetic account has the password %s (applicants p<id>, operators e<id>)\n", synth.Password)
+	return nil
+}

@@ -1,0 +1,5 @@
+package person
+
+import "jifen/internal/platform/ident"
+
+func maskID(id string) string { return ident.MaskIDNumber(id) }

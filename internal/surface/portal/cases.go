@@ -1,0 +1,79 @@
+package portal
+
+import (
+	"context"
+	"net/http"
+
+	"jifen/internal/account"
+	"jifen/internal/application"
+	"jifen/internal/employer"
+	"jifen/internal/person"
+	"jifen/internal/platform/apperr"
+	"jifen/internal/surface/shell"
+)
+
+// Services are the domain services the portal's case pages and API use.
+type Services struct {
+	Employers    *employer.Service
+	Persons      *person.Service
+	Applications *application.Service
+	Attachments  *application.Attachments
+	// CurrentRound returns the id and year of the round the portal works on
+	// now, or a NotFound error when there is none.
+	CurrentRound func(ctx context.Context) (id int64, year int, err error)
+	// RequireOpen checks a window of a round ("employer_registration",
+	// "application", "employer_submission", "review").
+	RequireOpen func(ctx context.Context, roundID int64, kind string) error
+}
+
+// applicantCtx is a logged-in applicant with the current round.
+type applicantCtx struct {
+	user    *account.User
+	person  *person.Person
+	roundID int64
+	year    int
+	caller  application.Caller
+}
+
+func (p *Portal) applicant(r *http.Request) (*applicantCtx, error) {
+	u := shell.User(r.Context())
+	if u == nil || !u.HasRole(account.Applicant) {
+		return nil, apperr.New(apperr.Forbidden, "此功能仅供申请人使用")
+	}
+	per, err := p.svc.Persons.ByUser(r.Context(), u.ID)
+	if err != nil {
+		return nil, apperr.New(apperr.Forbidden, "此账号不是申请人账号")
+	}
+	c := &applicantCtx{user: u, person: per,
+		caller: application.Caller{UserID: u.ID, Role: string(account.Applicant), PersonID: per.ID}}
+	// With no round yet, roundID stays 0 and the pages say so.
+	c.roundID, c.year, _ = p.svc.CurrentRound(r.Context())
+	return c, nil
+}
+
+// operatorCtx is a logged-in employer operator with the current round.
+type operatorCtx struct {
+	user     *account.User
+	employer *employer.Employer
+	roundID  int64
+	year     int
+	caller   application.Caller
+}
+
+func (p *Portal) operator(r *http.Request) (*operatorCtx, error) {
+	u := shell.User(r.Context())
+	if u == nil || !u.HasRole(account.EmployerOperator) {
+		return nil, apperr.New(apperr.Forbidden, "此功能仅供用人单位经办人使用")
+	}
+	emp, err := p.svc.Employers.ForOperator(r.Context(), u.ID)
+	if err != nil {
+		return nil, apperr.New(apperr.Forbidden, "此账号未关联单位")
+	}
+	c := &operatorCtx{user: u, employer: emp,
+		caller: application.Caller{UserID: u.ID, Role: string(account.EmployerOperator), EmployerID: emp.ID}}
+	c.roundID, c.year, _ = p.svc.CurrentRound(r.Context())
+	return c, nil
+}
+
+// needRound is the error when a function needs a round and none exists.
+var needRound = apperr.New(apperr.Conflict, "当前没有进行中的积分落户年度批次")
