@@ -176,7 +176,7 @@ func TestSessionIdleAndAbsoluteExpiry(t *testing.T) {
 func TestStaffMustChangePasswordThenEnrolTOTP(t *testing.T) {
 	e := newEnv(t)
 	admin := e.user(t, "sysadmin", account.Office, account.SystemAdmin)
-	staff, initial, err := e.svc.CreateStaff(e.ctx, admin, "officer7", "王五", "w@example.cn", "13800138000")
+	staff, initial, err := e.svc.CreateStaff(e.ctx, admin, "officer7", "王五", "w@example.cn", "13800138000", "海淀区")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +243,7 @@ func TestThreeAdminsAreSeparate(t *testing.T) {
 	sys := e.user(t, "sys", account.Office, account.SystemAdmin)
 	sec := e.user(t, "sec", account.Office, account.SecurityAdmin)
 	aud := e.user(t, "aud", account.Office, account.AuditAdmin)
-	staff, _, err := e.svc.CreateStaff(e.ctx, sys, "clerk", "李四", "", "")
+	staff, _, err := e.svc.CreateStaff(e.ctx, sys, "clerk", "李四", "", "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,10 +269,10 @@ func TestThreeAdminsAreSeparate(t *testing.T) {
 	if _, err := e.svc.RequestGrant(e.ctx, sys, staff.ID, account.DistrictOfficer, "新入职"); apperr.CodeOf(err) != apperr.Forbidden {
 		t.Fatalf("system admin granted a role: %v", err)
 	}
-	if _, _, err := e.svc.CreateStaff(e.ctx, sec, "x1x", "某", "", ""); apperr.CodeOf(err) != apperr.Forbidden {
+	if _, _, err := e.svc.CreateStaff(e.ctx, sec, "x1x", "某", "", "", ""); apperr.CodeOf(err) != apperr.Forbidden {
 		t.Fatalf("security admin created an account: %v", err)
 	}
-	if _, _, err := e.svc.CreateStaff(e.ctx, aud, "x2x", "某", "", ""); apperr.CodeOf(err) != apperr.Forbidden {
+	if _, _, err := e.svc.CreateStaff(e.ctx, aud, "x2x", "某", "", "", ""); apperr.CodeOf(err) != apperr.Forbidden {
 		t.Fatalf("audit admin created an account: %v", err)
 	}
 	// One security admin: the grant applies at once and the waiver is recorded.
@@ -294,7 +294,7 @@ func TestFourEyesWithTwoSecurityAdmins(t *testing.T) {
 	sys := e.user(t, "sys", account.Office, account.SystemAdmin)
 	sec1 := e.user(t, "sec1", account.Office, account.SecurityAdmin)
 	sec2 := e.user(t, "sec2", account.Office, account.SecurityAdmin)
-	staff, _, _ := e.svc.CreateStaff(e.ctx, sys, "clerk", "李四", "", "")
+	staff, _, _ := e.svc.CreateStaff(e.ctx, sys, "clerk", "李四", "", "", "")
 	if _, err := e.svc.RequestGrant(e.ctx, sec1, sec1.ID, account.CityOfficer, "自己"); apperr.CodeOf(err) != apperr.Forbidden {
 		t.Fatalf("self grant: %v", err)
 	}

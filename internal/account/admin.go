@@ -22,7 +22,7 @@ func require(by *User, p Permission) error {
 // CreateStaff creates an office account with no role on behalf of a system
 // administrator, and returns its one-time initial password. Roles are
 // granted separately by a security administrator (三员分立).
-func (s *Service) CreateStaff(ctx context.Context, by *User, login, name, email, phone string) (*User, string, error) {
+func (s *Service) CreateStaff(ctx context.Context, by *User, login, name, email, phone, district string) (*User, string, error) {
 	if err := require(by, PermUsersManage); err != nil {
 		return nil, "", err
 	}
@@ -31,7 +31,7 @@ func (s *Service) CreateStaff(ctx context.Context, by *User, login, name, email,
 		return nil, "", apperr.Wrap(err)
 	}
 	u, err := s.CreateUser(ctx, NewUser{Login: login, DisplayName: name, Zone: Office, Email: email, Phone: phone,
-		Password: pw, MustChange: true})
+		Password: pw, MustChange: true, District: district})
 	return u, pw, err
 }
 

@@ -3,6 +3,7 @@ package account
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -13,6 +14,7 @@ import (
 	"jifen/internal/platform/db"
 	"jifen/internal/platform/ident"
 	"jifen/internal/platform/password"
+	"jifen/internal/rules"
 	"jifen/internal/settings"
 )
 
@@ -46,6 +48,7 @@ type NewUser struct {
 	Roles       []Role // granted directly: only from the command line, registration or the demo
 	MustChange  bool
 	Demo        bool
+	District    string // staff of a district bureau: their district
 }
 
 // CreateUser creates an account. Roles given here are granted without the
@@ -95,6 +98,9 @@ func (s *Service) PrepareUser(ctx context.Context, in NewUser) (*PreparedUser, e
 			fe = append(fe, apperr.FieldError{Field: "role", Message: ri.Name + "不能授予该类账号"})
 		}
 	}
+	if in.District != "" && !slices.Contains(rules.Districts(), in.District) {
+		fe = append(fe, apperr.FieldError{Field: "district", Message: "请选择北京市16个区之一"})
+	}
 	if err := conflictingRoles(in.Roles); err != nil {
 		fe = append(fe, apperr.As(err).Fields...)
 	}
@@ -142,9 +148,10 @@ func (s *Service) insertUser(ctx context.Context, in NewUser, hash, phoneEnc, ph
 	now := db.Micros(s.clock.Now())
 	err := s.db.WithTx(ctx, func(ctx context.Context) error {
 		err := s.db.QueryRow(ctx, `INSERT INTO users (login, display_name, zone, email, phone_enc, phone_idx, password_hash,
-			password_changed_at, must_change_password, demo, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
-			in.Login, in.DisplayName, string(in.Zone), in.Email, phoneEnc, phoneIdx, hash, now, in.MustChange, in.Demo, now, now).Scan(&id)
+			password_changed_at, must_change_password, demo, district, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
+			in.Login, in.DisplayName, string(in.Zone), in.Email, phoneEnc, phoneIdx, hash, now, in.MustChange, in.Demo, in.District,
+			now, now).Scan(&id)
 		if db.IsUniqueViolation(err) {
 			return apperr.Field("login", "该登录名已被使用，请换一个")
 		}

@@ -108,8 +108,12 @@ func (a *App) createDemoAccount(ctx context.Context, login, name string, role ac
 	default:
 		var hash string
 		if hash, err = a.Accounts.Hasher().Hash(ctx, pw); err == nil {
+			district := ""
+			if role == account.DistrictOfficer {
+				district = "海淀区" // where the demo employer is
+			}
 			_, err = a.Accounts.CreateUserWithHash(ctx, account.NewUser{Login: login, DisplayName: name, Zone: ri.Zone,
-				Roles: []account.Role{role}, Demo: true}, hash)
+				Roles: []account.Role{role}, Demo: true, District: district}, hash)
 		}
 	}
 	if err != nil {

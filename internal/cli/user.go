@@ -15,7 +15,7 @@ import (
 )
 
 const userUsage = `Usage:
-  jifen user create  --login NAME --role ROLE [--name 姓名] [--email E] --password-stdin
+  jifen user create  --login NAME --role ROLE [--name 姓名] [--email E] [--district 海淀区] --password-stdin
   jifen user reset   --login NAME --password-stdin      (must be changed at next login)
   jifen user disable --login NAME [--reason R]
   jifen user enable  --login NAME
@@ -45,6 +45,7 @@ func runUser(ctx context.Context, env Env, args []string) error {
 	role := fs.String("role", "", "role to grant (create) or to list")
 	name := fs.String("name", "", "display name (default: the login)")
 	email := fs.String("email", "", "e-mail address")
+	district := fs.String("district", "", "district of a district officer (e.g. 海淀区)")
 	reason := fs.String("reason", "", "reason, recorded in the audit trail")
 	pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -87,7 +88,7 @@ func runUser(ctx context.Context, env Env, args []string) error {
 			*name = *login
 		}
 		u, err := a.Accounts.CreateUser(ctx, account.NewUser{Login: *login, DisplayName: *name, Zone: ri.Zone, Email: *email,
-			Password: pw, Roles: []account.Role{ri.Role}, MustChange: ri.Zone == account.Office})
+			Password: pw, Roles: []account.Role{ri.Role}, MustChange: ri.Zone == account.Office, District: *district})
 		if err != nil {
 			return explain(err)
 		}

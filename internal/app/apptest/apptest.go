@@ -97,6 +97,18 @@ const Password = "Tq8#vLm2xPz5"
 // Staff accounts start ready for TOTP: the returned secret enrols them.
 func (a *App) CreateUser(login string, roles ...account.Role) *account.User {
 	a.T.Helper()
+	return a.CreateUserIn("", login, roles...)
+}
+
+// CreateUserIn is CreateUser for a staff member of a district; district
+// officers made by CreateUser belong to 海淀区.
+func (a *App) CreateUserIn(district, login string, roles ...account.Role) *account.User {
+	a.T.Helper()
+	for _, r := range roles {
+		if r == account.DistrictOfficer && district == "" {
+			district = "海淀区"
+		}
+	}
 	zone := account.Internet
 	if len(roles) > 0 {
 		if ri, _ := account.Info(roles[0]); ri.Zone == account.Office {
@@ -104,7 +116,7 @@ func (a *App) CreateUser(login string, roles ...account.Role) *account.User {
 		}
 	}
 	u, err := a.Accounts.CreateUser(context.Background(), account.NewUser{Login: login, DisplayName: "测试" + login, Zone: zone,
-		Password: Password, Roles: roles})
+		Password: Password, Roles: roles, District: district})
 	if err != nil {
 		a.T.Fatal(err)
 	}

@@ -61,10 +61,10 @@ func (o *Office) userNew(w http.ResponseWriter, r *http.Request) {
 func (o *Office) userCreate(w http.ResponseWriter, r *http.Request) {
 	_ = r.ParseForm()
 	form := map[string]string{}
-	for _, k := range []string{"login", "display_name", "email", "phone"} {
+	for _, k := range []string{"login", "display_name", "email", "phone", "district"} {
 		form[k] = r.PostFormValue(k)
 	}
-	u, pw, err := o.sh.Accounts.CreateStaff(r.Context(), shell.User(r.Context()), form["login"], form["display_name"], form["email"], form["phone"])
+	u, pw, err := o.sh.Accounts.CreateStaff(r.Context(), shell.User(r.Context()), form["login"], form["display_name"], form["email"], form["phone"], form["district"])
 	if err != nil {
 		p := o.sh.Page(r, "新建工作人员账号")
 		p.SetError(err)

@@ -1,0 +1,259 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"mime/multipart"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"jifen/internal/account"
+	"jifen/internal/app/apptest"
+	"jifen/internal/casetest"
+	"jifen/internal/platform/mail"
+)
+
+type errBody struct {
+	Error struct {
+		Code    string
+		Message string
+		Fields  []struct{ Field, Message string }
+	}
+}
+
+// flow registers an employer and an applicant over the JSON API, verifies
+// the employer in the office and links them.
+func flow(t *testing.T, a *apptest.App) (emp, app *apptest.Client, appID int64) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := a.EnsureRound(ctx, 0, true); err != nil {
+		t.Fatal(err)
+	}
+	emp = a.Client(a.Internet)
+	r := emp.PostJSON("/api/v1/employers", map[string]string{"credit_code": casetest.CreditCode(), "name": "北京测试科技有限公司",
+		"district": "海淀区", "address": "北京市海淀区中关村大街1号", "legal_rep": "张三", "operator_name": "李四",
+		"operator_login": "op1", "phone": "13800138000", "email": "op1@example.cn", "password": apptest.Password})
+	if r.Status != 201 || !strings.Contains(r.Body, `"status":"pending"`) {
+		t.Fatalf("employer registration: %d %s", r.Status, r.Body)
+	}
+	var e struct{ ID int64 }
+	r.JSON(&e)
+	// Verified by hand in the office by a district officer.
+	a.CreateUser("district1", account.DistrictOfficer)
+	off := a.Client(a.Office)
+	a.LoginStaff(off, "district1", apptest.Password)
+	if r := off.Get("/office/employers"); r.Status != 200 || !strings.Contains(r.Body, "北京测试科技有限公司") {
+		t.Fatalf("office queue: %d", r.Status)
+	}
+	if r := off.PostForm("/office/employers/"+strconv.FormatInt(e.ID, 10)+"/verify", nil); r.Status != 303 {
+		t.Fatalf("verify: %d %s", r.Status, r.Body)
+	}
+	emp.LoginAPI("op1", apptest.Password)
+	var me struct {
+		RegCode string `json:"reg_code"`
+	}
+	emp.Get("/api/v1/employer").JSON(&me)
+	if len(me.RegCode) != 19 {
+		t.Fatalf("registration code %q", me.RegCode)
+	}
+	app = a.Client(a.Internet)
+	r = app.PostJSON("/api/v1/applicants", map[string]string{"id_number": casetest.IDNumber(true), "name": "王小明", "login": "app1",
+		"phone": "13900139000", "email": "app1@example.cn", "password": apptest.Password})
+	if r.Status != 201 || !strings.Contains(r.Body, "**********") {
+		t.Fatalf("applicant registration: %d %s", r.Status, r.Body)
+	}
+	app.LoginAPI("app1", apptest.Password)
+	if r := app.PostJSON("/api/v1/links", map[string]string{"reg_code": me.RegCode}); r.Status != 201 {
+		t.Fatalf("link: %d %s", r.Status, r.Body)
+	}
+	var links struct{ Links []struct{ ID int64 } }
+	emp.Get("/api/v1/employer/links?status=pending").JSON(&links)
+	if len(links.Links) != 1 {
+		t.Fatalf("pending links %+v", links)
+	}
+	if r := emp.PostJSON("/api/v1/employer/links/"+strconv.FormatInt(links.Links[0].ID, 10)+"/confirm", nil); r.Status != 200 {
+		t.Fatalf("confirm: %d %s", r.Status, r.Body)
+	}
+	r = app.PostJSON("/api/v1/application", nil)
+	var ap struct{ ID int64 }
+	r.JSON(&ap)
+	if r.Status != 200 || ap.ID == 0 {
+		t.Fatalf("open: %d %s", r.Status, r.Body)
+	}
+	return emp, app, ap.ID
+}
+
+func putJSON(c *apptest.Client, path, body string) *apptest.Response {
+	return c.Do("PUT", path, strings.NewReader(body), map[string]string{"Content-Type": "application/json"})
+}
+
+const goodDecl = `{"version": 0, "declaration": {"residence_permit": true,
+	"social_insurance": [{"from": "2010-01", "to": "2025-12"}],
+	"housing": [{"kind": "owned", "from": "2015-01", "to": "2025-12", "district": "昌平区"}],
+	"education": {"level": "bachelor", "diploma": true, "degree": true},
+	"workplaces": [{"from": "2010-01", "to": "2025-12", "district": "海淀区"}]}}`
+
+func TestApplicationFlowOverTheAPI(t *testing.T) {
+	a := apptest.Start(t)
+	emp, app, id := flow(t, a)
+	// A bad declaration names its field; a good one gets an estimate.
+	bad := strings.Replace(goodDecl, `"to": "2025-12", "district": "昌平区"`, `"to": "2026-03", "district": "昌平区"`, 1)
+	r := putJSON(app, "/api/v1/application/declaration", bad)
+	var e errBody
+	r.JSON(&e)
+	if r.Status != 400 || len(e.Error.Fields) == 0 || e.Error.Fields[0].Field != "housing[0].to" {
+		t.Fatalf("after the statistics date: %d %s", r.Status, r.Body)
+	}
+	r = putJSON(app, "/api/v1/application/declaration", goodDecl)
+	if r.Status != 200 || strings.Contains(r.Body, `"estimate":0,`) {
+		t.Fatalf("save: %d %s", r.Status, r.Body)
+	}
+	// Attachments: a real PDF is kept, an executable named .pdf is not.
+	for _, c := range []struct {
+		name, body string
+		want       int
+	}{{"房产证.pdf", "%PDF-1.7 real", 201}, {"fake.pdf", "MZ\x90\x00 exe", 400}} {
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		_ = mw.WriteField("indicator", "housing")
+		fw, _ := mw.CreateFormFile("file", c.name)
+		_, _ = fw.Write([]byte(c.body))
+		_ = mw.Close()
+		r := app.Do("POST", "/api/v1/application/attachments", &buf, map[string]string{"Content-Type": mw.FormDataContentType()})
+		if r.Status != c.want {
+			t.Fatalf("upload %s: %d %s", c.name, r.Status, r.Body)
+		}
+	}
+	if r := app.PostJSON("/api/v1/application/submit", map[string]bool{"truthful": false}); r.Status != 400 {
+		t.Fatalf("submit without the statement: %d", r.Status)
+	}
+	for i := 0; i < 2; i++ { // twice: the same answer
+		if r := app.PostJSON("/api/v1/application/submit", map[string]bool{"truthful": true}); r.Status != 200 ||
+			!strings.Contains(r.Body, `"status":"with_employer"`) {
+			t.Fatalf("submit %d: %d %s", i, r.Status, r.Body)
+		}
+	}
+	var list struct {
+		Applications []struct{ ID int64 }
+		Counts       map[string]int
+	}
+	emp.Get("/api/v1/employer/applications?status=with_employer").JSON(&list)
+	if len(list.Applications) != 1 || list.Counts["with_employer"] != 1 {
+		t.Fatalf("employer list %+v", list)
+	}
+	path := "/api/v1/employer/applications/" + strconv.FormatInt(id, 10)
+	if r := emp.PostJSON(path+"/return", map[string]string{"reason": "请补充材料"}); r.Status != 200 {
+		t.Fatalf("return: %d %s", r.Status, r.Body)
+	}
+	app.PostJSON("/api/v1/application/submit", map[string]bool{"truthful": true})
+	r = emp.PostJSON("/api/v1/employer/applications/file", map[string][]int64{"ids": {id, 999999}})
+	if r.Status != 200 || !strings.Contains(r.Body, `{"id":`+strconv.FormatInt(id, 10)+`,"ok":true}`) ||
+		!strings.Contains(r.Body, `"id":999999,"ok":false`) {
+		t.Fatalf("bulk file: %d %s", r.Status, r.Body)
+	}
+	// Locked now.
+	if r := putJSON(app, "/api/v1/application/declaration", goodDecl); r.Status != 409 {
+		t.Fatalf("edit after filing: %d", r.Status)
+	}
+	var ev struct{ Events []struct{ To string } }
+	app.Get("/api/v1/application/events").JSON(&ev)
+	var seen []string
+	for _, x := range ev.Events {
+		seen = append(seen, x.To)
+	}
+	if strings.Join(seen, ",") != "draft,with_employer,returned,with_employer,submitted" {
+		t.Fatalf("timeline %v", seen)
+	}
+	// Every change queued mail; with no SMTP server it stays in the outbox
+	// and the office mail log shows it.
+	msgs, err := a.Outbox.List(context.Background(), mail.Filter{Limit: 50})
+	if err != nil || len(msgs) < 5 {
+		t.Fatalf("%d mails, %v", len(msgs), err)
+	}
+	a.CreateUser("sys1", account.SystemAdmin)
+	sys := a.Client(a.Office)
+	a.LoginStaff(sys, "sys1", apptest.Password)
+	if r := sys.Get("/office/ops/mail"); r.Status != 200 || !strings.Contains(r.Body, "app1@example.cn") {
+		t.Fatalf("mail log: %d", r.Status)
+	}
+}
+
+func TestSomebodyElsesCaseIs404(t *testing.T) {
+	a := apptest.Start(t)
+	_, _, id := flow(t, a)
+	other := a.Client(a.Internet)
+	other.PostJSON("/api/v1/applicants", map[string]string{"id_number": casetest.IDNumber(false), "name": "李小红", "login": "app2",
+		"phone": "13900139001", "email": "app2@example.cn", "password": apptest.Password})
+	other.LoginAPI("app2", apptest.Password)
+	if r := other.Get("/api/v1/application"); r.Status != 404 {
+		t.Fatalf("no application yet: %d", r.Status)
+	}
+	if r := other.Get("/api/v1/employer/applications/" + strconv.FormatInt(id, 10)); r.Status != 403 {
+		t.Fatalf("applicant on the employer API: %d", r.Status)
+	}
+	// Another employer.
+	op2 := a.Client(a.Internet)
+	op2.PostJSON("/api/v1/employers", map[string]string{"credit_code": casetest.CreditCode(), "name": "北京其他有限公司",
+		"district": "朝阳区", "address": "北京市朝阳区建国路1号", "legal_rep": "赵六", "operator_name": "钱七",
+		"operator_login": "op2", "phone": "13800138001", "email": "op2@example.cn", "password": apptest.Password})
+	op2.LoginAPI("op2", apptest.Password)
+	for _, path := range []string{"/api/v1/employer/applications/" + strconv.FormatInt(id, 10)} {
+		if r := op2.Get(path); r.Status != 404 {
+			t.Fatalf("another employer: %d %s", r.Status, r.Body)
+		}
+	}
+	if r := op2.PostJSON("/api/v1/employer/applications/"+strconv.FormatInt(id, 10)+"/file", nil); r.Status != 404 {
+		t.Fatalf("another employer filing: %d", r.Status)
+	}
+}
+
+func TestWindowsAreCheckedOnTheServer(t *testing.T) {
+	a := apptest.Start(t)
+	_, app, _ := flow(t, a)
+	// 200 days later the filling-in window is closed.
+	a.Clock.Advance(200 * 24 * time.Hour)
+	app.LoginAPI("app1", apptest.Password)
+	r := putJSON(app, "/api/v1/application/declaration", goodDecl)
+	var e errBody
+	r.JSON(&e)
+	if r.Status != 409 || !strings.Contains(e.Error.Message, "结束") {
+		t.Fatalf("outside the window: %d %s", r.Status, r.Body)
+	}
+	reg := a.Client(a.Internet)
+	r = reg.PostJSON("/api/v1/employers", map[string]string{"credit_code": casetest.CreditCode(), "name": "晚到的单位",
+		"district": "海淀区", "address": "北京市海淀区某路1号", "legal_rep": "张三", "operator_name": "李四",
+		"operator_login": "late1", "phone": "13800138002", "email": "late@example.cn", "password": apptest.Password})
+	if r.Status != 409 {
+		t.Fatalf("employer registration after the window: %d %s", r.Status, r.Body)
+	}
+}
+
+func TestRegistrationRejectsBadCheckDigits(t *testing.T) {
+	a := apptest.Start(t)
+	if _, err := a.EnsureRound(context.Background(), 0, true); err != nil {
+		t.Fatal(err)
+	}
+	c := a.Client(a.Internet)
+	cc := casetest.CreditCode()
+	badCC := cc[:17] + map[bool]string{true: "1", false: "2"}[cc[17] != '1']
+	r := c.PostJSON("/api/v1/employers", map[string]string{"credit_code": badCC, "name": "北京测试有限公司", "district": "海淀区",
+		"address": "北京市海淀区某路1号", "legal_rep": "张三", "operator_name": "李四", "operator_login": "opx",
+		"phone": "13800138000", "email": "x@example.cn", "password": apptest.Password})
+	var e errBody
+	r.JSON(&e)
+	if r.Status != 400 || e.Error.Fields[0].Field != "credit_code" {
+		t.Fatalf("bad credit code: %d %s", r.Status, r.Body)
+	}
+	id := casetest.IDNumber(true)
+	badID := id[:17] + map[bool]string{true: "1", false: "2"}[id[17] != '1']
+	r = c.PostJSON("/api/v1/applicants", map[string]string{"id_number": badID, "name": "王五", "login": "appx",
+		"phone": "13900139000", "email": "y@example.cn", "password": apptest.Password})
+	r.JSON(&e)
+	if r.Status != 400 || e.Error.Fields[0].Field != "id_number" || !strings.Contains(e.Error.Fields[0].Message, "校验码") {
+		t.Fatalf("bad ID: %d %s", r.Status, r.Body)
+	}
+	_ = url.Values{}
+}
