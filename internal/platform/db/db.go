@@ -92,6 +92,9 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 			return nil, fmt.Errorf("sqlite: create directory: %w", err)
 		}
 	}
+	if err := createSQLite(ctx, path); err != nil {
+		return nil, err
+	}
 	base := "file:" + (&url.URL{Path: path}).EscapedPath() +
 		"?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)" +
 		"&_pragma=synchronous(FULL)&_time_format=sqlite"
@@ -120,6 +123,32 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	return &DB{Dialect: SQLite, w: w, r: r, desc: "sqlite:" + path}, nil
+}
+
+// pageSize of a new SQLite database: 16 KiB pages mean a quarter of the
+// write calls of the default 4 KiB for the same rows (applications carry a
+// few hundred bytes of JSON each), and B-trees one level shallower.
+const pageSize = 16384
+
+// createSQLite creates a new database file with the page size set: the page
+// size can only be chosen before the file switches to WAL, which the driver
+// does before any other pragma.
+func createSQLite(ctx context.Context, path string) error {
+	if _, err := os.Stat(path); err == nil || !errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	c, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath())
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := c.ExecContext(ctx, fmt.Sprintf("PRAGMA page_size = %d", pageSize)); err != nil {
+		return fmt.Errorf("sqlite: page size: %w", err)
+	}
+	if _, err := c.ExecContext(ctx, "PRAGMA journal_mode = WAL"); err != nil {
+		return fmt.Errorf("sqlite: create %s: %w", path, err)
+	}
+	return nil
 }
 
 // Close closes every connection.
