@@ -80,6 +80,9 @@ func (g *Generator) people(ctx context.Context, res *Result) error {
 		results[i] = make(chan chunk, 1)
 	}
 	jobs := make(chan int)
+	// At most a few chunks are prepared ahead of the writer, so memory
+	// stays flat however many people are asked for.
+	ahead := make(chan struct{}, 2*workers())
 	var wg sync.WaitGroup
 	for w := 0; w < workers(); w++ {
 		wg.Add(1)
@@ -94,6 +97,11 @@ func (g *Generator) people(ctx context.Context, res *Result) error {
 		defer close(jobs)
 		for c := 0; c < nchunks; c++ {
 			select {
+			case ahead <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			select {
 			case jobs <- c:
 			case <-ctx.Done():
 				return
@@ -103,6 +111,7 @@ func (g *Generator) people(ctx context.Context, res *Result) error {
 	defer wg.Wait()
 	for c := 0; c < nchunks; c++ {
 		ch := <-results[c]
+		<-ahead
 		if ch.err != nil {
 			return ch.err
 		}
