@@ -18,6 +18,7 @@ func runSynth(ctx context.Context, env Env, args []string) error {
 	disc := fs.Float64("discrepancy", 0.05, "share of applications that misstate one indicator")
 	year := fs.Int("year", 0, "round year (default: the current round, else this year's)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
+	open := fs.Bool("open", false, "if the round must be created, open its registration, filling-in and submission windows now")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -34,7 +35,7 @@ func runSynth(ctx context.Context, env Env, args []string) error {
 	}
 	defer a.DB.Close()
 	ctx = cliActor(ctx)
-	r, err := a.EnsureRound(ctx, *year, false)
+	r, err := a.EnsureRound(ctx, *year, *open)
 	if err != nil {
 		return err
 	}
