@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/db"
@@ -76,39 +77,47 @@ var errAlreadyOpen = apperr.New(apperr.Conflict, "本年度已有申请")
 // estimate. version must be the version the applicant edited (a stale
 // version from another tab answers conflict).
 func (s *Service) SaveDraft(ctx context.Context, c Caller, id int64, decl rules.CalculatorRequest, version int) (*Application, error) {
-	var out *Application
-	err := s.db.WithTx(ctx, func(ctx context.Context) error {
-		a, err := s.getFor(ctx, c, id)
-		if err != nil {
-			return err
-		}
-		if c.PersonID == 0 || a.PersonID != c.PersonID {
-			return ErrNotFound
-		}
-		if !a.Status.Editable() {
-			return apperr.New(apperr.Conflict, "申请已提交，不能再修改（当前状态："+StatusName(a.Status)+"）")
-		}
-		if version != 0 && version != a.Version {
-			return apperr.New(apperr.Conflict, "申请已在其他页面修改过，请刷新后再保存")
-		}
-		if err := s.windows.RequireOpen(ctx, a.RoundID, "application"); err != nil {
-			return err
-		}
-		decl.ApplicationYear, decl.BirthDate, decl.Sex = a.Declaration.ApplicationYear, a.Declaration.BirthDate, a.Declaration.Sex
-		res, err := Estimate(decl)
-		if err != nil {
-			return err
-		}
-		b, _ := json.Marshal(decl)
-		if _, err := s.db.Exec(ctx, `UPDATE applications SET declaration = $1, estimate = $2, eligible = $3, version = version + 1,
-			updated_at = $4 WHERE id = $5`, string(b), int64(res.Total), res.Eligible, db.Micros(s.clock.Now()), id); err != nil {
-			return err
-		}
-		out, err = s.get(ctx, id)
-		return err
-	})
-	return out, s.denied(ctx, id, err)
+	// Everything but the write happens outside a transaction: reading,
+	// validating and scoring must not hold the database's write lock. The
+	// write itself is one conditional UPDATE, so a concurrent change (another
+	// tab, or a submission) makes it match nothing instead of being lost.
+	a, err := s.Get(ctx, c, id)
+	if err != nil {
+		return nil, err
+	}
+	if c.PersonID == 0 || a.PersonID != c.PersonID {
+		return nil, ErrNotFound
+	}
+	if !a.Status.Editable() {
+		return nil, apperr.New(apperr.Conflict, "申请已提交，不能再修改（当前状态："+StatusName(a.Status)+"）")
+	}
+	if version != 0 && version != a.Version {
+		return nil, errStale
+	}
+	if err := s.windows.RequireOpen(ctx, a.RoundID, "application"); err != nil {
+		return nil, err
+	}
+	decl.ApplicationYear, decl.BirthDate, decl.Sex = a.Declaration.ApplicationYear, a.Declaration.BirthDate, a.Declaration.Sex
+	res, err := Estimate(decl)
+	if err != nil {
+		return nil, err
+	}
+	b, _ := json.Marshal(decl)
+	now := s.clock.Now()
+	r, err := s.db.Exec(ctx, `UPDATE applications SET declaration = $1, estimate = $2, eligible = $3, version = version + 1,
+		updated_at = $4 WHERE id = $5 AND version = $6 AND status IN ('draft', 'returned')`,
+		string(b), int64(res.Total), res.Eligible, db.Micros(now), id, a.Version)
+	if err != nil {
+		return nil, apperr.Wrap(err)
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		return nil, errStale
+	}
+	a.Declaration, a.Estimate, a.Eligible, a.Version, a.UpdatedAt = decl, res.Total, res.Eligible, a.Version+1, now.Truncate(time.Microsecond)
+	return a, nil
 }
+
+var errStale = apperr.New(apperr.Conflict, "申请已在其他页面修改或已提交，请刷新后再保存")
 
 // Estimate validates a declaration and scores it with the rules engine. It
 // refuses any period that ends after the statistics date.

@@ -108,6 +108,7 @@ func (s *Service) Create(ctx context.Context, by *account.User, in Input) (*Roun
 		return s.audit.Record(ctx, audit.Entry{Action: "round.create", ObjectType: "round", ObjectID: strconv.FormatInt(id, 10),
 			Reason: describe(in)})
 	})
+	s.forget(0)
 	if err != nil {
 		return nil, err
 	}
@@ -161,6 +162,7 @@ func (s *Service) Update(ctx context.Context, by *account.User, id int64, in Inp
 		return s.audit.Record(ctx, audit.Entry{Action: "round.update", ObjectType: "round", ObjectID: strconv.FormatInt(id, 10),
 			Reason: strings.Join(changes, "; ")})
 	})
+	s.forget(id)
 	if err != nil {
 		return nil, err
 	}

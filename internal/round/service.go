@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"jifen/internal/audit"
@@ -25,7 +26,23 @@ type Service struct {
 	db    *db.DB
 	audit *audit.Log
 	clock clock.Clock
+
+	mu     sync.Mutex
+	cache  map[int64]cachedRound
+	list   []*Round
+	listAt time.Time
 }
+
+// cachedRound is a round as read at a time: RequireOpen runs on every
+// action, and a round changes a few times a year.
+type cachedRound struct {
+	r  *Round
+	at time.Time
+}
+
+// cacheFor is how long a read round serves RequireOpen. Changes made in
+// this process are seen at once; another process sees them within this.
+const cacheFor = 5 * time.Second
 
 // NewService returns the round service.
 func NewService(d *db.DB, a *audit.Log, c clock.Clock) *Service {
@@ -69,7 +86,7 @@ func (s *Service) List(ctx context.Context) ([]*Round, error) {
 // year whose first window has opened; failing that, the next one to start.
 // It returns ErrNoRound when there is neither.
 func (s *Service) Current(ctx context.Context) (*Round, error) {
-	rs, err := s.List(ctx)
+	rs, err := s.cachedList(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -103,11 +120,57 @@ func current(rs []*Round, now time.Time) *Round {
 // The kind is a plain string so that services which must not import this
 // package can take it through a one-method interface.
 func (s *Service) RequireOpen(ctx context.Context, roundID int64, kind string) error {
-	r, err := s.Get(ctx, roundID)
+	r, err := s.cached(ctx, roundID)
 	if err != nil {
 		return err
 	}
 	return r.RequireOpen(Kind(kind), s.clock.Now())
+}
+
+func (s *Service) cached(ctx context.Context, id int64) (*Round, error) {
+	s.mu.Lock()
+	c, ok := s.cache[id]
+	s.mu.Unlock()
+	if ok && time.Since(c.at) < cacheFor {
+		return c.r, nil
+	}
+	r, err := s.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if s.cache == nil {
+		s.cache = map[int64]cachedRound{}
+	}
+	s.cache[id] = cachedRound{r: r, at: time.Now()}
+	s.mu.Unlock()
+	return r, nil
+}
+
+// forget drops the cached copies after this process changed a round.
+func (s *Service) forget(id int64) {
+	s.mu.Lock()
+	delete(s.cache, id)
+	s.list = nil
+	s.mu.Unlock()
+}
+
+// cachedList is List for Current, which every portal page asks.
+func (s *Service) cachedList(ctx context.Context) ([]*Round, error) {
+	s.mu.Lock()
+	l, at := s.list, s.listAt
+	s.mu.Unlock()
+	if l != nil && time.Since(at) < cacheFor {
+		return l, nil
+	}
+	rs, err := s.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.list, s.listAt = rs, time.Now()
+	s.mu.Unlock()
+	return rs, nil
 }
 
 const roundColumns = `r.id, r.year, r.rulebook, r.quota, r.title, r.created_at, r.updated_at, r.created_by,
