@@ -80,7 +80,8 @@ func (s *Service) SaveDraft(ctx context.Context, c Caller, id int64, decl rules.
 	// Everything but the write happens outside a transaction: reading,
 	// validating and scoring must not hold the database's write lock. The
 	// write itself is one conditional UPDATE, so a concurrent change (another
-	// tab, or a submission) makes it match nothing instead of being lost.
+	// tab, or a submission) makes it match nothing instead of being lost;
+	// concurrent saves share one commit (db.Batch).
 	a, err := s.Get(ctx, c, id)
 	if err != nil {
 		return nil, err
@@ -104,13 +105,20 @@ func (s *Service) SaveDraft(ctx context.Context, c Caller, id int64, decl rules.
 	}
 	b, _ := json.Marshal(decl)
 	now := s.clock.Now()
-	r, err := s.db.Exec(ctx, `UPDATE applications SET declaration = $1, estimate = $2, eligible = $3, version = version + 1,
-		updated_at = $4 WHERE id = $5 AND version = $6 AND status IN ('draft', 'returned')`,
-		string(b), int64(res.Total), res.Eligible, db.Micros(now), id, a.Version)
+	var n int64
+	err = s.db.Batch(ctx, func(ctx context.Context) error {
+		r, err := s.db.Exec(ctx, `UPDATE applications SET declaration = $1, estimate = $2, eligible = $3, version = version + 1,
+			updated_at = $4 WHERE id = $5 AND version = $6 AND status IN ('draft', 'returned')`,
+			string(b), int64(res.Total), res.Eligible, db.Micros(now), id, a.Version)
+		if err == nil {
+			n, _ = r.RowsAffected()
+		}
+		return err
+	})
 	if err != nil {
 		return nil, apperr.Wrap(err)
 	}
-	if n, _ := r.RowsAffected(); n == 0 {
+	if n == 0 {
 		return nil, errStale
 	}
 	a.Declaration, a.Estimate, a.Eligible, a.Version, a.UpdatedAt = decl, res.Total, res.Eligible, a.Version+1, now.Truncate(time.Microsecond)

@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -46,6 +47,10 @@ type DB struct {
 	w       *sql.DB
 	r       *sql.DB
 	desc    string
+
+	batchOnce sync.Once
+	batch     chan *batchReq
+	batchDone chan struct{}
 }
 
 // Querier is what both *sql.DB and *sql.Tx offer.
@@ -151,8 +156,12 @@ func createSQLite(ctx context.Context, path string) error {
 	return nil
 }
 
-// Close closes every connection.
+// Close stops the batcher and closes every connection.
 func (db *DB) Close() error {
+	if db.batch != nil {
+		close(db.batch)
+		<-db.batchDone
+	}
 	err := db.w.Close()
 	if db.r != db.w {
 		err = errors.Join(err, db.r.Close())

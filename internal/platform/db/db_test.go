@@ -3,6 +3,7 @@ package db_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"jifen/internal/platform/db"
@@ -114,5 +115,43 @@ func TestPlaceholdersInOrderBindOnBothEngines(t *testing.T) {
 	}
 	if err := d.QueryRow(ctx, `SELECT CAST($1 AS TEXT)`, "z").Scan(&b); err != nil || b != "z" {
 		t.Fatalf("got %q, %v", b, err)
+	}
+}
+
+func TestBatchCommitsEachWriteOnceAndIsolatesFailures(t *testing.T) {
+	ctx := context.Background()
+	d := dbtest.Open(t)
+	const n = 200
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func(i int) {
+			errs <- d.Batch(ctx, func(ctx context.Context) error {
+				if i%10 == 0 {
+					// Written, then failed: undone alone.
+					if _, err := d.Exec(ctx, `INSERT INTO settings (key, value, updated_at) VALUES ($1, 'x', 1)`, fmt.Sprintf("bad%d", i)); err != nil {
+						return err
+					}
+					return errors.New("refused")
+				}
+				_, err := d.Exec(ctx, `INSERT INTO settings (key, value, updated_at) VALUES ($1, 'v', 1)`, fmt.Sprintf("k%d", i))
+				return err
+			})
+		}(i)
+	}
+	failed := 0
+	for i := 0; i < n; i++ {
+		if err := <-errs; err != nil {
+			failed++
+		}
+	}
+	var good, bad int
+	if err := d.QueryRow(ctx, `SELECT count(*) FROM settings WHERE key LIKE 'k%'`).Scan(&good); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.QueryRow(ctx, `SELECT count(*) FROM settings WHERE key LIKE 'bad%'`).Scan(&bad); err != nil {
+		t.Fatal(err)
+	}
+	if failed != n/10 || good != n-n/10 || bad != 0 {
+		t.Fatalf("failed %d, written %d, failed-but-kept %d", failed, good, bad)
 	}
 }
