@@ -86,6 +86,13 @@ func (s *Service) SaveDraft(ctx context.Context, c Caller, id int64, decl rules.
 	if err != nil {
 		return nil, err
 	}
+	return s.SaveDraftOf(ctx, c, a, decl, version)
+}
+
+// SaveDraftOf is SaveDraft for an application the caller has just read
+// (the portal has it already): it saves one read per request.
+func (s *Service) SaveDraftOf(ctx context.Context, c Caller, a *Application, decl rules.CalculatorRequest, version int) (*Application, error) {
+	id := a.ID
 	if c.PersonID == 0 || a.PersonID != c.PersonID {
 		return nil, ErrNotFound
 	}

@@ -241,7 +241,7 @@ func (p *Portal) apiSaveDeclaration(w http.ResponseWriter, r *http.Request) {
 		web.WriteError(w, r, err)
 		return
 	}
-	a, err = p.svc.Applications.SaveDraft(r.Context(), c.caller, a.ID, in.Declaration, in.Version)
+	a, err = p.svc.Applications.SaveDraftOf(r.Context(), c.caller, a, in.Declaration, in.Version)
 	if err != nil {
 		web.WriteError(w, r, err)
 		return
