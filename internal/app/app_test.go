@@ -361,3 +361,27 @@ func TestPageLoginShowsErrorsBesideFields(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func TestPasswordChangeReportsEveryProblemAtOnce(t *testing.T) {
+	a := apptest.Start(t)
+	a.CreateUser("applicant1", account.Applicant)
+	c := a.Client(a.Internet)
+	c.PostForm("/login", url.Values{"login": {"applicant1"}, "password": {apptest.Password}})
+	r := c.PostForm("/password", url.Values{"old_password": {""}, "new_password": {"abc"}, "new_password2": {"abd"}})
+	for _, want := range []string{"请输入当前密码", "密码至少需要8个字符", "两次输入的新密码不一致"} {
+		if !strings.Contains(r.Body, want) {
+			t.Errorf("missing %q (status %d)", want, r.Status)
+		}
+	}
+	if r.Status != 400 {
+		t.Fatalf("status %d", r.Status)
+	}
+}
+
+func TestErrorPageBelongsToItsSurface(t *testing.T) {
+	a := apptest.Start(t)
+	r := a.Client(a.Office).Get("/office/nothing-here")
+	if r.Status != 404 || !strings.Contains(r.Body, `class="surface-office"`) || !strings.Contains(r.Body, `href="/office/"`) {
+		t.Fatalf("office 404: %d %s", r.Status, r.Body)
+	}
+}

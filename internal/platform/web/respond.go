@@ -92,18 +92,24 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
+	surface, home := "portal", "/"
+	if strings.HasPrefix(r.URL.Path, "/office") {
+		surface, home = "office", "/office/"
+	}
 	_ = errorPage.Execute(w, map[string]any{"Status": status, "Message": e.Message, "Fields": e.Fields,
-		"RequestID": RequestID(r.Context())})
+		"RequestID": RequestID(r.Context()), "Surface": surface, "Home": home})
 }
 
 var errorPage = template.Must(template.New("error").Parse(`<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.Status}} - 北京市积分落户管理信息系统</title><link rel="stylesheet" href="/static/app.css"></head>
-<body><header class="site-header"><div class="wrap"><a class="brand" href="/">北京市积分落户管理信息系统</a></div></header>
+<title>{{.Status}} - 北京市积分落户管理信息系统</title><link rel="stylesheet" href="/static/app.css">
+<link rel="icon" href="/static/favicon.svg" type="image/svg+xml"></head>
+<body class="surface-{{.Surface}}"><header class="site-header"><div class="wrap"><a class="brand" href="{{.Home}}">北京市积分落户管理信息系统</a></div></header>
 <main class="wrap" id="main"><div class="error-page"><h1>{{.Message}}</h1>
 {{if .Fields}}<ul class="error-summary">{{range .Fields}}<li>{{.Message}}</li>{{end}}</ul>{{end}}
 <p>错误代码 {{.Status}}{{if .RequestID}}，请求编号 <code>{{.RequestID}}</code>（咨询时请提供）{{end}}</p>
-<p><a href="/">返回首页</a></p></div></main></body></html>`))
+<p><a href="{{.Home}}">返回首页</a></p></div></main>
+<footer class="site-footer"><div class="wrap"><p>北京市人力资源和社会保障局 主办</p></div></footer></body></html>`))
 
 // JSON writes v with status.
 func JSON(w http.ResponseWriter, status int, v any) {

@@ -5,6 +5,7 @@ import (
 
 	"jifen/internal/account"
 	"jifen/internal/platform/apperr"
+	"jifen/internal/platform/password"
 	"jifen/internal/platform/web"
 )
 
@@ -185,13 +186,22 @@ func (s *Shell) passwordSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	_ = r.ParseForm()
 	oldPw, newPw, again := r.PostFormValue("old_password"), r.PostFormValue("new_password"), r.PostFormValue("new_password2")
-	var err error
-	if newPw != again {
-		err = apperr.Field("new_password2", "两次输入的新密码不一致")
-	}
 	var token string
 	var next account.Stage
-	if err == nil {
+	var err error
+	if newPw != again {
+		// Report every problem at once: the mismatch and whatever is wrong
+		// with the new password itself.
+		fe := []apperr.FieldError{}
+		if oldPw == "" {
+			fe = append(fe, apperr.FieldError{Field: "old_password", Message: "请输入当前密码"})
+		}
+		if perr := password.CheckPolicy(newPw, u.Login); perr != nil {
+			fe = append(fe, apperr.FieldError{Field: "new_password", Message: perr.Error()})
+		}
+		fe = append(fe, apperr.FieldError{Field: "new_password2", Message: "两次输入的新密码不一致"})
+		err = apperr.Fields(fe)
+	} else {
 		token, next, err = s.Accounts.ChangePassword(r.Context(), se, u, oldPw, newPw)
 	}
 	if err != nil {

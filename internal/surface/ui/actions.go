@@ -1,0 +1,37 @@
+package ui
+
+import (
+	"strings"
+
+	"jifen/internal/application"
+)
+
+// actionNames are the Chinese names of audited actions, for the auditor's
+// pages; an unknown action shows its code.
+var actionNames = map[string]string{
+	"account.login": "登录", "account.logout": "退出", "account.logout_everywhere": "退出所有设备",
+	"account.lockout": "账号锁定", "account.unlock": "解除锁定", "account.create": "创建账号",
+	"account.disable": "停用账号", "account.enable": "启用账号", "account.password_change": "修改密码",
+	"account.password_reset": "重置密码", "account.totp_enrol": "绑定动态口令", "account.totp_verify": "动态口令验证",
+	"account.demo_password": "演示账号密码", "access.denied": "越权访问被拒绝",
+	"role.grant_request": "申请授予角色", "role.grant_approved": "批准授予角色", "role.grant_rejected": "驳回授予角色",
+	"role.revoke": "撤销角色", "config.change": "修改设置", "audit.export": "导出审计日志", "audit.purge": "归档审计日志",
+	"round.create": "创建年度批次", "round.update": "修改年度批次",
+	"employer.register": "单位注册", "employer.verify": "单位核验通过", "employer.reject": "单位核验不通过",
+	"employer.regenerate_code": "重新生成单位注册码", "person.register": "申请人注册", "person.view_id_number": "查看完整身份证号",
+	"link.request": "申请关联单位", "link.confirmed": "单位确认关联", "link.rejected": "单位拒绝关联", "link.unlinked": "解除关联",
+	"attachment.add": "上传材料", "attachment.remove": "删除材料", "review.forward": "转交复查申请",
+}
+
+// ActionName returns the Chinese name of an audited action code.
+func ActionName(code string) string {
+	if n, ok := actionNames[code]; ok {
+		return n
+	}
+	if s, ok := strings.CutPrefix(code, "application."); ok {
+		if n := application.StatusName(application.Status(s)); n != "" {
+			return "申请状态变为：" + n
+		}
+	}
+	return code
+}
