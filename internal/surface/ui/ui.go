@@ -105,7 +105,7 @@ var Funcs = template.FuncMap{
 		}
 		return s
 	},
-	"add": func(a, b int) int { return a + b },
+	"add":        func(a, b int) int { return a + b },
 	"actionName": ActionName,
 	"fieldID": func(s string) string {
 		return strings.NewReplacer("[", "-", "]", "", ".", "-").Replace(s)
