@@ -25,7 +25,7 @@ func (a *App) buildCases() error {
 	if err != nil {
 		return err
 	}
-	emp := employer.NewService(a.DB, a.Audit, a.Clock, a.Accounts)
+	emp := employer.NewService(a.DB, a.Audit, a.Clock, a.Accounts).WithMail(a.Outbox)
 	apps := application.NewService(a.DB, a.Audit, a.Clock, a.Outbox, a.Rounds)
 	a.Cases = Cases{
 		Employers:    emp,

@@ -257,3 +257,48 @@ func TestRegistrationRejectsBadCheckDigits(t *testing.T) {
 	}
 	_ = url.Values{}
 }
+
+func TestOperatorInvitesAColleague(t *testing.T) {
+	a := apptest.Start(t)
+	emp, _, _ := flow(t, a)
+	if r := emp.PostJSON("/api/v1/employer/invites", map[string]string{"email": "not-an-address"}); r.Status != 400 {
+		t.Fatalf("bad e-mail: %d", r.Status)
+	}
+	r := emp.PostJSON("/api/v1/employer/invites", map[string]string{"email": "colleague@example.cn"})
+	var inv struct{ Token string }
+	r.JSON(&inv)
+	if r.Status != 201 || len(inv.Token) < 20 {
+		t.Fatalf("invite: %d %s", r.Status, r.Body)
+	}
+	msgs, _ := a.Outbox.List(context.Background(), mail.Filter{To: "colleague@example.cn"})
+	if len(msgs) != 1 || !strings.Contains(msgs[0].Text, "/employer/invite/"+inv.Token) {
+		t.Fatalf("invitation mail: %+v", msgs)
+	}
+	anon := a.Client(a.Internet)
+	if r := anon.Get("/api/v1/invites/" + inv.Token); r.Status != 200 || !strings.Contains(r.Body, "北京测试科技有限公司") {
+		t.Fatalf("invite info: %d %s", r.Status, r.Body)
+	}
+	body := map[string]string{"login": "op-colleague", "name": "周八", "phone": "13600136000", "password": apptest.Password}
+	if r := anon.PostJSON("/api/v1/invites/"+inv.Token, body); r.Status != 201 {
+		t.Fatalf("accept: %d %s", r.Status, r.Body)
+	}
+	body["login"] = "op-again"
+	if r := anon.PostJSON("/api/v1/invites/"+inv.Token, body); r.Status != 404 {
+		t.Fatalf("second use of an invitation: %d", r.Status)
+	}
+	colleague := a.Client(a.Internet)
+	colleague.LoginAPI("op-colleague", apptest.Password)
+	if r := colleague.Get("/api/v1/employer"); r.Status != 200 || !strings.Contains(r.Body, "北京测试科技有限公司") {
+		t.Fatalf("colleague's employer: %d %s", r.Status, r.Body)
+	}
+	if r := colleague.Get("/api/v1/employer/operators"); !strings.Contains(r.Body, "op1") || !strings.Contains(r.Body, "op-colleague") {
+		t.Fatalf("operators: %s", r.Body)
+	}
+	r = emp.PostJSON("/api/v1/employer/invites", map[string]string{"email": "late@example.cn"})
+	r.JSON(&inv)
+	a.Clock.Advance(8 * 24 * time.Hour) // invitations last 7 days
+	body["login"] = "op-late"
+	if r := anon.PostJSON("/api/v1/invites/"+inv.Token, body); r.Status != 404 {
+		t.Fatalf("expired invitation: %d", r.Status)
+	}
+}

@@ -89,9 +89,9 @@ func New(t testing.TB) *Env {
 	}
 	st := settings.New(d, a, c, 0)
 	acc := account.NewService(d, a, c, h, keys, st)
-	emp := employer.NewService(d, a, c, acc)
-	per := person.NewService(d, a, c, keys, acc, emp)
 	out := mail.NewOutbox(d, c)
+	emp := employer.NewService(d, a, c, acc).WithMail(out)
+	per := person.NewService(d, a, c, keys, acc, emp)
 	w := &Windows{closed: map[string]bool{}}
 	apps := application.NewService(d, a, c, out, w)
 	store, err := blob.NewDir(t.TempDir())

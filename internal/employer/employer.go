@@ -21,6 +21,7 @@ import (
 	"jifen/internal/platform/clock"
 	"jifen/internal/platform/db"
 	"jifen/internal/platform/ident"
+	"jifen/internal/platform/mail"
 	"jifen/internal/rules"
 )
 
@@ -61,7 +62,11 @@ type Service struct {
 	audit    *audit.Log
 	clock    clock.Clock
 	accounts *account.Service
+	outbox   *mail.Outbox
 }
+
+// WithMail makes the service e-mail invitations through out.
+func (s *Service) WithMail(out *mail.Outbox) *Service { s.outbox = out; return s }
 
 // NewService returns the employer service.
 func NewService(d *db.DB, a *audit.Log, c clock.Clock, acc *account.Service) *Service {

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"jifen/internal/account"
 	"jifen/internal/application"
 	"jifen/internal/employer"
 	"jifen/internal/person"
@@ -24,6 +25,10 @@ func (p *Portal) registerEmployerAPI(mux *web.Mux) {
 	mux.Handle("GET /api/v1/employer/applications/{id}", sh.RequireUser("", p.apiEmployerApplication))
 	mux.Handle("POST /api/v1/employer/applications/{id}/{action}", sh.RequireUser("", p.apiEmployerAct))
 	mux.Handle("POST /api/v1/employer/applications/file", sh.RequireUser("", p.apiFileMany))
+	mux.Handle("GET /api/v1/employer/operators", sh.RequireUser("", p.apiOperators))
+	mux.Handle("POST /api/v1/employer/invites", sh.RequireUser("", p.apiInvite))
+	mux.Handle("GET /api/v1/invites/{token}", http.HandlerFunc(p.apiInviteInfo))
+	mux.Handle("POST /api/v1/invites/{token}", sh.Limiter.Limit(http.HandlerFunc(p.apiAcceptInvite)))
 }
 
 type employerRegistration struct {
@@ -313,4 +318,81 @@ func (p *Portal) apiFileMany(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	web.JSON(w, http.StatusOK, map[string]any{"results": p.svc.Applications.FileMany(r.Context(), c.caller, in.IDs)})
+}
+
+func (p *Portal) apiOperators(w http.ResponseWriter, r *http.Request) {
+	c, err := p.operator(r)
+	if err != nil {
+		web.WriteError(w, r, err)
+		return
+	}
+	ops, err := p.svc.Employers.Operators(r.Context(), c.employer.ID)
+	if err != nil {
+		web.WriteError(w, r, err)
+		return
+	}
+	type opJSON struct {
+		Login   string `json:"login"`
+		Name    string `json:"name"`
+		Primary bool   `json:"primary"`
+	}
+	out := make([]opJSON, 0, len(ops))
+	for _, o := range ops {
+		out = append(out, opJSON{o.Login, o.Name, o.Primary})
+	}
+	web.JSON(w, http.StatusOK, map[string]any{"operators": out})
+}
+
+// apiInvite invites a colleague; the token is in the answer once (and in the
+// e-mail) so the operator can also pass it on by hand.
+func (p *Portal) apiInvite(w http.ResponseWriter, r *http.Request) {
+	c, err := p.operator(r)
+	if err != nil {
+		web.WriteError(w, r, err)
+		return
+	}
+	var in struct {
+		Email string `json:"email"`
+	}
+	if err := web.DecodeJSON(r, &in); err != nil {
+		web.WriteError(w, r, err)
+		return
+	}
+	inv, token, err := p.svc.Employers.CreateInvite(r.Context(), c.employer.ID, c.user.ID, in.Email)
+	if err != nil {
+		web.WriteError(w, r, err)
+		return
+	}
+	web.JSON(w, http.StatusCreated, map[string]any{"email": inv.Email, "expires_at": inv.ExpiresAt, "token": token,
+		"path": "/employer/invite/" + token})
+}
+
+func (p *Portal) apiInviteInfo(w http.ResponseWriter, r *http.Request) {
+	inv, e, err := p.svc.Employers.InviteByToken(r.Context(), r.PathValue("token"))
+	if err != nil {
+		web.WriteError(w, r, err)
+		return
+	}
+	web.JSON(w, http.StatusOK, map[string]any{"employer_name": e.Name, "email": inv.Email, "expires_at": inv.ExpiresAt})
+}
+
+func (p *Portal) apiAcceptInvite(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Login    string `json:"login"`
+		Name     string `json:"name"`
+		Phone    string `json:"phone"`
+		Email    string `json:"email"`
+		Password string `json:"password"`
+	}
+	if err := web.DecodeJSON(r, &in); err != nil {
+		web.WriteError(w, r, err)
+		return
+	}
+	u, err := p.svc.Employers.AcceptInvite(r.Context(), r.PathValue("token"), account.NewUser{Login: in.Login,
+		DisplayName: in.Name, Phone: in.Phone, Email: in.Email, Password: in.Password})
+	if err != nil {
+		web.WriteError(w, r, err)
+		return
+	}
+	web.JSON(w, http.StatusCreated, map[string]string{"login": u.Login})
 }
