@@ -302,3 +302,51 @@ func TestOperatorInvitesAColleague(t *testing.T) {
 		t.Fatalf("expired invitation: %d", r.Status)
 	}
 }
+
+func TestReviewRequestReachesTheDistrictOffice(t *testing.T) {
+	a := apptest.Start(t)
+	emp, app, id := flow(t, a)
+	ctx := context.Background()
+	// The cross-check (issue 5) has produced a first result; the review
+	// window is open 161–175 days after the demo round starts.
+	if _, err := a.DB.Exec(ctx, `UPDATE applications SET status = 'first_result' WHERE id = $1`, id); err != nil {
+		t.Fatal(err)
+	}
+	if r := app.PostJSON("/api/v1/application/review", map[string]any{"indicators": []string{"housing"}, "reason": "房产证已补办"}); r.Status != 409 {
+		t.Fatalf("review outside its window: %d %s", r.Status, r.Body)
+	}
+	a.Clock.Advance(135 * 24 * time.Hour)
+	app.LoginAPI("app1", apptest.Password)
+	emp.LoginAPI("op1", apptest.Password)
+	if r := app.PostJSON("/api/v1/application/review", map[string]any{"indicators": []string{"nonsense"}, "reason": "x"}); r.Status != 400 {
+		t.Fatalf("unknown indicator: %d", r.Status)
+	}
+	if r := app.PostJSON("/api/v1/application/review", map[string]any{"indicators": []string{"housing"}, "reason": "房产证已补办"}); r.Status != 200 {
+		t.Fatalf("review: %d %s", r.Status, r.Body)
+	}
+	if r := emp.PostJSON("/api/v1/employer/applications/"+strconv.FormatInt(id, 10)+"/forward-review",
+		map[string]string{"note": "已于窗口提交房产证复印件"}); r.Status != 200 {
+		t.Fatalf("forward: %d %s", r.Status, r.Body)
+	}
+	a.CreateUserIn("朝阳区", "district-cy", account.DistrictOfficer)
+	other := a.Client(a.Office)
+	a.LoginStaff(other, "district-cy", apptest.Password)
+	if r := other.Get("/office/reviews"); strings.Contains(r.Body, "房产证已补办") {
+		t.Fatal("another district sees the request")
+	}
+	if r := other.PostForm("/office/reviews/"+strconv.FormatInt(id, 10)+"/receive", nil); r.Status != 404 {
+		t.Fatalf("another district received it: %d", r.Status)
+	}
+	a.CreateUserIn("海淀区", "district-hd", account.DistrictOfficer)
+	off := a.Client(a.Office)
+	a.LoginStaff(off, "district-hd", apptest.Password)
+	if r := off.Get("/office/reviews"); r.Status != 200 || !strings.Contains(r.Body, "房产证已补办") || !strings.Contains(r.Body, "已于窗口提交") {
+		t.Fatalf("district queue: %d", r.Status)
+	}
+	if r := off.PostForm("/office/reviews/"+strconv.FormatInt(id, 10)+"/receive", nil); r.Status != 303 {
+		t.Fatalf("receive: %d %s", r.Status, r.Body)
+	}
+	if r := off.Get("/office/reviews?status=received"); !strings.Contains(r.Body, "房产证已补办") {
+		t.Fatal("not listed as received")
+	}
+}

@@ -185,3 +185,72 @@ func (s *Service) Review(ctx context.Context, c Caller, id int64) (*ReviewReques
 	r.Indicators = strings.Split(inds, ",")
 	return r, nil
 }
+
+// ReviewItem is a 复查 request as the district office sees it.
+type ReviewItem struct {
+	ApplicationID int64
+	PersonName    string
+	EmployerName  string
+	District      string
+	Indicators    []string
+	Reason        string
+	EmployerNote  string
+	Status        string
+	ForwardedAt   int64
+}
+
+// ReviewsForDistrict lists the 复查 requests forwarded by employers of a
+// district ("" for every district), oldest first: the district office's
+// queue. One query.
+func (s *Service) ReviewsForDistrict(ctx context.Context, district, status string, limit int) ([]ReviewItem, error) {
+	if limit <= 0 || limit > 500 {
+		limit = 200
+	}
+	where := "rr.status = $1"
+	args := []any{status}
+	if district != "" {
+		args = append(args, district)
+		where += " AND e.district = $2"
+	}
+	rows, err := s.db.Query(ctx, `SELECT rr.application_id, p.name, e.name, e.district, rr.indicators, rr.reason, rr.employer_note,
+		rr.status, rr.forwarded_at FROM review_requests rr JOIN applications a ON a.id = rr.application_id
+		JOIN persons p ON p.id = a.person_id JOIN employers e ON e.id = a.employer_id
+		WHERE `+where+fmt.Sprintf(` ORDER BY rr.forwarded_at, rr.application_id LIMIT %d`, limit), args...)
+	if err != nil {
+		return nil, apperr.Wrap(err)
+	}
+	defer rows.Close()
+	var out []ReviewItem
+	for rows.Next() {
+		var it ReviewItem
+		var inds string
+		if err := rows.Scan(&it.ApplicationID, &it.PersonName, &it.EmployerName, &it.District, &inds, &it.Reason,
+			&it.EmployerNote, &it.Status, &it.ForwardedAt); err != nil {
+			return nil, apperr.Wrap(err)
+		}
+		it.Indicators = strings.Split(inds, ",")
+		out = append(out, it)
+	}
+	return out, rows.Err()
+}
+
+// ReceiveReview records that the district office has received a forwarded
+// 复查 request (with the employer's written evidence) for case handling.
+func (s *Service) ReceiveReview(ctx context.Context, district string, id int64) error {
+	return s.db.WithTx(ctx, func(ctx context.Context) error {
+		q := `UPDATE review_requests SET status = 'received', received_at = $1 WHERE application_id = $2 AND status = 'forwarded'`
+		args := []any{db.Micros(s.clock.Now()), id}
+		if district != "" {
+			q += ` AND application_id IN (SELECT a.id FROM applications a JOIN employers e ON e.id = a.employer_id WHERE e.district = $3)`
+			args = append(args, district)
+		}
+		res, err := s.db.Exec(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return apperr.New(apperr.NotFound, "没有待接收的复查申请")
+		}
+		return s.audit.Record(ctx, auditEntry("review.receive", id, district))
+	})
+}

@@ -4,6 +4,7 @@
 package office
 
 import (
+	"jifen/internal/application"
 	"jifen/internal/employer"
 	"jifen/internal/platform/mail"
 	"net/http"
@@ -21,13 +22,14 @@ import (
 type Office struct {
 	sh     *shell.Shell
 	emp    *employer.Service
+	apps   *application.Service
 	outbox *mail.Outbox
 	smtp   string // the SMTP server mail goes to, "" when none is configured
 }
 
 // New returns the office on the office shell.
-func New(sh *shell.Shell, emp *employer.Service, outbox *mail.Outbox, smtp string) *Office {
-	o := &Office{sh: sh, emp: emp, outbox: outbox, smtp: smtp}
+func New(sh *shell.Shell, emp *employer.Service, apps *application.Service, outbox *mail.Outbox, smtp string) *Office {
+	o := &Office{sh: sh, emp: emp, apps: apps, outbox: outbox, smtp: smtp}
 	sh.Nav = o.nav
 	return o
 }
@@ -59,6 +61,7 @@ func (o *Office) Register(mux *web.Mux) {
 	o.registerRounds(mux)
 	o.registerEmployers(mux)
 	o.registerMail(mux)
+	o.registerReviews(mux)
 }
 
 func (o *Office) nav(u *account.User, path string) []ui.Nav {
@@ -70,6 +73,7 @@ func (o *Office) nav(u *account.User, path string) []ui.Nav {
 	}
 	add(account.PermRoundsManage, "/office/rounds", "年度批次")
 	add(account.PermCasesDistrict, "/office/employers", "单位核验")
+	add(account.PermCasesDistrict, "/office/reviews", "复查申请")
 	add(account.PermUsersView, "/office/admin/users", "账号管理")
 	add(account.PermConfigManage, "/office/admin/settings", "系统配置")
 	add(account.PermConfigManage, "/office/ops/mail", "邮件日志")

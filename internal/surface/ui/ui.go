@@ -107,6 +107,12 @@ var Funcs = template.FuncMap{
 	},
 	"add":        func(a, b int) int { return a + b },
 	"actionName": ActionName,
+	"micros": func(us int64) string {
+		if us == 0 {
+			return ""
+		}
+		return time.UnixMicro(us).In(Beijing).Format("2006-01-02 15:04")
+	},
 	"fieldID": func(s string) string {
 		return strings.NewReplacer("[", "-", "]", "", ".", "-").Replace(s)
 	},

@@ -1,0 +1,52 @@
+package office
+
+import (
+	"net/http"
+
+	"jifen/internal/account"
+	"jifen/internal/application"
+	"jifen/internal/platform/web"
+	"jifen/internal/surface/shell"
+)
+
+// registerReviews adds the district office's queue of 复查 requests that
+// employers forwarded with their evidence.
+func (o *Office) registerReviews(mux *web.Mux) {
+	mux.Handle("GET /office/reviews", o.sh.RequireUser(account.PermCasesDistrict, o.reviews))
+	mux.Handle("POST /office/reviews/{id}/receive", o.sh.RequireUser(account.PermCasesDistrict, o.reviewReceive))
+}
+
+type reviewsView struct {
+	Items  []application.ReviewItem
+	Status string
+}
+
+func (o *Office) reviews(w http.ResponseWriter, r *http.Request) {
+	d, _ := officerDistrict(shell.User(r.Context()))
+	st := r.URL.Query().Get("status")
+	if st != "received" {
+		st = "forwarded"
+	}
+	items, err := o.apps.ReviewsForDistrict(r.Context(), d, st, 200)
+	if err != nil {
+		web.WriteError(w, r, err)
+		return
+	}
+	p := o.sh.Page(r, "复查申请")
+	p.Data = reviewsView{Items: items, Status: st}
+	o.sh.Render(w, r, http.StatusOK, "office_reviews", p)
+}
+
+func (o *Office) reviewReceive(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		web.WriteError(w, r, err)
+		return
+	}
+	d, _ := officerDistrict(shell.User(r.Context()))
+	if err := o.apps.ReceiveReview(r.Context(), d, id); err != nil {
+		web.WriteError(w, r, err)
+		return
+	}
+	o.sh.Flash(w, r, "/office/reviews", "saved")
+}
