@@ -311,18 +311,8 @@ func (p *Portal) renderCalculator(w http.ResponseWriter, r *http.Request, status
 	}
 	pg.Form["application_year"] = strconv.Itoa(year)
 	taxYears := book.TaxYears(year)
-	if len(errs) > 0 {
-		shown := appFieldErrors(errs, func(f string) string { return pageField(f, taxYears) })
-		pg.SetError(apperr.Fields(shown))
-		pg.Fields = map[string]string{}
-		for _, e := range shown {
-			if old := pg.Fields[e.Field]; old != "" {
-				e.Message = old + "；" + e.Message
-			}
-			pg.Fields[e.Field] = e.Message
-		}
-	}
-	pg.Data = buildCalcView(pg, f, book, calcYears(now), taxYears, add, res)
+	showFieldErrors(pg, errs, taxYears)
+	pg.Data = buildCalcView(pg, f, book, calcYears(now), taxYears, add, res, "/calculator")
 	p.sh.Render(w, r, status, "calculator", pg)
 }
 
@@ -449,10 +439,12 @@ func (b calcBuilder) cell(list, path, sub string) control {
 	return b.choice(path, "项目类型", "select", "", blankOption, opts("", "", l.InnovationKinds))
 }
 
+// buildCalcView builds the form's controls; action is the path the form
+// posts to (the calculator, or a page of an application's declaration).
 func buildCalcView(pg *ui.Page, f *calcForm, book *rules.Rulebook, years optGroup, taxYears []int, add string,
-	res *rules.Result) calcView {
+	res *rules.Result, action string) calcView {
 	b := calcBuilder{pg: pg, labels: book.Labels(), honors: f.honors}
-	v := calcView{Action: "/calculator", RuleTitle: book.Title(), Result: res, Lists: map[string]calcListView{}}
+	v := calcView{Action: action, RuleTitle: book.Title(), Result: res, Lists: map[string]calcListView{}}
 	v.Year = b.choice("application_year", "申报年度", "select", "积分统计到申报年度前一年的12月31日。", years)
 	v.Basics = []control{
 		b.input("birth_date", "出生日期", "date", "如 1980-09-10"),
@@ -468,7 +460,7 @@ func buildCalcView(pg *ui.Page, f *calcForm, book *rules.Rulebook, years optGrou
 		}
 		n = min(n, calcMaxRows)
 		lv := calcListView{Name: l.name, Title: l.title, Hint: l.hint, Error: pg.Fields[l.name],
-			AddAction: "/calculator#f-" + l.name + "-" + strconv.Itoa(n)}
+			AddAction: action + "#f-" + l.name + "-" + strconv.Itoa(n)}
 		for i := range n {
 			path := l.name + "[" + strconv.Itoa(i) + "]"
 			row := calcRowView{Path: path, Legend: l.title + "第" + strconv.Itoa(i+1) + "条", Error: pg.Fields[path]}

@@ -38,26 +38,48 @@ func (p *Portal) Register(mux *web.Mux) {
 	p.registerCalculator(mux)
 	p.registerApplicantAPI(mux)
 	p.registerEmployerAPI(mux)
+	p.registerPages(mux)
 }
 
 func (p *Portal) nav(u *account.User, path string) []ui.Nav {
 	items := []ui.Nav{{Href: "/", Label: "首页"}, {Href: "/calculator", Label: "积分自测"}}
 	if u != nil {
+		if u.HasRole(account.Applicant) {
+			items = append(items, ui.Nav{Href: "/me", Label: "我的申请"})
+		}
+		if u.HasRole(account.EmployerOperator) {
+			items = append(items, ui.Nav{Href: "/employer", Label: "单位首页"}, ui.Nav{Href: "/employer/links", Label: "关联申请"},
+				ui.Nav{Href: "/employer/applications", Label: "申请审核"})
+		}
 		items = append(items, ui.Nav{Href: "/account", Label: "账号与安全"})
 	}
-	for i := range items {
-		items[i].Current = items[i].Href == path || (items[i].Href != "/" && strings.HasPrefix(path, items[i].Href))
+	// The current item is the longest that is the path or a folder of it:
+	// on /employer/links that is 关联申请, not 单位首页.
+	cur := -1
+	for i, it := range items {
+		if (it.Href == path || it.Href != "/" && strings.HasPrefix(path, it.Href+"/")) &&
+			(cur < 0 || len(it.Href) > len(items[cur].Href)) {
+			cur = i
+		}
+	}
+	if cur >= 0 {
+		items[cur].Current = true
 	}
 	return items
 }
 
 type homeView struct {
-	User *account.User
+	User  *account.User
+	Round *RoundView // nil when no round is scheduled
 }
 
 func (p *Portal) home(w http.ResponseWriter, r *http.Request) {
 	pg := p.sh.Page(r, "首页")
-	pg.Data = homeView{User: shell.User(r.Context())}
+	v := homeView{User: shell.User(r.Context())}
+	if p.sh.Rounds != nil {
+		v.Round, _ = CurrentRoundView(r.Context(), p.sh.Rounds, p.sh.Clock.Now())
+	}
+	pg.Data = v
 	if pg.Nav == nil {
 		pg.Nav = p.nav(nil, r.URL.Path)
 	}

@@ -238,6 +238,20 @@ var flashes = map[string]string{
 	"employer_verified": "已核验通过，系统已生成单位注册码。",
 	"employer_rejected": "已记录不予核验。",
 	"decision_failed":   "操作未完成：该单位已被处理，或未填写不通过理由。",
+	// The portal's case pages.
+	"link_requested":       "已提交关联申请，请等待单位确认。",
+	"draft_saved":          "已保存，积分估算已更新。",
+	"attachment_added":     "材料已上传。",
+	"attachment_removed":   "材料已删除。",
+	"submitted":            "已提交单位，请等待单位审核。",
+	"review_requested":     "复查申请已提交，请联系单位到区服务窗口提交证明材料。",
+	"reg_code_regenerated": "已生成新的单位注册码，原注册码已失效。",
+	"link_confirmed":       "已确认关联。",
+	"link_rejected":        "已拒绝该关联申请，申请人将看到您填写的理由。",
+	"link_unlinked":        "已解除关联。",
+	"application_returned": "已退回申请人，申请人将看到退回理由。",
+	"application_filed":    "已确认提交。",
+	"review_forwarded":     "复查申请已转交区服务窗口。",
 }
 
 func flashText(code string) string { return flashes[code] }

@@ -1,0 +1,172 @@
+package portal
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"jifen/internal/employer"
+	"jifen/internal/person"
+	"jifen/internal/platform/apperr"
+	"jifen/internal/platform/web"
+	"jifen/internal/rules"
+	"jifen/internal/surface/ui"
+)
+
+// registerView is a registration form.
+type registerView struct {
+	Open      bool   // the form is shown
+	Closed    string // why not: the window, in Chinese
+	Districts []string
+}
+
+func (p *Portal) registerApplicantPage(w http.ResponseWriter, r *http.Request) {
+	pg := p.page(r, "申请人注册")
+	pg.Data = registerView{Open: true}
+	p.sh.Render(w, r, http.StatusOK, "portal_register_applicant", pg)
+}
+
+// registerApplicantSubmit registers an applicant with the checks of
+// POST /api/v1/applicants. It does not log the person in: the confirmation
+// page sends them to the login, where the account proves itself.
+func (p *Portal) registerApplicantSubmit(w http.ResponseWriter, r *http.Request) {
+	if !readForm(w, r, formLimit) {
+		return
+	}
+	f := r.PostForm
+	in := person.Registration{IDNumber: strings.TrimSpace(f.Get("id_number")), Name: f.Get("name"),
+		Login: strings.TrimSpace(f.Get("login")), Phone: strings.TrimSpace(f.Get("phone")),
+		Email: strings.TrimSpace(f.Get("email")), Password: f.Get("password")}
+	mismatch := in.Password != f.Get("password2")
+	if mismatch {
+		// An empty password is refused, so nothing is created, and every
+		// other field is still checked: one answer lists every problem.
+		in.Password = ""
+	}
+	_, _, err := p.svc.Persons.Register(r.Context(), in)
+	err = registrationError(err, mismatch, map[string]string{"display_name": "name"})
+	if err == nil {
+		web.Redirect(w, r, "/register/done?as=applicant")
+		return
+	}
+	if !shownOnPage(err) {
+		web.WriteError(w, r, err)
+		return
+	}
+	pg := p.page(r, "申请人注册")
+	keepForm(pg, f, "id_number", "name", "login", "phone", "email")
+	pg.SetError(err)
+	pg.Data = registerView{Open: true}
+	p.sh.Render(w, r, statusOf(err), "portal_register_applicant", pg)
+}
+
+// registrationError names the fields of a registration's error as the form
+// does, and replaces the refusal of the emptied password with the message
+// about the two passwords.
+func registrationError(err error, mismatch bool, rename map[string]string) error {
+	if err == nil || !apperr.Is(err, apperr.Invalid) {
+		return err
+	}
+	ae := apperr.As(err)
+	out := &apperr.Error{Code: ae.Code, Message: ae.Message, Err: ae.Err}
+	has := func(field string) bool {
+		return slices.ContainsFunc(ae.Fields, func(f apperr.FieldError) bool { return f.Field == field })
+	}
+	for _, fe := range ae.Fields {
+		if mismatch && fe.Field == "password" {
+			continue
+		}
+		if to, ok := rename[fe.Field]; ok {
+			if has(to) {
+				continue // the account's check of a name the form already faulted
+			}
+			fe.Field = to
+		}
+		out.Fields = append(out.Fields, fe)
+	}
+	if mismatch {
+		out.Fields = append(out.Fields, apperr.FieldError{Field: "password2", Message: "两次输入的密码不一致，请重新输入"})
+	}
+	return out
+}
+
+// keepForm keeps the named values in the form after an error; passwords
+// are never sent back.
+func keepForm(pg *ui.Page, f url.Values, names ...string) {
+	for _, n := range names {
+		pg.Form[n] = strings.TrimSpace(f.Get(n))
+	}
+}
+
+// employerWindow is nil while employers may register, else the Chinese
+// reason they may not (when the window opens or when it closed).
+func (p *Portal) employerWindow(ctx context.Context) error {
+	id, _, err := p.svc.CurrentRound(ctx)
+	if err != nil {
+		return apperr.New(apperr.Conflict, "目前没有开放单位注册的年度批次，请留意本站通知")
+	}
+	return p.svc.RequireOpen(ctx, id, "employer_registration")
+}
+
+func (p *Portal) registerEmployerPage(w http.ResponseWriter, r *http.Request) {
+	pg := p.page(r, "用人单位注册")
+	v := registerView{Open: true, Districts: rules.Districts()}
+	if err := p.employerWindow(r.Context()); err != nil {
+		if !shownOnPage(err) {
+			web.WriteError(w, r, err)
+			return
+		}
+		v.Open, v.Closed = false, apperr.As(err).Message
+	}
+	pg.Data = v
+	p.sh.Render(w, r, http.StatusOK, "portal_register_employer", pg)
+}
+
+// registerEmployerSubmit registers an employer and its first operator with
+// the checks of POST /api/v1/employers, only while the window is open.
+func (p *Portal) registerEmployerSubmit(w http.ResponseWriter, r *http.Request) {
+	if !readForm(w, r, formLimit) {
+		return
+	}
+	f := r.PostForm
+	v := registerView{Open: true, Districts: rules.Districts()}
+	err := p.employerWindow(r.Context())
+	if err == nil {
+		in := employer.Registration{CreditCode: strings.TrimSpace(f.Get("credit_code")), Name: f.Get("name"),
+			District: f.Get("district"), Address: f.Get("address"), LegalRep: f.Get("legal_rep"),
+			OperatorName: f.Get("operator_name"), OperatorLogin: strings.TrimSpace(f.Get("operator_login")),
+			Phone: strings.TrimSpace(f.Get("phone")), Email: strings.TrimSpace(f.Get("email")), Password: f.Get("password")}
+		mismatch := in.Password != f.Get("password2")
+		if mismatch {
+			in.Password = ""
+		}
+		_, _, err = p.svc.Employers.Register(r.Context(), in)
+		err = registrationError(err, mismatch, map[string]string{"display_name": "operator_name", "login": "operator_login"})
+		if err == nil {
+			web.Redirect(w, r, "/register/done?as=employer")
+			return
+		}
+	} else if apperr.Is(err, apperr.Conflict) {
+		v.Open, v.Closed = false, apperr.As(err).Message
+	}
+	if !shownOnPage(err) {
+		web.WriteError(w, r, err)
+		return
+	}
+	pg := p.page(r, "用人单位注册")
+	keepForm(pg, f, "credit_code", "name", "district", "address", "legal_rep", "operator_name", "operator_login", "phone", "email")
+	pg.SetError(err)
+	pg.Data = v
+	p.sh.Render(w, r, statusOf(err), "portal_register_employer", pg)
+}
+
+// registeredView is the confirmation after a registration.
+type registeredView struct{ Employer bool }
+
+func (p *Portal) registeredPage(w http.ResponseWriter, r *http.Request) {
+	pg := p.page(r, "注册成功")
+	pg.Data = registeredView{Employer: r.URL.Query().Get("as") == "employer"}
+	p.sh.Render(w, r, http.StatusOK, "portal_registered", pg)
+}
