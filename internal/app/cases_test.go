@@ -350,3 +350,21 @@ func TestReviewRequestReachesTheDistrictOffice(t *testing.T) {
 		t.Fatal("not listed as received")
 	}
 }
+
+func TestPortalHomeShowsTheRoundAndWhatIsOpen(t *testing.T) {
+	a := apptest.Start(t)
+	c := a.Client(a.Internet)
+	if r := c.Get("/"); !strings.Contains(r.Body, "当前没有进行中的积分落户年度批次") {
+		t.Fatal("no round: the home page should say so")
+	}
+	r, err := a.EnsureRound(context.Background(), 0, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := c.Get("/").Body
+	for _, want := range []string{r.Title, "单位注册", "个人填报", "下一阶段"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("home page lacks %q", want)
+		}
+	}
+}
