@@ -2,7 +2,7 @@
 # Load run of the applicant's pages against a database filled by
 # `jifen synth --open` (docs/performance.md). Needs wrk, curl and python3.
 #   usage: scripts/load-portal.sh DATA_PARENT_DIR JIFEN_BINARY PORT
-#   env:   SCRIPTS="me_many get_many put_many"  CONNS=16
+#   env:   SCRIPTS="me_many get_many put_many mepage_many apppage_many"  CONNS=16
 # It starts the server on PORT (and PORT+1, PORT+2), logs 64 synthetic
 # applicants with draft applications in, writes one wrk Lua script per
 # request kind (cookies rotated per request), runs wrk 10 s each, and stops
@@ -25,7 +25,7 @@ import json
 a=json.load(open('app.json'))
 body=json.dumps({'version':0,'declaration':a['declaration']})
 cookies=open('cookies.txt').read().split()
-for name,method,path,withbody in [('put_many','PUT','/api/v1/application/declaration',True),('get_many','GET','/api/v1/application',False),('me_many','GET','/api/v1/me',False)]:
+for name,method,path,withbody in [('put_many','PUT','/api/v1/application/declaration',True),('get_many','GET','/api/v1/application',False),('me_many','GET','/api/v1/me',False),('mepage_many','GET','/me',False),('apppage_many','GET','/me/application/housing',False)]:
     hdr='{["Content-Type"]="application/json", ["Cookie"]="jifen_session=" .. c}' if withbody else '{["Cookie"]="jifen_session=" .. c}'
     lua='''cookies = {%s}
 body = %s
@@ -44,5 +44,5 @@ end
 ''' % (", ".join('"%s"'%c for c in cookies), json.dumps(body), method, path, hdr, 'body' if withbody else 'nil')
     open('%s.lua'%name,'w').write(lua)
 PY
-for s in ${SCRIPTS:-me_many get_many put_many}; do echo "== $s"; wrk -t2 -c${CONNS:-16} -d10s --latency -s $s.lua http://127.0.0.1:$3 2>&1 | grep -E "50%|99%|Requests/sec|Non-2xx|rror"; done
+for s in ${SCRIPTS:-me_many mepage_many get_many apppage_many put_many}; do echo "== $s"; wrk -t2 -c${CONNS:-16} -d10s --latency -s $s.lua http://127.0.0.1:$3 2>&1 | grep -E "50%|99%|Requests/sec|Non-2xx|rror"; done
 pkill -f "$2 serve"
