@@ -368,3 +368,31 @@ func TestPortalHomeShowsTheRoundAndWhatIsOpen(t *testing.T) {
 		}
 	}
 }
+
+func TestInvitationThroughThePages(t *testing.T) {
+	a := apptest.Start(t)
+	emp, _, _ := flow(t, a)
+	r := emp.PostForm("/employer/operators/invite", url.Values{"email": {"colleague@example.cn"}})
+	if r.Status != 201 || !strings.Contains(r.Body, "/employer/invite/") {
+		t.Fatalf("invite page: %d", r.Status)
+	}
+	i := strings.Index(r.Body, "/employer/invite/")
+	link := r.Body[i:]
+	link = link[:strings.IndexAny(link, "<\"")]
+	anon := a.Client(a.Internet)
+	if g := anon.Get(link); g.Status != 200 || !strings.Contains(g.Body, "北京测试科技有限公司") {
+		t.Fatalf("invitation page: %d", g.Status)
+	}
+	form := url.Values{"name": {"周八"}, "login": {"op-colleague"}, "phone": {"13600136000"}, "email": {"colleague@example.cn"},
+		"password": {apptest.Password}, "password2": {"different"}}
+	if r := anon.PostForm(link, form); r.Status != 400 || !strings.Contains(r.Body, "两次输入的密码不一致") {
+		t.Fatalf("mismatch: %d", r.Status)
+	}
+	form.Set("password2", apptest.Password)
+	if r := anon.PostForm(link, form); r.Status != 200 || !strings.Contains(r.Body, "op-colleague") {
+		t.Fatalf("accept: %d %s", r.Status, r.Body)
+	}
+	if r := emp.Get("/employer/operators"); !strings.Contains(r.Body, "op-colleague") {
+		t.Fatal("the colleague is not listed")
+	}
+}

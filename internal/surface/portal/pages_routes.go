@@ -49,6 +49,7 @@ func (p *Portal) registerPages(mux *web.Mux) {
 	mux.Handle("GET /employer/applications/{id}", user(p.appPage))
 	mux.Handle("POST /employer/applications/{id}/{action}", user(p.appPost))
 	mux.Handle("GET /employer/applications/{id}/attachments/{att}", user(p.appAttachment))
+	p.registerOperatorPages(mux)
 }
 
 // page is the base page of the portal, with the navigation even where the

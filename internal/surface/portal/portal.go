@@ -49,7 +49,7 @@ func (p *Portal) nav(u *account.User, path string) []ui.Nav {
 		}
 		if u.HasRole(account.EmployerOperator) {
 			items = append(items, ui.Nav{Href: "/employer", Label: "单位首页"}, ui.Nav{Href: "/employer/links", Label: "关联申请"},
-				ui.Nav{Href: "/employer/applications", Label: "申请审核"})
+				ui.Nav{Href: "/employer/applications", Label: "申请审核"}, ui.Nav{Href: "/employer/operators", Label: "经办人"})
 		}
 		items = append(items, ui.Nav{Href: "/account", Label: "账号与安全"})
 	}
