@@ -181,54 +181,97 @@ func afterStatisticsDate(d rules.CalculatorRequest) []rules.FieldError {
 	return fe
 }
 
-// SubmitToEmployer sends an editable application to the employer. The
-// applicant must accept the truthfulness statement, and the declaration
-// must be valid. Submitting an application that is already with the
-// employer answers the same application again (idempotent).
-func (s *Service) SubmitToEmployer(ctx context.Context, c Caller, id int64, truthful bool) (*Application, error) {
+// change is one state change of an application: who may make it, when it
+// counts as made already (answered again, idempotent), what must hold, and
+// what it writes besides the status, the version and the time.
+type change struct {
+	to     Status
+	by     func(Caller) bool
+	done   func(*Application) bool
+	check  func(ctx context.Context, a *Application) error
+	set    string // extra "col = $1, col = $2" assignments
+	args   func(now int64) []any
+	reason string
+}
+
+// transition makes one change in one transaction: the row, its timeline
+// entry, its audit record and its e-mail.
+func (s *Service) transition(ctx context.Context, c Caller, id int64, ch change) (*Application, error) {
 	var out *Application
 	err := s.db.WithTx(ctx, func(ctx context.Context) error {
 		a, err := s.getFor(ctx, c, id)
 		if err != nil {
 			return err
 		}
-		if c.PersonID == 0 {
+		if !ch.by(c) {
 			return ErrNotFound
 		}
-		if a.Status == WithEmployer {
+		if ch.done != nil && ch.done(a) {
 			out = a
 			return nil
 		}
-		if !a.Status.Editable() {
-			return apperr.New(apperr.Conflict, "申请已提交（当前状态："+StatusName(a.Status)+"）")
-		}
-		if !truthful {
-			return apperr.Field("truthful", "请阅读并确认承诺：所填信息真实、准确、完整，如有虚假愿承担相应责任")
-		}
-		if err := s.windows.RequireOpen(ctx, a.RoundID, "application"); err != nil {
+		if err := ch.check(ctx, a); err != nil {
 			return err
-		}
-		if _, err := Estimate(a.Declaration); err != nil {
-			return err
-		}
-		if len(a.Declaration.SocialInsurance) == 0 {
-			return apperr.Field("social_insurance", "请至少填写一条社会保险缴纳记录")
 		}
 		now := db.Micros(s.clock.Now())
-		if _, err := s.db.Exec(ctx, `UPDATE applications SET status = 'with_employer', truthful_at = $1, submitted_at = $2,
-			return_reason = '', version = version + 1, updated_at = $3 WHERE id = $4`, now, now, now, id); err != nil {
+		args := ch.args(now)
+		n := len(args)
+		q := fmt.Sprintf(`UPDATE applications SET status = '%s', %s, version = version + 1, updated_at = $%d WHERE id = $%d`,
+			ch.to, ch.set, n+1, n+2)
+		if _, err := s.db.Exec(ctx, q, append(args, now, id)...); err != nil {
 			return err
 		}
-		if err := s.record(ctx, c, a, WithEmployer, "申请人确认承诺并提交单位"); err != nil {
+		if err := s.record(ctx, c, a, ch.to, ch.reason); err != nil {
 			return err
 		}
-		if err := s.notify(ctx, a, WithEmployer, ""); err != nil {
+		if err := s.notify(ctx, a, ch.to, returnReason(ch)); err != nil {
 			return err
 		}
 		out, err = s.get(ctx, id)
 		return err
 	})
 	return out, s.denied(ctx, id, err)
+}
+
+// returnReason is the reason the e-mail quotes: only a return explains
+// itself to the applicant.
+func returnReason(ch change) string {
+	if ch.to == Returned {
+		return ch.reason
+	}
+	return ""
+}
+
+func byApplicant(c Caller) bool { return c.PersonID != 0 }
+func byEmployer(c Caller) bool  { return c.EmployerID != 0 }
+
+// SubmitToEmployer sends an editable application to the employer. The
+// applicant must accept the truthfulness statement, and the declaration
+// must be valid. Submitting an application that is already with the
+// employer answers the same application again (idempotent).
+func (s *Service) SubmitToEmployer(ctx context.Context, c Caller, id int64, truthful bool) (*Application, error) {
+	return s.transition(ctx, c, id, change{to: WithEmployer, by: byApplicant, reason: "申请人确认承诺并提交单位",
+		done: func(a *Application) bool { return a.Status == WithEmployer },
+		check: func(ctx context.Context, a *Application) error {
+			if !a.Status.Editable() {
+				return apperr.New(apperr.Conflict, "申请已提交（当前状态："+StatusName(a.Status)+"）")
+			}
+			if !truthful {
+				return apperr.Field("truthful", "请阅读并确认承诺：所填信息真实、准确、完整，如有虚假愿承担相应责任")
+			}
+			if err := s.windows.RequireOpen(ctx, a.RoundID, "application"); err != nil {
+				return err
+			}
+			if _, err := Estimate(a.Declaration); err != nil {
+				return err
+			}
+			if len(a.Declaration.SocialInsurance) == 0 {
+				return apperr.Field("social_insurance", "请至少填写一条社会保险缴纳记录")
+			}
+			return nil
+		},
+		set:  "truthful_at = $1, submitted_at = $2, return_reason = ''",
+		args: func(now int64) []any { return []any{now, now} }})
 }
 
 // Return sends an application back to the applicant with a reason.
@@ -237,72 +280,31 @@ func (s *Service) Return(ctx context.Context, c Caller, id int64, reason string)
 	if reason == "" {
 		return nil, apperr.Field("reason", "请填写退回理由，申请人将看到该理由并据此修改")
 	}
-	var out *Application
-	err := s.db.WithTx(ctx, func(ctx context.Context) error {
-		a, err := s.getFor(ctx, c, id)
-		if err != nil {
-			return err
-		}
-		if c.EmployerID == 0 {
-			return ErrNotFound
-		}
-		if a.Status != WithEmployer {
-			return apperr.New(apperr.Conflict, "只能退回待单位审核的申请（当前状态："+StatusName(a.Status)+"）")
-		}
-		if _, err := s.db.Exec(ctx, `UPDATE applications SET status = 'returned', return_reason = $1, version = version + 1,
-			updated_at = $2 WHERE id = $3`, reason, db.Micros(s.clock.Now()), id); err != nil {
-			return err
-		}
-		if err := s.record(ctx, c, a, Returned, reason); err != nil {
-			return err
-		}
-		if err := s.notify(ctx, a, Returned, reason); err != nil {
-			return err
-		}
-		out, err = s.get(ctx, id)
-		return err
-	})
-	return out, s.denied(ctx, id, err)
+	return s.transition(ctx, c, id, change{to: Returned, by: byEmployer, reason: reason,
+		check: func(_ context.Context, a *Application) error {
+			if a.Status != WithEmployer {
+				return apperr.New(apperr.Conflict, "只能退回待单位审核的申请（当前状态："+StatusName(a.Status)+"）")
+			}
+			return nil
+		},
+		set:  "return_reason = $1",
+		args: func(int64) []any { return []any{reason} }})
 }
 
 // File submits an application to the bureau on the employer's behalf
 // (确认提交); from then on it is locked. Filing one already filed answers
 // the same application (idempotent).
 func (s *Service) File(ctx context.Context, c Caller, id int64) (*Application, error) {
-	var out *Application
-	err := s.db.WithTx(ctx, func(ctx context.Context) error {
-		a, err := s.getFor(ctx, c, id)
-		if err != nil {
-			return err
-		}
-		if c.EmployerID == 0 {
-			return ErrNotFound
-		}
-		if a.Status == Submitted {
-			out = a
-			return nil
-		}
-		if a.Status != WithEmployer {
-			return apperr.New(apperr.Conflict, "只能提交待单位审核的申请（当前状态："+StatusName(a.Status)+"）")
-		}
-		if err := s.windows.RequireOpen(ctx, a.RoundID, "employer_submission"); err != nil {
-			return err
-		}
-		now := db.Micros(s.clock.Now())
-		if _, err := s.db.Exec(ctx, `UPDATE applications SET status = 'submitted', filed_at = $1, version = version + 1,
-			updated_at = $2 WHERE id = $3`, now, now, id); err != nil {
-			return err
-		}
-		if err := s.record(ctx, c, a, Submitted, "单位确认提交"); err != nil {
-			return err
-		}
-		if err := s.notify(ctx, a, Submitted, ""); err != nil {
-			return err
-		}
-		out, err = s.get(ctx, id)
-		return err
-	})
-	return out, s.denied(ctx, id, err)
+	return s.transition(ctx, c, id, change{to: Submitted, by: byEmployer, reason: "单位确认提交",
+		done: func(a *Application) bool { return a.Status == Submitted },
+		check: func(ctx context.Context, a *Application) error {
+			if a.Status != WithEmployer {
+				return apperr.New(apperr.Conflict, "只能提交待单位审核的申请（当前状态："+StatusName(a.Status)+"）")
+			}
+			return s.windows.RequireOpen(ctx, a.RoundID, "employer_submission")
+		},
+		set:  "filed_at = $1",
+		args: func(now int64) []any { return []any{now} }})
 }
 
 // BulkResult is the outcome of one application in a bulk action.
