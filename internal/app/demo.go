@@ -13,6 +13,7 @@ import (
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/ident"
 	"jifen/internal/round"
+	"jifen/internal/synth"
 )
 
 // DemoAccount is one demo login.
@@ -190,7 +191,39 @@ func (a *App) PrintDemo(w io.Writer, accts []DemoAccount) {
 		}
 		fmt.Fprintf(w, "  %-15s %-16s %-10s %s\n", d.Login, d.Password, account.RoleName(d.Role), where)
 	}
+	if samples := a.synthSamples(); len(samples) > 0 {
+		fmt.Fprintf(w, "\n合成数据账号（密码均为 %s）/ synthetic logins (password %s):\n", synth.Password, synth.Password)
+		for _, s := range samples {
+			fmt.Fprintf(w, "  %-15s %s\n", s[0], s[1])
+		}
+	}
 	fmt.Fprintln(w)
+}
+
+// synthSamples picks a few synthetic accounts to show: applicants whose
+// applications are in different states, and employer operators.
+func (a *App) synthSamples() [][2]string {
+	ctx := context.Background()
+	var out [][2]string
+	rows, err := a.DB.Query(ctx, `SELECT min(u.login), ap.status FROM applications ap JOIN persons p ON p.id = ap.person_id
+		JOIN users u ON u.id = p.user_id WHERE u.email LIKE '%@synth.jifen.test' AND ap.status IN ('draft', 'with_employer', 'first_result')
+		GROUP BY ap.status ORDER BY ap.status`)
+	if err != nil {
+		return nil
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var login, st string
+		if rows.Scan(&login, &st) == nil {
+			out = append(out, [2]string{login, "申请人，申请状态：" + application.StatusName(application.Status(st))})
+		}
+	}
+	var op string
+	if err := a.DB.QueryRow(ctx, `SELECT min(u.login) FROM users u JOIN employer_operators o ON o.user_id = u.id
+		JOIN employers e ON e.id = o.employer_id WHERE e.status = 'verified' AND u.email LIKE '%@synth.jifen.test'`).Scan(&op); err == nil && op != "" {
+		out = append(out, [2]string{op, "用人单位经办人（已核验单位）"})
+	}
+	return out
 }
 
 func hostPort(addr string) string {
