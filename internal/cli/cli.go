@@ -39,6 +39,7 @@ func commands() []command {
 		{"audit", "审计日志 verify the audit chain, purge rows past retention", runAudit},
 		{"calc", "积分计算 score calculator JSON from stdin", runCalc},
 		{"synth", "生成合成数据 fill the database with a synthetic population", runSynth},
+		{"agencysim", "模拟委办局接口 serve the simulated partner agencies", runAgencysim},
 		{"version", "显示版本 print the version", runVersion},
 		{"help", "显示帮助 list the commands", nil},
 	}

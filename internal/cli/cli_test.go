@@ -107,3 +107,10 @@ func TestServeRefusesOldSchemaWithoutMigrate(t *testing.T) {
 		t.Fatalf("status: %+v", r)
 	}
 }
+
+func TestAgencysimNeedsAKey(t *testing.T) {
+	env := testEnv(t)
+	if r := jifen(t, env, "", "agencysim", "--addr", "127.0.0.1:0"); r.code != 1 || !strings.Contains(r.stderr, "agency-key") {
+		t.Fatalf("%+v", r)
+	}
+}
