@@ -91,18 +91,16 @@ func (p *Portal) apiMe(w http.ResponseWriter, r *http.Request) {
 		web.JSON(w, http.StatusOK, out)
 		return
 	}
-	c, err := p.operator(r)
-	if err != nil {
-		web.WriteError(w, r, err)
+	c, ok := p.operatorOf(w, r)
+	if !ok {
 		return
 	}
 	web.JSON(w, http.StatusOK, map[string]any{"role": "employer_operator", "employer": employerOut(c.employer), "round_year": c.year})
 }
 
 func (p *Portal) apiLinks(w http.ResponseWriter, r *http.Request) {
-	c, err := p.applicantInRound(r)
-	if err != nil {
-		web.WriteError(w, r, err)
+	c, ok := p.applicantInRoundOf(w, r)
+	if !ok {
 		return
 	}
 	ls, err := p.svc.Persons.LinksOfPerson(r.Context(), c.person.ID, c.roundID)
@@ -114,9 +112,8 @@ func (p *Portal) apiLinks(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Portal) apiRequestLink(w http.ResponseWriter, r *http.Request) {
-	c, err := p.applicantInRound(r)
-	if err != nil {
-		web.WriteError(w, r, err)
+	c, ok := p.applicantInRoundOf(w, r)
+	if !ok {
 		return
 	}
 	var in struct {
@@ -192,9 +189,8 @@ func (p *Portal) myApplication(r *http.Request) (*applicantCtx, *application.App
 }
 
 func (p *Portal) apiApplication(w http.ResponseWriter, r *http.Request) {
-	_, a, err := p.myApplication(r)
-	if err != nil {
-		web.WriteError(w, r, err)
+	_, a, ok := p.myApplicationOf(w, r)
+	if !ok {
 		return
 	}
 	web.JSON(w, http.StatusOK, applicationOut(a))
@@ -203,9 +199,8 @@ func (p *Portal) apiApplication(w http.ResponseWriter, r *http.Request) {
 // apiOpenApplication creates the applicant's application for the current
 // round (idempotent: the same application comes back the second time).
 func (p *Portal) apiOpenApplication(w http.ResponseWriter, r *http.Request) {
-	c, err := p.applicantInRound(r)
-	if err != nil {
-		web.WriteError(w, r, err)
+	c, ok := p.applicantInRoundOf(w, r)
+	if !ok {
 		return
 	}
 	a, err := p.openApplication(r, c)
@@ -231,9 +226,8 @@ type declarationUpdate struct {
 }
 
 func (p *Portal) apiSaveDeclaration(w http.ResponseWriter, r *http.Request) {
-	c, a, err := p.myApplication(r)
-	if err != nil {
-		web.WriteError(w, r, err)
+	c, a, ok := p.myApplicationOf(w, r)
+	if !ok {
 		return
 	}
 	var in declarationUpdate
@@ -241,7 +235,7 @@ func (p *Portal) apiSaveDeclaration(w http.ResponseWriter, r *http.Request) {
 		web.WriteError(w, r, err)
 		return
 	}
-	a, err = p.svc.Applications.SaveDraftOf(r.Context(), c.caller, a, in.Declaration, in.Version)
+	a, err := p.svc.Applications.SaveDraftOf(r.Context(), c.caller, a, in.Declaration, in.Version)
 	if err != nil {
 		web.WriteError(w, r, err)
 		return
@@ -250,9 +244,8 @@ func (p *Portal) apiSaveDeclaration(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Portal) apiSubmit(w http.ResponseWriter, r *http.Request) {
-	c, a, err := p.myApplication(r)
-	if err != nil {
-		web.WriteError(w, r, err)
+	c, a, ok := p.myApplicationOf(w, r)
+	if !ok {
 		return
 	}
 	var in struct {
@@ -262,7 +255,7 @@ func (p *Portal) apiSubmit(w http.ResponseWriter, r *http.Request) {
 		web.WriteError(w, r, err)
 		return
 	}
-	a, err = p.svc.Applications.SubmitToEmployer(r.Context(), c.caller, a.ID, in.Truthful)
+	a, err := p.svc.Applications.SubmitToEmployer(r.Context(), c.caller, a.ID, in.Truthful)
 	if err != nil {
 		web.WriteError(w, r, err)
 		return
@@ -289,9 +282,8 @@ func eventsOut(es []application.Event) []eventJSON {
 }
 
 func (p *Portal) apiEvents(w http.ResponseWriter, r *http.Request) {
-	c, a, err := p.myApplication(r)
-	if err != nil {
-		web.WriteError(w, r, err)
+	c, a, ok := p.myApplicationOf(w, r)
+	if !ok {
 		return
 	}
 	es, err := p.svc.Applications.Events(r.Context(), c.caller, a.ID)
@@ -303,9 +295,8 @@ func (p *Portal) apiEvents(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Portal) apiRequestReview(w http.ResponseWriter, r *http.Request) {
-	c, a, err := p.myApplication(r)
-	if err != nil {
-		web.WriteError(w, r, err)
+	c, a, ok := p.myApplicationOf(w, r)
+	if !ok {
 		return
 	}
 	var in struct {
@@ -333,9 +324,8 @@ type attachmentJSON struct {
 }
 
 func (p *Portal) apiAttachments(w http.ResponseWriter, r *http.Request) {
-	c, a, err := p.myApplication(r)
-	if err != nil {
-		web.WriteError(w, r, err)
+	c, a, ok := p.myApplicationOf(w, r)
+	if !ok {
 		return
 	}
 	list, err := p.svc.Attachments.List(r.Context(), c.caller, a.ID)
@@ -354,9 +344,8 @@ func (p *Portal) apiAttachments(w http.ResponseWriter, r *http.Request) {
 const uploadLimit = application.MaxAttachmentBytes + 64<<10
 
 func (p *Portal) apiAddAttachment(w http.ResponseWriter, r *http.Request) {
-	c, a, err := p.myApplication(r)
-	if err != nil {
-		web.WriteError(w, r, err)
+	c, a, ok := p.myApplicationOf(w, r)
+	if !ok {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, uploadLimit)
@@ -393,9 +382,8 @@ func (p *Portal) apiAddAttachment(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Portal) apiRemoveAttachment(w http.ResponseWriter, r *http.Request) {
-	c, a, err := p.myApplication(r)
-	if err != nil {
-		web.WriteError(w, r, err)
+	c, a, ok := p.myApplicationOf(w, r)
+	if !ok {
 		return
 	}
 	id, err := strconv.ParseInt(r.PathValue("att"), 10, 64)

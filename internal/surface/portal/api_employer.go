@@ -83,18 +83,16 @@ func (p *Portal) apiRegisterEmployer(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Portal) apiEmployer(w http.ResponseWriter, r *http.Request) {
-	c, err := p.operator(r)
-	if err != nil {
-		web.WriteError(w, r, err)
+	c, ok := p.operatorOf(w, r)
+	if !ok {
 		return
 	}
 	web.JSON(w, http.StatusOK, employerOut(c.employer))
 }
 
 func (p *Portal) apiRegenerateCode(w http.ResponseWriter, r *http.Request) {
-	c, err := p.operator(r)
-	if err != nil {
-		web.WriteError(w, r, err)
+	c, ok := p.operatorOf(w, r)
+	if !ok {
 		return
 	}
 	code, err := p.svc.Employers.RegenerateCode(r.Context(), c.employer.ID)
@@ -128,9 +126,8 @@ func (p *Portal) operatorInRound(r *http.Request) (*operatorCtx, error) {
 }
 
 func (p *Portal) apiEmployerLinks(w http.ResponseWriter, r *http.Request) {
-	c, err := p.operatorInRound(r)
-	if err != nil {
-		web.WriteError(w, r, err)
+	c, ok := p.operatorInRoundOf(w, r)
+	if !ok {
 		return
 	}
 	ls, err := p.svc.Persons.LinksOfEmployer(r.Context(), c.employer.ID, c.roundID, person.LinkStatus(r.URL.Query().Get("status")))
@@ -147,9 +144,8 @@ func (p *Portal) apiEmployerLinks(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Portal) apiDecideLink(w http.ResponseWriter, r *http.Request) {
-	c, err := p.operatorInRound(r)
-	if err != nil {
-		web.WriteError(w, r, err)
+	c, ok := p.operatorInRoundOf(w, r)
+	if !ok {
 		return
 	}
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
@@ -207,9 +203,8 @@ type summaryJSON struct {
 }
 
 func (p *Portal) apiEmployerApplications(w http.ResponseWriter, r *http.Request) {
-	c, err := p.operatorInRound(r)
-	if err != nil {
-		web.WriteError(w, r, err)
+	c, ok := p.operatorInRoundOf(w, r)
+	if !ok {
 		return
 	}
 	q := r.URL.Query()
@@ -234,9 +229,8 @@ func (p *Portal) apiEmployerApplications(w http.ResponseWriter, r *http.Request)
 }
 
 func (p *Portal) apiEmployerApplication(w http.ResponseWriter, r *http.Request) {
-	c, err := p.operator(r)
-	if err != nil {
-		web.WriteError(w, r, err)
+	c, ok := p.operatorOf(w, r)
+	if !ok {
 		return
 	}
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
@@ -258,9 +252,8 @@ func (p *Portal) apiEmployerApplication(w http.ResponseWriter, r *http.Request) 
 }
 
 func (p *Portal) apiEmployerAct(w http.ResponseWriter, r *http.Request) {
-	c, err := p.operator(r)
-	if err != nil {
-		web.WriteError(w, r, err)
+	c, ok := p.operatorOf(w, r)
+	if !ok {
 		return
 	}
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
@@ -301,9 +294,8 @@ func (p *Portal) apiEmployerAct(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Portal) apiFileMany(w http.ResponseWriter, r *http.Request) {
-	c, err := p.operator(r)
-	if err != nil {
-		web.WriteError(w, r, err)
+	c, ok := p.operatorOf(w, r)
+	if !ok {
 		return
 	}
 	var in struct {
@@ -321,9 +313,8 @@ func (p *Portal) apiFileMany(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Portal) apiOperators(w http.ResponseWriter, r *http.Request) {
-	c, err := p.operator(r)
-	if err != nil {
-		web.WriteError(w, r, err)
+	c, ok := p.operatorOf(w, r)
+	if !ok {
 		return
 	}
 	ops, err := p.svc.Employers.Operators(r.Context(), c.employer.ID)
@@ -346,9 +337,8 @@ func (p *Portal) apiOperators(w http.ResponseWriter, r *http.Request) {
 // apiInvite invites a colleague; the token is in the answer once (and in the
 // e-mail) so the operator can also pass it on by hand.
 func (p *Portal) apiInvite(w http.ResponseWriter, r *http.Request) {
-	c, err := p.operator(r)
-	if err != nil {
-		web.WriteError(w, r, err)
+	c, ok := p.operatorOf(w, r)
+	if !ok {
 		return
 	}
 	var in struct {

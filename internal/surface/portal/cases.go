@@ -9,6 +9,7 @@ import (
 	"jifen/internal/employer"
 	"jifen/internal/person"
 	"jifen/internal/platform/apperr"
+	"jifen/internal/platform/web"
 	"jifen/internal/surface/shell"
 )
 
@@ -77,3 +78,28 @@ func (p *Portal) operator(r *http.Request) (*operatorCtx, error) {
 
 // needRound is the error when a function needs a round and none exists.
 var needRound = apperr.New(apperr.Conflict, "当前没有进行中的积分落户年度批次")
+
+// answered writes err, if any, and reports whether the handler may go on:
+// the one place the API handlers turn a failed lookup into an answer.
+func answered(w http.ResponseWriter, r *http.Request, err error) bool {
+	if err != nil {
+		web.WriteError(w, r, err)
+		return false
+	}
+	return true
+}
+
+func (p *Portal) operatorInRoundOf(w http.ResponseWriter, r *http.Request) (*operatorCtx, bool) {
+	c, err := p.operatorInRound(r)
+	return c, answered(w, r, err)
+}
+
+func (p *Portal) applicantInRoundOf(w http.ResponseWriter, r *http.Request) (*applicantCtx, bool) {
+	c, err := p.applicantInRound(r)
+	return c, answered(w, r, err)
+}
+
+func (p *Portal) myApplicationOf(w http.ResponseWriter, r *http.Request) (*applicantCtx, *application.Application, bool) {
+	c, a, err := p.myApplication(r)
+	return c, a, answered(w, r, err)
+}
