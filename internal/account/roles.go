@@ -87,6 +87,8 @@ const (
 	PermCasesDistrict  Permission = "cases.district"  // cases of one's own district
 	PermCasesCity      Permission = "cases.city"      // every case, final decisions
 	PermAgencyLiaison  Permission = "agency.liaison"  // an agency's own view
+	PermCheckMonitor   Permission = "check.monitor"   // agencies' health, call log, inspection reports
+	PermCheckRun       Permission = "check.run"       // start, apply and discard cross-check runs
 	PermApply          Permission = "apply"           // an applicant's own case
 	PermEmployer       Permission = "employer"        // an employer's own cases
 )
@@ -95,9 +97,9 @@ var rolePermissions = map[Role][]Permission{
 	Applicant:        {PermApply},
 	EmployerOperator: {PermEmployer},
 	DistrictOfficer:  {PermOfficeHome, PermCasesDistrict},
-	CityOfficer:      {PermOfficeHome, PermCasesCity, PermCasesDistrict, PermRoundsManage},
-	AgencyLiaison:    {PermOfficeHome, PermAgencyLiaison},
-	SystemAdmin:      {PermOfficeHome, PermUsersView, PermUsersManage, PermConfigManage},
+	CityOfficer:      {PermOfficeHome, PermCasesCity, PermCasesDistrict, PermRoundsManage, PermCheckMonitor, PermCheckRun},
+	AgencyLiaison:    {PermOfficeHome, PermAgencyLiaison, PermCheckMonitor},
+	SystemAdmin:      {PermOfficeHome, PermUsersView, PermUsersManage, PermConfigManage, PermCheckMonitor},
 	SecurityAdmin:    {PermOfficeHome, PermUsersView, PermRolesManage, PermSecurityManage},
 	AuditAdmin:       {PermOfficeHome, PermAuditRead, PermAuditExport},
 }
