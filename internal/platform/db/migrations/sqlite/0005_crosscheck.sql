@@ -37,7 +37,7 @@ CREATE TABLE check_runs (
     indicator      TEXT    NOT NULL DEFAULT '',
     mode           TEXT    NOT NULL CHECK (mode IN ('apply', 'preview')),
     rulebook       TEXT    NOT NULL,
-    status         TEXT    NOT NULL CHECK (status IN ('running', 'ready', 'applied', 'discarded')),
+    status         TEXT    NOT NULL CHECK (status IN ('running', 'ready', 'applying', 'applied', 'discarded')),
     total          BIGINT  NOT NULL DEFAULT 0,
     batches        INTEGER NOT NULL DEFAULT 0,
     reason         TEXT    NOT NULL DEFAULT '',
@@ -69,7 +69,7 @@ CREATE TABLE check_jobs (
     id          INTEGER PRIMARY KEY,
     run_id      BIGINT  NOT NULL REFERENCES check_runs (id),
     batch_no    INTEGER NOT NULL,
-    kind        TEXT    NOT NULL CHECK (kind IN ('query', 'score')),
+    kind        TEXT    NOT NULL CHECK (kind IN ('query', 'score', 'apply')),
     agency      TEXT    NOT NULL DEFAULT '',
     state       TEXT    NOT NULL CHECK (state IN ('queued', 'running', 'done')),
     attempts    INTEGER NOT NULL DEFAULT 0,
@@ -127,6 +127,16 @@ ALTER TABLE applications ADD COLUMN score BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE applications ADD COLUMN score_eligible BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE applications ADD COLUMN score_run BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE applications ADD COLUMN scored_at BIGINT NOT NULL DEFAULT 0;
+
+-- Single checks outside runs: the employer against 市场监管 at registration,
+-- the applicant's identity and residence permit against 公安 at submission.
+-- '' = not yet asked; 'unavailable' is asked again by the worker.
+ALTER TABLE employers ADD COLUMN market_check TEXT NOT NULL DEFAULT '';
+ALTER TABLE employers ADD COLUMN market_detail TEXT NOT NULL DEFAULT '';
+ALTER TABLE employers ADD COLUMN market_checked_at BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE applications ADD COLUMN identity_check TEXT NOT NULL DEFAULT '';
+ALTER TABLE applications ADD COLUMN identity_detail TEXT NOT NULL DEFAULT '';
+ALTER TABLE applications ADD COLUMN identity_checked_at BIGINT NOT NULL DEFAULT 0;
 
 -- What did not match, for the district officers of the employer's district.
 CREATE TABLE discrepancies (
