@@ -11,15 +11,17 @@ import (
 // Faults is how one agency misbehaves. The zero value answers at once,
 // always.
 type Faults struct {
-	LatencyMS   int       `json:"latency_ms"`   // added to every answer
-	JitterMS    int       `json:"jitter_ms"`    // plus a uniform 0..jitter
-	ErrorRate   float64   `json:"error_rate"`   // share answered 500
-	TimeoutRate float64   `json:"timeout_rate"` // share never answered (until the client gives up)
-	Down        bool      `json:"down"`         // answers 503 while true
-	DownFrom    time.Time `json:"down_from"`    // an outage window (zero: none)
-	DownUntil   time.Time `json:"down_until"`
-	RatePerSec  float64   `json:"rate_per_sec"` // 0: no limit; over it: 429 with Retry-After
-	Burst       int       `json:"burst"`
+	LatencyMS   int     `json:"latency_ms"`   // added to every answer
+	JitterMS    int     `json:"jitter_ms"`    // plus a uniform 0..jitter
+	ErrorRate   float64 `json:"error_rate"`   // share answered 500
+	TimeoutRate float64 `json:"timeout_rate"` // share never answered (until the client gives up)
+	// MalformedRate is the share answered 200 with a body that is not JSON.
+	MalformedRate float64   `json:"malformed_rate"`
+	Down          bool      `json:"down"`      // answers 503 while true
+	DownFrom      time.Time `json:"down_from"` // an outage window (zero: none)
+	DownUntil     time.Time `json:"down_until"`
+	RatePerSec    float64   `json:"rate_per_sec"` // 0: no limit; over it: 429 with Retry-After
+	Burst         int       `json:"burst"`
 }
 
 // agencyState is an agency's faults and its rate limiter.
@@ -59,6 +61,7 @@ const (
 	hang
 	outage
 	limited
+	malformed
 )
 
 func (a *agencyState) decide(now time.Time, r *rand.Rand) (decision, time.Duration) {
@@ -81,6 +84,8 @@ func (a *agencyState) decide(now time.Time, r *rand.Rand) (decision, time.Durati
 		return hang, delay
 	case x < f.TimeoutRate+f.ErrorRate:
 		return fail, delay
+	case x < f.TimeoutRate+f.ErrorRate+f.MalformedRate:
+		return malformed, delay
 	}
 	return answer, delay
 }

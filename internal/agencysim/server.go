@@ -179,6 +179,10 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) {
 	case hang:
 		<-r.Context().Done()
 		return
+	case malformed:
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"request_id": "` + q.RequestID + `", "results": [{"subj`))
+		return
 	}
 	ans, err := s.lookup(r.Context(), name, q)
 	if err != nil {
@@ -277,7 +281,7 @@ func (s *Server) adminSet(w http.ResponseWriter, r *http.Request) {
 	var f Faults
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&f); err != nil || f.ErrorRate < 0 || f.TimeoutRate < 0 || f.ErrorRate+f.TimeoutRate > 1 ||
+	if err := dec.Decode(&f); err != nil || f.ErrorRate < 0 || f.TimeoutRate < 0 || f.MalformedRate < 0 || f.ErrorRate+f.TimeoutRate+f.MalformedRate > 1 ||
 		f.LatencyMS < 0 || f.JitterMS < 0 || f.RatePerSec < 0 {
 		writeErr(w, http.StatusBadRequest, "bad_request", "invalid faults")
 		return

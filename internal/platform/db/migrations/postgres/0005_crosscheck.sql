@@ -55,6 +55,7 @@ CREATE TABLE check_batches (
     run_id    BIGINT  NOT NULL REFERENCES check_runs (id),
     batch_no  INTEGER NOT NULL,
     app_ids   TEXT    NOT NULL,
+    size      INTEGER NOT NULL,
     districts TEXT    NOT NULL,
     pending   INTEGER NOT NULL,
     scored    BOOLEAN NOT NULL DEFAULT FALSE,

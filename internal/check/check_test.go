@@ -1,0 +1,221 @@
+package check
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"jifen/internal/agencysim"
+	"jifen/internal/rules"
+)
+
+// assertCheckedOnce asserts that every application of the run has exactly
+// one verified score, took the step into the first-round result exactly
+// once, and carries the run's score; and that an application without any
+// discrepancy scores what it declared.
+func assertCheckedOnce(e *env, r *Run) {
+	t := e.t
+	t.Helper()
+	if n := e.count(`SELECT COUNT(*) FROM check_scores WHERE run_id = $1`, r.ID); int64(n) != r.Total {
+		t.Errorf("check_scores %d, want %d", n, r.Total)
+	}
+	if n := e.count(`SELECT COUNT(*) FROM applications WHERE score_run = $1`, r.ID); int64(n) != r.Total {
+		t.Errorf("applications with the run's score %d, want %d", n, r.Total)
+	}
+	if n := e.count(`SELECT COUNT(*) FROM (SELECT application_id FROM application_events WHERE to_status = 'first_result'
+		AND actor_role = 'system' GROUP BY application_id HAVING COUNT(*) > 1) x`); n != 0 {
+		t.Errorf("%d applications reached the first result more than once", n)
+	}
+	if n := e.count(`SELECT COUNT(*) FROM applications WHERE round_id = $1 AND status IN ('submitted', 'checking')`, r.RoundID); n != 0 {
+		t.Errorf("%d applications still waiting", n)
+	}
+	if n := e.count(`SELECT COUNT(*) FROM check_jobs WHERE run_id = $1 AND state <> 'done'`, r.ID); n != 0 {
+		t.Errorf("%d jobs not done", n)
+	}
+	// Without a discrepancy, the verified score is the declared one.
+	if n := e.count(`SELECT COUNT(*) FROM applications a WHERE a.score_run = $1 AND a.score <> a.estimate
+		AND NOT EXISTS (SELECT 1 FROM discrepancies d WHERE d.application_id = a.id AND d.status <> 'cleared')`, r.ID); n != 0 {
+		t.Errorf("%d applications without a discrepancy score other than declared", n)
+	}
+}
+
+func TestRoundRunChecksEveryApplicationOnce(t *testing.T) {
+	e := newEnv(t, 400)
+	// Some noise the connectors must absorb: slow answers, 500s and 429s.
+	e.setFaults("*", agencysim.Faults{LatencyMS: 2, JitterMS: 5, ErrorRate: 0.1})
+	e.setFaults(Tax, agencysim.Faults{RatePerSec: 40, Burst: 2})
+	r, err := e.eng.StartRun(e.ctx, officer, RunInput{RoundID: e.roundID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Mode != "apply" || r.Total == 0 {
+		t.Fatalf("first run %+v", r)
+	}
+	if n := e.count(`SELECT COUNT(*) FROM check_jobs WHERE run_id = $1`, r.ID); n != r.Batches*len(PersonAgencies) {
+		t.Fatalf("jobs %d, want %d", n, r.Batches*len(PersonAgencies))
+	}
+	if _, err := e.eng.StartRun(e.ctx, officer, RunInput{RoundID: e.roundID}); err == nil {
+		t.Error("a second run of the round started while the first runs")
+	}
+	r = e.work(e.eng, r.ID, 60*time.Second, "applied")
+	if r.Status != "applied" {
+		t.Fatalf("run %s after 60 s", r.Status)
+	}
+	assertCheckedOnce(e, r)
+	disc := e.count(`SELECT COUNT(*) FROM discrepancies`)
+	if disc < int(r.Total)/20 || disc > int(r.Total)/2 {
+		t.Errorf("%d discrepancies among %d applications, synth misstated about 20%%", disc, r.Total)
+	}
+	// Every call is logged; the 500s were retried.
+	if n := e.count(`SELECT COUNT(*) FROM check_calls WHERE status = 'error' AND http_status = 500`); n == 0 {
+		t.Error("no failed call logged though 10% failed")
+	}
+	if n := e.count(`SELECT COUNT(*) FROM check_calls WHERE status = 'rate_limited'`); n == 0 {
+		t.Log("no 429 seen (the shared limiter kept under the agency's limit)")
+	}
+	// A mismatch keeps both values, and the score uses the agency's.
+	var app int64
+	var item, declared, verified string
+	if err := e.db.QueryRow(e.ctx, `SELECT application_id, indicator, declared, verified FROM discrepancies WHERE outcome = 'mismatch'
+		ORDER BY id LIMIT 1`).Scan(&app, &item, &declared, &verified); err != nil {
+		t.Fatal(err)
+	}
+	if declared == verified || declared == "" || verified == "" {
+		t.Errorf("discrepancy of %s: declared %s verified %s", item, declared, verified)
+	}
+	var vj string
+	var score int64
+	if err := e.db.QueryRow(e.ctx, `SELECT s.verified, a.score FROM check_scores s JOIN applications a ON a.id = s.application_id
+		WHERE s.application_id = $1 AND s.run_id = $2`, app, r.ID).Scan(&vj, &score); err != nil {
+		t.Fatal(err)
+	}
+	var v rules.CalculatorRequest
+	if err := json.Unmarshal([]byte(vj), &v); err != nil {
+		t.Fatal(err)
+	}
+	facts, fe := v.Facts()
+	if len(fe) > 0 {
+		t.Fatalf("verified facts invalid: %v", fe)
+	}
+	book, _ := rules.Book("2020")
+	if got := book.Score(facts).Total; int64(got) != score {
+		t.Errorf("score %d, rules give %d for the verified facts", score, got)
+	}
+}
+
+func TestOutageWaitsThenResumes(t *testing.T) {
+	e := newEnv(t, 120)
+	e.setFaults(Tax, agencysim.Faults{Down: true})
+	r, err := e.eng.StartRun(e.ctx, officer, RunInput{RoundID: e.roundID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = e.work(e.eng, r.ID, 2*time.Second, "applied")
+	if r.Status != "running" {
+		t.Fatalf("run %s while the tax office is down", r.Status)
+	}
+	// Nothing passed unchecked: no score, every tax job waiting with its error.
+	if n := e.count(`SELECT COUNT(*) FROM check_scores WHERE run_id = $1`, r.ID); n != 0 {
+		t.Errorf("%d applications scored without the tax office", n)
+	}
+	if n := e.count(`SELECT COUNT(*) FROM check_jobs WHERE run_id = $1 AND agency = $2 AND state <> 'done' AND last_error <> ''`, r.ID, Tax); n != r.Batches {
+		t.Errorf("%d tax jobs waiting with an error, want %d", n, r.Batches)
+	}
+	if n := e.count(`SELECT COUNT(*) FROM applications WHERE round_id = $1 AND status = 'checking'`, e.roundID); int64(n) < r.Total-r.Total/2 {
+		t.Errorf("only %d applications still checking", n)
+	}
+	var breaker string
+	if err := e.db.QueryRow(e.ctx, `SELECT breaker FROM agency_connectors WHERE agency = $1`, Tax).Scan(&breaker); err != nil {
+		t.Fatal(err)
+	}
+	if breaker == "closed" {
+		t.Error("the breaker did not open during the outage")
+	}
+	e.setFaults(Tax, agencysim.Faults{})
+	r = e.work(e.eng, r.ID, 30*time.Second, "applied")
+	if r.Status != "applied" {
+		t.Fatalf("run %s after the outage ended", r.Status)
+	}
+	assertCheckedOnce(e, r)
+	if err := e.db.QueryRow(e.ctx, `SELECT breaker FROM agency_connectors WHERE agency = $1`, Tax).Scan(&breaker); err != nil {
+		t.Fatal(err)
+	}
+	if breaker != "closed" {
+		t.Errorf("breaker %s after recovery", breaker)
+	}
+}
+
+func TestMalformedAnswersAndWrongKey(t *testing.T) {
+	e := newEnv(t, 300)
+	e.setFaults(Education, agencysim.Faults{MalformedRate: 0.6})
+	e.key = []byte("a-wrong-key")
+	r, err := e.eng.StartRun(e.ctx, officer, RunInput{RoundID: e.roundID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = e.work(e.eng, r.ID, 1500*time.Millisecond, "applied")
+	if r.Status != "running" {
+		t.Fatalf("run %s with a wrong key", r.Status)
+	}
+	if n := e.count(`SELECT COUNT(*) FROM check_calls WHERE status = 'rejected' AND http_status = 401`); n == 0 {
+		t.Error("no rejected call logged")
+	}
+	if n := e.count(`SELECT COUNT(*) FROM check_scores`); n != 0 {
+		t.Errorf("%d scored with a wrong key", n)
+	}
+	e.key = agencyKey
+	r = e.work(e.eng, r.ID, 30*time.Second, "applied")
+	if r.Status != "applied" {
+		t.Fatalf("run %s after the key was fixed", r.Status)
+	}
+	if n := e.count(`SELECT COUNT(*) FROM check_calls WHERE agency = $1 AND error LIKE 'malformed%'`, Education); n == 0 {
+		t.Error("no malformed answer logged")
+	}
+	assertCheckedOnce(e, r)
+}
+
+func TestRateLimitHoldsAcrossWorkers(t *testing.T) {
+	e := newEnv(t, 150)
+	if _, err := e.db.Exec(e.ctx, `UPDATE agency_connectors SET rate_per_sec = 10, batch_size = 10`); err != nil {
+		t.Fatal(err)
+	}
+	r, err := e.eng.StartRun(e.ctx, officer, RunInput{RoundID: e.roundID, Item: rules.CodeHonors})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two engines (two processes' worth of workers) share the limit.
+	other := e.newEngine()
+	done := make(chan struct{})
+	ctx, cancel := contextWithCancel(e)
+	go func() { other.Work(ctx); close(done) }()
+	r = e.work(e.eng, r.ID, 60*time.Second, "ready")
+	cancel()
+	<-done
+	if r.Status != "ready" {
+		t.Fatalf("run %s", r.Status)
+	}
+	rows, err := e.db.Query(e.ctx, `SELECT at FROM check_calls WHERE agency = $1 AND kind = 'query' ORDER BY at`, Honors)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var at []int64
+	for rows.Next() {
+		var x int64
+		_ = rows.Scan(&x)
+		at = append(at, x)
+	}
+	_ = rows.Close()
+	if len(at) < 10 {
+		t.Fatalf("only %d calls", len(at))
+	}
+	// In any one second, at most 10 calls (plus one at the window's edge).
+	for i := range at {
+		n := 0
+		for j := i; j < len(at) && at[j] < at[i]+1_000_000; j++ {
+			n++
+		}
+		if n > 11 {
+			t.Fatalf("%d calls within one second from call %d", n, i)
+		}
+	}
+}

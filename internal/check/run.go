@@ -1,0 +1,304 @@
+package check
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"jifen/internal/platform/apperr"
+	"jifen/internal/platform/db"
+	"jifen/internal/rules"
+)
+
+// Run is one check run.
+type Run struct {
+	ID            int64
+	RoundID       int64
+	Year          int
+	Scope         string // round | application | indicator
+	ApplicationID int64
+	Item          string // the one check item of an indicator run
+	Mode          string // apply | preview
+	Rulebook      string
+	Status        string // running | ready | applying | applied | discarded
+	Total         int64
+	Batches       int
+	Reason        string
+	CreatedBy     int64
+	CreatedAt     time.Time
+	FinishedAt    time.Time
+	DecidedBy     int64
+	DecidedAt     time.Time
+}
+
+// RunStatusNames are the run states in Chinese.
+var RunStatusNames = map[string]string{"running": "比对中", "ready": "待确认", "applying": "应用中", "applied": "已生效", "discarded": "已放弃"}
+
+// ScopeNames are the run scopes in Chinese.
+var ScopeNames = map[string]string{"round": "整批次", "application": "单个申请", "indicator": "单项指标"}
+
+// Agencies returns the agencies a run asks.
+func (r *Run) Agencies() []string {
+	if r.Item == "" {
+		return PersonAgencies
+	}
+	return itemAgencies[r.Item]
+}
+
+// Items returns the check items a run verifies (nil: all).
+func (r *Run) Items() []string {
+	if r.Item == "" {
+		return nil
+	}
+	return []string{r.Item}
+}
+
+// RunInput starts a run.
+type RunInput struct {
+	RoundID       int64
+	ApplicationID int64  // a run of one application
+	Item          string // with ApplicationID or alone: only this check item
+	Rulebook      string // "" = the round's
+	Reason        string
+}
+
+// checkedStatuses are the states of an application the checks cover: filed
+// by the employer and not yet final.
+var checkedStatuses = []string{"submitted", "checking", "first_result", "review_requested"}
+
+// StartRun creates a run with its batches and jobs in one transaction. The
+// first whole-round run of a round applies its scores as they come; every
+// later run is a preview whose impact an officer sees before applying it.
+func (e *Engine) StartRun(ctx context.Context, by Actor, in RunInput) (*Run, error) {
+	var year int
+	var rulebook string
+	err := e.db.QueryRow(ctx, `SELECT year, rulebook FROM rounds WHERE id = $1`, in.RoundID).Scan(&year, &rulebook)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, apperr.Field("round_id", "年度批次不存在")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if in.Rulebook != "" {
+		if !slices.Contains(rules.Versions(), in.Rulebook) {
+			return nil, apperr.Field("rulebook", "积分规则版本不存在")
+		}
+		rulebook = in.Rulebook
+	}
+	if in.Item != "" && itemAgencies[in.Item] == nil {
+		return nil, apperr.Field("item", "比对项目不存在")
+	}
+	scope := "round"
+	switch {
+	case in.ApplicationID != 0 && in.Item != "":
+		scope = "indicator"
+	case in.ApplicationID != 0:
+		scope = "application"
+	case in.Item != "":
+		scope = "indicator"
+	}
+	if len([]rune(in.Reason)) > 500 {
+		return nil, apperr.Field("reason", "原因不超过500字")
+	}
+	var run *Run
+	err = e.db.WithTx(ctx, func(ctx context.Context) error {
+		var running int
+		if err := e.db.QueryRow(ctx, `SELECT COUNT(*) FROM check_runs WHERE round_id = $1 AND status IN ('running', 'applying')
+			AND application_id = $2`, in.RoundID, in.ApplicationID).Scan(&running); err != nil {
+			return err
+		}
+		if running > 0 {
+			return apperr.New(apperr.Conflict, "该范围已有比对正在进行，请等待其完成")
+		}
+		mode := "preview"
+		if scope == "round" && in.Item == "" {
+			var applied int
+			if err := e.db.QueryRow(ctx, `SELECT COUNT(*) FROM check_runs WHERE round_id = $1 AND scope = 'round'
+				AND status <> 'discarded'`, in.RoundID).Scan(&applied); err != nil {
+				return err
+			}
+			if applied == 0 {
+				mode = "apply"
+			}
+		}
+		q := `SELECT a.id, e.district FROM applications a JOIN employers e ON e.id = a.employer_id
+			WHERE a.round_id = $1 AND a.status IN ('submitted', 'checking', 'first_result', 'review_requested')`
+		args := []any{in.RoundID}
+		if in.ApplicationID != 0 {
+			q += ` AND a.id = $2`
+			args = append(args, in.ApplicationID)
+		}
+		rows, err := e.db.Query(ctx, q+` ORDER BY a.id`, args...)
+		if err != nil {
+			return err
+		}
+		type app struct {
+			id       int64
+			district string
+		}
+		var apps []app
+		for rows.Next() {
+			var a app
+			if err := rows.Scan(&a.id, &a.district); err != nil {
+				_ = rows.Close()
+				return err
+			}
+			apps = append(apps, a)
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if len(apps) == 0 {
+			if in.ApplicationID != 0 {
+				return apperr.Field("application_id", "该申请不在可比对的状态（需单位已提交且未终审）")
+			}
+			return apperr.New(apperr.Conflict, "本批次没有待比对的申请")
+		}
+		now := db.Micros(e.clock.Now())
+		batches := (len(apps) + e.BatchSize - 1) / e.BatchSize
+		run = &Run{RoundID: in.RoundID, Year: year, Scope: scope, ApplicationID: in.ApplicationID, Item: in.Item, Mode: mode,
+			Rulebook: rulebook, Status: "running", Total: int64(len(apps)), Batches: batches, Reason: in.Reason,
+			CreatedBy: by.UserID, CreatedAt: db.FromMicros(now)}
+		if err := e.db.QueryRow(ctx, `INSERT INTO check_runs (round_id, scope, application_id, indicator, mode, rulebook, status,
+			total, batches, reason, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $9, $10, $11) RETURNING id`,
+			in.RoundID, scope, in.ApplicationID, in.Item, mode, rulebook, run.Total, batches, in.Reason, by.UserID, now).Scan(&run.ID); err != nil {
+			return err
+		}
+		agencies := run.Agencies()
+		for b := range batches {
+			part := apps[b*e.BatchSize : min((b+1)*e.BatchSize, len(apps))]
+			ids := make([]int64, len(part))
+			districts := map[string]int{}
+			for i, a := range part {
+				ids[i] = a.id
+				districts[a.district]++
+			}
+			idj, _ := json.Marshal(ids)
+			dj, _ := json.Marshal(districts)
+			if _, err := e.db.Exec(ctx, `INSERT INTO check_batches (run_id, batch_no, app_ids, size, districts, pending)
+				VALUES ($1, $2, $3, $4, $5, $6)`, run.ID, b, string(idj), len(part), string(dj), len(agencies)); err != nil {
+				return err
+			}
+			for _, ag := range agencies {
+				if _, err := e.db.Exec(ctx, `INSERT INTO check_jobs (run_id, batch_no, kind, agency, state, run_after, created_at)
+					VALUES ($1, $2, 'query', $3, 'queued', $4, $5)`, run.ID, b, ag, now, now); err != nil {
+					return err
+				}
+			}
+		}
+		// The filed applications enter the check, with a line in each one's
+		// timeline.
+		filter, fargs := `round_id = $1 AND status = 'submitted'`, []any{in.RoundID}
+		if in.ApplicationID != 0 {
+			filter, fargs = `id = $1 AND status = 'submitted'`, []any{in.ApplicationID}
+		}
+		if _, err := e.db.Exec(ctx, `INSERT INTO application_events (application_id, at, from_status, to_status, actor_id, actor_role, reason)
+			SELECT id, `+strconv.FormatInt(now, 10)+`, 'submitted', 'checking', 0, 'system', '进入业务比对' FROM applications WHERE `+filter, fargs...); err != nil {
+			return err
+		}
+		if _, err := e.db.Exec(ctx, `UPDATE applications SET status = 'checking', updated_at = `+strconv.FormatInt(now, 10)+
+			`, version = version + 1 WHERE `+filter, fargs...); err != nil {
+			return err
+		}
+		return e.audited(ctx, by, "check.run.start", "check_run", strconv.FormatInt(run.ID, 10),
+			fmt.Sprintf("%s %s，%d件，%s", ScopeNames[scope], in.Item, len(apps), in.Reason))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return run, nil
+}
+
+const selectRun = `SELECT c.id, c.round_id, r.year, c.scope, c.application_id, c.indicator, c.mode, c.rulebook, c.status, c.total,
+	c.batches, c.reason, c.created_by, c.created_at, c.finished_at, c.decided_by, c.decided_at
+	FROM check_runs c JOIN rounds r ON r.id = c.round_id`
+
+func scanRun(row interface{ Scan(...any) error }) (*Run, error) {
+	var r Run
+	var created, finished, decided int64
+	if err := row.Scan(&r.ID, &r.RoundID, &r.Year, &r.Scope, &r.ApplicationID, &r.Item, &r.Mode, &r.Rulebook, &r.Status, &r.Total,
+		&r.Batches, &r.Reason, &r.CreatedBy, &created, &finished, &r.DecidedBy, &decided); err != nil {
+		return nil, err
+	}
+	r.CreatedAt, r.FinishedAt, r.DecidedAt = db.FromMicros(created), db.FromMicros(finished), db.FromMicros(decided)
+	return &r, nil
+}
+
+// GetRun returns a run.
+func (e *Engine) GetRun(ctx context.Context, id int64) (*Run, error) {
+	r, err := scanRun(e.db.QueryRow(ctx, selectRun+` WHERE c.id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, apperr.New(apperr.NotFound, "比对任务不存在")
+	}
+	return r, err
+}
+
+// Runs lists the runs of a round, newest first.
+func (e *Engine) Runs(ctx context.Context, roundID int64, limit int) ([]*Run, error) {
+	rows, err := e.db.Query(ctx, selectRun+` WHERE c.round_id = $1 ORDER BY c.id DESC LIMIT $2`, roundID, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*Run
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Apply makes a finished preview run take effect: its scores replace the
+// applications' first-round results, batch by batch through the queue.
+func (e *Engine) Apply(ctx context.Context, by Actor, runID int64) error {
+	return e.db.WithTx(ctx, func(ctx context.Context) error {
+		r, err := e.GetRun(ctx, runID)
+		if err != nil {
+			return err
+		}
+		if r.Status != "ready" {
+			return apperr.New(apperr.Conflict, "只有比对完成、待确认的任务可以应用（当前："+RunStatusNames[r.Status]+"）")
+		}
+		now := db.Micros(e.clock.Now())
+		res, err := e.db.Exec(ctx, `UPDATE check_runs SET status = 'applying', decided_by = $1, decided_at = $2 WHERE id = $3 AND status = 'ready'`,
+			by.UserID, now, runID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return apperr.New(apperr.Conflict, "该任务已被他人处理")
+		}
+		if _, err := e.db.Exec(ctx, `INSERT INTO check_jobs (run_id, batch_no, kind, agency, state, run_after, created_at)
+			SELECT run_id, batch_no, 'apply', '', 'queued', $1, $1 FROM check_batches WHERE run_id = $2`, now, runID); err != nil {
+			return err
+		}
+		return e.audited(ctx, by, "check.run.apply", "check_run", strconv.FormatInt(runID, 10), "")
+	})
+}
+
+// Discard drops a preview run: nothing of it takes effect.
+func (e *Engine) Discard(ctx context.Context, by Actor, runID int64, reason string) error {
+	return e.db.WithTx(ctx, func(ctx context.Context) error {
+		res, err := e.db.Exec(ctx, `UPDATE check_runs SET status = 'discarded', decided_by = $1, decided_at = $2
+			WHERE id = $3 AND mode = 'preview' AND status IN ('running', 'ready')`, by.UserID, db.Micros(e.clock.Now()), runID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return apperr.New(apperr.Conflict, "该任务不能放弃（只能放弃未应用的预览任务）")
+		}
+		// Its remaining jobs are dropped with it.
+		if _, err := e.db.Exec(ctx, `UPDATE check_jobs SET state = 'done', last_error = 'discarded' WHERE run_id = $1 AND state <> 'done'`, runID); err != nil {
+			return err
+		}
+		return e.audited(ctx, by, "check.run.discard", "check_run", strconv.FormatInt(runID, 10), reason)
+	})
+}
