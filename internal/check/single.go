@@ -1,0 +1,208 @@
+package check
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"jifen/internal/platform/crypto"
+	"jifen/internal/platform/db"
+)
+
+// The single checks outside runs: an employer against 市场监管 when it
+// registers, an applicant's identity and residence permit against 公安 when
+// the application is submitted to the employer. Their state is in the
+// employer's and the application's rows ('' = not yet asked, 'unavailable'
+// = asked again), so the sweep that asks is durable by construction.
+
+// SingleCheckNames are their outcomes in Chinese.
+var SingleCheckNames = map[string]string{"": "待核验", Match: "核验一致", Mismatch: "核验不一致", NotFound: "无登记记录",
+	Unavailable: "接口暂不可用，稍后自动重试"}
+
+// StoredKeys reads the agencies' keys from the connectors' settings,
+// encrypted with the keyring.
+func StoredKeys(d *db.DB, k *crypto.Keyring) KeySource {
+	return func(ctx context.Context, agency string) ([]byte, error) {
+		var enc string
+		if err := d.QueryRow(ctx, `SELECT key_enc FROM agency_connectors WHERE agency = $1`, agency).Scan(&enc); err != nil {
+			return nil, err
+		}
+		if enc == "" {
+			return nil, errors.New("no key configured for " + agency)
+		}
+		key, err := k.DecryptString(enc, KeyAD(agency))
+		return []byte(key), err
+	}
+}
+
+// KeyAD is the associated data an agency's key is encrypted with.
+func KeyAD(agency string) string { return "agency_connectors.key_enc:" + agency }
+
+// SweepSingles asks about the employers and applications that wait for a
+// single check, up to limit of each, and reports how many it settled.
+func (e *Engine) SweepSingles(ctx context.Context, limit int) (int, error) {
+	a, err := e.sweepEmployers(ctx, limit)
+	if err != nil {
+		return a, err
+	}
+	b, err := e.sweepIdentities(ctx, limit)
+	return a + b, err
+}
+
+func (e *Engine) sweepEmployers(ctx context.Context, limit int) (int, error) {
+	rows, err := e.db.Query(ctx, `SELECT id, credit_code, name, district FROM employers
+		WHERE status = 'pending' AND market_check IN ('', 'unavailable') ORDER BY id LIMIT $1`, limit)
+	if err != nil {
+		return 0, err
+	}
+	type emp struct {
+		id                   int64
+		code, name, district string
+	}
+	var list []emp
+	for rows.Next() {
+		var x emp
+		if err := rows.Scan(&x.id, &x.code, &x.name, &x.district); err != nil {
+			_ = rows.Close()
+			return 0, err
+		}
+		list = append(list, x)
+	}
+	if err := rows.Close(); err != nil || len(list) == 0 {
+		return 0, err
+	}
+	subjects := make([]string, len(list))
+	for i, x := range list {
+		subjects[i] = x.code
+	}
+	reqID := fmt.Sprintf("jifen-emp-%d-%d-%d", list[0].id, list[len(list)-1].id, e.clock.Now().Unix()/60)
+	ans, qerr := e.conn.Query(ctx, Market, reqID, subjects, CallMeta{Kind: "employer", AppFrom: list[0].id, AppTo: list[len(list)-1].id})
+	now := db.Micros(e.clock.Now())
+	for _, x := range list {
+		outcome, detail := Unavailable, ""
+		if qerr == nil {
+			outcome, detail = judgeEmployer(ans[x.code], x.name, x.district)
+		} else {
+			detail = truncate(qerr.Error(), 200)
+		}
+		if _, err := e.db.Exec(ctx, `UPDATE employers SET market_check = $1, market_detail = $2, market_checked_at = $3 WHERE id = $4`,
+			outcome, detail, now, x.id); err != nil {
+			return 0, err
+		}
+	}
+	if qerr != nil {
+		return 0, nil
+	}
+	return len(list), nil
+}
+
+func judgeEmployer(a Answer, name, district string) (string, string) {
+	if !a.Found {
+		return NotFound, "市场监管部门无此统一社会信用代码的登记"
+	}
+	var r struct {
+		Name     string `json:"name"`
+		District string `json:"district"`
+		Status   string `json:"status"`
+	}
+	if err := json.Unmarshal(a.Record, &r); err != nil {
+		return Mismatch, "登记信息无法解析"
+	}
+	var diffs []string
+	if r.Name != name {
+		diffs = append(diffs, "登记名称为“"+r.Name+"”")
+	}
+	if r.District != district {
+		diffs = append(diffs, "登记所在区为"+r.District)
+	}
+	if r.Status != "" && r.Status != "存续" {
+		diffs = append(diffs, "登记状态为"+r.Status)
+	}
+	if len(diffs) > 0 {
+		return Mismatch, strings.Join(diffs, "；")
+	}
+	return Match, "名称、所在区、存续状态一致"
+}
+
+func (e *Engine) sweepIdentities(ctx context.Context, limit int) (int, error) {
+	rows, err := e.db.Query(ctx, `SELECT a.id, p.id_enc, p.name, p.birth_date, p.sex FROM applications a JOIN persons p ON p.id = a.person_id
+		WHERE a.status = 'with_employer' AND a.identity_check IN ('', 'unavailable') ORDER BY a.id LIMIT $1`, limit)
+	if err != nil {
+		return 0, err
+	}
+	type app struct {
+		id                    int64
+		num, name, birth, sex string
+	}
+	var list []app
+	for rows.Next() {
+		var x app
+		var enc string
+		if err := rows.Scan(&x.id, &enc, &x.name, &x.birth, &x.sex); err != nil {
+			_ = rows.Close()
+			return 0, err
+		}
+		if x.num, err = e.keys.DecryptString(enc, "id_number"); err != nil {
+			_ = rows.Close()
+			return 0, err
+		}
+		list = append(list, x)
+	}
+	if err := rows.Close(); err != nil || len(list) == 0 {
+		return 0, err
+	}
+	subjects := make([]string, len(list))
+	for i, x := range list {
+		subjects[i] = x.num
+	}
+	reqID := fmt.Sprintf("jifen-id-%d-%d-%d", list[0].id, list[len(list)-1].id, e.clock.Now().Unix()/60)
+	ans, qerr := e.conn.Query(ctx, PublicSecurity, reqID, subjects, CallMeta{Kind: "identity", AppFrom: list[0].id, AppTo: list[len(list)-1].id})
+	now := db.Micros(e.clock.Now())
+	for _, x := range list {
+		outcome, detail := Unavailable, ""
+		if qerr == nil {
+			outcome, detail = judgeIdentity(ans[x.num], x.name, x.birth, x.sex)
+		} else {
+			detail = truncate(qerr.Error(), 200)
+		}
+		if _, err := e.db.Exec(ctx, `UPDATE applications SET identity_check = $1, identity_detail = $2, identity_checked_at = $3 WHERE id = $4`,
+			outcome, detail, now, x.id); err != nil {
+			return 0, err
+		}
+	}
+	if qerr != nil {
+		return 0, nil
+	}
+	return len(list), nil
+}
+
+func judgeIdentity(a Answer, name, birth, sex string) (string, string) {
+	if !a.Found {
+		return NotFound, "公安部门无此身份证号码的户籍或居住登记"
+	}
+	var r struct {
+		Name            string `json:"name"`
+		BirthDate       string `json:"birth_date"`
+		Sex             string `json:"sex"`
+		ResidencePermit bool   `json:"residence_permit"`
+	}
+	if err := json.Unmarshal(a.Record, &r); err != nil {
+		return Mismatch, "登记信息无法解析"
+	}
+	var diffs []string
+	if r.Name != name {
+		diffs = append(diffs, "登记姓名不同")
+	}
+	if r.BirthDate != birth || r.Sex != sex {
+		diffs = append(diffs, "出生日期或性别不同")
+	}
+	if !r.ResidencePermit {
+		diffs = append(diffs, "未持有有效北京市居住证")
+	}
+	if len(diffs) > 0 {
+		return Mismatch, strings.Join(diffs, "；")
+	}
+	return Match, "身份信息一致，持有有效居住证"
+}
