@@ -330,3 +330,6 @@ func Redact(dsn string) string {
 	}
 	return dsn
 }
+
+// IsNoRows reports whether err says a query found no row.
+func IsNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }

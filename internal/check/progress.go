@@ -1,0 +1,268 @@
+package check
+
+import (
+	"context"
+	"encoding/json"
+	"sort"
+
+	"jifen/internal/platform/db"
+)
+
+// AgencyProgress is how far one agency is in a run, in applications.
+type AgencyProgress struct {
+	Agency    string
+	Name      string
+	Total     int64
+	Done      int64
+	Pending   int64
+	Failed    int64 // waiting after a failed attempt
+	LastError string
+}
+
+// DistrictProgress is how far the applications of one district are.
+type DistrictProgress struct {
+	District string
+	Total    int64
+	Checked  int64 // scored
+	Pending  int64
+	Failed   int64 // in a batch that waits for an agency that failed
+}
+
+// Progress is a run's progress.
+type Progress struct {
+	Run       *Run
+	Checked   int64
+	Pending   int64
+	Failed    int64
+	Agencies  []AgencyProgress
+	Districts []DistrictProgress
+}
+
+// Progress reads a run's progress from its batches and jobs (a few
+// thousand rows for a whole round), never from the applications.
+func (e *Engine) Progress(ctx context.Context, runID int64) (*Progress, error) {
+	run, err := e.GetRun(ctx, runID)
+	if err != nil {
+		return nil, err
+	}
+	p := &Progress{Run: run}
+	byAgency := map[string]*AgencyProgress{}
+	for _, a := range run.Agencies() {
+		byAgency[a] = &AgencyProgress{Agency: a, Name: AgencyNames[a]}
+	}
+	rows, err := e.db.Query(ctx, `SELECT j.agency, j.state, j.last_error, j.batch_no, b.size FROM check_jobs j
+		JOIN check_batches b ON b.run_id = j.run_id AND b.batch_no = j.batch_no WHERE j.run_id = $1 AND j.kind = 'query'`, runID)
+	if err != nil {
+		return nil, err
+	}
+	failedBatch := map[int]bool{}
+	for rows.Next() {
+		var ag, state, lastErr string
+		var no int
+		var size int64
+		if err := rows.Scan(&ag, &state, &lastErr, &no, &size); err != nil {
+			_ = rows.Close()
+			return nil, err
+		}
+		a := byAgency[ag]
+		if a == nil {
+			a = &AgencyProgress{Agency: ag, Name: AgencyNames[ag]}
+			byAgency[ag] = a
+		}
+		a.Total += size
+		switch {
+		case state == "done":
+			a.Done += size
+		case lastErr != "":
+			a.Failed += size
+			a.LastError = lastErr
+			failedBatch[no] = true
+		default:
+			a.Pending += size
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	for _, a := range run.Agencies() {
+		p.Agencies = append(p.Agencies, *byAgency[a])
+	}
+	rows, err = e.db.Query(ctx, `SELECT batch_no, districts, scored FROM check_batches WHERE run_id = $1`, runID)
+	if err != nil {
+		return nil, err
+	}
+	byDistrict := map[string]*DistrictProgress{}
+	for rows.Next() {
+		var no int
+		var dj string
+		var scored bool
+		if err := rows.Scan(&no, &dj, &scored); err != nil {
+			_ = rows.Close()
+			return nil, err
+		}
+		var ds map[string]int64
+		_ = json.Unmarshal([]byte(dj), &ds)
+		for name, n := range ds {
+			d := byDistrict[name]
+			if d == nil {
+				d = &DistrictProgress{District: name}
+				byDistrict[name] = d
+			}
+			d.Total += n
+			switch {
+			case scored:
+				d.Checked += n
+			case failedBatch[no]:
+				d.Failed += n
+			default:
+				d.Pending += n
+			}
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	for _, d := range byDistrict {
+		p.Districts = append(p.Districts, *d)
+		p.Checked += d.Checked
+		p.Pending += d.Pending
+		p.Failed += d.Failed
+	}
+	sort.Slice(p.Districts, func(i, j int) bool { return p.Districts[i].District < p.Districts[j].District })
+	return p, nil
+}
+
+// Impact is what applying a previewed run would change.
+type Impact struct {
+	Scored      int64
+	Changed     int64
+	Up, Down    int64
+	MaxUp       int64 // hundredths of a point
+	MaxDown     int64
+	Eligibility int64 // applications whose eligibility changes
+	Buckets     []ImpactBucket
+	Largest     []ImpactRow
+}
+
+// ImpactBucket counts changes by size.
+type ImpactBucket struct {
+	Label string
+	N     int64
+}
+
+// ImpactRow is one application's change.
+type ImpactRow struct {
+	ApplicationID int64
+	Name          string
+	Before, After int64
+	Delta         int64
+}
+
+// Impact compares a run's scores with the applications' current results.
+func (e *Engine) Impact(ctx context.Context, runID int64) (*Impact, error) {
+	rows, err := e.db.Query(ctx, `SELECT s.application_id, p.name, a.score, s.total, a.score_eligible, s.eligible, a.score_run
+		FROM check_scores s JOIN applications a ON a.id = s.application_id JOIN persons p ON p.id = a.person_id
+		WHERE s.run_id = $1`, runID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	im := &Impact{}
+	bounds := []struct {
+		label string
+		max   int64
+	}{{"0.01–1分", 100}, {"1–5分", 500}, {"5–10分", 1000}, {"10分以上", 1 << 62}}
+	counts := make([]int64, len(bounds))
+	for rows.Next() {
+		var r ImpactRow
+		var was, is bool
+		var scoreRun int64
+		if err := rows.Scan(&r.ApplicationID, &r.Name, &r.Before, &r.After, &was, &is, &scoreRun); err != nil {
+			return nil, err
+		}
+		im.Scored++
+		if scoreRun == runID {
+			continue
+		}
+		if was != is && scoreRun != 0 {
+			im.Eligibility++
+		}
+		r.Delta = r.After - r.Before
+		if scoreRun == 0 {
+			r.Delta = 0 // no result yet: nothing changes, one appears
+		}
+		if r.Delta == 0 {
+			continue
+		}
+		im.Changed++
+		abs := r.Delta
+		if abs > 0 {
+			im.Up++
+			im.MaxUp = max(im.MaxUp, r.Delta)
+		} else {
+			abs = -abs
+			im.Down++
+			im.MaxDown = min(im.MaxDown, r.Delta)
+		}
+		for i, b := range bounds {
+			if abs <= b.max {
+				counts[i]++
+				break
+			}
+		}
+		im.Largest = append(im.Largest, r)
+		if len(im.Largest) > 200 {
+			im.Largest = topChanges(im.Largest, 20)
+		}
+	}
+	for i, b := range bounds {
+		im.Buckets = append(im.Buckets, ImpactBucket{Label: b.label, N: counts[i]})
+	}
+	im.Largest = topChanges(im.Largest, 20)
+	return im, rows.Err()
+}
+
+func topChanges(rs []ImpactRow, n int) []ImpactRow {
+	sort.Slice(rs, func(i, j int) bool {
+		a, b := rs[i].Delta, rs[j].Delta
+		if a < 0 {
+			a = -a
+		}
+		if b < 0 {
+			b = -b
+		}
+		if a != b {
+			return a > b
+		}
+		return rs[i].ApplicationID < rs[j].ApplicationID
+	})
+	return rs[:min(n, len(rs))]
+}
+
+// Result is an application's current first-round result with its
+// outcomes, for the portal and the office.
+type Result struct {
+	RunID    int64
+	Total    int64
+	Eligible bool
+	Outcomes []Outcome
+	Verified string // JSON of the verified request
+	ScoredAt int64
+}
+
+// ResultOf returns an application's current result (nil when it has none).
+func (e *Engine) ResultOf(ctx context.Context, applicationID int64) (*Result, error) {
+	var r Result
+	var oc string
+	err := e.db.QueryRow(ctx, `SELECT a.score_run, a.score, a.score_eligible, s.outcomes, s.verified, a.scored_at
+		FROM applications a JOIN check_scores s ON s.run_id = a.score_run AND s.application_id = a.id WHERE a.id = $1`, applicationID).
+		Scan(&r.RunID, &r.Total, &r.Eligible, &oc, &r.Verified, &r.ScoredAt)
+	if err != nil {
+		if db.IsNoRows(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	_ = json.Unmarshal([]byte(oc), &r.Outcomes)
+	return &r, nil
+}
