@@ -15,6 +15,7 @@ import (
 
 	"jifen/internal/account"
 	"jifen/internal/audit"
+	"jifen/internal/check"
 	"jifen/internal/config"
 	"jifen/internal/platform/clock"
 	"jifen/internal/platform/crypto"
@@ -48,11 +49,15 @@ type App struct {
 	Outbox   *mail.Outbox
 	Mailer   *mail.Worker
 	Cases    Cases
+	// Connectors and Check are the cross-check system (业务比对).
+	Connectors *check.Connectors
+	Check      *check.Engine
 	Metrics  *metrics.Metrics
 	UI       *ui.Renderer
 	Demo     bool
 
 	servers []*server
+	sim     *http.Server // the demo's in-process agencysim
 	wg      sync.WaitGroup
 	cancel  context.CancelFunc
 }
@@ -107,6 +112,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		_ = a.DB.Close()
 		return nil, err
 	}
+	a.buildCheck()
 	if a.Mailer, err = a.buildMailer(); err != nil {
 		_ = a.DB.Close()
 		return nil, err
@@ -154,7 +160,7 @@ func (a *App) InternetHandler() http.Handler {
 func (a *App) OfficeHandler() http.Handler {
 	sh := shell.New(a.deps(), account.Office)
 	mux := web.NewMux()
-	office.New(sh, a.Cases.Employers, a.Cases.Applications, a.Outbox, a.smtpDescription()).Register(mux)
+	office.New(sh, a.Cases.Employers, a.Cases.Applications, a.Outbox, a.smtpDescription()).WithCheck(a.Check).Register(mux)
 	return a.wrap("office", mux, sh)
 }
 
@@ -230,6 +236,12 @@ func (a *App) Start(ctx context.Context) error {
 		}(s)
 		a.Log.Info("listening", "surface", s.surface, "addr", s.ln.Addr().String())
 	}
+	if a.Demo {
+		if err := a.StartAgencySim(ctx); err != nil {
+			a.closeListeners()
+			return fmt.Errorf("agencysim: %w", err)
+		}
+	}
 	if a.Cfg.Worker {
 		a.wg.Add(1)
 		go func() {
@@ -271,6 +283,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 		a.cancel()
 	}
 	a.wg.Wait()
+	if a.sim != nil {
+		_ = a.sim.Close()
+	}
 	errs = append(errs, a.DB.Close())
 	return errors.Join(errs...)
 }

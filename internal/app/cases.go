@@ -48,6 +48,7 @@ func (a *App) portalServices() portal.Services {
 			return r.ID, r.Year, nil
 		},
 		RequireOpen: a.Rounds.RequireOpen,
+		Statement:   a.Check.StatementOf,
 	}
 }
 

@@ -2,10 +2,13 @@ package app
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"time"
 
 	"jifen/internal/audit"
+	"jifen/internal/check"
+	"jifen/internal/platform/db"
 )
 
 // schedule is one periodic job of the worker. Each is safe to run in
@@ -24,6 +27,14 @@ func (a *App) schedules() []schedule {
 				a.Log.Info("purged expired sessions", "count", n)
 			}
 			return err
+		}},
+		{"agency_probe", time.Minute, func(ctx context.Context) error {
+			for _, ag := range append(check.PersonAgencies, check.Market) {
+				if err := a.Connectors.Probe(ctx, ag); err != nil && !db.IsNoRows(errors.Unwrap(err)) && ctx.Err() == nil {
+					a.Log.Warn("agency probe", "agency", ag, "err", err)
+				}
+			}
+			return nil
 		}},
 		{"audit_retention", 6 * time.Hour, func(ctx context.Context) error {
 			arch, err := a.Audit.Purge(ctx, filepath.Join(a.Cfg.DataDir, "audit-archive"), a.Clock.Now().Add(-audit.Retention))
@@ -47,6 +58,15 @@ func (a *App) runWorker(ctx context.Context) {
 			}
 		}()
 	}
+	a.wg.Add(2)
+	go func() {
+		defer a.wg.Done()
+		a.Check.Work(ctx)
+	}()
+	go func() {
+		defer a.wg.Done()
+		a.sweepSingles(ctx)
+	}()
 	scheds := a.schedules()
 	next := make([]time.Time, len(scheds))
 	tick := time.NewTicker(30 * time.Second)
@@ -66,6 +86,29 @@ func (a *App) runWorker(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		}
+	}
+}
+
+// sweepSingles asks the agencies about new employers and submitted
+// applications every ten seconds (the single checks of internal/check).
+func (a *App) sweepSingles(ctx context.Context) {
+	t := time.NewTicker(10 * time.Second)
+	defer t.Stop()
+	for {
+		for {
+			n, err := a.Check.SweepSingles(ctx, 500)
+			if err != nil && ctx.Err() == nil {
+				a.Log.Error("single checks", "err", err)
+			}
+			if n == 0 || err != nil {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
 	}
 }

@@ -122,6 +122,8 @@ func (e *env) count(q string, args ...any) int {
 
 var officer = Actor{UserID: 1, Login: "city", Role: "city_officer"}
 
-func contextWithCancel(e *env) (context.Context, context.CancelFunc) { return context.WithCancel(e.ctx) }
+func contextWithCancel(e *env) (context.Context, context.CancelFunc) {
+	return context.WithCancel(e.ctx)
+}
 
 func sleepMS(n int) { time.Sleep(time.Duration(n) * time.Millisecond) }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"sort"
+	"time"
 
 	"jifen/internal/platform/db"
+	"jifen/internal/rules"
 )
 
 // AgencyProgress is how far one agency is in a run, in applications.
@@ -265,4 +267,63 @@ func (e *Engine) ResultOf(ctx context.Context, applicationID int64) (*Result, er
 	}
 	_ = json.Unmarshal([]byte(oc), &r.Outcomes)
 	return &r, nil
+}
+
+// Statement is the first-round score statement of an application: the
+// verified facts scored (with approved overrides), and each check item's
+// outcome.
+type Statement struct {
+	Total    int64
+	Eligible bool
+	Result   rules.Result
+	Items    []StatementItem
+	ScoredAt time.Time
+}
+
+// StatementItem is one check item's outcome in Chinese.
+type StatementItem struct {
+	Item, Name, Outcome, OutcomeName string
+	Agencies                         []string
+}
+
+// StatementOf returns an application's score statement, nil before its
+// first check.
+func (e *Engine) StatementOf(ctx context.Context, applicationID int64) (*Statement, error) {
+	res, err := e.ResultOf(ctx, applicationID)
+	if err != nil || res == nil {
+		return nil, err
+	}
+	var declJSON, book string
+	if err := e.db.QueryRow(ctx, `SELECT a.declaration, c.rulebook FROM applications a JOIN check_runs c ON c.id = a.score_run WHERE a.id = $1`,
+		applicationID).Scan(&declJSON, &book); err != nil {
+		return nil, err
+	}
+	rb, err := rules.Book(book)
+	if err != nil {
+		return nil, err
+	}
+	var decl, verified rules.CalculatorRequest
+	if err := json.Unmarshal([]byte(declJSON), &decl); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(res.Verified), &verified); err != nil {
+		return nil, err
+	}
+	ovr, err := e.overrides(ctx, []int64{applicationID})
+	if err != nil {
+		return nil, err
+	}
+	st := &Statement{Total: res.Total, Eligible: res.Eligible, ScoredAt: db.FromMicros(res.ScoredAt)}
+	st.Result, _ = ScoreVerified(rb, verified, decl, ovr[applicationID])
+	for _, o := range res.Outcomes {
+		it := StatementItem{Item: o.Item, Name: rules.CheckItemName(o.Item), Outcome: o.Outcome, OutcomeName: OutcomeNames[o.Outcome]}
+		if _, ok := ovr[applicationID][o.Item]; ok {
+			it.OutcomeName += "（经复核采信申报）"
+		}
+		for _, a := range itemAgencies[o.Item] {
+			it.Agencies = append(it.Agencies, AgencyNames[a])
+		}
+		st.Items = append(st.Items, it)
+	}
+	return st, nil
 }

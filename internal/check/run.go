@@ -302,3 +302,20 @@ func (e *Engine) Discard(ctx context.Context, by Actor, runID int64, reason stri
 		return e.audited(ctx, by, "check.run.discard", "check_run", strconv.FormatInt(runID, 10), reason)
 	})
 }
+
+// StatusName is the run's state in Chinese.
+func (r *Run) StatusName() string { return RunStatusNames[r.Status] }
+
+// ScopeName is the run's scope in Chinese.
+func (r *Run) ScopeName() string { return ScopeNames[r.Scope] }
+
+// ItemName is the Chinese name of the run's one check item ("" for all).
+func (r *Run) ItemName() string { return rules.CheckItemName(r.Item) }
+
+// Percent is how much of n is done, for progress bars.
+func Percent(done, total int64) int64 {
+	if total <= 0 {
+		return 0
+	}
+	return done * 100 / total
+}

@@ -2,6 +2,7 @@ package portal
 
 import (
 	"context"
+	"jifen/internal/check"
 	"net/http"
 
 	"jifen/internal/account"
@@ -25,6 +26,9 @@ type Services struct {
 	// RequireOpen checks a window of a round ("employer_registration",
 	// "application", "employer_submission", "review").
 	RequireOpen func(ctx context.Context, roundID int64, kind string) error
+	// Statement returns an application's first-round score statement from
+	// the cross-check, nil before the check (nil func: no cross-check).
+	Statement func(ctx context.Context, applicationID int64) (*check.Statement, error)
 }
 
 // applicantCtx is a logged-in applicant with the current round.

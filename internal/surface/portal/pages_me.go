@@ -2,6 +2,7 @@ package portal
 
 import (
 	"cmp"
+	"jifen/internal/check"
 	"net/http"
 	"strings"
 	"time"
@@ -34,6 +35,7 @@ type meView struct {
 	CanSubmit bool
 	CanReview bool
 	Events    []eventView
+	Statement *check.Statement // the first-round result, once checked
 }
 
 // linkView is one request to link to an employer.
@@ -102,6 +104,12 @@ func (p *Portal) renderMe(w http.ResponseWriter, r *http.Request, status int, pg
 		v.Result, _ = estimateOf(a.Declaration)
 		v.CanSubmit = a.Status.Editable()
 		v.CanReview = a.Status == application.FirstResult && d.round.Open(round.Review, now)
+		if p.svc.Statement != nil && a.Status != application.Checking {
+			if v.Statement, err = p.svc.Statement(ctx, a.ID); err != nil {
+				web.WriteError(w, r, err)
+				return
+			}
+		}
 	}
 	pg.Data = v
 	p.sh.Render(w, r, status, "portal_me", pg)

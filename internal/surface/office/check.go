@@ -1,0 +1,195 @@
+package office
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"jifen/internal/account"
+	"jifen/internal/check"
+	"jifen/internal/platform/apperr"
+	"jifen/internal/platform/web"
+	"jifen/internal/round"
+	"jifen/internal/rules"
+	"jifen/internal/surface/shell"
+)
+
+// WithCheck gives the office the cross-check engine (业务比对).
+func (o *Office) WithCheck(e *check.Engine) *Office {
+	o.check = e
+	return o
+}
+
+func (o *Office) registerCheck(mux *web.Mux) {
+	if o.check == nil {
+		return
+	}
+	sh := o.sh
+	mux.Handle("GET /office/check", sh.RequireUser(account.PermCheckMonitor, o.checkHome))
+	mux.Handle("POST /office/check/runs", sh.RequireUser(account.PermCheckRun, o.checkStart))
+	mux.Handle("GET /office/check/runs/{id}", sh.RequireUser(account.PermCheckMonitor, o.checkRun))
+	mux.Handle("POST /office/check/runs/{id}/{action}", sh.RequireUser(account.PermCheckRun, o.checkDecide))
+}
+
+type checkItem struct{ Code, Name string }
+
+type checkHomeView struct {
+	Rounds    []*round.Round
+	Round     *round.Round
+	Runs      []*check.Run
+	Latest    *check.Progress
+	Items     []checkItem
+	Rulebooks []string
+	CanRun    bool
+}
+
+func checkItems() []checkItem {
+	var out []checkItem
+	for _, c := range rules.CheckItems() {
+		out = append(out, checkItem{c, rules.CheckItemName(c)})
+	}
+	return out
+}
+
+func (o *Office) checkHome(w http.ResponseWriter, r *http.Request) {
+	o.renderCheckHome(w, r, http.StatusOK, nil)
+}
+
+func (o *Office) renderCheckHome(w http.ResponseWriter, r *http.Request, status int, formErr error) {
+	ctx := r.Context()
+	u := shell.User(ctx)
+	v := checkHomeView{Items: checkItems(), Rulebooks: rules.Versions(), CanRun: u.Can(account.PermCheckRun)}
+	var err error
+	if v.Rounds, err = o.sh.Rounds.List(ctx); err != nil {
+		web.WriteError(w, r, err)
+		return
+	}
+	if id, _ := strconv.ParseInt(r.FormValue("round"), 10, 64); id != 0 {
+		for _, rd := range v.Rounds {
+			if rd.ID == id {
+				v.Round = rd
+			}
+		}
+	}
+	if v.Round == nil {
+		if v.Round, err = o.sh.Rounds.Current(ctx); err != nil && len(v.Rounds) > 0 {
+			v.Round = v.Rounds[0]
+		}
+	}
+	if v.Round != nil {
+		if v.Runs, err = o.check.Runs(ctx, v.Round.ID, 20); err != nil {
+			web.WriteError(w, r, err)
+			return
+		}
+		for _, run := range v.Runs {
+			if run.Scope == "round" && run.Item == "" {
+				if v.Latest, err = o.check.Progress(ctx, run.ID); err != nil {
+					web.WriteError(w, r, err)
+					return
+				}
+				break
+			}
+		}
+	}
+	p := o.sh.Page(r, "业务比对")
+	if formErr != nil {
+		p.SetError(formErr)
+		for _, k := range []string{"item", "application_id", "rulebook", "reason"} {
+			p.Form[k] = r.FormValue(k)
+		}
+	}
+	p.Data = v
+	o.sh.Render(w, r, status, "office_check", p)
+}
+
+func actor(r *http.Request) check.Actor {
+	u := shell.User(r.Context())
+	role := ""
+	if len(u.Roles) > 0 {
+		role = string(u.Roles[0])
+	}
+	return check.Actor{UserID: u.ID, Login: u.Login, Role: role, Addr: web.ClientAddr(r.Context())}
+}
+
+func (o *Office) checkStart(w http.ResponseWriter, r *http.Request) {
+	in := check.RunInput{Item: r.FormValue("item"), Rulebook: r.FormValue("rulebook"), Reason: strings.TrimSpace(r.FormValue("reason"))}
+	var fe []apperr.FieldError
+	var err error
+	if in.RoundID, err = strconv.ParseInt(r.FormValue("round"), 10, 64); err != nil {
+		fe = append(fe, apperr.FieldError{Field: "round", Message: "请选择年度批次"})
+	}
+	if s := strings.TrimSpace(r.FormValue("application_id")); s != "" {
+		if in.ApplicationID, err = strconv.ParseInt(s, 10, 64); err != nil || in.ApplicationID <= 0 {
+			fe = append(fe, apperr.FieldError{Field: "application_id", Message: "申请编号应为正整数"})
+		}
+	}
+	if r.FormValue("kind") == "rerun" && in.Reason == "" {
+		fe = append(fe, apperr.FieldError{Field: "reason", Message: "请填写重新比对的原因"})
+	}
+	if len(fe) > 0 {
+		o.renderCheckHome(w, r, http.StatusBadRequest, apperr.Fields(fe))
+		return
+	}
+	run, err := o.check.StartRun(r.Context(), actor(r), in)
+	if err != nil {
+		if e := apperr.As(err); e.Code == apperr.Invalid || e.Code == apperr.Conflict {
+			o.renderCheckHome(w, r, http.StatusBadRequest, err)
+			return
+		}
+		web.WriteError(w, r, err)
+		return
+	}
+	o.sh.Flash(w, r, "/office/check/runs/"+strconv.FormatInt(run.ID, 10), "created")
+}
+
+type checkRunView struct {
+	Progress *check.Progress
+	Impact   *check.Impact
+	CanRun   bool
+	ItemName string
+}
+
+func (o *Office) checkRun(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		web.WriteError(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	v := checkRunView{CanRun: shell.User(ctx).Can(account.PermCheckRun)}
+	if v.Progress, err = o.check.Progress(ctx, id); err != nil {
+		web.WriteError(w, r, err)
+		return
+	}
+	v.ItemName = rules.CheckItemName(v.Progress.Run.Item)
+	if run := v.Progress.Run; run.Mode == "preview" && run.Status == "ready" {
+		if v.Impact, err = o.check.Impact(ctx, id); err != nil {
+			web.WriteError(w, r, err)
+			return
+		}
+	}
+	p := o.sh.Page(r, "比对任务 #"+strconv.FormatInt(id, 10))
+	p.Data = v
+	o.sh.Render(w, r, http.StatusOK, "office_check_run", p)
+}
+
+func (o *Office) checkDecide(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		web.WriteError(w, r, err)
+		return
+	}
+	switch r.PathValue("action") {
+	case "apply":
+		err = o.check.Apply(r.Context(), actor(r), id)
+	case "discard":
+		err = o.check.Discard(r.Context(), actor(r), id, strings.TrimSpace(r.FormValue("reason")))
+	default:
+		err = apperr.New(apperr.NotFound, "您访问的页面不存在")
+	}
+	if err != nil {
+		web.WriteError(w, r, err)
+		return
+	}
+	o.sh.Flash(w, r, "/office/check/runs/"+strconv.FormatInt(id, 10), "saved")
+}
