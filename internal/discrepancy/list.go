@@ -11,7 +11,6 @@ import (
 	"jifen/internal/audit"
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/db"
-	"jifen/internal/rules"
 )
 
 // PageSize is the number of rows of one page of the queue.
@@ -120,7 +119,7 @@ func (s *Service) List(ctx context.Context, viewer *account.User, f Filter) (*Pa
 type Detail struct {
 	*Item
 	Rows          []Row
-	Score         rules.Points
+	Score         int64 // hundredths of a point, as applications.score
 	ScoreEligible bool
 	Scored        bool // the application has a cross-check score
 	OverrideLogin string
@@ -162,7 +161,7 @@ func (s *Service) Get(ctx context.Context, viewer *account.User, id int64) (*Det
 		JOIN rounds r ON r.id = a.round_id WHERE a.id = $1`, it.ApplicationID).Scan(&score, &d.ScoreEligible, &run, &book); err != nil {
 		return nil, apperr.Wrap(err)
 	}
-	d.Score, d.Scored = rules.Points(score), run != 0
+	d.Score, d.Scored = score, run != 0
 	d.Rows = Compare(book, it.Indicator, it.Declared, it.Verified)
 	if it.OverrideBy != 0 {
 		_ = s.db.QueryRow(ctx, `SELECT login FROM users WHERE id = $1`, it.OverrideBy).Scan(&d.OverrideLogin)

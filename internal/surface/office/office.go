@@ -5,6 +5,7 @@ package office
 
 import (
 	"jifen/internal/application"
+	"jifen/internal/discrepancy"
 	"jifen/internal/employer"
 	"jifen/internal/platform/mail"
 	"net/http"
@@ -25,6 +26,7 @@ type Office struct {
 	apps   *application.Service
 	outbox *mail.Outbox
 	smtp   string // the SMTP server mail goes to, "" when none is configured
+	disc   *discrepancy.Service
 }
 
 // New returns the office on the office shell.
@@ -62,6 +64,7 @@ func (o *Office) Register(mux *web.Mux) {
 	o.registerEmployers(mux)
 	o.registerMail(mux)
 	o.registerReviews(mux)
+	o.registerDiscrepancies(mux)
 }
 
 func (o *Office) nav(u *account.User, path string) []ui.Nav {
@@ -74,6 +77,7 @@ func (o *Office) nav(u *account.User, path string) []ui.Nav {
 	add(account.PermRoundsManage, "/office/rounds", "年度批次")
 	add(account.PermCasesDistrict, "/office/employers", "单位核验")
 	add(account.PermCasesDistrict, "/office/reviews", "复查申请")
+	add(account.PermCasesDistrict, "/office/discrepancies", "比对差异")
 	add(account.PermUsersView, "/office/admin/users", "账号管理")
 	add(account.PermConfigManage, "/office/admin/settings", "系统配置")
 	add(account.PermConfigManage, "/office/ops/mail", "邮件日志")
