@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"jifen/internal/account"
+	"jifen/internal/audit"
 	"jifen/internal/casetest"
 	"jifen/internal/discrepancy"
 	"jifen/internal/platform/apperr"
@@ -347,4 +348,35 @@ func TestRescoreWithoutRun(t *testing.T) {
 	f := setup(t)
 	mustExec(t, f.Env, `UPDATE applications SET score_run = 0 WHERE id = $1`, f.appID)
 	wantCode(t, f.svc.Rescore(f.Ctx, f.appID), apperr.Conflict, "rescore without a run")
+}
+
+// TestConcurrentActionsActOnce sends the same decision twice at once, as a
+// double click on two tabs would: exactly one takes effect.
+func TestConcurrentActionsActOnce(t *testing.T) {
+	f := setup(t)
+	if err := f.svc.Override(f.Ctx, f.a, f.housing, "房产证原件已核验，系自有住房"); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 2)
+	for _, who := range []*account.User{f.b, f.city} {
+		go func() { errs <- f.svc.Approve(f.Ctx, who, f.housing) }()
+	}
+	var ok, conflicts int
+	for range 2 {
+		switch err := <-errs; {
+		case err == nil:
+			ok++
+		case apperr.Is(err, apperr.Conflict):
+			conflicts++
+		default:
+			t.Errorf("unexpected %v", err)
+		}
+	}
+	if ok != 1 || conflicts != 1 {
+		t.Fatalf("%d approvals, %d conflicts", ok, conflicts)
+	}
+	es, err := f.Audit.Search(f.Ctx, audit.Filter{Action: "discrepancy.approve"})
+	if err != nil || len(es) != 1 {
+		t.Fatalf("approve audited %d times (%v)", len(es), err)
+	}
 }

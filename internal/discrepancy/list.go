@@ -138,9 +138,11 @@ var actionNames = map[string]string{
 	"discrepancy.accept": "以比对结果为准", "discrepancy.request_material": "要求申请人补充材料",
 	"discrepancy.answer": "申请人提交补充说明", "discrepancy.override": "提出更正为申报值",
 	"discrepancy.approve": "审批通过更正", "discrepancy.reject_override": "驳回更正",
+	"application.rescore": "比对后重新计算积分",
 }
 
-// ActionName is the Chinese name of an audited discrepancy action.
+// ActionName is the Chinese name of an audited action of the discrepancy
+// queue (and of the re-scoring it causes); any other code is returned as is.
 func ActionName(code string) string {
 	if n, ok := actionNames[code]; ok {
 		return n
