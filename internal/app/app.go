@@ -52,9 +52,9 @@ type App struct {
 	// Connectors and Check are the cross-check system (业务比对).
 	Connectors *check.Connectors
 	Check      *check.Engine
-	Metrics  *metrics.Metrics
-	UI       *ui.Renderer
-	Demo     bool
+	Metrics    *metrics.Metrics
+	UI         *ui.Renderer
+	Demo       bool
 
 	servers []*server
 	sim     *http.Server // the demo's in-process agencysim
@@ -160,7 +160,8 @@ func (a *App) InternetHandler() http.Handler {
 func (a *App) OfficeHandler() http.Handler {
 	sh := shell.New(a.deps(), account.Office)
 	mux := web.NewMux()
-	office.New(sh, a.Cases.Employers, a.Cases.Applications, a.Outbox, a.smtpDescription()).WithCheck(a.Check).Register(mux)
+	office.New(sh, a.Cases.Employers, a.Cases.Applications, a.Outbox, a.smtpDescription()).
+		WithCheck(a.Check).WithDiscrepancies(a.Cases.Discrepancies).Register(mux)
 	return a.wrap("office", mux, sh)
 }
 

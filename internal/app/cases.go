@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 
 	"jifen/internal/application"
+	"jifen/internal/discrepancy"
 	"jifen/internal/employer"
 	"jifen/internal/person"
 	"jifen/internal/platform/blob"
@@ -18,6 +19,8 @@ type Cases struct {
 	Persons      *person.Service
 	Applications *application.Service
 	Attachments  *application.Attachments
+	// Discrepancies is the queue of cross-check discrepancies.
+	Discrepancies *discrepancy.Service
 }
 
 func (a *App) buildCases() error {
@@ -28,10 +31,11 @@ func (a *App) buildCases() error {
 	emp := employer.NewService(a.DB, a.Audit, a.Clock, a.Accounts).WithMail(a.Outbox)
 	apps := application.NewService(a.DB, a.Audit, a.Clock, a.Outbox, a.Rounds)
 	a.Cases = Cases{
-		Employers:    emp,
-		Persons:      person.NewService(a.DB, a.Audit, a.Clock, a.Keys, a.Accounts, emp),
-		Applications: apps,
-		Attachments:  application.NewAttachments(apps, store),
+		Employers:     emp,
+		Persons:       person.NewService(a.DB, a.Audit, a.Clock, a.Keys, a.Accounts, emp),
+		Applications:  apps,
+		Attachments:   application.NewAttachments(apps, store),
+		Discrepancies: discrepancy.NewService(a.DB, a.Audit, a.Clock, a.Outbox),
 	}
 	return nil
 }
@@ -39,7 +43,7 @@ func (a *App) buildCases() error {
 func (a *App) portalServices() portal.Services {
 	return portal.Services{
 		Employers: a.Cases.Employers, Persons: a.Cases.Persons, Applications: a.Cases.Applications,
-		Attachments: a.Cases.Attachments,
+		Attachments: a.Cases.Attachments, Discrepancies: a.Cases.Discrepancies,
 		CurrentRound: func(ctx context.Context) (int64, int, error) {
 			r, err := a.Rounds.Current(ctx)
 			if err != nil {

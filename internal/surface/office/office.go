@@ -6,6 +6,7 @@ package office
 import (
 	"jifen/internal/application"
 	"jifen/internal/check"
+	"jifen/internal/discrepancy"
 	"jifen/internal/employer"
 	"jifen/internal/platform/mail"
 	"net/http"
@@ -27,6 +28,7 @@ type Office struct {
 	outbox *mail.Outbox
 	smtp   string // the SMTP server mail goes to, "" when none is configured
 	check  *check.Engine
+	disc   *discrepancy.Service
 }
 
 // New returns the office on the office shell.
@@ -65,6 +67,7 @@ func (o *Office) Register(mux *web.Mux) {
 	o.registerMail(mux)
 	o.registerReviews(mux)
 	o.registerCheck(mux)
+	o.registerDiscrepancies(mux)
 }
 
 func (o *Office) nav(u *account.User, path string) []ui.Nav {
@@ -80,6 +83,7 @@ func (o *Office) nav(u *account.User, path string) []ui.Nav {
 	if o.check != nil {
 		add(account.PermCheckMonitor, "/office/check", "业务比对")
 	}
+	add(account.PermCasesDistrict, "/office/discrepancies", "比对差异")
 	add(account.PermUsersView, "/office/admin/users", "账号管理")
 	add(account.PermConfigManage, "/office/admin/settings", "系统配置")
 	add(account.PermConfigManage, "/office/ops/mail", "邮件日志")

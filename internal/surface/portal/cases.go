@@ -7,6 +7,7 @@ import (
 
 	"jifen/internal/account"
 	"jifen/internal/application"
+	"jifen/internal/discrepancy"
 	"jifen/internal/employer"
 	"jifen/internal/person"
 	"jifen/internal/platform/apperr"
@@ -20,6 +21,9 @@ type Services struct {
 	Persons      *person.Service
 	Applications *application.Service
 	Attachments  *application.Attachments
+	// Discrepancies holds the cross-check's requests for material; nil
+	// leaves /me/corrections out.
+	Discrepancies *discrepancy.Service
 	// CurrentRound returns the id and year of the round the portal works on
 	// now, or a NotFound error when there is none.
 	CurrentRound func(ctx context.Context) (id int64, year int, err error)

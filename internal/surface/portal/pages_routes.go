@@ -50,6 +50,7 @@ func (p *Portal) registerPages(mux *web.Mux) {
 	mux.Handle("POST /employer/applications/{id}/{action}", user(p.appPost))
 	mux.Handle("GET /employer/applications/{id}/attachments/{att}", user(p.appAttachment))
 	p.registerOperatorPages(mux)
+	p.registerCorrections(mux)
 }
 
 // page is the base page of the portal, with the navigation even where the
@@ -115,6 +116,8 @@ type dashboardView struct {
 	Status   *caseStatus
 	Href     string // where the person's work is
 	HrefText string
+	// Corrections counts the applicant's open requests for material.
+	Corrections int
 }
 
 // dashboard sends a logged-in person to their work: the round as it stands,
@@ -145,6 +148,7 @@ func (p *Portal) dashboard(w http.ResponseWriter, r *http.Request) {
 		}
 		st := d.status()
 		v.Status, v.Href, v.HrefText = &st, "/me", "进入我的申请"
+		v.Corrections = p.openCorrections(r, c)
 	case u.HasRole(account.EmployerOperator):
 		c, err := p.operator(r)
 		if err != nil {

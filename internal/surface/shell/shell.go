@@ -238,6 +238,13 @@ var flashes = map[string]string{
 	"employer_verified": "已核验通过，系统已生成单位注册码。",
 	"employer_rejected": "已记录不予核验。",
 	"decision_failed":   "操作未完成：该单位已被处理，或未填写不通过理由。",
+	// The discrepancy queue (数据比对结果排查) and the applicant's answers.
+	"disc_accepted":          "已确认以比对结果为准。",
+	"disc_requested":         "已要求申请人补充材料，系统已发送邮件通知。",
+	"disc_override":          "已提出更正为申报值，等待另一名经办人员审批。",
+	"disc_approved":          "已审批通过更正，申请积分已重新计算。",
+	"disc_override_rejected": "已驳回更正，该差异回到待处理。",
+	"correction_answered":    "补充说明已提交，请等待区人力社保局审核。",
 	// The portal's case pages.
 	"link_requested":       "已提交关联申请，请等待单位确认。",
 	"draft_saved":          "已保存，积分估算已更新。",

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"jifen/internal/application"
+	"jifen/internal/discrepancy"
 )
 
 // actionNames are the Chinese names of audited actions, for the auditor's
@@ -26,6 +27,9 @@ var actionNames = map[string]string{
 // ActionName returns the Chinese name of an audited action code.
 func ActionName(code string) string {
 	if n, ok := actionNames[code]; ok {
+		return n
+	}
+	if n := discrepancy.ActionName(code); n != code {
 		return n
 	}
 	if s, ok := strings.CutPrefix(code, "application."); ok {

@@ -1,0 +1,227 @@
+package office
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"jifen/internal/account"
+	"jifen/internal/discrepancy"
+	"jifen/internal/platform/apperr"
+	"jifen/internal/platform/web"
+	"jifen/internal/rules"
+	"jifen/internal/surface/shell"
+	"jifen/internal/surface/ui"
+)
+
+// WithDiscrepancies gives the office the discrepancy queue (数据比对结果排查).
+func (o *Office) WithDiscrepancies(s *discrepancy.Service) *Office { o.disc = s; return o }
+
+// registerDiscrepancies adds the district officers' queue of cross-check
+// discrepancies and the page of one, with its actions.
+func (o *Office) registerDiscrepancies(mux *web.Mux) {
+	if o.disc == nil {
+		return
+	}
+	sh := o.sh
+	mux.Handle("GET /office/discrepancies", sh.RequireUser(account.PermCasesDistrict, o.discrepancies))
+	mux.Handle("GET /office/discrepancies/{id}", sh.RequireUser(account.PermCasesDistrict, o.discrepancyPage))
+	mux.Handle("POST /office/discrepancies/{id}/{action}", sh.RequireUser(account.PermCasesDistrict, o.discrepancyAction))
+}
+
+type discTab struct {
+	Href, Label string
+	N           int
+	Current     bool
+}
+
+type discRow struct {
+	*discrepancy.Item
+	Overdue bool
+}
+
+type discrepanciesView struct {
+	Rows       []discRow
+	Tabs       []discTab
+	Status     string
+	District   string
+	Indicator  string
+	Overdue    bool
+	Districts  []string
+	Indicators []rules.Option
+	Fixed      bool
+	Page       int
+	Prev, Next string // links to the neighbouring pages, "" for none
+}
+
+func (o *Office) discrepancies(w http.ResponseWriter, r *http.Request) {
+	u := shell.User(r.Context())
+	q := r.URL.Query()
+	page, _ := strconv.Atoi(q.Get("page"))
+	f := discrepancy.Filter{District: q.Get("district"), Status: discrepancy.Status(q.Get("status")), Indicator: q.Get("indicator"),
+		Overdue: q.Get("overdue") == "1", Page: max(page, 1)}
+	if f.Status == "" && !q.Has("status") {
+		f.Status = discrepancy.Open
+	}
+	d, fixed := officerDistrict(u)
+	if fixed {
+		f.District = d
+	}
+	res, err := o.disc.List(r.Context(), u, f)
+	if err != nil {
+		web.WriteError(w, r, err)
+		return
+	}
+	v := discrepanciesView{Status: string(f.Status), District: f.District, Indicator: f.Indicator, Overdue: f.Overdue,
+		Districts: rules.Districts(), Fixed: fixed, Page: f.Page}
+	for _, c := range rules.CheckItems() {
+		v.Indicators = append(v.Indicators, rules.Option{Value: c, Label: rules.CheckItemName(c)})
+	}
+	link := func(status string, overdue bool, page int) string {
+		lq := url.Values{"status": {status}}
+		if f.District != "" && !fixed {
+			lq.Set("district", f.District)
+		}
+		if f.Indicator != "" {
+			lq.Set("indicator", f.Indicator)
+		}
+		if overdue {
+			lq.Set("overdue", "1")
+		}
+		if page > 1 {
+			lq.Set("page", strconv.Itoa(page))
+		}
+		return "/office/discrepancies?" + lq.Encode()
+	}
+	for _, st := range discrepancy.Statuses {
+		v.Tabs = append(v.Tabs, discTab{Href: link(string(st), false, 1), Label: discrepancy.StatusName(st), N: res.Counts[st],
+			Current: !f.Overdue && f.Status == st})
+	}
+	v.Tabs = append(v.Tabs, discTab{Href: link("", false, 1), Label: "全部", N: res.Total, Current: !f.Overdue && f.Status == ""})
+	now := o.sh.Clock.Now()
+	for _, it := range res.Items {
+		v.Rows = append(v.Rows, discRow{Item: it, Overdue: it.Overdue(now)})
+	}
+	if f.Page > 1 {
+		v.Prev = link(string(f.Status), f.Overdue, f.Page-1)
+	}
+	if res.Next {
+		v.Next = link(string(f.Status), f.Overdue, f.Page+1)
+	}
+	p := o.sh.Page(r, "比对差异")
+	p.Data = v
+	o.sh.Render(w, r, http.StatusOK, "office_discrepancies", p)
+}
+
+type discrepancyView struct {
+	*discrepancy.Detail
+	Overdue     bool
+	CanAct      bool // accept, or propose an override
+	CanRequest  bool // ask the applicant for material
+	CanDecide   bool // approve or reject an override: another officer
+	OwnOverride bool // the viewer proposed the pending override
+	DeadlineMin string
+	DeadlineMax string
+}
+
+func (o *Office) discrepancyPage(w http.ResponseWriter, r *http.Request) {
+	o.renderDiscrepancy(w, r, http.StatusOK, o.sh.Page(r, "比对差异"))
+}
+
+// renderDiscrepancy shows one discrepancy on p, which may carry the error of
+// one of its forms.
+func (o *Office) renderDiscrepancy(w http.ResponseWriter, r *http.Request, status int, p *ui.Page) {
+	u := shell.User(r.Context())
+	id, err := pathID(r, "id")
+	if err != nil {
+		web.WriteError(w, r, err)
+		return
+	}
+	d, err := o.disc.Get(r.Context(), u, id)
+	if err != nil {
+		web.WriteError(w, r, err)
+		return
+	}
+	now := o.sh.Clock.Now()
+	first, last := discrepancy.DeadlineBounds(now)
+	v := discrepancyView{Detail: d, Overdue: d.Overdue(now), DeadlineMin: first.Format(time.DateOnly), DeadlineMax: last.Format(time.DateOnly)}
+	switch d.Status {
+	case discrepancy.Open, discrepancy.MaterialReceived:
+		v.CanAct, v.CanRequest = true, true
+	case discrepancy.MaterialRequested:
+		v.CanAct = true
+	case discrepancy.OverridePending:
+		v.OwnOverride = d.OverrideBy == u.ID
+		v.CanDecide = !v.OwnOverride
+	}
+	if _, ok := p.Form["deadline"]; !ok {
+		p.Form["deadline"] = first.AddDate(0, 0, 13).Format(time.DateOnly)
+	}
+	p.Title = "比对差异 " + strconv.FormatInt(d.ID, 10)
+	p.Data = v
+	o.sh.Render(w, r, status, "office_discrepancy", p)
+}
+
+// discrepancyAction runs one action of the page's forms. A field to
+// correct or a conflict (someone acted first) shows the page again with the
+// message and the input kept.
+func (o *Office) discrepancyAction(w http.ResponseWriter, r *http.Request) {
+	u := shell.User(r.Context())
+	id, err := pathID(r, "id")
+	if err != nil {
+		web.WriteError(w, r, err)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	if err := r.ParseForm(); err != nil {
+		web.WriteError(w, r, apperr.Field("body", "表单内容无法读取，请返回后重新填写"))
+		return
+	}
+	ctx := r.Context()
+	note := r.PostFormValue("note")
+	var flash string
+	switch r.PathValue("action") {
+	case "accept":
+		err, flash = o.disc.Accept(ctx, u, id, note), "disc_accepted"
+	case "request":
+		err, flash = o.disc.RequestMaterial(ctx, u, id, note, parseDay(r.PostFormValue("deadline"))), "disc_requested"
+	case "override":
+		err, flash = o.disc.Override(ctx, u, id, r.PostFormValue("reason")), "disc_override"
+	case "approve":
+		err, flash = o.disc.Approve(ctx, u, id), "disc_approved"
+	case "reject":
+		err, flash = o.disc.RejectOverride(ctx, u, id, note), "disc_override_rejected"
+	default:
+		web.NotFound(w, r)
+		return
+	}
+	if err == nil {
+		o.sh.Flash(w, r, fmt.Sprintf("/office/discrepancies/%d", id), flash)
+		return
+	}
+	switch apperr.CodeOf(err) {
+	case apperr.Invalid, apperr.Conflict, apperr.Forbidden:
+		p := o.sh.Page(r, "比对差异")
+		p.SetError(err)
+		for _, k := range []string{"note", "reason", "deadline"} {
+			if vs, ok := r.PostForm[k]; ok {
+				p.Form[k] = vs[0]
+			}
+		}
+		o.renderDiscrepancy(w, r, web.Status(err), p)
+	default:
+		web.WriteError(w, r, err)
+	}
+}
+
+// parseDay reads a date input (2026-12-01) as that day in Beijing; a bad
+// value gives the zero time, which the service reports against the field.
+func parseDay(s string) time.Time {
+	t, err := time.ParseInLocation(time.DateOnly, s, discrepancy.Beijing)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
