@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"jifen/internal/account"
+	"jifen/internal/agencyops"
 	"jifen/internal/audit"
 	"jifen/internal/config"
 	"jifen/internal/platform/clock"
@@ -51,6 +52,9 @@ type App struct {
 	Metrics  *metrics.Metrics
 	UI       *ui.Renderer
 	Demo     bool
+
+	// AgencyOps holds the agencies' connector settings, health and call log.
+	AgencyOps *agencyops.Service
 
 	servers []*server
 	wg      sync.WaitGroup
@@ -103,6 +107,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	a.Accounts = account.NewService(a.DB, a.Audit, a.Clock, hasher, keys, a.Settings)
 	a.Rounds = round.NewService(a.DB, a.Audit, a.Clock)
 	a.Outbox = mail.NewOutbox(a.DB, a.Clock)
+	a.AgencyOps = agencyops.New(a.DB, a.Audit, a.Clock, keys)
 	if err := a.buildCases(); err != nil {
 		_ = a.DB.Close()
 		return nil, err
