@@ -159,7 +159,7 @@ func (a *App) InternetHandler() http.Handler {
 func (a *App) OfficeHandler() http.Handler {
 	sh := shell.New(a.deps(), account.Office)
 	mux := web.NewMux()
-	office.New(sh, a.Cases.Employers, a.Cases.Applications, a.Outbox, a.smtpDescription()).Register(mux)
+	office.New(sh, a.Cases.Employers, a.Cases.Applications, a.Outbox, a.smtpDescription()).WithAgencies(a.AgencyOps).Register(mux)
 	return a.wrap("office", mux, sh)
 }
 
