@@ -96,12 +96,18 @@ type sample struct {
 // known agency without one. It reads the last 24 hours of calls once and
 // computes the windows in Go.
 func (s *Service) Health(ctx context.Context) ([]Health, error) {
+	return s.health(ctx, Windows)
+}
+
+// health computes the given windows only (the longest decides how much of
+// the log is read).
+func (s *Service) health(ctx context.Context, spans []time.Duration) ([]Health, error) {
 	now := s.clock.Now()
 	conns, err := s.Connectors(ctx)
 	if err != nil {
 		return nil, err
 	}
-	samples, err := s.recentCalls(ctx, now.Add(-Windows[len(Windows)-1]))
+	samples, err := s.recentCalls(ctx, now.Add(-slices.Max(spans)))
 	if err != nil {
 		return nil, err
 	}
@@ -109,11 +115,11 @@ func (s *Service) Health(ctx context.Context) ([]Health, error) {
 	seen := map[string]bool{}
 	for _, c := range conns {
 		seen[c.Agency] = true
-		out = append(out, assess(c, true, samples[c.Agency], now))
+		out = append(out, assess(c, true, samples[c.Agency], now, spans))
 	}
 	for _, a := range agencysim.Agencies {
 		if !seen[a] {
-			out = append(out, assess(Connector{Agency: a, Name: Name(a), Breaker: "closed", ProbeOK: true}, false, samples[a], now))
+			out = append(out, assess(Connector{Agency: a, Name: Name(a), Breaker: "closed", ProbeOK: true}, false, samples[a], now, spans))
 		}
 	}
 	return out, nil
@@ -140,11 +146,11 @@ func (s *Service) recentCalls(ctx context.Context, since time.Time) (map[string]
 }
 
 // assess computes one agency's windows and its up/down and slow verdicts.
-func assess(c Connector, configured bool, calls []sample, now time.Time) Health {
+func assess(c Connector, configured bool, calls []sample, now time.Time, spans []time.Duration) Health {
 	h := Health{Connector: c, Configured: configured}
 	nowUS := db.Micros(now)
 	lat := make([]int64, 0, len(calls))
-	for _, span := range Windows {
+	for _, span := range spans {
 		from := nowUS - span.Microseconds()
 		w := WindowStats{Span: span}
 		lat = lat[:0]
@@ -202,9 +208,11 @@ func percentile(sorted []int64, pct int) time.Duration {
 }
 
 // Banner returns the enabled agencies that are down or slow, for the notice
-// on the office home. A connector switched off on purpose is not news.
+// on the office home. A connector switched off on purpose is not news. Only
+// the 5-minute window decides, so only 5 minutes of the log are read: the
+// home page stays cheap however busy the day was.
 func (s *Service) Banner(ctx context.Context) ([]Health, error) {
-	all, err := s.Health(ctx)
+	all, err := s.health(ctx, Windows[:1])
 	if err != nil {
 		return nil, err
 	}

@@ -395,7 +395,7 @@ func (o *Office) inspection(w http.ResponseWriter, r *http.Request) {
 	p.Form = map[string]string{"day": d}
 	v := inspectionView{Day: d, Prev: rep.Day.AddDate(0, 0, -1).Format("2006-01-02"), CSVURL: "/office/inspection.csv?day=" + d,
 		Report: rep, Anomalies: rep.Anomalies()}
-	if rep.To.Before(o.agencies.Now().Add(24 * time.Hour)) {
+	if !rep.To.After(o.agencies.Now()) { // the next day has begun
 		v.Next = rep.Day.AddDate(0, 0, 1).Format("2006-01-02")
 	}
 	for _, a := range rep.Agencies {
