@@ -213,3 +213,47 @@ func TestDailyReportCSV(t *testing.T) {
 		t.Fatal("a formula cell was not neutralised")
 	}
 }
+
+// A day with query jobs of an agency but no calls at all is reported for
+// that agency only; jobs finished before the day or created after it do not count.
+func TestDailyReportWorkFromJobs(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if _, err := f.svc.EnsureDefaults(ctx, "http://127.0.0.1:9300", "k"); err != nil {
+		t.Fatal(err)
+	}
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := f.db.Exec(ctx, q, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exec(`INSERT INTO rounds (id, year, rulebook, quota, created_at, updated_at) VALUES (1, 2026, '2020', 6000, 0, 0)`)
+	exec(`INSERT INTO check_runs (id, round_id, scope, mode, rulebook, status, created_at) VALUES (1, 1, 'round', 'apply', '2020', 'running', 0)`)
+	job := func(batch int, agency string, created, finished time.Time) {
+		fin := int64(0)
+		if !finished.IsZero() {
+			fin = db.Micros(finished)
+		}
+		exec(`INSERT INTO check_jobs (run_id, batch_no, kind, agency, state, run_after, created_at, finished_at)
+			VALUES (1, $1, 'query', $2, 'queued', $3, $3, $4)`, batch, agency, db.Micros(created), fin)
+	}
+	job(1, "tax", day.Add(-2*time.Hour), time.Time{})             // still queued all day
+	job(2, "social_insurance", day.Add(-2*time.Hour), bj(9, 0))   // finished during the day
+	job(3, "science", day.Add(-2*time.Hour), day.Add(-time.Hour)) // finished the day before
+	job(4, "education", day.Add(25*time.Hour), time.Time{})       // created the day after
+	r, err := f.svc.DailyReport(ctx, day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, a := range r.Agencies {
+		if len(a.Anomalies) > 0 {
+			got = append(got, a.Agency+": "+strings.Join(a.Anomalies, "；"))
+		}
+	}
+	want := []string{"social_insurance: 当日有比对任务，但全天没有任何调用", "tax: 当日有比对任务，但全天没有任何调用"}
+	if !r.Work || !slices.Equal(got, want) {
+		t.Fatalf("work %v, anomalies %q", r.Work, got)
+	}
+}
