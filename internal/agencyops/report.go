@@ -64,7 +64,7 @@ type AgencyReport struct {
 type Report struct {
 	Day      time.Time // midnight, Beijing time
 	From, To time.Time
-	Work     bool // cross-check work was due that day
+	Work     bool // some agency had query jobs alive that day
 	Agencies []AgencyReport
 }
 
@@ -101,14 +101,12 @@ func (s *Service) DailyReport(ctx context.Context, day time.Time) (Report, error
 	}
 	defer rows.Close()
 	by := map[string][]daySample{}
-	anyQuery := false
 	for rows.Next() {
 		var d daySample
 		if err := rows.Scan(&d.agency, &d.kind, &d.status, &d.at, &d.latency); err != nil {
 			return r, err
 		}
 		by[d.agency] = append(by[d.agency], d)
-		anyQuery = anyQuery || d.kind == "query"
 	}
 	if err := rows.Err(); err != nil {
 		return r, err
@@ -134,7 +132,9 @@ func (s *Service) DailyReport(ctx context.Context, day time.Time) (Report, error
 		if err != nil {
 			return r, err
 		}
-		work := anyQuery || jobs > 0
+		// Work is the agency's own query jobs: a run for one indicator
+		// queries one agency, so other agencies' calls say nothing.
+		work := jobs > 0
 		r.Work = r.Work || work
 		ar := AgencyReport{Agency: a, Name: Name(a), Enabled: configured && c.Enabled}
 		summarize(&ar, by[a])

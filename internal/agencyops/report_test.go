@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"jifen/internal/agencyops"
+	"jifen/internal/agencysim"
 	"jifen/internal/platform/db"
 )
 
@@ -24,11 +25,41 @@ func bj(h, m int) time.Time {
 
 const formula = "=cmd|' /C calc'!A0"
 
+// jobMaker makes a round and a run, and returns a function adding query
+// jobs of the run for an agency, created and (unless zero) finished at the
+// given times.
+func jobMaker(t *testing.T, f *fixture) func(batch int, agency string, created, finished time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := f.db.Exec(ctx, q, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exec(`INSERT INTO rounds (id, year, rulebook, quota, created_at, updated_at) VALUES (1, 2026, '2020', 6000, 0, 0)`)
+	exec(`INSERT INTO check_runs (id, round_id, scope, mode, rulebook, status, created_at) VALUES (1, 1, 'round', 'apply', '2020', 'running', 0)`)
+	return func(batch int, agency string, created, finished time.Time) {
+		t.Helper()
+		fin := int64(0)
+		if !finished.IsZero() {
+			fin = db.Micros(finished)
+		}
+		exec(`INSERT INTO check_jobs (run_id, batch_no, kind, agency, state, run_after, created_at, finished_at)
+			VALUES (1, $1, 'query', $2, 'queued', $3, $3, $4)`, batch, agency, db.Micros(created), fin)
+	}
+}
+
 func seedDay(t *testing.T, f *fixture) {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := f.svc.EnsureDefaults(ctx, "http://127.0.0.1:9300", "k"); err != nil {
 		t.Fatal(err)
+	}
+	// A round's check: every agency had query jobs that day.
+	job := jobMaker(t, f)
+	for _, a := range agencysim.Agencies {
+		job(1, a, day.Add(-2*time.Hour), bj(18, 0))
 	}
 	if _, err := f.db.Exec(ctx, `UPDATE agency_connectors SET enabled = FALSE WHERE agency = 'market_regulation'`); err != nil {
 		t.Fatal(err)
@@ -222,22 +253,7 @@ func TestDailyReportWorkFromJobs(t *testing.T) {
 	if _, err := f.svc.EnsureDefaults(ctx, "http://127.0.0.1:9300", "k"); err != nil {
 		t.Fatal(err)
 	}
-	exec := func(q string, args ...any) {
-		t.Helper()
-		if _, err := f.db.Exec(ctx, q, args...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	exec(`INSERT INTO rounds (id, year, rulebook, quota, created_at, updated_at) VALUES (1, 2026, '2020', 6000, 0, 0)`)
-	exec(`INSERT INTO check_runs (id, round_id, scope, mode, rulebook, status, created_at) VALUES (1, 1, 'round', 'apply', '2020', 'running', 0)`)
-	job := func(batch int, agency string, created, finished time.Time) {
-		fin := int64(0)
-		if !finished.IsZero() {
-			fin = db.Micros(finished)
-		}
-		exec(`INSERT INTO check_jobs (run_id, batch_no, kind, agency, state, run_after, created_at, finished_at)
-			VALUES (1, $1, 'query', $2, 'queued', $3, $3, $4)`, batch, agency, db.Micros(created), fin)
-	}
+	job := jobMaker(t, f)
 	job(1, "tax", day.Add(-2*time.Hour), time.Time{})             // still queued all day
 	job(2, "social_insurance", day.Add(-2*time.Hour), bj(9, 0))   // finished during the day
 	job(3, "science", day.Add(-2*time.Hour), day.Add(-time.Hour)) // finished the day before

@@ -81,6 +81,13 @@ func fmtRate(w agencyops.WindowStats) string {
 
 var breakerNames = map[string]string{"closed": "闭合（正常）", "open": "打开（暂停调用）", "half-open": "半开（试探中）"}
 
+func breakerName(b string) string {
+	if n, ok := breakerNames[b]; ok {
+		return n
+	}
+	return b
+}
+
 type agencyRow struct {
 	Agency, Name           string
 	State, StateClass      string
@@ -112,10 +119,7 @@ func (o *Office) agencyStatus(w http.ResponseWriter, r *http.Request) {
 		row := agencyRow{Agency: h.Agency, Name: h.Name, Reasons: strings.Join(h.Reasons, "；"),
 			P50: fmtMS(w5.P50), P95: fmtMS(w5.P95), P99: fmtMS(w5.P99), P95h: fmtMS(w1.P95), P95d: fmtMS(w24.P95),
 			Rate5: fmtRate(w5), RateH: fmtRate(w1), RateD: fmtRate(w24), Calls5: w5.Calls, CallsH: w1.Calls, CallsD: w24.Calls,
-			Breaker: breakerNames[h.Breaker], LastError: h.LastError, LastErrorAt: h.LastErrorAt}
-		if row.Breaker == "" {
-			row.Breaker = h.Breaker
-		}
+			Breaker: breakerName(h.Breaker), LastError: h.LastError, LastErrorAt: h.LastErrorAt}
 		switch {
 		case !h.Configured:
 			row.State, row.StateClass = "未配置", "badge-muted"
@@ -141,6 +145,7 @@ type agencyFormView struct {
 	KeySet       bool
 	Exists       bool
 	Conn         agencyops.Connector
+	Breaker      string
 	Fields       []ui.FieldView
 	Enabled      bool
 }
@@ -190,7 +195,7 @@ func (o *Office) renderAgencyForm(w http.ResponseWriter, r *http.Request, status
 	key := p.H("key", "签名密钥（选填）", "password", "new-password", keyHint)
 	key.Required, key.Value = false, "" // the key never goes back to the browser
 	v := agencyFormView{Agency: c.Agency, Name: c.Name, Action: "/office/agencies/" + c.Agency, KeySet: c.KeySet, Exists: exists,
-		Conn: c, Enabled: form["enabled"] == "on", Fields: []ui.FieldView{
+		Conn: c, Breaker: breakerName(c.Breaker), Enabled: form["enabled"] == "on", Fields: []ui.FieldView{
 			p.H("base_url", "接口地址", "url", "off", "以 http:// 或 https:// 开头，如 https://gaj.bj.gov.cn/jifen"),
 			key,
 			p.H("rate_per_sec", "每秒调用上限", "number", "off", fmt.Sprintf("%d 到 %d 次/秒，所有服务器合计", agencyops.MinRate, agencyops.MaxRate)),
@@ -352,6 +357,8 @@ type inspectionView struct {
 	Report    agencyops.Report
 	Rows      []inspectionRow
 	Anomalies int
+	Partial   bool      // the day is not over yet
+	AsOf      time.Time // now, for a partial day
 }
 
 type inspectionRow struct {
@@ -395,7 +402,9 @@ func (o *Office) inspection(w http.ResponseWriter, r *http.Request) {
 	p.Form = map[string]string{"day": d}
 	v := inspectionView{Day: d, Prev: rep.Day.AddDate(0, 0, -1).Format("2006-01-02"), CSVURL: "/office/inspection.csv?day=" + d,
 		Report: rep, Anomalies: rep.Anomalies()}
-	if !rep.To.After(o.agencies.Now()) { // the next day has begun
+	if now := o.agencies.Now(); rep.To.After(now) {
+		v.Partial, v.AsOf = true, now
+	} else {
 		v.Next = rep.Day.AddDate(0, 0, 1).Format("2006-01-02")
 	}
 	for _, a := range rep.Agencies {

@@ -137,10 +137,10 @@ func TestAgencyPages(t *testing.T) {
 		addCall(t, a, "science", "timeout", now.Add(-2*time.Minute), 10*time.Second, "")
 		r := city.Get("/office/inspection?day=" + day)
 		if r.Status != 200 || !strings.Contains(r.Body, "日巡检报告 "+day) || !strings.Contains(r.Body, "错误率 100.0%") ||
-			!strings.Contains(r.Body, "/office/inspection.csv?day="+day) {
+			!strings.Contains(r.Body, "/office/inspection.csv?day="+day) || !strings.Contains(r.Body, "当日尚未结束") {
 			t.Fatalf("inspection: %d\n%s", r.Status, r.Body)
 		}
-		if r = city.Get("/office/inspection"); r.Status != 200 {
+		if r = city.Get("/office/inspection"); r.Status != 200 || strings.Contains(r.Body, "当日尚未结束") {
 			t.Fatalf("default day: %d", r.Status)
 		}
 		if r = city.Get("/office/inspection?day=2026-13-01"); r.Status != 400 || fieldError(r.Body, "day") == "" {
