@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"jifen/internal/account"
 	"jifen/internal/agencysim"
 	"jifen/internal/audit"
 	"jifen/internal/platform/apperr"
@@ -181,8 +182,8 @@ func (s *Service) Key(ctx context.Context, agency string) (string, error) {
 
 // EnsureDefaults adds a connector for every agency that has none, all at
 // baseURL with key (the demo points them at the in-process simulator).
-// Existing connectors are left as they are. It returns how many it added.
-func (s *Service) EnsureDefaults(ctx context.Context, baseURL, key string) (int, error) {
+// Existing connectors are left as they are.
+func (s *Service) EnsureDefaults(ctx context.Context, baseURL, key string) error {
 	now := db.Micros(s.clock.Now())
 	added := 0
 	err := s.db.WithTx(ctx, func(ctx context.Context) error {
@@ -209,7 +210,7 @@ func (s *Service) EnsureDefaults(ctx context.Context, baseURL, key string) (int,
 		return s.audit.Record(ctx, audit.Entry{Action: "agency.connector_defaults", ObjectType: "agency_connector",
 			ActorLogin: "system", Reason: strconv.Itoa(added) + " connectors at " + baseURL})
 	})
-	return added, err
+	return err
 }
 
 // ConnectorInput is what an operator sets on a connector. An empty Key keeps
@@ -263,8 +264,12 @@ func (in *ConnectorInput) Validate() error {
 
 // UpdateConnector validates in and saves it for agency (creating the
 // connector if the agency has none yet), with an audit entry naming what
-// changed, in one transaction. The key is encrypted at rest and never logged.
-func (s *Service) UpdateConnector(ctx context.Context, actor int64, agency string, in ConnectorInput) (Connector, error) {
+// changed, in one transaction; by needs config.manage. The key is encrypted
+// at rest and never logged. An update that changes nothing writes nothing.
+func (s *Service) UpdateConnector(ctx context.Context, by *account.User, agency string, in ConnectorInput) (Connector, error) {
+	if by == nil || !by.Can(account.PermConfigManage) {
+		return Connector{}, apperr.New(apperr.Forbidden, "您没有修改委办局接口配置的权限")
+	}
 	if !Known(agency) {
 		return Connector{}, apperr.New(apperr.NotFound, "没有该委办局")
 	}
@@ -286,6 +291,11 @@ func (s *Service) UpdateConnector(ctx context.Context, actor int64, agency strin
 		if err != nil && !apperr.Is(err, apperr.NotFound) {
 			return err
 		}
+		what := changes(old, exists, in)
+		if what == "" {
+			out = old
+			return nil
+		}
 		if !exists {
 			if _, err := s.db.Exec(ctx, `INSERT INTO agency_connectors (agency, base_url, updated_at) VALUES ($1, $2, $3)`,
 				agency, in.BaseURL, now); err != nil {
@@ -295,11 +305,11 @@ func (s *Service) UpdateConnector(ctx context.Context, actor int64, agency strin
 		if _, err := s.db.Exec(ctx, `UPDATE agency_connectors SET base_url = $1, rate_per_sec = $2, timeout_ms = $3,
 			retries = $4, batch_size = $5, enabled = $6, updated_by = $7, updated_at = $8,
 			key_enc = CASE WHEN $9 = '' THEN key_enc ELSE $9 END WHERE agency = $10`,
-			in.BaseURL, in.RatePerSec, in.TimeoutMS, in.Retries, in.BatchSize, in.Enabled, actor, now, enc, agency); err != nil {
+			in.BaseURL, in.RatePerSec, in.TimeoutMS, in.Retries, in.BatchSize, in.Enabled, by.ID, now, enc, agency); err != nil {
 			return err
 		}
 		if err := s.audit.Record(ctx, audit.Entry{Action: "agency.connector_update", ObjectType: "agency_connector",
-			ObjectID: agency, Reason: changes(old, exists, in)}); err != nil {
+			ObjectID: agency, Reason: what}); err != nil {
 			return err
 		}
 		out, err = s.Connector(ctx, agency)
@@ -311,7 +321,8 @@ func (s *Service) UpdateConnector(ctx context.Context, actor int64, agency strin
 	return out, nil
 }
 
-// changes describes an update for the audit trail, without the key.
+// changes describes an update for the audit trail, without the key; "" when
+// nothing changes.
 func changes(old Connector, exists bool, in ConnectorInput) string {
 	if !exists {
 		old = Connector{}
@@ -330,9 +341,6 @@ func changes(old Connector, exists bool, in ConnectorInput) string {
 	diff("enabled", strconv.FormatBool(old.Enabled), strconv.FormatBool(in.Enabled))
 	if in.Key != "" {
 		parts = append(parts, "key: replaced")
-	}
-	if len(parts) == 0 {
-		return "no change"
 	}
 	return strings.Join(parts, "; ")
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"jifen/internal/account"
 	"jifen/internal/agencyops"
 	"jifen/internal/agencysim"
 	"jifen/internal/audit"
@@ -71,6 +72,9 @@ func (f *fixture) insert(t testing.TB, calls ...call) {
 	}
 }
 
+// admin may change connectors; ID 7 is what updated_by records.
+var admin = &account.User{ID: 7, Roles: []account.Role{account.SystemAdmin}}
+
 func validInput() agencyops.ConnectorInput {
 	return agencyops.ConnectorInput{BaseURL: "https://tax.example.gov.cn/jifen", RatePerSec: 20, TimeoutMS: 10000, Retries: 3,
 		BatchSize: 250, Enabled: true}
@@ -100,7 +104,7 @@ func TestConnectorValidation(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			in := validInput()
 			tc.edit(&in)
-			_, err := f.svc.UpdateConnector(context.Background(), 1, "tax", in)
+			_, err := f.svc.UpdateConnector(context.Background(), admin, "tax", in)
 			e := apperr.As(err)
 			if e.Code != apperr.Invalid || len(e.Fields) != 1 || e.Fields[0].Field != tc.field ||
 				!strings.Contains(e.Fields[0].Message, tc.msg) {
@@ -110,16 +114,22 @@ func TestConnectorValidation(t *testing.T) {
 	}
 	t.Run("limits pass", func(t *testing.T) {
 		in := agencyops.ConnectorInput{BaseURL: "http://127.0.0.1:9300", RatePerSec: 10000, TimeoutMS: 100, Retries: 10, BatchSize: 500}
-		if _, err := f.svc.UpdateConnector(context.Background(), 1, "tax", in); err != nil {
+		if _, err := f.svc.UpdateConnector(context.Background(), admin, "tax", in); err != nil {
 			t.Fatal(err)
 		}
 		in = agencyops.ConnectorInput{BaseURL: "https://a.b", RatePerSec: 1, TimeoutMS: 120000, Retries: 0, BatchSize: 1}
-		if _, err := f.svc.UpdateConnector(context.Background(), 1, "tax", in); err != nil {
+		if _, err := f.svc.UpdateConnector(context.Background(), admin, "tax", in); err != nil {
 			t.Fatal(err)
 		}
 	})
+	t.Run("without config.manage", func(t *testing.T) {
+		city := &account.User{ID: 8, Roles: []account.Role{account.CityOfficer}}
+		if _, err := f.svc.UpdateConnector(context.Background(), city, "tax", validInput()); !apperr.Is(err, apperr.Forbidden) {
+			t.Fatalf("got %v, want forbidden", err)
+		}
+	})
 	t.Run("unknown agency", func(t *testing.T) {
-		if _, err := f.svc.UpdateConnector(context.Background(), 1, "nope", validInput()); !apperr.Is(err, apperr.NotFound) {
+		if _, err := f.svc.UpdateConnector(context.Background(), admin, "nope", validInput()); !apperr.Is(err, apperr.NotFound) {
 			t.Fatalf("got %v, want not found", err)
 		}
 	})
@@ -131,7 +141,7 @@ func TestConnectorKeyEncryptedAndAudited(t *testing.T) {
 	const secret = "k3y-of-the-tax-bureau-0123456789"
 	in := validInput()
 	in.Key = secret
-	c, err := f.svc.UpdateConnector(ctx, 7, "tax", in)
+	c, err := f.svc.UpdateConnector(ctx, admin, "tax", in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,14 +160,19 @@ func TestConnectorKeyEncryptedAndAudited(t *testing.T) {
 	}
 	// An empty key keeps the old one; other fields change.
 	in.Key, in.RatePerSec, in.Enabled = "", 50, false
-	if c, err = f.svc.UpdateConnector(ctx, 7, "tax", in); err != nil {
+	if c, err = f.svc.UpdateConnector(ctx, admin, "tax", in); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := f.svc.Key(ctx, "tax"); got != secret || c.RatePerSec != 50 || c.Enabled {
 		t.Fatalf("after second update: key %q, %+v", got, c)
 	}
+	// Saving the same settings again writes nothing, not even an audit entry.
+	f.clock.Advance(time.Hour)
+	if c, err = f.svc.UpdateConnector(ctx, admin, "tax", in); err != nil || !c.UpdatedAt.Equal(now) {
+		t.Fatalf("no-change update: %+v, %v", c, err)
+	}
 	// A key copied to another agency's row does not decrypt there.
-	if _, err := f.svc.UpdateConnector(ctx, 7, "science", validInput()); err != nil {
+	if _, err := f.svc.UpdateConnector(ctx, admin, "science", validInput()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.db.Exec(ctx, `UPDATE agency_connectors SET key_enc = $1 WHERE agency = 'science'`, stored); err != nil {
@@ -193,15 +208,17 @@ func TestEnsureDefaults(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	in := validInput()
-	if _, err := f.svc.UpdateConnector(ctx, 1, "tax", in); err != nil {
+	if _, err := f.svc.UpdateConnector(ctx, admin, "tax", in); err != nil {
 		t.Fatal(err)
 	}
-	n, err := f.svc.EnsureDefaults(ctx, "http://127.0.0.1:9300", "demo-key")
-	if err != nil || n != len(agencysim.Agencies)-1 {
-		t.Fatalf("EnsureDefaults = %d, %v", n, err)
+	for range 2 { // the second call adds nothing
+		if err := f.svc.EnsureDefaults(ctx, "http://127.0.0.1:9300", "demo-key"); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if n, err = f.svc.EnsureDefaults(ctx, "http://127.0.0.1:9300", "demo-key"); err != nil || n != 0 {
-		t.Fatalf("second EnsureDefaults = %d, %v", n, err)
+	entries, err := f.audit.Search(ctx, audit.Filter{Action: "agency.connector_defaults"})
+	if err != nil || len(entries) != 1 || !strings.HasPrefix(entries[0].Reason, "8 connectors") {
+		t.Fatalf("audit of defaults: %+v, %v", entries, err)
 	}
 	list, err := f.svc.Connectors(ctx)
 	if err != nil || len(list) != len(agencysim.Agencies) {

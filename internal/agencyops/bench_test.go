@@ -32,7 +32,7 @@ func BenchmarkBanner(b *testing.B) {
 
 func seedBusyDay(b *testing.B) *fixture {
 	f := newFixture(b)
-	if _, err := f.svc.EnsureDefaults(context.Background(), "http://127.0.0.1:9300", "k"); err != nil {
+	if err := f.svc.EnsureDefaults(context.Background(), "http://127.0.0.1:9300", "k"); err != nil {
 		b.Fatal(err)
 	}
 	const n = 20000
@@ -52,7 +52,7 @@ func seedBusyDay(b *testing.B) *fixture {
 // BenchmarkDailyReport measures the inspection report of a day of 20,000 calls.
 func BenchmarkDailyReport(b *testing.B) {
 	f := newFixture(b)
-	if _, err := f.svc.EnsureDefaults(context.Background(), "http://127.0.0.1:9300", "k"); err != nil {
+	if err := f.svc.EnsureDefaults(context.Background(), "http://127.0.0.1:9300", "k"); err != nil {
 		b.Fatal(err)
 	}
 	const n = 20000

@@ -16,7 +16,7 @@ import (
 func seedHealth(t *testing.T, f *fixture) {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := f.svc.EnsureDefaults(ctx, "http://127.0.0.1:9300", "k"); err != nil {
+	if err := f.svc.EnsureDefaults(ctx, "http://127.0.0.1:9300", "k"); err != nil {
 		t.Fatal(err)
 	}
 	exec := func(q string, args ...any) {
@@ -154,7 +154,7 @@ func TestHealth(t *testing.T) {
 
 func TestBannerEmptyWhenHealthy(t *testing.T) {
 	f := newFixture(t)
-	if _, err := f.svc.EnsureDefaults(context.Background(), "http://127.0.0.1:9300", ""); err != nil {
+	if err := f.svc.EnsureDefaults(context.Background(), "http://127.0.0.1:9300", ""); err != nil {
 		t.Fatal(err)
 	}
 	f.insert(t, call{agency: "tax", status: "ok", at: now.Add(-time.Minute), latency: time.Millisecond})

@@ -53,7 +53,7 @@ func jobMaker(t *testing.T, f *fixture) func(batch int, agency string, created, 
 func seedDay(t *testing.T, f *fixture) {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := f.svc.EnsureDefaults(ctx, "http://127.0.0.1:9300", "k"); err != nil {
+	if err := f.svc.EnsureDefaults(ctx, "http://127.0.0.1:9300", "k"); err != nil {
 		t.Fatal(err)
 	}
 	// A round's check: every agency had query jobs that day.
@@ -250,7 +250,7 @@ func TestDailyReportCSV(t *testing.T) {
 func TestDailyReportWorkFromJobs(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	if _, err := f.svc.EnsureDefaults(ctx, "http://127.0.0.1:9300", "k"); err != nil {
+	if err := f.svc.EnsureDefaults(ctx, "http://127.0.0.1:9300", "k"); err != nil {
 		t.Fatal(err)
 	}
 	job := jobMaker(t, f)

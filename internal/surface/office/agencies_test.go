@@ -25,7 +25,7 @@ func addCall(t *testing.T, a *apptest.App, agency, status string, at time.Time, 
 func TestAgencyPages(t *testing.T) {
 	a := apptest.Start(t)
 	ctx := context.Background()
-	if _, err := a.AgencyOps.EnsureDefaults(ctx, "http://127.0.0.1:9300", "demo-key"); err != nil {
+	if err := a.AgencyOps.EnsureDefaults(ctx, "http://127.0.0.1:9300", "demo-key"); err != nil {
 		t.Fatal(err)
 	}
 	city := login(a, "city-ops", account.CityOfficer)
