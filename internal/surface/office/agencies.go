@@ -79,6 +79,14 @@ func fmtRate(w agencyops.WindowStats) string {
 	return strconv.FormatFloat(w.ErrorRate*100, 'f', 1, 64) + "%"
 }
 
+// fmtLatencies shows p50 / p95 / p99 of a window in milliseconds.
+func fmtLatencies(w agencyops.WindowStats) string {
+	if w.P50 == 0 && w.P99 == 0 {
+		return "—"
+	}
+	return fmtMS(w.P50) + " / " + fmtMS(w.P95) + " / " + fmtMS(w.P99)
+}
+
 var breakerNames = map[string]string{"closed": "闭合（正常）", "open": "打开（暂停调用）", "half-open": "半开（试探中）"}
 
 func breakerName(b string) string {
@@ -92,8 +100,7 @@ type agencyRow struct {
 	Agency, Name           string
 	State, StateClass      string
 	Reasons                string
-	P50, P95, P99          string // 5 minutes
-	P95h, P95d             string // 1 hour, 24 hours
+	Lat5, LatH, LatD       string // "p50 / p95 / p99" of 5 minutes, 1 hour, 24 hours
 	Rate5, RateH, RateD    string
 	Calls5, CallsH, CallsD int
 	Breaker                string
@@ -117,7 +124,7 @@ func (o *Office) agencyStatus(w http.ResponseWriter, r *http.Request) {
 	for _, h := range hs {
 		w5, w1, w24 := h.Last5m(), h.Last1h(), h.Last24h()
 		row := agencyRow{Agency: h.Agency, Name: h.Name, Reasons: strings.Join(h.Reasons, "；"),
-			P50: fmtMS(w5.P50), P95: fmtMS(w5.P95), P99: fmtMS(w5.P99), P95h: fmtMS(w1.P95), P95d: fmtMS(w24.P95),
+			Lat5: fmtLatencies(w5), LatH: fmtLatencies(w1), LatD: fmtLatencies(w24),
 			Rate5: fmtRate(w5), RateH: fmtRate(w1), RateD: fmtRate(w24), Calls5: w5.Calls, CallsH: w1.Calls, CallsD: w24.Calls,
 			Breaker: breakerName(h.Breaker), LastError: h.LastError, LastErrorAt: h.LastErrorAt}
 		switch {
