@@ -61,8 +61,11 @@ type CallFilter struct {
 	Status   string
 	AppID    int64 // calls whose batch covers this application id
 	RunID    int64
-	BeforeID int64 // keyset paging: calls with id < BeforeID
-	Limit    int   // default 100, at most 1000
+	// Keyset paging, newest first: calls before (BeforeAt, BeforeID) in the
+	// order (at, id), i.e. the last call of the previous page.
+	BeforeAt time.Time
+	BeforeID int64
+	Limit    int // default 100, at most 1000
 }
 
 // Page sizes of SearchCalls.
@@ -116,14 +119,19 @@ func (f CallFilter) where() (string, []any, error) {
 		add("status = ?", f.Status)
 	}
 	if f.AppID > 0 {
-		add("app_from <= ?", f.AppID)
+		// Probes carry no applications (app_from 0) and are most of the log:
+		// the lower bound keeps them out of the index range.
+		add("app_from BETWEEN 1 AND ?", f.AppID)
 		add("app_to >= ?", f.AppID)
 	}
 	if f.RunID > 0 {
 		add("run_id = ?", f.RunID)
 	}
 	if f.BeforeID > 0 {
-		add("id < ?", f.BeforeID)
+		// A row value, so that both engines walk the (at) and (agency, at)
+		// indexes backwards from the cursor instead of sorting every match.
+		args = append(args, db.Micros(f.BeforeAt), f.BeforeID)
+		conds = append(conds, fmt.Sprintf("(at, id) < ($%d, $%d)", len(args)-1, len(args)))
 	}
 	if len(conds) == 0 {
 		return "", nil, nil
@@ -131,8 +139,9 @@ func (f CallFilter) where() (string, []any, error) {
 	return " WHERE " + strings.Join(conds, " AND "), args, nil
 }
 
-// SearchCalls returns the matching calls, newest first, at most f.Limit. The
-// next page is the same filter with BeforeID set to the last call's id.
+// SearchCalls returns the matching calls, newest first (by time, then id),
+// at most f.Limit. The next page is the same filter with BeforeAt and
+// BeforeID set to the last call's time and id.
 func (s *Service) SearchCalls(ctx context.Context, f CallFilter) ([]Call, error) {
 	if f.Limit <= 0 {
 		f.Limit = DefaultCallLimit
@@ -142,8 +151,18 @@ func (s *Service) SearchCalls(ctx context.Context, f CallFilter) ([]Call, error)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.db.Query(ctx, `SELECT `+callColumns+` FROM check_calls`+where+` ORDER BY id DESC LIMIT `+
-		strconv.Itoa(f.Limit), args...)
+	// Newest first walks the (at) or (agency, at) index backwards and stops
+	// after a page. When the matches are few and spread over the year (an
+	// application's calls; failures when no agency is named), walking the
+	// index means visiting a table row per index entry until the page fills,
+	// which may be the whole year: then the app index, or a plain table scan,
+	// and a sort of the few matches are far cheaper. The unary plus (a no-op
+	// on both engines) keeps the planner off the at index.
+	order := ` ORDER BY at DESC, id DESC`
+	if f.AppID > 0 || (f.Status != "" && f.Status != StatusOK && f.Agency == "" && f.From.IsZero() && f.To.IsZero()) {
+		order = ` ORDER BY +at DESC, +id DESC`
+	}
+	rows, err := s.db.Query(ctx, `SELECT `+callColumns+` FROM check_calls`+where+order+` LIMIT `+strconv.Itoa(f.Limit), args...)
 	if err != nil {
 		return nil, fmt.Errorf("search calls: %w", err)
 	}

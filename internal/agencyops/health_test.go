@@ -223,7 +223,7 @@ func TestSearchCalls(t *testing.T) {
 		if len(page) < f0.Limit {
 			break
 		}
-		f0.BeforeID = page[len(page)-1].ID
+		f0.BeforeAt, f0.BeforeID = page[len(page)-1].At, page[len(page)-1].ID
 	}
 	if !slices.Equal(seen, ids(all)) {
 		t.Fatalf("paged %v", seen)
@@ -232,5 +232,46 @@ func TestSearchCalls(t *testing.T) {
 		if _, err := f.svc.SearchCalls(ctx, bad); err == nil {
 			t.Fatalf("filter %+v accepted", bad)
 		}
+	}
+}
+
+// Newest first is by the time of the call, then by id; the cursor pages
+// through ties and through calls logged out of time order exactly once.
+func TestSearchCallsOrderAndCursor(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	t0 := now.Add(-time.Hour)
+	f.insert(t,
+		call{agency: "tax", status: "ok", at: t0},                         // 1
+		call{agency: "tax", status: "ok", at: t0},                         // 2
+		call{agency: "tax", status: "ok", at: t0.Add(time.Minute)},        // 3
+		call{agency: "tax", status: "ok", at: t0},                         // 4
+		call{agency: "tax", status: "ok", at: t0.Add(-time.Minute)},       // 5: logged late
+		call{agency: "tax", status: "error", at: t0.Add(2 * time.Minute)}, // 6
+	)
+	want := []int64{6, 3, 4, 2, 1, 5}
+	for _, flt := range []agencyops.CallFilter{{}, {Agency: "tax"}} {
+		var got []int64
+		flt.Limit = 2
+		for range 10 {
+			page, err := f.svc.SearchCalls(ctx, flt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range page {
+				got = append(got, c.ID)
+			}
+			if len(page) < flt.Limit {
+				break
+			}
+			flt.BeforeAt, flt.BeforeID = page[len(page)-1].At, page[len(page)-1].ID
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("filter %+v: order %v, want %v", flt, got, want)
+		}
+	}
+	// A failure-only search (the plain scan and sort) keeps the same order.
+	if got, err := f.svc.SearchCalls(ctx, agencyops.CallFilter{Status: "error"}); err != nil || len(got) != 1 || got[0].ID != 6 {
+		t.Fatalf("errors: %+v, %v", got, err)
 	}
 }

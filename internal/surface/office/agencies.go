@@ -309,8 +309,13 @@ func callFilter(r *http.Request) (agencyops.CallFilter, map[string]string, error
 	}
 	f.AppID = parseID("app", "申请编号应为正整数")
 	f.RunID = parseID("run", "比对批次编号应为正整数")
-	if s := q.Get("before"); s != "" {
-		f.BeforeID, _ = strconv.ParseInt(s, 10, 64)
+	// The page cursor is "<at in Unix microseconds>_<id>" of the last call shown.
+	if at, id, ok := strings.Cut(q.Get("before"), "_"); ok {
+		us, err1 := strconv.ParseInt(at, 10, 64)
+		n, err2 := strconv.ParseInt(id, 10, 64)
+		if err1 == nil && err2 == nil && n > 0 {
+			f.BeforeAt, f.BeforeID = time.UnixMicro(us), n
+		}
 	}
 	f.Limit = agencyops.DefaultCallLimit
 	return f, form, apperr.Fields(fe)
@@ -349,7 +354,8 @@ func (o *Office) agencyCalls(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(calls) == f.Limit {
 		q := r.URL.Query()
-		q.Set("before", strconv.FormatInt(calls[len(calls)-1].ID, 10))
+		last := calls[len(calls)-1]
+		q.Set("before", strconv.FormatInt(last.At.UnixMicro(), 10)+"_"+strconv.FormatInt(last.ID, 10))
 		v.MoreURL = "/office/calls?" + q.Encode()
 	}
 	p.Data = v

@@ -2,6 +2,7 @@ package office_test
 
 import (
 	"context"
+	"html"
 	"net/url"
 	"strings"
 	"testing"
@@ -150,6 +151,22 @@ func TestAgencyPages(t *testing.T) {
 		if r.Status != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/csv") || !strings.HasPrefix(r.Body, "\ufeff日期,") ||
 			!strings.Contains(r.Body, "science") {
 			t.Fatalf("csv: %d %s\n%s", r.Status, r.Header.Get("Content-Type"), r.Body)
+		}
+	})
+
+	t.Run("call log pages", func(t *testing.T) {
+		for i := range 101 {
+			addCall(t, a, "honors", "ok", now.Add(-time.Duration(i)*time.Second), time.Millisecond, "")
+		}
+		r := city.Get("/office/calls?agency=honors")
+		_, after, ok := strings.Cut(r.Body, `<nav class="pager" aria-label="翻页"><a href="`)
+		more, _, _ := strings.Cut(after, `"`)
+		if r.Status != 200 || !ok || strings.Count(r.Body, "市总工会/市文明办</td>") != 100 {
+			t.Fatalf("first page: %d, next %q, %d rows", r.Status, more, strings.Count(r.Body, "市总工会/市文明办</td>"))
+		}
+		r = city.Get(html.UnescapeString(more))
+		if r.Status != 200 || strings.Count(r.Body, "市总工会/市文明办</td>") != 1 || strings.Contains(r.Body, `rel="next"`) {
+			t.Fatalf("second page (%s): %d, %d rows", more, r.Status, strings.Count(r.Body, "市总工会/市文明办</td>"))
 		}
 	})
 }
