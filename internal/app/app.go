@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"jifen/internal/account"
+	"jifen/internal/agencyops"
 	"jifen/internal/audit"
 	"jifen/internal/check"
 	"jifen/internal/config"
@@ -55,6 +56,9 @@ type App struct {
 	Metrics    *metrics.Metrics
 	UI         *ui.Renderer
 	Demo       bool
+
+	// AgencyOps holds the agencies' connector settings, health and call log.
+	AgencyOps *agencyops.Service
 
 	servers []*server
 	sim     *http.Server // the demo's in-process agencysim
@@ -108,6 +112,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	a.Accounts = account.NewService(a.DB, a.Audit, a.Clock, hasher, keys, a.Settings)
 	a.Rounds = round.NewService(a.DB, a.Audit, a.Clock)
 	a.Outbox = mail.NewOutbox(a.DB, a.Clock)
+	a.AgencyOps = agencyops.New(a.DB, a.Audit, a.Clock, keys)
 	if err := a.buildCases(); err != nil {
 		_ = a.DB.Close()
 		return nil, err
@@ -161,7 +166,7 @@ func (a *App) OfficeHandler() http.Handler {
 	sh := shell.New(a.deps(), account.Office)
 	mux := web.NewMux()
 	office.New(sh, a.Cases.Employers, a.Cases.Applications, a.Outbox, a.smtpDescription()).
-		WithCheck(a.Check).WithDiscrepancies(a.Cases.Discrepancies).Register(mux)
+		WithCheck(a.Check).WithDiscrepancies(a.Cases.Discrepancies).WithAgencies(a.AgencyOps).Register(mux)
 	return a.wrap("office", mux, sh)
 }
 

@@ -15,7 +15,13 @@ import (
 )
 
 func (a *App) buildCheck() {
-	a.Connectors = check.NewConnectors(a.DB, check.StoredKeys(a.DB, a.Keys))
+	a.Connectors = check.NewConnectors(a.DB, func(ctx context.Context, agency string) ([]byte, error) {
+		key, err := a.AgencyOps.Key(ctx, agency)
+		if err == nil && key == "" {
+			err = errors.New("no signing key configured for " + agency)
+		}
+		return []byte(key), err
+	})
 	a.Check = check.New(a.DB, a.Keys, a.Connectors, a.Clock, a.Audit, a.Log)
 }
 
@@ -39,17 +45,8 @@ func (a *App) StartAgencySim(ctx context.Context) error {
 		}
 	}()
 	url := "http://" + ln.Addr().String()
-	now := db.Micros(a.Clock.Now())
-	for _, ag := range append(check.PersonAgencies, check.Market) {
-		enc, err := a.Keys.EncryptString(key, check.KeyAD(ag))
-		if err != nil {
-			return err
-		}
-		if _, err := a.DB.Exec(ctx, `INSERT INTO agency_connectors (agency, base_url, key_enc, updated_at) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (agency) DO UPDATE SET base_url = excluded.base_url, key_enc = excluded.key_enc, updated_at = excluded.updated_at`,
-			ag, url, enc, now); err != nil {
-			return err
-		}
+	if err := check.PointAll(ctx, a.DB, a.Keys, url, key, 0, 0, db.Micros(a.Clock.Now())); err != nil {
+		return err
 	}
 	a.Connectors.Forget()
 	a.Log.Info("agencysim playing the partner agencies (demo)", "addr", url)

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"jifen/internal/agencyops"
 	"jifen/internal/audit"
 	"jifen/internal/check"
 	"jifen/internal/platform/db"
@@ -40,6 +41,13 @@ func (a *App) schedules() []schedule {
 			arch, err := a.Audit.Purge(ctx, filepath.Join(a.Cfg.DataDir, "audit-archive"), a.Clock.Now().Add(-audit.Retention))
 			if arch.Rows > 0 {
 				a.Log.Info("archived and purged audit rows", "first", arch.FirstID, "last", arch.LastID, "file", arch.File, "sm3", arch.FileSM3)
+			}
+			return err
+		}},
+		{"check_calls_retention", 24 * time.Hour, func(ctx context.Context) error {
+			n, err := a.AgencyOps.PurgeCalls(ctx, a.Clock.Now().Add(-agencyops.Retention))
+			if n > 0 {
+				a.Log.Info("purged agency calls past retention", "count", n)
 			}
 			return err
 		}},

@@ -40,6 +40,7 @@ func commands() []command {
 		{"calc", "积分计算 score calculator JSON from stdin", runCalc},
 		{"synth", "生成合成数据 fill the database with a synthetic population", runSynth},
 		{"agencysim", "模拟委办局接口 serve the simulated partner agencies", runAgencysim},
+		{"check", "业务比对 connect the agencies, start a run, work the queue", runCheck},
 		{"version", "显示版本 print the version", runVersion},
 		{"help", "显示帮助 list the commands", nil},
 	}

@@ -4,6 +4,7 @@
 package office
 
 import (
+	"jifen/internal/agencyops"
 	"jifen/internal/application"
 	"jifen/internal/check"
 	"jifen/internal/discrepancy"
@@ -29,6 +30,8 @@ type Office struct {
 	smtp   string // the SMTP server mail goes to, "" when none is configured
 	check  *check.Engine
 	disc   *discrepancy.Service
+
+	agencies *agencyops.Service // set by WithAgencies
 }
 
 // New returns the office on the office shell.
@@ -68,6 +71,7 @@ func (o *Office) Register(mux *web.Mux) {
 	o.registerReviews(mux)
 	o.registerCheck(mux)
 	o.registerDiscrepancies(mux)
+	o.registerAgencies(mux)
 }
 
 func (o *Office) nav(u *account.User, path string) []ui.Nav {
@@ -87,6 +91,9 @@ func (o *Office) nav(u *account.User, path string) []ui.Nav {
 	add(account.PermUsersView, "/office/admin/users", "账号管理")
 	add(account.PermConfigManage, "/office/admin/settings", "系统配置")
 	add(account.PermConfigManage, "/office/ops/mail", "邮件日志")
+	add(account.PermCheckMonitor, "/office/agencies", "委办局接口")
+	add(account.PermCheckMonitor, "/office/calls", "比对接口日志")
+	add(account.PermCheckMonitor, "/office/inspection", "日巡检报告")
 	add(account.PermRolesManage, "/office/security/roles", "角色授权")
 	add(account.PermSecurityManage, "/office/security/settings", "安全参数")
 	add(account.PermAuditRead, "/office/audit", "审计日志")
@@ -101,6 +108,8 @@ type homeView struct {
 	User  *account.User
 	Roles []string
 	Tiles []ui.Nav
+	// AgencyAlerts names the agencies that are down or slow (for check.monitor).
+	AgencyAlerts []string
 }
 
 func (o *Office) home(w http.ResponseWriter, r *http.Request) {
@@ -111,6 +120,7 @@ func (o *Office) home(w http.ResponseWriter, r *http.Request) {
 		v.Roles = append(v.Roles, account.RoleName(ro))
 	}
 	v.Tiles = append(v.Tiles, p.Nav[1:]...)
+	v.AgencyAlerts = o.agencyBanner(r)
 	p.Data = v
 	o.sh.Render(w, r, http.StatusOK, "office_home", p)
 }

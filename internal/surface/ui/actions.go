@@ -22,6 +22,7 @@ var actionNames = map[string]string{
 	"employer.regenerate_code": "重新生成单位注册码", "person.register": "申请人注册", "person.view_id_number": "查看完整身份证号",
 	"link.request": "申请关联单位", "link.confirmed": "单位确认关联", "link.rejected": "单位拒绝关联", "link.unlinked": "解除关联",
 	"attachment.add": "上传材料", "attachment.remove": "删除材料", "review.forward": "转交复查申请",
+	"agency.connector_update": "修改委办局接口配置", "agency.connector_defaults": "生成委办局接口默认配置",
 }
 
 // ActionName returns the Chinese name of an audited action code.
