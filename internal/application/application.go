@@ -72,6 +72,11 @@ type Application struct {
 	Version      int
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	// IdentityCheck is the 公安 check of identity and residence permit made
+	// when the applicant submits (internal/check): '' not yet asked, match,
+	// mismatch, not_found or unavailable.
+	IdentityCheck  string
+	IdentityDetail string
 }
 
 // Event is one row of an application's timeline.
@@ -109,7 +114,8 @@ func NewService(d *db.DB, a *audit.Log, c clock.Clock, out *mail.Outbox, w Windo
 var ErrNotFound = apperr.New(apperr.NotFound, "申请不存在")
 
 const selectApp = `SELECT a.id, a.round_id, r.year, a.person_id, p.name, a.employer_id, e.name, a.status, a.declaration,
-	a.estimate, a.eligible, a.truthful_at, a.submitted_at, a.filed_at, a.return_reason, a.version, a.created_at, a.updated_at
+	a.estimate, a.eligible, a.truthful_at, a.submitted_at, a.filed_at, a.return_reason, a.version, a.created_at, a.updated_at,
+	a.identity_check, a.identity_detail
 	FROM applications a JOIN rounds r ON r.id = a.round_id JOIN persons p ON p.id = a.person_id
 	JOIN employers e ON e.id = a.employer_id`
 
@@ -118,7 +124,7 @@ func scanApp(row interface{ Scan(...any) error }) (*Application, error) {
 	var st, decl string
 	var est, ta, sa, fa, ca, ua int64
 	if err := row.Scan(&a.ID, &a.RoundID, &a.RoundYear, &a.PersonID, &a.PersonName, &a.EmployerID, &a.EmployerName, &st, &decl,
-		&est, &a.Eligible, &ta, &sa, &fa, &a.ReturnReason, &a.Version, &ca, &ua); err != nil {
+		&est, &a.Eligible, &ta, &sa, &fa, &a.ReturnReason, &a.Version, &ca, &ua, &a.IdentityCheck, &a.IdentityDetail); err != nil {
 		return nil, err
 	}
 	a.Status, a.Estimate = Status(st), rules.Points(est)

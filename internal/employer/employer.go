@@ -54,6 +54,10 @@ type Employer struct {
 	DecidedAt    time.Time
 	RejectReason string
 	CreatedAt    time.Time
+	// MarketCheck is the 市场监管 check at registration (internal/check):
+	// '' not yet asked, match, mismatch, not_found or unavailable.
+	MarketCheck  string
+	MarketDetail string
 }
 
 // Service manages employers.
@@ -74,14 +78,14 @@ func NewService(d *db.DB, a *audit.Log, c clock.Clock, acc *account.Service) *Se
 }
 
 const columns = `id, credit_code, name, district, address, legal_rep, status, COALESCE(reg_code, ''), reg_code_at, decided_at,
-	reject_reason, created_at`
+	reject_reason, created_at, market_check, market_detail`
 
 func scan(s interface{ Scan(...any) error }) (*Employer, error) {
 	e := &Employer{}
 	var st string
 	var rca, da, ca int64
 	if err := s.Scan(&e.ID, &e.CreditCode, &e.Name, &e.District, &e.Address, &e.LegalRep, &st, &e.RegCode, &rca, &da,
-		&e.RejectReason, &ca); err != nil {
+		&e.RejectReason, &ca, &e.MarketCheck, &e.MarketDetail); err != nil {
 		return nil, err
 	}
 	e.Status = Status(st)
