@@ -126,6 +126,25 @@ func TestOutageWaitsThenResumes(t *testing.T) {
 	if n := e.count(`SELECT COUNT(*) FROM applications WHERE round_id = $1 AND status = 'checking'`, e.roundID); int64(n) < r.Total-r.Total/2 {
 		t.Errorf("only %d applications still checking", n)
 	}
+	p, err := e.eng.Progress(e.ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Checked != 0 || p.Failed != r.Total || p.Pending != 0 {
+		t.Errorf("progress during the outage: checked %d failed %d pending %d of %d", p.Checked, p.Failed, p.Pending, r.Total)
+	}
+	for _, a := range p.Agencies {
+		want := AgencyProgress{Agency: a.Agency, Name: AgencyNames[a.Agency], Total: r.Total, Done: r.Total}
+		if a.Agency == Tax {
+			want.Done, want.Failed, want.LastError = 0, r.Total, a.LastError
+			if a.LastError == "" {
+				t.Error("the tax office's failure has no error")
+			}
+		}
+		if a != want {
+			t.Errorf("agency progress %+v, want %+v", a, want)
+		}
+	}
 	var breaker string
 	if err := e.db.QueryRow(e.ctx, `SELECT breaker FROM agency_connectors WHERE agency = $1`, Tax).Scan(&breaker); err != nil {
 		t.Fatal(err)
@@ -139,6 +158,19 @@ func TestOutageWaitsThenResumes(t *testing.T) {
 		t.Fatalf("run %s after the outage ended", r.Status)
 	}
 	assertCheckedOnce(e, r)
+	if p, err = e.eng.Progress(e.ctx, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	var inDistricts int64
+	for _, d := range p.Districts {
+		inDistricts += d.Checked
+		if d.Total != d.Checked {
+			t.Errorf("district %+v after the run", d)
+		}
+	}
+	if p.Checked != r.Total || inDistricts != r.Total || p.Failed != 0 {
+		t.Errorf("progress after the run: %d checked (%d by district), %d failed of %d", p.Checked, inDistricts, p.Failed, r.Total)
+	}
 	if err := e.db.QueryRow(e.ctx, `SELECT breaker FROM agency_connectors WHERE agency = $1`, Tax).Scan(&breaker); err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ package check
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"jifen/internal/audit"
@@ -39,16 +40,15 @@ type Engine struct {
 	// WaitBase is the first wait before an agency that failed a job is tried
 	// again; it doubles up to WaitMax.
 	WaitBase, WaitMax time.Duration
-	// Rescore, when set, re-scores an application after a run was applied
-	// (the discrepancy queue's overrides).
-	Rescore func(ctx context.Context, applicationID int64) error
+	shapesMu sync.Mutex
+	shapes   map[int64]*runShape
 }
 
 // New returns an engine.
 func New(d *db.DB, keys *crypto.Keyring, conn *Connectors, c clock.Clock, a *audit.Log, log *slog.Logger) *Engine {
 	return &Engine{db: d, keys: keys, conn: conn, clock: c, audit: a, log: log,
 		BatchSize: 250, Workers: 16, Lease: 30 * time.Second, Idle: 500 * time.Millisecond,
-		WaitBase: 15 * time.Second, WaitMax: 10 * time.Minute}
+		WaitBase: 15 * time.Second, WaitMax: 10 * time.Minute, shapes: map[int64]*runShape{}}
 }
 
 // Connectors returns the engine's connectors.

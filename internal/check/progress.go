@@ -40,20 +40,71 @@ type Progress struct {
 	Districts []DistrictProgress
 }
 
-// Progress reads a run's progress from its batches and jobs (a few
-// thousand rows for a whole round), never from the applications.
+// runShape is what never changes in a run: each batch's size and districts.
+type runShape struct {
+	sizes     map[int]int64
+	districts map[int]map[string]int64
+}
+
+// shape returns a run's batches, read once per process.
+func (e *Engine) shape(ctx context.Context, runID int64) (*runShape, error) {
+	e.shapesMu.Lock()
+	sh, ok := e.shapes[runID]
+	e.shapesMu.Unlock()
+	if ok {
+		return sh, nil
+	}
+	rows, err := e.db.Query(ctx, `SELECT batch_no, size, districts FROM check_batches WHERE run_id = $1`, runID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	sh = &runShape{sizes: map[int]int64{}, districts: map[int]map[string]int64{}}
+	for rows.Next() {
+		var no int
+		var size int64
+		var dj string
+		if err := rows.Scan(&no, &size, &dj); err != nil {
+			return nil, err
+		}
+		var ds map[string]int64
+		if err := json.Unmarshal([]byte(dj), &ds); err != nil {
+			return nil, err
+		}
+		sh.sizes[no], sh.districts[no] = size, ds
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	e.shapesMu.Lock()
+	e.shapes[runID] = sh
+	e.shapesMu.Unlock()
+	return sh, nil
+}
+
+// Progress reads a run's progress from the jobs still open and the
+// batches' scored flags (the batches' sizes and districts are read once),
+// never from the applications, so it stays quick during a whole round.
 func (e *Engine) Progress(ctx context.Context, runID int64) (*Progress, error) {
 	run, err := e.GetRun(ctx, runID)
 	if err != nil {
 		return nil, err
 	}
+	sh, err := e.shape(ctx, runID)
+	if err != nil {
+		return nil, err
+	}
+	var all int64
+	for _, n := range sh.sizes {
+		all += n
+	}
 	p := &Progress{Run: run}
 	byAgency := map[string]*AgencyProgress{}
 	for _, a := range run.Agencies() {
-		byAgency[a] = &AgencyProgress{Agency: a, Name: AgencyNames[a]}
+		byAgency[a] = &AgencyProgress{Agency: a, Name: AgencyNames[a], Total: all, Done: all}
 	}
-	rows, err := e.db.Query(ctx, `SELECT j.agency, j.state, j.last_error, j.batch_no, b.size FROM check_jobs j
-		JOIN check_batches b ON b.run_id = j.run_id AND b.batch_no = j.batch_no WHERE j.run_id = $1 AND j.kind = 'query'`, runID)
+	rows, err := e.db.Query(ctx, `SELECT agency, state, last_error, batch_no FROM check_jobs
+		WHERE run_id = $1 AND state <> 'done' AND kind = 'query'`, runID)
 	if err != nil {
 		return nil, err
 	}
@@ -61,25 +112,21 @@ func (e *Engine) Progress(ctx context.Context, runID int64) (*Progress, error) {
 	for rows.Next() {
 		var ag, state, lastErr string
 		var no int
-		var size int64
-		if err := rows.Scan(&ag, &state, &lastErr, &no, &size); err != nil {
+		if err := rows.Scan(&ag, &state, &lastErr, &no); err != nil {
 			_ = rows.Close()
 			return nil, err
 		}
 		a := byAgency[ag]
 		if a == nil {
-			a = &AgencyProgress{Agency: ag, Name: AgencyNames[ag]}
-			byAgency[ag] = a
+			continue
 		}
-		a.Total += size
-		switch {
-		case state == "done":
-			a.Done += size
-		case lastErr != "":
+		size := sh.sizes[no]
+		a.Done -= size
+		if lastErr != "" {
 			a.Failed += size
 			a.LastError = lastErr
 			failedBatch[no] = true
-		default:
+		} else {
 			a.Pending += size
 		}
 	}
@@ -89,21 +136,24 @@ func (e *Engine) Progress(ctx context.Context, runID int64) (*Progress, error) {
 	for _, a := range run.Agencies() {
 		p.Agencies = append(p.Agencies, *byAgency[a])
 	}
-	rows, err = e.db.Query(ctx, `SELECT batch_no, districts, scored FROM check_batches WHERE run_id = $1`, runID)
+	scored := map[int]bool{}
+	rows, err = e.db.Query(ctx, `SELECT batch_no FROM check_batches WHERE run_id = $1 AND scored`, runID)
 	if err != nil {
 		return nil, err
 	}
-	byDistrict := map[string]*DistrictProgress{}
 	for rows.Next() {
 		var no int
-		var dj string
-		var scored bool
-		if err := rows.Scan(&no, &dj, &scored); err != nil {
+		if err := rows.Scan(&no); err != nil {
 			_ = rows.Close()
 			return nil, err
 		}
-		var ds map[string]int64
-		_ = json.Unmarshal([]byte(dj), &ds)
+		scored[no] = true
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	byDistrict := map[string]*DistrictProgress{}
+	for no, ds := range sh.districts {
 		for name, n := range ds {
 			d := byDistrict[name]
 			if d == nil {
@@ -112,7 +162,7 @@ func (e *Engine) Progress(ctx context.Context, runID int64) (*Progress, error) {
 			}
 			d.Total += n
 			switch {
-			case scored:
+			case scored[no]:
 				d.Checked += n
 			case failedBatch[no]:
 				d.Failed += n
@@ -120,9 +170,6 @@ func (e *Engine) Progress(ctx context.Context, runID int64) (*Progress, error) {
 				d.Pending += n
 			}
 		}
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
 	}
 	for _, d := range byDistrict {
 		p.Districts = append(p.Districts, *d)

@@ -86,9 +86,15 @@ func (e *Engine) claim(ctx context.Context) (*job, error) {
 		if e.db.Dialect == db.Postgres {
 			skip = " FOR UPDATE SKIP LOCKED"
 		}
+		// Scoring and applying come first: they finish what the queries
+		// started, so results reach the applicants batch by batch.
 		var id int64
-		err := e.db.QueryRow(ctx, `SELECT id FROM check_jobs WHERE state = 'queued' AND run_after <= $1
+		err := e.db.QueryRow(ctx, `SELECT id FROM check_jobs WHERE state = 'queued' AND kind IN ('score', 'apply') AND run_after <= $1
 			ORDER BY run_after, id LIMIT 1`+skip, now).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			err = e.db.QueryRow(ctx, `SELECT id FROM check_jobs WHERE state = 'queued' AND kind = 'query' AND run_after <= $1
+				ORDER BY run_after, id LIMIT 1`+skip, now).Scan(&id)
+		}
 		if errors.Is(err, sql.ErrNoRows) {
 			err = e.db.QueryRow(ctx, `SELECT id FROM check_jobs WHERE state = 'running' AND lease_until < $1
 				ORDER BY id LIMIT 1`+skip, now).Scan(&id)

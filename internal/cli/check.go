@@ -93,12 +93,13 @@ func runCheck(ctx context.Context, env Env, args []string) error {
 			if *runID == 0 {
 				continue
 			}
+			t0 := time.Now()
 			p, err := a.Check.Progress(ctx, *runID)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(env.Stdout, "%6.0fs run %d %s: %d/%d checked, %d failed\n", time.Since(start).Seconds(), p.Run.ID,
-				p.Run.Status, p.Checked, p.Run.Total, p.Failed)
+			fmt.Fprintf(env.Stdout, "%6.0fs run %d %s: %d/%d checked, %d failed (progress read in %s)\n", time.Since(start).Seconds(), p.Run.ID,
+				p.Run.Status, p.Checked, p.Run.Total, p.Failed, time.Since(t0).Round(100*time.Microsecond))
 			if p.Run.Status == "applied" || p.Run.Status == "ready" || p.Run.Status == "discarded" {
 				cancel()
 				<-done

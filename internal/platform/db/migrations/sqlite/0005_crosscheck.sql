@@ -83,7 +83,7 @@ CREATE TABLE check_jobs (
     finished_at BIGINT  NOT NULL DEFAULT 0,
     UNIQUE (run_id, batch_no, kind, agency)
 );
-CREATE INDEX check_jobs_ready ON check_jobs (state, run_after);
+CREATE INDEX check_jobs_ready ON check_jobs (state, kind, run_after);
 CREATE INDEX check_jobs_run ON check_jobs (run_id, state, agency);
 
 -- Every call to an agency (and every health probe): no personal data, only
