@@ -113,6 +113,47 @@ func TestOutageWaitsThenResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = e.work(e.eng, r.ID, 2*time.Second, "applied")
+	assertOutage(e, r)
+	e.setFaults(Tax, agencysim.Faults{})
+	r = e.work(e.eng, r.ID, 30*time.Second, "applied")
+	assertRecovered(e, r)
+}
+
+func TestOutageInTheMiddleOfARun(t *testing.T) {
+	e := newEnv(t, 600)
+	// Slow answers, so the outage begins while the run is under way.
+	e.setFaults("*", agencysim.Faults{LatencyMS: 40})
+	r, err := e.eng.StartRun(e.ctx, officer, RunInput{RoundID: e.roundID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := contextWithCancel(e)
+	done := make(chan struct{})
+	go func() { e.eng.Work(ctx); close(done) }()
+	for e.count(`SELECT COUNT(*) FROM check_batches WHERE run_id = $1 AND scored`, r.ID) == 0 {
+		sleepMS(5)
+	}
+	e.setFaults("*", agencysim.Faults{Down: true})
+	sleepMS(1500)
+	cancel()
+	<-done
+	scored := e.count(`SELECT COUNT(*) FROM check_batches WHERE run_id = $1 AND scored`, r.ID)
+	if scored == r.Batches {
+		t.Fatal("the run finished before the outage; nothing was tested")
+	}
+	if n := e.count(`SELECT COUNT(*) FROM check_jobs WHERE run_id = $1 AND state <> 'done' AND last_error <> ''`, r.ID); n == 0 {
+		t.Error("no job waits with the outage's error")
+	}
+	e.setFaults("*", agencysim.Faults{})
+	if r = e.work(e.eng, r.ID, 60*time.Second, "applied"); r.Status != "applied" {
+		t.Fatalf("run %s after the outage", r.Status)
+	}
+	assertCheckedOnce(e, r)
+}
+
+func assertOutage(e *env, r *Run) {
+	t := e.t
+	t.Helper()
 	if r.Status != "running" {
 		t.Fatalf("run %s while the tax office is down", r.Status)
 	}
@@ -152,13 +193,17 @@ func TestOutageWaitsThenResumes(t *testing.T) {
 	if breaker == "closed" {
 		t.Error("the breaker did not open during the outage")
 	}
-	e.setFaults(Tax, agencysim.Faults{})
-	r = e.work(e.eng, r.ID, 30*time.Second, "applied")
+}
+
+func assertRecovered(e *env, r *Run) {
+	t := e.t
+	t.Helper()
 	if r.Status != "applied" {
 		t.Fatalf("run %s after the outage ended", r.Status)
 	}
 	assertCheckedOnce(e, r)
-	if p, err = e.eng.Progress(e.ctx, r.ID); err != nil {
+	p, err := e.eng.Progress(e.ctx, r.ID)
+	if err != nil {
 		t.Fatal(err)
 	}
 	var inDistricts int64
@@ -171,6 +216,7 @@ func TestOutageWaitsThenResumes(t *testing.T) {
 	if p.Checked != r.Total || inDistricts != r.Total || p.Failed != 0 {
 		t.Errorf("progress after the run: %d checked (%d by district), %d failed of %d", p.Checked, inDistricts, p.Failed, r.Total)
 	}
+	var breaker string
 	if err := e.db.QueryRow(e.ctx, `SELECT breaker FROM agency_connectors WHERE agency = $1`, Tax).Scan(&breaker); err != nil {
 		t.Fatal(err)
 	}

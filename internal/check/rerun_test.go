@@ -123,4 +123,27 @@ func TestRerunShowsImpactThenApplies(t *testing.T) {
 	if _, err := e.eng.StartRun(e.ctx, officer, RunInput{RoundID: e.roundID, Rulebook: "1999"}); err == nil {
 		t.Error("unknown rulebook accepted")
 	}
+
+	// Under another rulebook, the preview shows how the scores would move.
+	old, err := e.eng.StartRun(e.ctx, officer, RunInput{RoundID: e.roundID, Rulebook: "2016", Reason: "对比2016版规则"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if old = e.work(e.eng, old.ID, 30*time.Second, "ready"); old.Status != "ready" || old.Rulebook != "2016" {
+		t.Fatalf("2016 run %s %s", old.Status, old.Rulebook)
+	}
+	im, err = e.eng.Impact(e.ctx, old.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if im.Changed < im.Scored/2 {
+		t.Errorf("under the 2016 rulebook only %d of %d scores change", im.Changed, im.Scored)
+	}
+	var n int64
+	for _, b := range im.Buckets {
+		n += b.N
+	}
+	if n != im.Changed || im.Up+im.Down != im.Changed {
+		t.Errorf("impact buckets %+v do not add up to %d", im.Buckets, im.Changed)
+	}
 }

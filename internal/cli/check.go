@@ -116,6 +116,15 @@ func runCheck(ctx context.Context, env Env, args []string) error {
 		for _, ag := range p.Agencies {
 			fmt.Fprintf(env.Stdout, "  %-22s done %d pending %d failed %d %s\n", ag.Agency, ag.Done, ag.Pending, ag.Failed, ag.LastError)
 		}
+		if p.Run.Status == "ready" {
+			t0 := time.Now()
+			im, err := a.Check.Impact(ctx, *runID)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "impact if applied: %d of %d scores change (%d up, %d down), %d eligibility changes (computed in %s)\n",
+				im.Changed, im.Scored, im.Up, im.Down, im.Eligibility, time.Since(t0).Round(time.Millisecond))
+		}
 	default:
 		return errors.New("usage: jifen check connect|start|work|status [flags]")
 	}
