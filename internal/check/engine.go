@@ -40,8 +40,8 @@ type Engine struct {
 	// WaitBase is the first wait before an agency that failed a job is tried
 	// again; it doubles up to WaitMax.
 	WaitBase, WaitMax time.Duration
-	shapesMu sync.Mutex
-	shapes   map[int64]*runShape
+	shapesMu          sync.Mutex
+	shapes            map[int64]*runShape
 }
 
 // New returns an engine.
