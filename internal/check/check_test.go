@@ -1,6 +1,7 @@
 package check
 
 import (
+	"database/sql"
 	"encoding/json"
 	"testing"
 	"time"
@@ -274,17 +275,18 @@ func TestRateLimitHoldsAcrossWorkers(t *testing.T) {
 	if r.Status != "ready" {
 		t.Fatalf("run %s", r.Status)
 	}
-	rows, err := e.db.Query(e.ctx, `SELECT at FROM check_calls WHERE agency = $1 AND kind = 'query' ORDER BY at`, Honors)
-	if err != nil {
+	var at []int64
+	if err := e.eng.each(e.ctx, `SELECT at FROM check_calls WHERE agency = $1 AND kind = 'query' ORDER BY at`, []any{Honors},
+		func(rows *sql.Rows) error {
+			var x int64
+			if err := rows.Scan(&x); err != nil {
+				return err
+			}
+			at = append(at, x)
+			return nil
+		}); err != nil {
 		t.Fatal(err)
 	}
-	var at []int64
-	for rows.Next() {
-		var x int64
-		_ = rows.Scan(&x)
-		at = append(at, x)
-	}
-	_ = rows.Close()
 	if len(at) < 10 {
 		t.Fatalf("only %d calls", len(at))
 	}

@@ -9,6 +9,7 @@ package check
 
 import (
 	"context"
+	"database/sql"
 	"log/slog"
 	"sync"
 	"time"
@@ -65,4 +66,19 @@ type Actor struct {
 func (e *Engine) audited(ctx context.Context, a Actor, action, objType, objID, reason string) error {
 	return e.audit.Record(ctx, audit.Entry{ActorID: a.UserID, ActorLogin: a.Login, ActorRole: a.Role, ClientAddr: a.Addr,
 		Action: action, ObjectType: objType, ObjectID: objID, Outcome: "success", Reason: reason})
+}
+
+// each runs a query and calls scan for every row, closing the rows.
+func (e *Engine) each(ctx context.Context, q string, args []any, scan func(rows *sql.Rows) error) error {
+	rows, err := e.db.Query(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }

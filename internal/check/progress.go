@@ -2,6 +2,7 @@ package check
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"sort"
 	"time"
@@ -103,22 +104,17 @@ func (e *Engine) Progress(ctx context.Context, runID int64) (*Progress, error) {
 	for _, a := range run.Agencies() {
 		byAgency[a] = &AgencyProgress{Agency: a, Name: AgencyNames[a], Total: all, Done: all}
 	}
-	rows, err := e.db.Query(ctx, `SELECT agency, state, last_error, batch_no FROM check_jobs
-		WHERE run_id = $1 AND state <> 'done' AND kind = 'query'`, runID)
-	if err != nil {
-		return nil, err
-	}
 	failedBatch := map[int]bool{}
-	for rows.Next() {
+	err = e.each(ctx, `SELECT agency, state, last_error, batch_no FROM check_jobs
+		WHERE run_id = $1 AND state <> 'done' AND kind = 'query'`, []any{runID}, func(rows *sql.Rows) error {
 		var ag, state, lastErr string
 		var no int
 		if err := rows.Scan(&ag, &state, &lastErr, &no); err != nil {
-			_ = rows.Close()
-			return nil, err
+			return err
 		}
 		a := byAgency[ag]
 		if a == nil {
-			continue
+			return nil
 		}
 		size := sh.sizes[no]
 		a.Done -= size
@@ -129,27 +125,24 @@ func (e *Engine) Progress(ctx context.Context, runID int64) (*Progress, error) {
 		} else {
 			a.Pending += size
 		}
-	}
-	if err := rows.Close(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	for _, a := range run.Agencies() {
 		p.Agencies = append(p.Agencies, *byAgency[a])
 	}
 	scored := map[int]bool{}
-	rows, err = e.db.Query(ctx, `SELECT batch_no FROM check_batches WHERE run_id = $1 AND scored`, runID)
-	if err != nil {
-		return nil, err
-	}
-	for rows.Next() {
+	err = e.each(ctx, `SELECT batch_no FROM check_batches WHERE run_id = $1 AND scored`, []any{runID}, func(rows *sql.Rows) error {
 		var no int
 		if err := rows.Scan(&no); err != nil {
-			_ = rows.Close()
-			return nil, err
+			return err
 		}
 		scored[no] = true
-	}
-	if err := rows.Close(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	byDistrict := map[string]*DistrictProgress{}

@@ -67,10 +67,6 @@ type RunInput struct {
 	Reason        string
 }
 
-// checkedStatuses are the states of an application the checks cover: filed
-// by the employer and not yet final.
-var checkedStatuses = []string{"submitted", "checking", "first_result", "review_requested"}
-
 // StartRun creates a run with its batches and jobs in one transaction. The
 // first whole-round run of a round applies its scores as they come; every
 // later run is a preview whose impact an officer sees before applying it.
@@ -133,24 +129,19 @@ func (e *Engine) StartRun(ctx context.Context, by Actor, in RunInput) (*Run, err
 			q += ` AND a.id = $2`
 			args = append(args, in.ApplicationID)
 		}
-		rows, err := e.db.Query(ctx, q+` ORDER BY a.id`, args...)
-		if err != nil {
-			return err
-		}
 		type app struct {
 			id       int64
 			district string
 		}
 		var apps []app
-		for rows.Next() {
+		if err := e.each(ctx, q+` ORDER BY a.id`, args, func(rows *sql.Rows) error {
 			var a app
 			if err := rows.Scan(&a.id, &a.district); err != nil {
-				_ = rows.Close()
 				return err
 			}
 			apps = append(apps, a)
-		}
-		if err := rows.Close(); err != nil {
+			return nil
+		}); err != nil {
 			return err
 		}
 		if len(apps) == 0 {

@@ -2,6 +2,7 @@ package check
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -135,25 +136,19 @@ func (e *Engine) doScore(ctx context.Context, j *job) error {
 		return err
 	}
 	answers := map[string]map[int64]Answer{}
-	rows, err := e.db.Query(ctx, `SELECT agency, answer FROM check_jobs WHERE run_id = $1 AND batch_no = $2 AND kind = 'query' AND state = 'done'`,
-		j.runID, j.batchNo)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var ag, raw string
-		if err := rows.Scan(&ag, &raw); err != nil {
-			_ = rows.Close()
-			return err
-		}
-		m := map[int64]Answer{}
-		if err := json.Unmarshal([]byte(raw), &m); err != nil {
-			_ = rows.Close()
-			return fmt.Errorf("answer of %s: %w", ag, err)
-		}
-		answers[ag] = m
-	}
-	if err := rows.Close(); err != nil {
+	if err := e.each(ctx, `SELECT agency, answer FROM check_jobs WHERE run_id = $1 AND batch_no = $2 AND kind = 'query' AND state = 'done'`,
+		[]any{j.runID, j.batchNo}, func(rows *sql.Rows) error {
+			var ag, raw string
+			if err := rows.Scan(&ag, &raw); err != nil {
+				return err
+			}
+			m := map[int64]Answer{}
+			if err := json.Unmarshal([]byte(raw), &m); err != nil {
+				return fmt.Errorf("answer of %s: %w", ag, err)
+			}
+			answers[ag] = m
+			return nil
+		}); err != nil {
 		return err
 	}
 	apps, err := e.loadApps(ctx, b.ids)
@@ -274,23 +269,19 @@ func (e *Engine) applyScores(ctx context.Context, runID int64, list []scored) er
 		ids[i] = s.id
 	}
 	existing := map[int64]map[string]bool{}
-	rows, err := e.db.Query(ctx, `SELECT application_id, indicator FROM discrepancies WHERE application_id IN (`+inList(ids)+`)`)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var id int64
-		var item string
-		if err := rows.Scan(&id, &item); err != nil {
-			_ = rows.Close()
-			return err
-		}
-		if existing[id] == nil {
-			existing[id] = map[string]bool{}
-		}
-		existing[id][item] = true
-	}
-	if err := rows.Close(); err != nil {
+	if err := e.each(ctx, `SELECT application_id, indicator FROM discrepancies WHERE application_id IN (`+inList(ids)+`)`, nil,
+		func(rows *sql.Rows) error {
+			var id int64
+			var item string
+			if err := rows.Scan(&id, &item); err != nil {
+				return err
+			}
+			if existing[id] == nil {
+				existing[id] = map[string]bool{}
+			}
+			existing[id][item] = true
+			return nil
+		}); err != nil {
 		return err
 	}
 	for _, s := range list {
@@ -341,24 +332,21 @@ func (e *Engine) doApply(ctx context.Context, j *job) error {
 	if err != nil {
 		return err
 	}
-	rows, err := e.db.Query(ctx, `SELECT s.application_id, a.status, s.total, s.eligible, s.outcomes, e.district
-		FROM check_scores s JOIN applications a ON a.id = s.application_id JOIN employers e ON e.id = a.employer_id
-		WHERE s.run_id = $1 AND s.application_id IN (`+inList(b.ids)+`)`, j.runID)
-	if err != nil {
-		return err
-	}
 	var list []scored
-	for rows.Next() {
+	if err := e.each(ctx, `SELECT s.application_id, a.status, s.total, s.eligible, s.outcomes, e.district
+		FROM check_scores s JOIN applications a ON a.id = s.application_id JOIN employers e ON e.id = a.employer_id
+		WHERE s.run_id = $1 AND s.application_id IN (`+inList(b.ids)+`)`, []any{j.runID}, func(rows *sql.Rows) error {
 		var s scored
 		var oc string
 		if err := rows.Scan(&s.id, &s.status, &s.total, &s.eligible, &oc, &s.district); err != nil {
-			_ = rows.Close()
 			return err
 		}
-		_ = json.Unmarshal([]byte(oc), &s.outcomes)
+		if err := json.Unmarshal([]byte(oc), &s.outcomes); err != nil {
+			return fmt.Errorf("outcomes of application %d: %w", s.id, err)
+		}
 		list = append(list, s)
-	}
-	if err := rows.Close(); err != nil {
+		return nil
+	}); err != nil {
 		return err
 	}
 	err = e.db.WithTx(ctx, func(ctx context.Context) error {

@@ -2,6 +2,7 @@ package check
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -35,25 +36,21 @@ func (e *Engine) SweepSingles(ctx context.Context, limit int) (int, error) {
 }
 
 func (e *Engine) sweepEmployers(ctx context.Context, limit int) (int, error) {
-	rows, err := e.db.Query(ctx, `SELECT id, credit_code, name, district FROM employers
-		WHERE status = 'pending' AND market_check IN ('', 'unavailable') ORDER BY id LIMIT $1`, limit)
-	if err != nil {
-		return 0, err
-	}
 	type emp struct {
 		id                   int64
 		code, name, district string
 	}
 	var list []emp
-	for rows.Next() {
+	err := e.each(ctx, `SELECT id, credit_code, name, district FROM employers
+		WHERE status = 'pending' AND market_check IN ('', 'unavailable') ORDER BY id LIMIT $1`, []any{limit}, func(rows *sql.Rows) error {
 		var x emp
 		if err := rows.Scan(&x.id, &x.code, &x.name, &x.district); err != nil {
-			_ = rows.Close()
-			return 0, err
+			return err
 		}
 		list = append(list, x)
-	}
-	if err := rows.Close(); err != nil || len(list) == 0 {
+		return nil
+	})
+	if err != nil || len(list) == 0 {
 		return 0, err
 	}
 	subjects := make([]string, len(list))
@@ -75,10 +72,13 @@ func (e *Engine) sweepEmployers(ctx context.Context, limit int) (int, error) {
 			return 0, err
 		}
 	}
+	// An unavailable agency is recorded above and asked again at the next
+	// sweep; it settles nothing now.
+	settled := len(list)
 	if qerr != nil {
-		return 0, nil
+		settled = 0
 	}
-	return len(list), nil
+	return settled, nil
 }
 
 func judgeEmployer(a Answer, name, district string) (string, string) {
@@ -110,30 +110,27 @@ func judgeEmployer(a Answer, name, district string) (string, string) {
 }
 
 func (e *Engine) sweepIdentities(ctx context.Context, limit int) (int, error) {
-	rows, err := e.db.Query(ctx, `SELECT a.id, p.id_enc, p.name, p.birth_date, p.sex FROM applications a JOIN persons p ON p.id = a.person_id
-		WHERE a.status = 'with_employer' AND a.identity_check IN ('', 'unavailable') ORDER BY a.id LIMIT $1`, limit)
-	if err != nil {
-		return 0, err
-	}
 	type app struct {
 		id                    int64
 		num, name, birth, sex string
 	}
 	var list []app
-	for rows.Next() {
-		var x app
-		var enc string
-		if err := rows.Scan(&x.id, &enc, &x.name, &x.birth, &x.sex); err != nil {
-			_ = rows.Close()
-			return 0, err
-		}
-		if x.num, err = e.keys.DecryptString(enc, "id_number"); err != nil {
-			_ = rows.Close()
-			return 0, err
-		}
-		list = append(list, x)
-	}
-	if err := rows.Close(); err != nil || len(list) == 0 {
+	err := e.each(ctx, `SELECT a.id, p.id_enc, p.name, p.birth_date, p.sex FROM applications a JOIN persons p ON p.id = a.person_id
+		WHERE a.status = 'with_employer' AND a.identity_check IN ('', 'unavailable') ORDER BY a.id LIMIT $1`, []any{limit},
+		func(rows *sql.Rows) error {
+			var x app
+			var enc string
+			if err := rows.Scan(&x.id, &enc, &x.name, &x.birth, &x.sex); err != nil {
+				return err
+			}
+			var err error
+			if x.num, err = e.keys.DecryptString(enc, "id_number"); err != nil {
+				return err
+			}
+			list = append(list, x)
+			return nil
+		})
+	if err != nil || len(list) == 0 {
 		return 0, err
 	}
 	subjects := make([]string, len(list))
@@ -155,10 +152,13 @@ func (e *Engine) sweepIdentities(ctx context.Context, limit int) (int, error) {
 			return 0, err
 		}
 	}
+	// An unavailable agency is recorded above and asked again at the next
+	// sweep; it settles nothing now.
+	settled := len(list)
 	if qerr != nil {
-		return 0, nil
+		settled = 0
 	}
-	return len(list), nil
+	return settled, nil
 }
 
 func judgeIdentity(a Answer, name, birth, sex string) (string, string) {

@@ -208,27 +208,21 @@ func (e *Engine) doQuery(ctx context.Context, j *job) error {
 	if err != nil {
 		return err
 	}
-	rows, err := e.db.Query(ctx, `SELECT a.id, p.id_enc FROM applications a JOIN persons p ON p.id = a.person_id
-		WHERE a.id IN (`+inList(b.ids)+`)`)
-	if err != nil {
-		return err
-	}
 	subjectOf := map[int64]string{}
-	for rows.Next() {
+	if err := e.each(ctx, `SELECT a.id, p.id_enc FROM applications a JOIN persons p ON p.id = a.person_id
+		WHERE a.id IN (`+inList(b.ids)+`)`, nil, func(rows *sql.Rows) error {
 		var id int64
 		var enc string
 		if err := rows.Scan(&id, &enc); err != nil {
-			_ = rows.Close()
 			return err
 		}
 		num, err := e.keys.DecryptString(enc, "id_number")
 		if err != nil {
-			_ = rows.Close()
 			return fmt.Errorf("application %d: id number: %w", id, err)
 		}
 		subjectOf[id] = num
-	}
-	if err := rows.Close(); err != nil {
+		return nil
+	}); err != nil {
 		return err
 	}
 	subjects := make([]string, 0, len(b.ids))
