@@ -228,7 +228,6 @@ func assertRecovered(e *env, r *Run) {
 
 func TestMalformedAnswersAndWrongKey(t *testing.T) {
 	e := newEnv(t, 300)
-	e.setFaults(Education, agencysim.Faults{MalformedRate: 0.6})
 	e.key = []byte("a-wrong-key")
 	r, err := e.eng.StartRun(e.ctx, officer, RunInput{RoundID: e.roundID})
 	if err != nil {
@@ -244,13 +243,24 @@ func TestMalformedAnswersAndWrongKey(t *testing.T) {
 	if n := e.count(`SELECT COUNT(*) FROM check_scores`); n != 0 {
 		t.Errorf("%d scored with a wrong key", n)
 	}
+	// The key is fixed, but the education ministry answers garbage: its
+	// batches wait, nothing is scored from a malformed answer.
 	e.key = agencyKey
-	r = e.work(e.eng, r.ID, 30*time.Second, "applied")
-	if r.Status != "applied" {
-		t.Fatalf("run %s after the key was fixed", r.Status)
+	e.setFaults(Education, agencysim.Faults{MalformedRate: 1})
+	r = e.work(e.eng, r.ID, 1500*time.Millisecond, "applied")
+	if r.Status != "running" {
+		t.Fatalf("run %s on malformed answers", r.Status)
 	}
 	if n := e.count(`SELECT COUNT(*) FROM check_calls WHERE agency = $1 AND error LIKE 'malformed%'`, Education); n == 0 {
 		t.Error("no malformed answer logged")
+	}
+	if n := e.count(`SELECT COUNT(*) FROM check_scores`); n != 0 {
+		t.Errorf("%d scored without the education ministry's answers", n)
+	}
+	e.setFaults(Education, agencysim.Faults{MalformedRate: 0.3})
+	r = e.work(e.eng, r.ID, 30*time.Second, "applied")
+	if r.Status != "applied" {
+		t.Fatalf("run %s after the answers were mended", r.Status)
 	}
 	assertCheckedOnce(e, r)
 }
