@@ -1,6 +1,7 @@
 package check
 
 import (
+	"database/sql"
 	"encoding/json"
 	"testing"
 	"time"
@@ -83,6 +84,14 @@ func TestRerunShowsImpactThenApplies(t *testing.T) {
 		t.Error("a run applied twice")
 	}
 	if re = e.work(e.eng, re.ID, 30*time.Second, "applied"); re.Status != "applied" {
+		_ = e.eng.each(e.ctx, `SELECT kind, state, attempts, last_error FROM check_jobs WHERE run_id = $1 AND state <> 'done'`, []any{re.ID},
+			func(rows *sql.Rows) error {
+				var k, st, le string
+				var n int
+				_ = rows.Scan(&k, &st, &n, &le)
+				t.Logf("job %s %s %d %s", k, st, n, le)
+				return nil
+			})
 		t.Fatalf("apply %s", re.Status)
 	}
 	var after int64

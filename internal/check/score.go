@@ -195,6 +195,9 @@ func (e *Engine) doScore(ctx context.Context, j *job) error {
 		out = append(out, s)
 	}
 	err = e.db.WithTx(ctx, func(ctx context.Context) error {
+		if err := e.lockRun(ctx, j.runID); err != nil {
+			return err
+		}
 		if err := e.finish(ctx, j, ""); err != nil {
 			return err
 		}
@@ -350,6 +353,9 @@ func (e *Engine) doApply(ctx context.Context, j *job) error {
 		return err
 	}
 	err = e.db.WithTx(ctx, func(ctx context.Context) error {
+		if err := e.lockRun(ctx, j.runID); err != nil {
+			return err
+		}
 		if err := e.finish(ctx, j, ""); err != nil {
 			return err
 		}
@@ -371,4 +377,12 @@ func (e *Engine) doApply(ctx context.Context, j *job) error {
 		return nil
 	}
 	return err
+}
+
+// lockRun locks the run's row for the transaction (PostgreSQL; SQLite's
+// single writer already serialises), so the last two batches finishing at
+// once cannot each miss the other and leave the run unfinished.
+func (e *Engine) lockRun(ctx context.Context, runID int64) error {
+	var id int64
+	return e.db.QueryRow(ctx, `SELECT id FROM check_runs WHERE id = $1`+e.db.ForUpdate(), runID).Scan(&id)
 }
