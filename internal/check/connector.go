@@ -18,6 +18,7 @@ import (
 	"github.com/sony/gobreaker/v2"
 
 	"jifen/internal/agencysim"
+	"jifen/internal/platform/clock"
 	"jifen/internal/platform/crypto"
 	"jifen/internal/platform/db"
 )
@@ -108,24 +109,10 @@ type cachedConnector struct {
 func NewConnectors(d *db.DB, keys KeySource) *Connectors {
 	return &Connectors{db: d, keys: keys, now: time.Now,
 		http:     &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 32, IdleConnTimeout: 90 * time.Second}},
-		sleep:    sleepCtx,
+		sleep:    clock.Sleep,
 		random:   rand.Float64,
 		breakers: map[string]*gobreaker.CircuitBreaker[map[string]Answer]{}, cache: map[string]cachedConnector{},
 		BreakerTimeout: 30 * time.Second, BreakerFailures: 5, MaxBackoff: 5 * time.Second}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // Get returns an agency's connector settings, cached for five seconds so a

@@ -53,28 +53,46 @@ func (e *Engine) sweepEmployers(ctx context.Context, limit int) (int, error) {
 	if err != nil || len(list) == 0 {
 		return 0, err
 	}
-	subjects := make([]string, len(list))
+	items := make([]singleItem, len(list))
 	for i, x := range list {
-		subjects[i] = x.code
+		items[i] = singleItem{id: x.id, subject: x.code, judge: func(a Answer) (string, string) { return judgeEmployer(a, x.name, x.district) }}
 	}
-	reqID := fmt.Sprintf("jifen-emp-%d-%d-%d", list[0].id, list[len(list)-1].id, e.clock.Now().Unix()/60)
-	ans, qerr := e.conn.Query(ctx, Market, reqID, subjects, CallMeta{Kind: "employer", AppFrom: list[0].id, AppTo: list[len(list)-1].id})
+	return e.settle(ctx, Market, "employer", "emp",
+		`UPDATE employers SET market_check = $1, market_detail = $2, market_checked_at = $3 WHERE id = $4`, items)
+}
+
+// singleItem is one employer or application a single check asks about.
+type singleItem struct {
+	id      int64
+	subject string
+	judge   func(Answer) (outcome, detail string)
+}
+
+// settle asks agency about the items in one call and records each outcome
+// with update ($1 outcome, $2 detail, $3 time, $4 id). An unavailable agency
+// is recorded as such and asked again at the next sweep; it settles nothing
+// now.
+func (e *Engine) settle(ctx context.Context, agency, kind, prefix, update string, items []singleItem) (int, error) {
+	subjects := make([]string, len(items))
+	for i, x := range items {
+		subjects[i] = x.subject
+	}
+	first, last := items[0].id, items[len(items)-1].id
+	reqID := fmt.Sprintf("jifen-%s-%d-%d-%d", prefix, first, last, e.clock.Now().Unix()/60)
+	ans, qerr := e.conn.Query(ctx, agency, reqID, subjects, CallMeta{Kind: kind, AppFrom: first, AppTo: last})
 	now := db.Micros(e.clock.Now())
-	for _, x := range list {
+	for _, x := range items {
 		outcome, detail := Unavailable, ""
 		if qerr == nil {
-			outcome, detail = judgeEmployer(ans[x.code], x.name, x.district)
+			outcome, detail = x.judge(ans[x.subject])
 		} else {
 			detail = truncate(qerr.Error(), 200)
 		}
-		if _, err := e.db.Exec(ctx, `UPDATE employers SET market_check = $1, market_detail = $2, market_checked_at = $3 WHERE id = $4`,
-			outcome, detail, now, x.id); err != nil {
+		if _, err := e.db.Exec(ctx, update, outcome, detail, now, x.id); err != nil {
 			return 0, err
 		}
 	}
-	// An unavailable agency is recorded above and asked again at the next
-	// sweep; it settles nothing now.
-	settled := len(list)
+	settled := len(items)
 	if qerr != nil {
 		settled = 0
 	}
@@ -133,32 +151,12 @@ func (e *Engine) sweepIdentities(ctx context.Context, limit int) (int, error) {
 	if err != nil || len(list) == 0 {
 		return 0, err
 	}
-	subjects := make([]string, len(list))
+	items := make([]singleItem, len(list))
 	for i, x := range list {
-		subjects[i] = x.num
+		items[i] = singleItem{id: x.id, subject: x.num, judge: func(a Answer) (string, string) { return judgeIdentity(a, x.name, x.birth, x.sex) }}
 	}
-	reqID := fmt.Sprintf("jifen-id-%d-%d-%d", list[0].id, list[len(list)-1].id, e.clock.Now().Unix()/60)
-	ans, qerr := e.conn.Query(ctx, PublicSecurity, reqID, subjects, CallMeta{Kind: "identity", AppFrom: list[0].id, AppTo: list[len(list)-1].id})
-	now := db.Micros(e.clock.Now())
-	for _, x := range list {
-		outcome, detail := Unavailable, ""
-		if qerr == nil {
-			outcome, detail = judgeIdentity(ans[x.num], x.name, x.birth, x.sex)
-		} else {
-			detail = truncate(qerr.Error(), 200)
-		}
-		if _, err := e.db.Exec(ctx, `UPDATE applications SET identity_check = $1, identity_detail = $2, identity_checked_at = $3 WHERE id = $4`,
-			outcome, detail, now, x.id); err != nil {
-			return 0, err
-		}
-	}
-	// An unavailable agency is recorded above and asked again at the next
-	// sweep; it settles nothing now.
-	settled := len(list)
-	if qerr != nil {
-		settled = 0
-	}
-	return settled, nil
+	return e.settle(ctx, PublicSecurity, "identity", "id",
+		`UPDATE applications SET identity_check = $1, identity_detail = $2, identity_checked_at = $3 WHERE id = $4`, items)
 }
 
 func judgeIdentity(a Answer, name, birth, sex string) (string, string) {

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"jifen/internal/platform/clock"
 	"jifen/internal/platform/db"
 )
 
@@ -40,7 +41,7 @@ func (e *Engine) Work(ctx context.Context) {
 					e.log.Error("check job failed", "err", err)
 				}
 				if !did || err != nil {
-					_ = sleepCtx(ctx, e.Idle)
+					_ = clock.Sleep(ctx, e.Idle)
 				}
 			}
 		})

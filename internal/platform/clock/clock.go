@@ -3,6 +3,7 @@
 package clock
 
 import (
+	"context"
 	"sync"
 	"time"
 )
@@ -46,4 +47,20 @@ func (f *Fake) Set(t time.Time) {
 	f.mu.Lock()
 	f.t = t.UTC()
 	f.mu.Unlock()
+}
+
+// Sleep waits for d or until ctx ends, whichever comes first, and returns
+// ctx's error if it ended.
+func Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

@@ -1,7 +1,6 @@
 package mail
 
 import (
-	"context"
 	"time"
 )
 
@@ -98,19 +97,4 @@ func (w *Worker) PausedUntil() time.Time {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.breaker.pausedUntil(w.out.clock.Now())
-}
-
-// sleepCtx waits for d or until ctx ends, whichever comes first.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

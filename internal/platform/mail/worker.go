@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
+
+	"jifen/internal/platform/clock"
 )
 
 // WorkerConfig tunes the worker. Zero fields take the defaults shown.
@@ -107,7 +109,7 @@ func NewWorker(out *Outbox, s Sender, cfg WorkerConfig, log *slog.Logger) (*Work
 		pacer:   newPacer(cfg.Rate),
 		breaker: breaker{threshold: cfg.PauseAfter, pause: cfg.PauseFor},
 		jitter:  rand.Int64N,
-		sleep:   sleepCtx,
+		sleep:   clock.Sleep,
 	}, nil
 }
 
