@@ -176,7 +176,7 @@ func TestSessionIdleAndAbsoluteExpiry(t *testing.T) {
 func TestStaffMustChangePasswordThenEnrolTOTP(t *testing.T) {
 	e := newEnv(t)
 	admin := e.user(t, "sysadmin", account.Office, account.SystemAdmin)
-	staff, initial, err := e.svc.CreateStaff(e.ctx, admin, "officer7", "王五", "w@example.cn", "13800138000", "海淀区")
+	staff, initial, err := e.svc.CreateStaff(e.ctx, admin.Actor(), "officer7", "王五", "w@example.cn", "13800138000", "海淀区")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +243,7 @@ func TestThreeAdminsAreSeparate(t *testing.T) {
 	sys := e.user(t, "sys", account.Office, account.SystemAdmin)
 	sec := e.user(t, "sec", account.Office, account.SecurityAdmin)
 	aud := e.user(t, "aud", account.Office, account.AuditAdmin)
-	staff, _, err := e.svc.CreateStaff(e.ctx, sys, "clerk", "李四", "", "", "")
+	staff, _, err := e.svc.CreateStaff(e.ctx, sys.Actor(), "clerk", "李四", "", "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,17 +266,17 @@ func TestThreeAdminsAreSeparate(t *testing.T) {
 			t.Errorf("%s can %s = %v, want %v", m.who.Login, m.perm, got, m.want)
 		}
 	}
-	if _, err := e.svc.RequestGrant(e.ctx, sys, staff.ID, account.DistrictOfficer, "新入职"); apperr.CodeOf(err) != apperr.Forbidden {
+	if _, err := e.svc.RequestGrant(e.ctx, sys.Actor(), staff.ID, account.DistrictOfficer, "新入职"); apperr.CodeOf(err) != apperr.Forbidden {
 		t.Fatalf("system admin granted a role: %v", err)
 	}
-	if _, _, err := e.svc.CreateStaff(e.ctx, sec, "x1x", "某", "", "", ""); apperr.CodeOf(err) != apperr.Forbidden {
+	if _, _, err := e.svc.CreateStaff(e.ctx, sec.Actor(), "x1x", "某", "", "", ""); apperr.CodeOf(err) != apperr.Forbidden {
 		t.Fatalf("security admin created an account: %v", err)
 	}
-	if _, _, err := e.svc.CreateStaff(e.ctx, aud, "x2x", "某", "", "", ""); apperr.CodeOf(err) != apperr.Forbidden {
+	if _, _, err := e.svc.CreateStaff(e.ctx, aud.Actor(), "x2x", "某", "", "", ""); apperr.CodeOf(err) != apperr.Forbidden {
 		t.Fatalf("audit admin created an account: %v", err)
 	}
 	// One security admin: the grant applies at once and the waiver is recorded.
-	req, err := e.svc.RequestGrant(e.ctx, sec, staff.ID, account.DistrictOfficer, "新入职")
+	req, err := e.svc.RequestGrant(e.ctx, sec.Actor(), staff.ID, account.DistrictOfficer, "新入职")
 	if err != nil || req.Status != "applied_single" {
 		t.Fatalf("single-admin grant: %+v %v", req, err)
 	}
@@ -284,7 +284,7 @@ func TestThreeAdminsAreSeparate(t *testing.T) {
 		t.Fatal("role not granted")
 	}
 	// No admin role may be combined with another.
-	if _, err := e.svc.RequestGrant(e.ctx, sec, staff.ID, account.AuditAdmin, "兼任"); apperr.CodeOf(err) != apperr.Invalid {
+	if _, err := e.svc.RequestGrant(e.ctx, sec.Actor(), staff.ID, account.AuditAdmin, "兼任"); apperr.CodeOf(err) != apperr.Invalid {
 		t.Fatalf("admin role combined: %v", err)
 	}
 }
@@ -294,30 +294,30 @@ func TestFourEyesWithTwoSecurityAdmins(t *testing.T) {
 	sys := e.user(t, "sys", account.Office, account.SystemAdmin)
 	sec1 := e.user(t, "sec1", account.Office, account.SecurityAdmin)
 	sec2 := e.user(t, "sec2", account.Office, account.SecurityAdmin)
-	staff, _, _ := e.svc.CreateStaff(e.ctx, sys, "clerk", "李四", "", "", "")
-	if _, err := e.svc.RequestGrant(e.ctx, sec1, sec1.ID, account.CityOfficer, "自己"); apperr.CodeOf(err) != apperr.Forbidden {
+	staff, _, _ := e.svc.CreateStaff(e.ctx, sys.Actor(), "clerk", "李四", "", "", "")
+	if _, err := e.svc.RequestGrant(e.ctx, sec1.Actor(), sec1.ID, account.CityOfficer, "自己"); apperr.CodeOf(err) != apperr.Forbidden {
 		t.Fatalf("self grant: %v", err)
 	}
-	req, err := e.svc.RequestGrant(e.ctx, sec1, staff.ID, account.CityOfficer, "调岗")
+	req, err := e.svc.RequestGrant(e.ctx, sec1.Actor(), staff.ID, account.CityOfficer, "调岗")
 	if err != nil || req.Status != "pending" {
 		t.Fatalf("request: %+v %v", req, err)
 	}
 	if u, _ := e.svc.UserByID(e.ctx, staff.ID); u.HasRole(account.CityOfficer) {
 		t.Fatal("granted before approval")
 	}
-	if err := e.svc.DecideGrant(e.ctx, sec1, req.ID, true, ""); apperr.CodeOf(err) != apperr.Forbidden {
+	if err := e.svc.DecideGrant(e.ctx, sec1.Actor(), req.ID, true, ""); apperr.CodeOf(err) != apperr.Forbidden {
 		t.Fatalf("requester approved own request: %v", err)
 	}
-	if err := e.svc.DecideGrant(e.ctx, sec2, req.ID, true, "同意"); err != nil {
+	if err := e.svc.DecideGrant(e.ctx, sec2.Actor(), req.ID, true, "同意"); err != nil {
 		t.Fatal(err)
 	}
 	if u, _ := e.svc.UserByID(e.ctx, staff.ID); !u.HasRole(account.CityOfficer) {
 		t.Fatal("not granted after approval")
 	}
-	if err := e.svc.DecideGrant(e.ctx, sec2, req.ID, true, "again"); apperr.CodeOf(err) != apperr.Conflict {
+	if err := e.svc.DecideGrant(e.ctx, sec2.Actor(), req.ID, true, "again"); apperr.CodeOf(err) != apperr.Conflict {
 		t.Fatalf("decided twice: %v", err)
 	}
-	if err := e.svc.RevokeRole(e.ctx, sec2, staff.ID, account.CityOfficer, "离岗"); err != nil {
+	if err := e.svc.RevokeRole(e.ctx, sec2.Actor(), staff.ID, account.CityOfficer, "离岗"); err != nil {
 		t.Fatal(err)
 	}
 	if u, _ := e.svc.UserByID(e.ctx, staff.ID); u.HasRole(account.CityOfficer) {
@@ -345,7 +345,7 @@ func TestLogoutEverywhereAndDisable(t *testing.T) {
 		}
 	}
 	r3, _ := e.svc.Login(e.ctx, account.Internet, "applicant1", goodPW, "", "")
-	if err := e.svc.SetDisabled(e.ctx, sys, u.ID, true, "离职"); err != nil {
+	if err := e.svc.SetDisabled(e.ctx, sys.Actor(), u.ID, true, "离职"); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := e.svc.Authenticate(e.ctx, account.Internet, r3.Token); err == nil {

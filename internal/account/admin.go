@@ -6,13 +6,14 @@ import (
 	"fmt"
 	"math/big"
 
+	"jifen/internal/actor"
 	"jifen/internal/audit"
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/db"
 	"jifen/internal/platform/password"
 )
 
-func require(by *User, p Permission) error {
+func require(by actor.Actor, p Permission) error {
 	if !by.Can(p) {
 		return apperr.New(apperr.Forbidden, "您没有执行此操作的权限")
 	}
@@ -22,8 +23,8 @@ func require(by *User, p Permission) error {
 // CreateStaff creates an office account with no role on behalf of a system
 // administrator, and returns its one-time initial password. Roles are
 // granted separately by a security administrator (三员分立).
-func (s *Service) CreateStaff(ctx context.Context, by *User, login, name, email, phone, district string) (*User, string, error) {
-	if err := require(by, PermUsersManage); err != nil {
+func (s *Service) CreateStaff(ctx context.Context, by actor.Actor, login, name, email, phone, district string) (*User, string, error) {
+	if err := by.Require(PermUsersManage); err != nil {
 		return nil, "", err
 	}
 	pw, err := GeneratePassword(login)
@@ -37,15 +38,15 @@ func (s *Service) CreateStaff(ctx context.Context, by *User, login, name, email,
 
 // ResetPassword gives a staff account a new one-time password that must be
 // changed at the next login, ends its sessions and clears its lockout.
-func (s *Service) ResetPassword(ctx context.Context, by *User, userID int64) (string, error) {
-	if err := require(by, PermUsersManage); err != nil {
+func (s *Service) ResetPassword(ctx context.Context, by actor.Actor, userID int64) (string, error) {
+	if err := by.Require(PermUsersManage); err != nil {
 		return "", err
 	}
 	u, err := s.UserByID(ctx, userID)
 	if err != nil {
 		return "", err
 	}
-	if u.ID == by.ID {
+	if u.ID == by.UserID {
 		return "", apperr.New(apperr.Forbidden, "不能重置自己的密码，请使用修改密码功能")
 	}
 	pw, err := GeneratePassword(u.Login)
@@ -79,14 +80,12 @@ func (s *Service) SetPasswordHash(ctx context.Context, u *User, hash string, mus
 }
 
 // SetDisabled disables or re-enables an account; disabling ends its sessions.
-func (s *Service) SetDisabled(ctx context.Context, by *User, userID int64, disabled bool, reason string) error {
-	if by != nil {
-		if err := require(by, PermUsersManage); err != nil {
-			return err
-		}
-		if by.ID == userID {
-			return apperr.New(apperr.Forbidden, "不能停用自己的账号")
-		}
+func (s *Service) SetDisabled(ctx context.Context, by actor.Actor, userID int64, disabled bool, reason string) error {
+	if err := by.Require(PermUsersManage); err != nil {
+		return err
+	}
+	if by.UserID != 0 && by.UserID == userID {
+		return apperr.New(apperr.Forbidden, "不能停用自己的账号")
 	}
 	action := "account.enable"
 	if disabled {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"jifen/internal/actor"
 	"jifen/internal/audit"
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/db"
@@ -34,8 +35,8 @@ type RoleRequest struct {
 // RequestGrant asks for role to be granted to userID. With more than one
 // active security administrator the request waits for another one's
 // approval; with only one, it is applied at once and the waiver is recorded.
-func (s *Service) RequestGrant(ctx context.Context, by *User, userID int64, role Role, reason string) (*RoleRequest, error) {
-	if err := require(by, PermRolesManage); err != nil {
+func (s *Service) RequestGrant(ctx context.Context, by actor.Actor, userID int64, role Role, reason string) (*RoleRequest, error) {
+	if err := by.Require(PermRolesManage); err != nil {
 		return nil, err
 	}
 	reason = strings.TrimSpace(reason)
@@ -53,7 +54,7 @@ func (s *Service) RequestGrant(ctx context.Context, by *User, userID int64, role
 	if target.Zone != Office {
 		return nil, apperr.Field("user", "该账号不是工作人员账号")
 	}
-	if target.ID == by.ID {
+	if target.ID == by.UserID {
 		return nil, apperr.New(apperr.Forbidden, "不能给自己授予角色")
 	}
 	if target.HasRole(role) {
@@ -83,13 +84,13 @@ func (s *Service) RequestGrant(ctx context.Context, by *User, userID int64, role
 		now := db.Micros(s.clock.Now())
 		var id int64
 		if err := s.db.QueryRow(ctx, `INSERT INTO role_requests (user_id, role, action, reason, requested_by, requested_at, status)
-			VALUES ($1, $2, 'grant', $3, $4, $5, $6) RETURNING id`, userID, string(role), reason, by.ID, now, status).Scan(&id); err != nil {
+			VALUES ($1, $2, 'grant', $3, $4, $5, $6) RETURNING id`, userID, string(role), reason, by.UserID, now, status).Scan(&id); err != nil {
 			return err
 		}
 		why := reason
 		if status == "applied_single" {
 			why = "仅有一名安全管理员，未经第二人审批直接生效（已记录）；" + reason
-			if err := s.applyGrant(ctx, target, role, by.ID); err != nil {
+			if err := s.applyGrant(ctx, target, role, by.UserID); err != nil {
 				return err
 			}
 		}
@@ -120,8 +121,8 @@ func (s *Service) applyGrant(ctx context.Context, target *User, role Role, by in
 
 // DecideGrant approves or rejects a pending request. The decider must be a
 // security administrator other than the requester (four eyes).
-func (s *Service) DecideGrant(ctx context.Context, by *User, requestID int64, approve bool, reason string) error {
-	if err := require(by, PermRolesManage); err != nil {
+func (s *Service) DecideGrant(ctx context.Context, by actor.Actor, requestID int64, approve bool, reason string) error {
+	if err := by.Require(PermRolesManage); err != nil {
 		return err
 	}
 	return s.db.WithTx(ctx, func(ctx context.Context) error {
@@ -132,10 +133,10 @@ func (s *Service) DecideGrant(ctx context.Context, by *User, requestID int64, ap
 		if req.Status != "pending" {
 			return apperr.New(apperr.Conflict, "该申请已处理")
 		}
-		if req.RequestedBy == by.ID {
+		if req.RequestedBy == by.UserID {
 			return apperr.New(apperr.Forbidden, "双人审批：不能审批自己提出的申请")
 		}
-		if req.UserID == by.ID {
+		if req.UserID == by.UserID {
 			return apperr.New(apperr.Forbidden, "不能审批授予自己的角色")
 		}
 		status := "rejected"
@@ -148,12 +149,12 @@ func (s *Service) DecideGrant(ctx context.Context, by *User, requestID int64, ap
 			if err := conflictingRoles(append(append([]Role{}, target.Roles...), req.Role)); err != nil {
 				return err
 			}
-			if err := s.applyGrant(ctx, target, req.Role, by.ID); err != nil {
+			if err := s.applyGrant(ctx, target, req.Role, by.UserID); err != nil {
 				return err
 			}
 		}
 		if _, err := s.db.Exec(ctx, `UPDATE role_requests SET status = $1, decided_by = $2, decided_at = $3, decision_reason = $4
-			WHERE id = $5 AND status = 'pending'`, status, by.ID, db.Micros(s.clock.Now()), strings.TrimSpace(reason), requestID); err != nil {
+			WHERE id = $5 AND status = 'pending'`, status, by.UserID, db.Micros(s.clock.Now()), strings.TrimSpace(reason), requestID); err != nil {
 			return err
 		}
 		return s.audit.Record(ctx, audit.Entry{Action: "role.grant_" + status, ObjectType: "user", ObjectID: fmt.Sprint(req.UserID),
@@ -163,14 +164,14 @@ func (s *Service) DecideGrant(ctx context.Context, by *User, requestID int64, ap
 
 // RevokeRole removes a role at once (taking privileges away needs no second
 // approval) and ends the user's sessions.
-func (s *Service) RevokeRole(ctx context.Context, by *User, userID int64, role Role, reason string) error {
-	if err := require(by, PermRolesManage); err != nil {
+func (s *Service) RevokeRole(ctx context.Context, by actor.Actor, userID int64, role Role, reason string) error {
+	if err := by.Require(PermRolesManage); err != nil {
 		return err
 	}
 	if strings.TrimSpace(reason) == "" {
 		return apperr.Field("reason", "请填写撤销理由")
 	}
-	if userID == by.ID {
+	if userID == by.UserID {
 		return apperr.New(apperr.Forbidden, "不能撤销自己的角色")
 	}
 	return s.db.WithTx(ctx, func(ctx context.Context) error {
@@ -184,7 +185,7 @@ func (s *Service) RevokeRole(ctx context.Context, by *User, userID int64, role R
 		now := db.Micros(s.clock.Now())
 		if _, err := s.db.Exec(ctx, `INSERT INTO role_requests (user_id, role, action, reason, requested_by, requested_at, status,
 			decided_by, decided_at) VALUES ($1, $2, 'revoke', $3, $4, $5, 'approved', $6, $7)`,
-			userID, string(role), reason, by.ID, now, by.ID, now); err != nil {
+			userID, string(role), reason, by.UserID, now, by.UserID, now); err != nil {
 			return err
 		}
 		if _, err := s.db.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, userID); err != nil {
@@ -220,8 +221,8 @@ func (s *Service) roleRequest(ctx context.Context, id int64) (*RoleRequest, erro
 }
 
 // RoleRequests lists requests, pending first then newest, at most limit.
-func (s *Service) RoleRequests(ctx context.Context, by *User, limit int) ([]*RoleRequest, error) {
-	if err := require(by, PermRolesManage); err != nil {
+func (s *Service) RoleRequests(ctx context.Context, by actor.Actor, limit int) ([]*RoleRequest, error) {
+	if err := by.Require(PermRolesManage); err != nil {
 		return nil, err
 	}
 	if limit <= 0 || limit > 500 {

@@ -4,115 +4,71 @@
 // of role grants.
 package account
 
-import "slices"
+import "jifen/internal/actor"
 
-// Role is what an account may do.
-type Role string
+// The roles, zones and permissions are the actor package's: the account
+// package names them too because accounts hold roles and pages check
+// permissions by these names. They are the same types, not copies.
+type (
+	// Role is what an account may do.
+	Role = actor.Role
+	// Zone is the network an account logs in from.
+	Zone = actor.Zone
+	// RoleInfo describes a role for pages and checks.
+	RoleInfo = actor.RoleInfo
+	// Permission is one thing a role allows.
+	Permission = actor.Permission
+)
 
 // The roles.
 const (
-	Applicant        Role = "applicant"
-	EmployerOperator Role = "employer_operator"
-	DistrictOfficer  Role = "district_officer"
-	CityOfficer      Role = "city_officer"
-	AgencyLiaison    Role = "agency_liaison"
-	SystemAdmin      Role = "system_admin"
-	SecurityAdmin    Role = "security_admin"
-	AuditAdmin       Role = "audit_admin"
+	Applicant        = actor.Applicant
+	EmployerOperator = actor.EmployerOperator
+	DistrictOfficer  = actor.DistrictOfficer
+	CityOfficer      = actor.CityOfficer
+	AgencyLiaison    = actor.AgencyLiaison
+	SystemAdmin      = actor.SystemAdmin
+	SecurityAdmin    = actor.SecurityAdmin
+	AuditAdmin       = actor.AuditAdmin
 )
 
-// Zone is the network an account logs in from.
-type Zone string
-
-// The zones: the internet listener serves applicants and employers, the
-// office listener serves staff.
+// The zones.
 const (
-	Internet Zone = "internet"
-	Office   Zone = "office"
+	Internet = actor.Internet
+	Office   = actor.Office
 )
-
-// RoleInfo describes a role for pages and checks.
-type RoleInfo struct {
-	Role  Role
-	Name  string // Chinese
-	Zone  Zone
-	Admin bool // one of the three administrators
-}
-
-// Roles lists every role.
-var Roles = []RoleInfo{
-	{Applicant, "申请人", Internet, false},
-	{EmployerOperator, "用人单位经办人", Internet, false},
-	{DistrictOfficer, "区人力社保局经办人员", Office, false},
-	{CityOfficer, "市人力社保局经办人员", Office, false},
-	{AgencyLiaison, "委办局联络员", Office, false},
-	{SystemAdmin, "系统管理员", Office, true},
-	{SecurityAdmin, "安全管理员", Office, true},
-	{AuditAdmin, "审计管理员", Office, true},
-}
-
-// Info returns the description of r and whether r is a known role.
-func Info(r Role) (RoleInfo, bool) {
-	for _, ri := range Roles {
-		if ri.Role == r {
-			return ri, true
-		}
-	}
-	return RoleInfo{}, false
-}
-
-// RoleName returns the Chinese name of r.
-func RoleName(r Role) string {
-	if ri, ok := Info(r); ok {
-		return ri.Name
-	}
-	return string(r)
-}
-
-// Permission is one thing a role allows. Pages and services check
-// permissions, never role names, so the matrix below is the whole policy.
-type Permission string
 
 // The permissions.
 const (
-	PermUsersView      Permission = "users.view"      // list staff accounts
-	PermUsersManage    Permission = "users.manage"    // create, disable, reset staff accounts
-	PermConfigManage   Permission = "config.manage"   // system configuration
-	PermRolesManage    Permission = "roles.manage"    // request, approve and revoke role grants
-	PermSecurityManage Permission = "security.manage" // security parameters
-	PermAuditRead      Permission = "audit.read"      // search the audit trail
-	PermAuditExport    Permission = "audit.export"    // export the audit trail
-	PermOfficeHome     Permission = "office.home"     // the office start page
-	PermRoundsManage   Permission = "rounds.manage"   // annual rounds (city bureau)
-	PermCasesDistrict  Permission = "cases.district"  // cases of one's own district
-	PermCasesCity      Permission = "cases.city"      // every case, final decisions
-	PermAgencyLiaison  Permission = "agency.liaison"  // an agency's own view
-	PermCheckMonitor   Permission = "check.monitor"   // agencies' health, call log, inspection reports
-	PermCheckRun       Permission = "check.run"       // start, apply and discard cross-check runs
-	PermApply          Permission = "apply"           // an applicant's own case
-	PermEmployer       Permission = "employer"        // an employer's own cases
+	PermUsersView      = actor.PermUsersView
+	PermUsersManage    = actor.PermUsersManage
+	PermConfigManage   = actor.PermConfigManage
+	PermRolesManage    = actor.PermRolesManage
+	PermSecurityManage = actor.PermSecurityManage
+	PermAuditRead      = actor.PermAuditRead
+	PermAuditExport    = actor.PermAuditExport
+	PermOfficeHome     = actor.PermOfficeHome
+	PermRoundsManage   = actor.PermRoundsManage
+	PermCasesDistrict  = actor.PermCasesDistrict
+	PermCasesCity      = actor.PermCasesCity
+	PermAgencyLiaison  = actor.PermAgencyLiaison
+	PermCheckMonitor   = actor.PermCheckMonitor
+	PermCheckRun       = actor.PermCheckRun
+	PermApply          = actor.PermApply
+	PermEmployer       = actor.PermEmployer
 )
 
-var rolePermissions = map[Role][]Permission{
-	Applicant:        {PermApply},
-	EmployerOperator: {PermEmployer},
-	DistrictOfficer:  {PermOfficeHome, PermCasesDistrict},
-	CityOfficer:      {PermOfficeHome, PermCasesCity, PermCasesDistrict, PermRoundsManage, PermCheckMonitor, PermCheckRun},
-	AgencyLiaison:    {PermOfficeHome, PermAgencyLiaison, PermCheckMonitor},
-	SystemAdmin:      {PermOfficeHome, PermUsersView, PermUsersManage, PermConfigManage, PermCheckMonitor},
-	SecurityAdmin:    {PermOfficeHome, PermUsersView, PermRolesManage, PermSecurityManage},
-	AuditAdmin:       {PermOfficeHome, PermAuditRead, PermAuditExport},
-}
+// Roles lists every role.
+var Roles = actor.Roles
+
+// Info returns the description of r and whether r is a known role.
+func Info(r Role) (RoleInfo, bool) { return actor.Info(r) }
+
+// RoleName returns the Chinese name of r.
+func RoleName(r Role) string { return actor.RoleName(r) }
 
 // Permissions returns the permissions of r.
-func Permissions(r Role) []Permission { return rolePermissions[r] }
+func Permissions(r Role) []Permission { return actor.Permissions(r) }
 
 // Can reports whether any of roles allows p.
-func Can(roles []Role, p Permission) bool {
-	for _, r := range roles {
-		if slices.Contains(rolePermissions[r], p) {
-			return true
-		}
-	}
-	return false
-}
+func Can(roles []Role, p Permission) bool { return actor.Can(roles, p) }

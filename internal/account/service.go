@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"jifen/internal/actor"
 	"jifen/internal/audit"
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/clock"
@@ -158,10 +159,10 @@ func (s *Service) insertUser(ctx context.Context, in NewUser, hash, phoneEnc, ph
 		if err != nil {
 			return err
 		}
-		actor := audit.ActorFrom(ctx)
+		by := actor.From(ctx)
 		for _, r := range in.Roles {
 			if _, err := s.db.Exec(ctx, `INSERT INTO user_roles (user_id, role, granted_at, granted_by) VALUES ($1, $2, $3, $4)`,
-				id, string(r), now, actor.UserID); err != nil {
+				id, string(r), now, by.UserID); err != nil {
 				return err
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode"
 
+	"jifen/internal/actor"
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/db"
 )
@@ -45,6 +46,22 @@ func (u *User) HasRole(r Role) bool {
 		}
 	}
 	return false
+}
+
+// Actor is the user acting, for domain operations and the audit trail.
+func (u *User) Actor() actor.Actor { return u.ActorAt("", "") }
+
+// ActorAt is the user acting from a client address in a request.
+func (u *User) ActorAt(clientAddr, requestID string) actor.Actor {
+	if u == nil {
+		return actor.Actor{ClientAddr: clientAddr, RequestID: requestID}
+	}
+	a := actor.Actor{UserID: u.ID, Login: u.Login, Name: u.DisplayName, District: u.District,
+		ClientAddr: clientAddr, RequestID: requestID}
+	if !u.Disabled {
+		a.Roles = u.Roles
+	}
+	return a
 }
 
 // PrimaryRole is the role shown in the audit trail and on pages.

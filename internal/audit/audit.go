@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"jifen/internal/actor"
+
 	"github.com/emmansun/gmsm/sm3"
 
 	"jifen/internal/platform/clock"
@@ -47,29 +49,6 @@ type Entry struct {
 	Hash       string
 }
 
-// Actor is who is acting in a request: set once by the web layer, read by
-// every audit record made while serving it.
-type Actor struct {
-	UserID     int64
-	Login      string
-	Role       string
-	ClientAddr string
-	RequestID  string
-}
-
-type actorKey struct{}
-
-// WithActor returns ctx carrying a.
-func WithActor(ctx context.Context, a Actor) context.Context {
-	return context.WithValue(ctx, actorKey{}, a)
-}
-
-// ActorFrom returns the actor in ctx, or a zero Actor.
-func ActorFrom(ctx context.Context) Actor {
-	a, _ := ctx.Value(actorKey{}).(Actor)
-	return a
-}
-
 // Log is the audit trail.
 type Log struct {
 	db    *db.DB
@@ -82,11 +61,11 @@ func New(d *db.DB, c clock.Clock) *Log { return &Log{db: d, clock: c} }
 // Record appends e to the trail. Inside a transaction in ctx it joins it, so
 // the record commits or rolls back with the change it describes.
 func (l *Log) Record(ctx context.Context, e Entry) error {
-	a := ActorFrom(ctx)
+	a := actor.From(ctx)
 	if e.ActorID == 0 && e.ActorLogin == "" {
 		e.ActorID, e.ActorLogin = a.UserID, a.Login
 		if e.ActorRole == "" {
-			e.ActorRole = a.Role
+			e.ActorRole = string(a.Role())
 		}
 	}
 	if e.ClientAddr == "" {

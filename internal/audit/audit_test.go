@@ -15,6 +15,7 @@ import (
 
 	"github.com/emmansun/gmsm/sm3"
 
+	"jifen/internal/actor"
 	"jifen/internal/audit"
 	"jifen/internal/platform/clock"
 	"jifen/internal/platform/db"
@@ -39,7 +40,7 @@ func record(t *testing.T, l *audit.Log, ctx context.Context, n int) {
 
 func TestRecordTakesActorFromContextAndChains(t *testing.T) {
 	_, l, _ := setup(t)
-	ctx := audit.WithActor(context.Background(), audit.Actor{UserID: 3, Login: "zhangsan", Role: "system_admin", ClientAddr: "10.1.2.3", RequestID: "req-1"})
+	ctx := actor.With(context.Background(), actor.Actor{UserID: 3, Login: "zhangsan", Roles: []actor.Role{actor.SystemAdmin}, ClientAddr: "10.1.2.3", RequestID: "req-1"})
 	record(t, l, ctx, 5)
 	got, err := l.Search(ctx, audit.Filter{Actor: "zhangsan"})
 	if err != nil {
@@ -204,7 +205,7 @@ func TestPurgeArchivesThenDeletes(t *testing.T) {
 
 func TestExportCSV(t *testing.T) {
 	_, l, _ := setup(t)
-	ctx := audit.WithActor(context.Background(), audit.Actor{Login: "=cmd|' /C calc'!A0"})
+	ctx := actor.With(context.Background(), actor.Actor{Login: "=cmd|' /C calc'!A0"})
 	record(t, l, ctx, 2)
 	_ = l.Record(context.Background(), audit.Entry{Action: "config.change", ActorLogin: "root"})
 	var buf bytes.Buffer

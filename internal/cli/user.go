@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"jifen/internal/account"
-	"jifen/internal/audit"
+	"jifen/internal/actor"
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/password"
 )
@@ -31,7 +31,7 @@ func cliActor(ctx context.Context) context.Context {
 	if u, err := user.Current(); err == nil {
 		name = u.Username
 	}
-	return audit.WithActor(ctx, audit.Actor{Login: "cli:" + name, Role: "operator", ClientAddr: "local"})
+	return actor.With(ctx, actor.Operator(name))
 }
 
 func runUser(ctx context.Context, env Env, args []string) error {
@@ -122,7 +122,7 @@ func runUser(ctx context.Context, env Env, args []string) error {
 		if err != nil {
 			return explain(err)
 		}
-		if err := a.Accounts.SetDisabled(ctx, nil, u.ID, action == "disable", *reason); err != nil {
+		if err := a.Accounts.SetDisabled(ctx, actor.From(ctx), u.ID, action == "disable", *reason); err != nil {
 			return explain(err)
 		}
 		fmt.Fprintf(env.Stdout, "%s: %sd\n", u.Login, action)

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"jifen/internal/audit"
+	"jifen/internal/actor"
 	"jifen/internal/platform/apperr"
 	"jifen/internal/round"
 )
@@ -40,7 +40,7 @@ func (e *env) auditRows(t *testing.T) []auditRow {
 
 func TestChangesAreAudited(t *testing.T) {
 	e := newEnv(t)
-	ctx := audit.WithActor(e.ctx, audit.Actor{UserID: 7, Login: "city", Role: "city_officer"})
+	ctx := actor.With(e.ctx, actor.Actor{UserID: 7, Login: "city", Roles: []actor.Role{actor.CityOfficer}})
 	r, err := e.svc.Create(ctx, e.city, validInput(2027))
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"jifen/internal/actor"
 	"jifen/internal/audit"
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/clock"
@@ -182,7 +183,7 @@ func (s *Store) Set(ctx context.Context, as Owner, key, value string) error {
 	if err != nil {
 		return err
 	}
-	actor := audit.ActorFrom(ctx)
+	by := actor.From(ctx)
 	err = s.db.WithTx(ctx, func(ctx context.Context) error {
 		var old string
 		err := s.db.QueryRow(ctx, `SELECT value FROM settings WHERE key = $1`, key).Scan(&old)
@@ -190,10 +191,10 @@ func (s *Store) Set(ctx context.Context, as Owner, key, value string) error {
 		case errors.Is(err, sql.ErrNoRows):
 			old = d.Default
 			_, err = s.db.Exec(ctx, `INSERT INTO settings (key, value, updated_at, updated_by) VALUES ($1, $2, $3, $4)`,
-				key, v, db.Micros(s.clock.Now()), actor.UserID)
+				key, v, db.Micros(s.clock.Now()), by.UserID)
 		case err == nil:
 			_, err = s.db.Exec(ctx, `UPDATE settings SET value = $1, updated_at = $2, updated_by = $3 WHERE key = $4`,
-				v, db.Micros(s.clock.Now()), actor.UserID, key)
+				v, db.Micros(s.clock.Now()), by.UserID, key)
 		}
 		if err != nil {
 			return err

@@ -103,7 +103,7 @@ func (o *Office) roles(w http.ResponseWriter, r *http.Request) {
 }
 
 func (o *Office) renderRoles(w http.ResponseWriter, r *http.Request, status int, err error) {
-	me := shell.User(r.Context())
+	me := shell.Actor(r.Context())
 	reqs, rerr := o.sh.Accounts.RoleRequests(r.Context(), me, 200)
 	if rerr != nil {
 		web.WriteError(w, r, rerr)
@@ -115,7 +115,7 @@ func (o *Office) renderRoles(w http.ResponseWriter, r *http.Request, status int,
 		return
 	}
 	n, _ := o.sh.Accounts.CountActiveWithRole(r.Context(), account.SecurityAdmin)
-	v := rolesView{Requests: reqs, Staff: staff, Me: me.ID, SingleMode: n <= 1}
+	v := rolesView{Requests: reqs, Staff: staff, Me: me.UserID, SingleMode: n <= 1}
 	for _, ri := range account.Roles {
 		if ri.Zone == account.Office {
 			v.Roles = append(v.Roles, ri)
@@ -132,7 +132,7 @@ func (o *Office) renderRoles(w http.ResponseWriter, r *http.Request, status int,
 func (o *Office) roleGrant(w http.ResponseWriter, r *http.Request) {
 	_ = r.ParseForm()
 	uid, _ := strconv.ParseInt(r.PostFormValue("user_id"), 10, 64)
-	req, err := o.sh.Accounts.RequestGrant(r.Context(), shell.User(r.Context()), uid, account.Role(r.PostFormValue("role")), r.PostFormValue("reason"))
+	req, err := o.sh.Accounts.RequestGrant(r.Context(), shell.Actor(r.Context()), uid, account.Role(r.PostFormValue("role")), r.PostFormValue("reason"))
 	if err != nil {
 		o.renderRoles(w, r, web.Status(err), err)
 		return
@@ -147,7 +147,7 @@ func (o *Office) roleGrant(w http.ResponseWriter, r *http.Request) {
 func (o *Office) roleRevoke(w http.ResponseWriter, r *http.Request) {
 	_ = r.ParseForm()
 	uid, _ := strconv.ParseInt(r.PostFormValue("user_id"), 10, 64)
-	if err := o.sh.Accounts.RevokeRole(r.Context(), shell.User(r.Context()), uid, account.Role(r.PostFormValue("role")), r.PostFormValue("reason")); err != nil {
+	if err := o.sh.Accounts.RevokeRole(r.Context(), shell.Actor(r.Context()), uid, account.Role(r.PostFormValue("role")), r.PostFormValue("reason")); err != nil {
 		o.renderRoles(w, r, web.Status(err), err)
 		return
 	}
@@ -166,7 +166,7 @@ func (o *Office) roleDecide(w http.ResponseWriter, r *http.Request) {
 		web.NotFound(w, r)
 		return
 	}
-	if err := o.sh.Accounts.DecideGrant(r.Context(), shell.User(r.Context()), id, d == "approve", r.PostFormValue("reason")); err != nil {
+	if err := o.sh.Accounts.DecideGrant(r.Context(), shell.Actor(r.Context()), id, d == "approve", r.PostFormValue("reason")); err != nil {
 		o.renderRoles(w, r, web.Status(err), err)
 		return
 	}

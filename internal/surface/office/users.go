@@ -64,7 +64,7 @@ func (o *Office) userCreate(w http.ResponseWriter, r *http.Request) {
 	for _, k := range []string{"login", "display_name", "email", "phone", "district"} {
 		form[k] = r.PostFormValue(k)
 	}
-	u, pw, err := o.sh.Accounts.CreateStaff(r.Context(), shell.User(r.Context()), form["login"], form["display_name"], form["email"], form["phone"], form["district"])
+	u, pw, err := o.sh.Accounts.CreateStaff(r.Context(), shell.Actor(r.Context()), form["login"], form["display_name"], form["email"], form["phone"], form["district"])
 	if err != nil {
 		p := o.sh.Page(r, "新建工作人员账号")
 		p.SetError(err)
@@ -78,7 +78,7 @@ func (o *Office) userCreate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (o *Office) userAction(w http.ResponseWriter, r *http.Request) {
-	by := shell.User(r.Context())
+	by := shell.Actor(r.Context())
 	id, err := pathID(r, "id")
 	if err != nil {
 		web.WriteError(w, r, err)

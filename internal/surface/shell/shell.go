@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"jifen/internal/account"
+	"jifen/internal/actor"
 	"jifen/internal/audit"
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/clock"
@@ -85,19 +86,30 @@ func User(ctx context.Context) *account.User {
 	return u
 }
 
+// Actor returns who acts in this request: the signed-in user with their
+// roles, client address and request id (roles only once the login is
+// complete), or an actor with no roles.
+func Actor(ctx context.Context) actor.Actor {
+	a := actor.From(ctx)
+	if User(ctx) == nil {
+		a.Roles = nil
+	}
+	return a
+}
+
 // Authn reads the session cookie and puts the session, the user and the
 // audit actor into the request's context. It never refuses a request:
 // RequireUser does that where a page needs a login.
 func (s *Shell) Authn(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		actor := audit.Actor{ClientAddr: web.ClientAddr(ctx), RequestID: web.RequestID(ctx)}
+		who := actor.Actor{ClientAddr: web.ClientAddr(ctx), RequestID: web.RequestID(ctx)}
 		if c, err := r.Cookie(s.Cookie); err == nil && c.Value != "" {
 			se, u, err := s.Accounts.Authenticate(ctx, s.Zone, c.Value)
 			switch {
 			case err == nil:
 				ctx = context.WithValue(ctx, currentKey{}, &current{se, u})
-				actor.UserID, actor.Login, actor.Role = u.ID, u.Login, string(u.PrimaryRole())
+				who = u.ActorAt(who.ClientAddr, who.RequestID)
 			case apperr.Is(err, apperr.Unauthorized):
 				s.clearCookie(w)
 			default:
@@ -105,7 +117,7 @@ func (s *Shell) Authn(next http.Handler) http.Handler {
 				return
 			}
 		}
-		next.ServeHTTP(w, r.WithContext(audit.WithActor(ctx, actor)))
+		next.ServeHTTP(w, r.WithContext(actor.With(ctx, who)))
 	})
 }
 
