@@ -66,6 +66,12 @@ func Operator(osUser string) Actor {
 	return Actor{Login: "cli:" + osUser, Roles: []Role{Console}, ClientAddr: "local"}
 }
 
+// SystemActor is jifen acting by itself for task (e.g. "demo", "synth",
+// "worker"), recorded in the audit trail as "system:<task>".
+func SystemActor(task string) Actor {
+	return Actor{Login: "system:" + task, Roles: []Role{System}, ClientAddr: "local"}
+}
+
 type ctxKey struct{}
 
 // With returns ctx carrying a: the web layer sets it once per request, the

@@ -20,6 +20,11 @@ const (
 	// that acts as no account (creating the first administrators, disabling
 	// an account in an emergency). No account can hold it.
 	Console Role = "console"
+
+	// System is jifen acting by itself: the worker's schedules and the
+	// setup commands that create a round, the demo or a synthetic
+	// population. No account can hold it.
+	System Role = "system"
 )
 
 // Zone is the network an account logs in from.
@@ -64,8 +69,11 @@ func Info(r Role) (RoleInfo, bool) {
 
 // RoleName returns the Chinese name of r.
 func RoleName(r Role) string {
-	if r == Console {
+	switch r {
+	case Console:
 		return "服务器控制台"
+	case System:
+		return "系统自动处理"
 	}
 	if ri, ok := Info(r); ok {
 		return ri.Name
@@ -107,6 +115,7 @@ var rolePermissions = map[Role][]Permission{
 	SecurityAdmin:    {PermOfficeHome, PermUsersView, PermRolesManage, PermSecurityManage},
 	AuditAdmin:       {PermOfficeHome, PermAuditRead, PermAuditExport},
 	Console:          {PermUsersManage},
+	System:           {PermRoundsManage, PermCasesCity, PermCasesDistrict},
 }
 
 // Permissions returns the permissions of r.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"jifen/internal/account"
+	"jifen/internal/actor"
 	"jifen/internal/application"
 	"jifen/internal/employer"
 	"jifen/internal/person"
@@ -139,7 +140,7 @@ func (a *App) demoEmployer(ctx context.Context, login, name, pw string) error {
 	if err != nil {
 		return err
 	}
-	_, err = a.Cases.Employers.Decide(ctx, e.ID, true, "演示单位", 0)
+	_, err = a.Cases.Employers.Decide(ctx, actor.SystemActor("demo"), e.ID, true, "演示单位")
 	return err
 }
 
@@ -162,7 +163,13 @@ func (a *App) demoApplicant(ctx context.Context, login, pw string, r *round.Roun
 	if err != nil {
 		return err
 	}
-	if err := a.Cases.Persons.DecideLink(ctx, emp.ID, l.ID, true, "", 0); err != nil {
+	op, err := a.Accounts.UserByLogin(ctx, "demo-employer")
+	if err != nil {
+		return err
+	}
+	opActor := op.Actor()
+	opActor.EmployerID = emp.ID
+	if err := a.Cases.Persons.DecideLink(ctx, opActor, l.ID, true, ""); err != nil {
 		return err
 	}
 	_, err = a.Cases.Applications.Open(ctx, application.Caller{UserID: u.ID, Role: string(account.Applicant), PersonID: p.ID},

@@ -5,7 +5,7 @@ import (
 	"io"
 	"time"
 
-	"jifen/internal/account"
+	"jifen/internal/actor"
 	"jifen/internal/round"
 	"jifen/internal/rules"
 	"jifen/internal/synth"
@@ -22,10 +22,6 @@ func (a *App) Synth(ctx context.Context, r *round.Round, people, employers int, 
 		PasswordHash: hash, Now: a.Clock.Now(), Progress: progress}
 	return synth.New(a.DB, a.Keys, cfg).Run(ctx)
 }
-
-// operatorUser acts for the command line where a service asks for a city
-// officer (creating a round).
-var operatorUser = &account.User{Login: "cli", Roles: []account.Role{account.CityOfficer}}
 
 // EnsureRound returns the round of year, creating it with the default
 // calendar when it does not exist. With year 0 it takes the current round,
@@ -57,7 +53,7 @@ func (a *App) EnsureRound(ctx context.Context, year int, openNow bool) (*round.R
 	if openNow {
 		in.Windows = demoWindows(now)
 	}
-	return a.Rounds.Create(ctx, operatorUser, in)
+	return a.Rounds.Create(ctx, actor.SystemActor("setup"), in)
 }
 
 // demoWindows puts a round's procedure around now: registration, filling in

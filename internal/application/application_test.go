@@ -231,13 +231,13 @@ func TestLinksOneConfirmedEmployerPerRound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.Persons.DecideLink(e.Ctx, emp.ID, l1.ID, true, "", op.ID); err != nil {
+	if err := e.Persons.DecideLink(e.Ctx, casetest.OperatorActor(emp, op), l1.ID, true, ""); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.Persons.DecideLink(e.Ctx, other.ID, l2.ID, true, "", op2.ID); !apperr.Is(err, apperr.Conflict) {
+	if err := e.Persons.DecideLink(e.Ctx, casetest.OperatorActor(other, op2), l2.ID, true, ""); !apperr.Is(err, apperr.Conflict) {
 		t.Fatalf("second confirmed employer: %v", err)
 	}
-	if err := e.Persons.DecideLink(e.Ctx, other.ID, l1.ID, true, "", op2.ID); !apperr.Is(err, apperr.NotFound) {
+	if err := e.Persons.DecideLink(e.Ctx, casetest.OperatorActor(other, op2), l1.ID, true, ""); !apperr.Is(err, apperr.NotFound) {
 		t.Fatalf("another employer decided my link: %v", err)
 	}
 }

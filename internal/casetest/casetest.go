@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"jifen/internal/account"
+	"jifen/internal/actor"
 	"jifen/internal/application"
 	"jifen/internal/audit"
 	"jifen/internal/employer"
@@ -146,7 +147,7 @@ func (e *Env) VerifiedEmployer(login string) (*employer.Employer, *account.User)
 	if err != nil {
 		e.T.Fatal(err)
 	}
-	emp, err = e.Employers.Decide(e.Ctx, emp.ID, true, "", 0)
+	emp, err = e.Employers.Decide(e.Ctx, actor.SystemActor("test"), emp.ID, true, "")
 	if err != nil {
 		e.T.Fatal(err)
 	}
@@ -172,7 +173,7 @@ func (e *Env) Linked(login string, emp *employer.Employer, op *account.User) (*p
 	if err != nil {
 		e.T.Fatal(err)
 	}
-	if err := e.Persons.DecideLink(e.Ctx, emp.ID, l.ID, true, "", op.ID); err != nil {
+	if err := e.Persons.DecideLink(e.Ctx, OperatorActor(emp, op), l.ID, true, ""); err != nil {
 		e.T.Fatal(err)
 	}
 	c := application.Caller{UserID: u.ID, Role: "applicant", PersonID: p.ID}
@@ -182,6 +183,13 @@ func (e *Env) Linked(login string, emp *employer.Employer, op *account.User) (*p
 		e.T.Fatal(err)
 	}
 	return p, c, a
+}
+
+// OperatorActor is an employer's operator acting for the employer.
+func OperatorActor(emp *employer.Employer, op *account.User) actor.Actor {
+	a := op.Actor()
+	a.EmployerID = emp.ID
+	return a
 }
 
 // OperatorCaller is the caller of an employer's operator.

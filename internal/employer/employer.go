@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"jifen/internal/account"
+	"jifen/internal/actor"
 	"jifen/internal/audit"
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/clock"
@@ -259,12 +260,19 @@ func (s *Service) Register(ctx context.Context, r Registration) (*Employer, *acc
 
 // Decide verifies or rejects a pending employer (by hand in the office until
 // the cross-check automates it). Verification issues the registration code.
-func (s *Service) Decide(ctx context.Context, id int64, approve bool, reason string, by int64) (*Employer, error) {
+// A district officer decides only employers of their own district.
+func (s *Service) Decide(ctx context.Context, by actor.Actor, id int64, approve bool, reason string) (*Employer, error) {
+	if err := by.Require(actor.PermCasesDistrict); err != nil {
+		return nil, err
+	}
 	var out *Employer
 	err := s.db.WithTx(ctx, func(ctx context.Context) error {
 		e, err := s.one(ctx, "id = $1"+s.db.ForUpdate(), id)
 		if err != nil {
 			return err
+		}
+		if !by.Can(actor.PermCasesCity) && by.District != e.District {
+			return ErrNotFound
 		}
 		if e.Status != Pending {
 			return apperr.New(apperr.Conflict, "该单位已"+StatusName(e.Status))
@@ -276,7 +284,7 @@ func (s *Service) Decide(ctx context.Context, id int64, approve bool, reason str
 				return err
 			}
 			_, err = s.db.Exec(ctx, `UPDATE employers SET status = 'verified', reg_code = $1, reg_code_at = $2, decided_at = $3,
-				decided_by = $4, updated_at = $5 WHERE id = $6`, code, now, now, by, now, id)
+				decided_by = $4, updated_at = $5 WHERE id = $6`, code, now, now, by.UserID, now, id)
 			if err != nil {
 				return err
 			}
@@ -285,7 +293,7 @@ func (s *Service) Decide(ctx context.Context, id int64, approve bool, reason str
 				return apperr.Field("reason", "请填写不予核验的理由")
 			}
 			if _, err := s.db.Exec(ctx, `UPDATE employers SET status = 'rejected', reject_reason = $1, decided_at = $2, decided_by = $3,
-				updated_at = $4 WHERE id = $5`, reason, now, by, now, id); err != nil {
+				updated_at = $4 WHERE id = $5`, reason, now, by.UserID, now, id); err != nil {
 				return err
 			}
 		}
@@ -300,8 +308,12 @@ func (s *Service) Decide(ctx context.Context, id int64, approve bool, reason str
 }
 
 // RegenerateCode replaces a verified employer's registration code (when the
-// old one leaked). Links already made stay.
-func (s *Service) RegenerateCode(ctx context.Context, employerID int64) (string, error) {
+// old one leaked), for one of its operators. Links already made stay.
+func (s *Service) RegenerateCode(ctx context.Context, by actor.Actor) (string, error) {
+	if err := by.Require(actor.PermEmployer); err != nil || by.EmployerID == 0 {
+		return "", apperr.New(apperr.Forbidden, "您没有执行此操作的权限")
+	}
+	employerID := by.EmployerID
 	code, err := newRegCode()
 	if err != nil {
 		return "", apperr.Wrap(err)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"jifen/internal/account"
+	"jifen/internal/actor"
 	"jifen/internal/audit"
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/crypto"
@@ -34,7 +35,12 @@ type Invite struct {
 
 // CreateInvite lets an operator invite a colleague by e-mail. It returns the
 // invitation and its token (shown and mailed once; only its digest is kept).
-func (s *Service) CreateInvite(ctx context.Context, employerID, by int64, email string) (*Invite, string, error) {
+// The invitation is to the employer the operator acts for.
+func (s *Service) CreateInvite(ctx context.Context, by actor.Actor, email string) (*Invite, string, error) {
+	if err := by.Require(actor.PermEmployer); err != nil || by.EmployerID == 0 {
+		return nil, "", apperr.New(apperr.Forbidden, "您没有执行此操作的权限")
+	}
+	employerID := by.EmployerID
 	email = strings.TrimSpace(email)
 	if a, err := netmail.ParseAddress(email); err != nil || a.Address != email {
 		return nil, "", apperr.Field("email", "电子邮箱格式不正确")
@@ -56,7 +62,7 @@ func (s *Service) CreateInvite(ctx context.Context, employerID, by int64, email 
 	err = s.db.WithTx(ctx, func(ctx context.Context) error {
 		if err := s.db.QueryRow(ctx, `INSERT INTO employer_invites (employer_id, email, token_hash, expires_at, created_by, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`, employerID, email, crypto.SM3Hex([]byte(token)),
-			db.Micros(inv.ExpiresAt), by, db.Micros(now)).Scan(&inv.ID); err != nil {
+			db.Micros(inv.ExpiresAt), by.UserID, db.Micros(now)).Scan(&inv.ID); err != nil {
 			return err
 		}
 		if err := s.audit.Record(ctx, audit.Entry{Action: "employer.invite", ObjectType: "employer", ObjectID: fmt.Sprint(employerID),

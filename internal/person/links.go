@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"jifen/internal/actor"
 	"jifen/internal/audit"
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/db"
@@ -154,7 +155,11 @@ func (s *Service) ConfirmedEmployer(ctx context.Context, personID, roundID int64
 
 // DecideLink confirms or rejects a pending link on behalf of an operator of
 // the link's employer. A link of another employer answers not found.
-func (s *Service) DecideLink(ctx context.Context, employerID, linkID int64, confirm bool, reason string, by int64) error {
+func (s *Service) DecideLink(ctx context.Context, by actor.Actor, linkID int64, confirm bool, reason string) error {
+	employerID, err := operatorOf(by)
+	if err != nil {
+		return err
+	}
 	reason = strings.TrimSpace(reason)
 	if !confirm && reason == "" {
 		return apperr.Field("reason", "请填写拒绝理由，申请人将看到该理由")
@@ -172,7 +177,7 @@ func (s *Service) DecideLink(ctx context.Context, employerID, linkID int64, conf
 			st = LinkConfirmed
 		}
 		_, err = s.db.Exec(ctx, `UPDATE employer_links SET status = $1, reason = $2, decided_at = $3, decided_by = $4 WHERE id = $5`,
-			string(st), reason, db.Micros(s.clock.Now()), by, linkID)
+			string(st), reason, db.Micros(s.clock.Now()), by.UserID, linkID)
 		if db.IsUniqueViolation(err) {
 			return apperr.New(apperr.Conflict, "该申请人本年度已关联其他单位")
 		}
@@ -185,7 +190,11 @@ func (s *Service) DecideLink(ctx context.Context, employerID, linkID int64, conf
 
 // Unlink ends a confirmed link. The caller checks that the employer has not
 // submitted the person's application.
-func (s *Service) Unlink(ctx context.Context, employerID, linkID int64, reason string, by int64) error {
+func (s *Service) Unlink(ctx context.Context, by actor.Actor, linkID int64, reason string) error {
+	employerID, err := operatorOf(by)
+	if err != nil {
+		return err
+	}
 	return s.db.WithTx(ctx, func(ctx context.Context) error {
 		l, err := s.link(ctx, linkID)
 		if err != nil || l.EmployerID != employerID {
@@ -195,11 +204,19 @@ func (s *Service) Unlink(ctx context.Context, employerID, linkID int64, reason s
 			return apperr.New(apperr.Conflict, "只能解除已确认的关联")
 		}
 		if _, err := s.db.Exec(ctx, `UPDATE employer_links SET status = 'unlinked', reason = $1, decided_at = $2, decided_by = $3 WHERE id = $4`,
-			reason, db.Micros(s.clock.Now()), by, linkID); err != nil {
+			reason, db.Micros(s.clock.Now()), by.UserID, linkID); err != nil {
 			return err
 		}
 		return s.audit.Record(ctx, audit.Entry{Action: "link.unlinked", ObjectType: "employer_link", ObjectID: fmt.Sprint(linkID), Reason: reason})
 	})
+}
+
+// operatorOf returns the employer an operator acts for, or forbidden.
+func operatorOf(by actor.Actor) (int64, error) {
+	if !by.Can(actor.PermEmployer) || by.EmployerID == 0 {
+		return 0, apperr.New(apperr.Forbidden, "您没有执行此操作的权限")
+	}
+	return by.EmployerID, nil
 }
 
 // LinkOfEmployer returns one link if it belongs to the employer (else not found).

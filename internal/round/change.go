@@ -10,7 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"jifen/internal/account"
+	"jifen/internal/actor"
 	"jifen/internal/audit"
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/db"
@@ -60,8 +60,8 @@ func OpensField(k Kind) string { return "windows." + string(k) + ".opens_at" }
 // ClosesField names the field of a window's closing time.
 func ClosesField(k Kind) string { return "windows." + string(k) + ".closes_at" }
 
-func require(by *account.User) error {
-	if !by.Can(account.PermRoundsManage) {
+func require(by actor.Actor) error {
+	if !by.Can(actor.PermRoundsManage) {
 		return apperr.New(apperr.Forbidden, "您没有管理年度批次的权限")
 	}
 	return nil
@@ -83,7 +83,7 @@ func (s *Service) Validate(ctx context.Context, id int64, in Input) error {
 
 // Create adds a round on behalf of a city officer, audited as round.create
 // in the same transaction.
-func (s *Service) Create(ctx context.Context, by *account.User, in Input) (*Round, error) {
+func (s *Service) Create(ctx context.Context, by actor.Actor, in Input) (*Round, error) {
 	if err := require(by); err != nil {
 		return nil, err
 	}
@@ -95,7 +95,7 @@ func (s *Service) Create(ctx context.Context, by *account.User, in Input) (*Roun
 		}
 		now := db.Micros(s.clock.Now())
 		err = s.db.QueryRow(ctx, `INSERT INTO rounds (year, rulebook, quota, title, created_at, updated_at, created_by)
-			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, in.Year, in.Rulebook, in.Quota, in.Title, now, now, by.ID).Scan(&id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, in.Year, in.Rulebook, in.Quota, in.Title, now, now, by.UserID).Scan(&id)
 		if db.IsUniqueViolation(err) {
 			return yearTaken(in.Year)
 		}
@@ -119,7 +119,7 @@ func (s *Service) Create(ctx context.Context, by *account.User, in Input) (*Roun
 // round.update with what changed. A round whose publication window has
 // opened is refused with Conflict; so is a new year once the round has
 // started. An update that changes nothing writes nothing.
-func (s *Service) Update(ctx context.Context, by *account.User, id int64, in Input) (*Round, error) {
+func (s *Service) Update(ctx context.Context, by actor.Actor, id int64, in Input) (*Round, error) {
 	if err := require(by); err != nil {
 		return nil, err
 	}

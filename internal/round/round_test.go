@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"jifen/internal/account"
+	"jifen/internal/actor"
 	"jifen/internal/audit"
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/clock"
@@ -22,7 +22,7 @@ type env struct {
 	db    *db.DB
 	clock *clock.Fake
 	svc   *round.Service
-	city  *account.User
+	city  actor.Actor
 }
 
 // newEnv opens a fresh database with the clock in early 2026, before any
@@ -32,7 +32,7 @@ func newEnv(t *testing.T) *env {
 	d := dbtest.Open(t)
 	c := clock.NewFake(time.Date(2026, 1, 5, 2, 0, 0, 0, time.UTC))
 	return &env{ctx: context.Background(), db: d, clock: c, svc: round.NewService(d, audit.New(d, c), c),
-		city: &account.User{ID: 7, Login: "city", Roles: []account.Role{account.CityOfficer}}}
+		city: actor.Actor{UserID: 7, Login: "city", Roles: []actor.Role{actor.CityOfficer}}}
 }
 
 // bj is a Beijing wall-clock time.
@@ -180,8 +180,8 @@ func TestCreateAccepts(t *testing.T) {
 
 func TestOnlyCityOfficers(t *testing.T) {
 	e := newEnv(t)
-	district := &account.User{ID: 8, Roles: []account.Role{account.DistrictOfficer}}
-	for _, by := range []*account.User{district, nil} {
+	district := actor.Actor{UserID: 8, Roles: []actor.Role{actor.DistrictOfficer}}
+	for _, by := range []actor.Actor{district, {}} {
 		if _, err := e.svc.Create(e.ctx, by, validInput(2027)); !apperr.Is(err, apperr.Forbidden) {
 			t.Fatalf("create by %v: %v", by, err)
 		}

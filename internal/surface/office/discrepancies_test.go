@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"jifen/internal/account"
+	"jifen/internal/actor"
 	"jifen/internal/app/apptest"
 	"jifen/internal/application"
 	"jifen/internal/casetest"
@@ -36,13 +37,13 @@ func newCheckedCase(t *testing.T, a *apptest.App, login string, codes ...string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	emp, _, err := a.Cases.Employers.Register(ctx, employer.Registration{CreditCode: casetest.CreditCode(), Name: "北京比对科技有限公司",
+	emp, op, err := a.Cases.Employers.Register(ctx, employer.Registration{CreditCode: casetest.CreditCode(), Name: "北京比对科技有限公司",
 		District: "海淀区", Address: "北京市海淀区中关村大街1号", LegalRep: "张三", OperatorName: "李四", OperatorLogin: login + "_op",
 		Phone: "13800138000", Email: login + "_op@example.cn", Password: apptest.Password})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if emp, err = a.Cases.Employers.Decide(ctx, emp.ID, true, "", 0); err != nil {
+	if emp, err = a.Cases.Employers.Decide(ctx, actor.SystemActor("test"), emp.ID, true, ""); err != nil {
 		t.Fatal(err)
 	}
 	p, u, err := a.Cases.Persons.Register(ctx, person.Registration{IDNumber: casetest.IDNumber(true), Name: "赵比对", Login: login,
@@ -54,7 +55,7 @@ func newCheckedCase(t *testing.T, a *apptest.App, login string, codes ...string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Cases.Persons.DecideLink(ctx, emp.ID, l.ID, true, "", 0); err != nil {
+	if err := a.Cases.Persons.DecideLink(ctx, casetest.OperatorActor(emp, op), l.ID, true, ""); err != nil {
 		t.Fatal(err)
 	}
 	app, err := a.Cases.Applications.Open(ctx, application.Caller{UserID: u.ID, Role: "applicant", PersonID: p.ID},

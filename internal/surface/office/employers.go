@@ -87,7 +87,7 @@ func (o *Office) employerDecide(w http.ResponseWriter, r *http.Request) {
 		web.NotFound(w, r)
 		return
 	}
-	if _, err := o.emp.Decide(r.Context(), id, dec == "verify", r.PostFormValue("reason"), u.ID); err != nil {
+	if _, err := o.emp.Decide(r.Context(), shell.Actor(r.Context()), id, dec == "verify", r.PostFormValue("reason")); err != nil {
 		if apperr.Is(err, apperr.Invalid) || apperr.Is(err, apperr.Conflict) {
 			o.sh.Flash(w, r, "/office/employers", "decision_failed")
 			return

@@ -149,7 +149,7 @@ func (o *Office) saveRound(w http.ResponseWriter, r *http.Request, old *round.Ro
 		o.renderRoundForm(w, r, http.StatusBadRequest, old, form, apperr.Fields(fe))
 		return
 	}
-	by := shell.User(r.Context())
+	by := shell.Actor(r.Context())
 	var err error
 	if old == nil {
 		_, err = o.sh.Rounds.Create(r.Context(), by, in)

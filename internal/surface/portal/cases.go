@@ -2,8 +2,10 @@ package portal
 
 import (
 	"context"
-	"jifen/internal/check"
 	"net/http"
+
+	"jifen/internal/actor"
+	"jifen/internal/check"
 
 	"jifen/internal/account"
 	"jifen/internal/application"
@@ -67,6 +69,7 @@ type operatorCtx struct {
 	roundID  int64
 	year     int
 	caller   application.Caller
+	as       actor.Actor // the operator acting for the employer
 }
 
 func (p *Portal) operator(r *http.Request) (*operatorCtx, error) {
@@ -78,7 +81,9 @@ func (p *Portal) operator(r *http.Request) (*operatorCtx, error) {
 	if err != nil {
 		return nil, apperr.New(apperr.Forbidden, "此账号未关联单位")
 	}
-	c := &operatorCtx{user: u, employer: emp,
+	as := shell.Actor(r.Context())
+	as.EmployerID = emp.ID
+	c := &operatorCtx{user: u, employer: emp, as: as,
 		caller: application.Caller{UserID: u.ID, Role: string(account.EmployerOperator), EmployerID: emp.ID}}
 	c.roundID, c.year, _ = p.svc.CurrentRound(r.Context())
 	return c, nil

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"jifen/internal/actor"
 	"jifen/internal/app/apptest"
 	"jifen/internal/application"
 	"jifen/internal/casetest"
@@ -140,7 +141,7 @@ func registerEmployer(t *testing.T, a *apptest.App) (*apptest.Client, *employer.
 	}
 	loginPage(t, c, "op1")
 	expect(t, "pending employer", c.Get("/employer"), 200, "待核验", "核验通过后，这里将显示单位注册码")
-	e, err := a.Cases.Employers.Decide(ctx, list[0].ID, true, "", 0)
+	e, err := a.Cases.Employers.Decide(ctx, actor.SystemActor("test"), list[0].ID, true, "")
 	if err != nil {
 		t.Fatal(err)
 	}
