@@ -32,6 +32,14 @@ const (
 	OwnerSystem   Owner = "system"   // 系统管理员
 )
 
+// Permission is what an actor needs to change the owner's settings.
+func (o Owner) Permission() actor.Permission {
+	if o == OwnerSecurity {
+		return actor.PermSecurityManage
+	}
+	return actor.PermConfigManage
+}
+
 // Def defines one setting.
 type Def struct {
 	Key      string
@@ -169,21 +177,21 @@ func (d Def) Validate(v string) (string, error) {
 	return strconv.Itoa(n), nil
 }
 
-// Set changes a setting on behalf of an administrator of the given owner
-// kind, validating the value and recording the change in the audit trail.
-func (s *Store) Set(ctx context.Context, as Owner, key, value string) error {
+// Set changes a setting for an administrator whose role owns it (the
+// security or the system administrator), validating the value and recording
+// the change in the audit trail.
+func (s *Store) Set(ctx context.Context, by actor.Actor, key, value string) error {
 	d, ok := Lookup(key)
 	if !ok {
 		return apperr.Field("key", "没有这项设置")
 	}
-	if d.Owner != as {
+	if !by.Can(d.Owner.Permission()) {
 		return apperr.New(apperr.Forbidden, "您无权修改这项设置")
 	}
 	v, err := d.Validate(value)
 	if err != nil {
 		return err
 	}
-	by := actor.From(ctx)
 	err = s.db.WithTx(ctx, func(ctx context.Context) error {
 		var old string
 		err := s.db.QueryRow(ctx, `SELECT value FROM settings WHERE key = $1`, key).Scan(&old)

@@ -81,7 +81,7 @@ func (o *Office) settingsSave(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, v := range vals {
 		if nv, ok := form[v.Key]; ok && nv != v.Value {
-			if err := o.sh.Settings.Set(r.Context(), owner, v.Key, nv); err != nil {
+			if err := o.sh.Settings.Set(r.Context(), shell.Actor(r.Context()), v.Key, nv); err != nil {
 				o.renderSettings(w, r, web.Status(err), err, form)
 				return
 			}
