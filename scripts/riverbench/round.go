@@ -106,7 +106,6 @@ type queryWorker[TTx any] struct {
 	rec     *recorder
 	latency time.Duration
 	answer  map[string]string
-	agencyN int
 }
 
 // Timeout: a query job may wait long for the writer under load; River's
@@ -292,7 +291,7 @@ func runRound[TTx any](ctx context.Context, c config, log *slog.Logger, b *backe
 	}
 	fmt.Printf("answer size: %d bytes\n", len(answers[agencyName(0)]))
 	workers := river.NewWorkers()
-	qw := &queryWorker[TTx]{b: b, rec: rec, latency: c.latency, answer: answers, agencyN: c.agencies}
+	qw := &queryWorker[TTx]{b: b, rec: rec, latency: c.latency, answer: answers}
 	river.AddWorker(workers, qw)
 	river.AddWorker(workers, &scoreWorker[TTx]{b: b, rec: rec, apps: c.apps})
 	client, err := river.NewClient(b.driver, clientConfig(c, log, workers))
