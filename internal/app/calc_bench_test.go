@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -57,4 +58,35 @@ func postExample(hc *http.Client, url string, body []byte) string {
 		return ""
 	}
 	return string(answer)
+}
+
+// BenchmarkPages renders public pages through the real internet handler
+// in-process (every middleware, no network), one request at a time, so that
+// B/op and allocs/op are those of one page: the calculator page against the
+// portal home, which issue 9 compares it with.
+func BenchmarkPages(b *testing.B) {
+	a := apptest.Start(b)
+	h := a.InternetHandler()
+	for name, path := range map[string]string{"calculator": "/calculator", "home": "/"} {
+		b.Run(name, func(b *testing.B) {
+			if code, body := servePage(h, path); code != http.StatusOK || !strings.Contains(body, "</html>") {
+				b.Fatalf("GET %s: %d\n%s", path, code, body)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+				if rec.Code != http.StatusOK {
+					b.Fatalf("GET %s: %d", path, rec.Code)
+				}
+			}
+		})
+	}
+}
+
+func servePage(h http.Handler, path string) (int, string) {
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+	return rec.Code, rec.Body.String()
 }
