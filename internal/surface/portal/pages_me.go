@@ -89,12 +89,12 @@ func (p *Portal) renderMe(w http.ResponseWriter, r *http.Request, status int, pg
 	v.CanOpen = d.app == nil && confirmed
 	if a := d.app; a != nil {
 		v.App, v.AppStatus = a, application.StatusName(a.Status)
-		files, err := p.svc.Attachments.List(ctx, c.caller, a.ID)
+		files, err := p.svc.Attachments.ListOf(ctx, c.caller, a)
 		if err != nil {
 			web.WriteError(w, r, err)
 			return
 		}
-		es, err := p.svc.Applications.Events(ctx, c.caller, a.ID)
+		es, err := p.svc.Applications.EventsOf(ctx, c.caller, a)
 		if err != nil {
 			web.WriteError(w, r, err)
 			return
