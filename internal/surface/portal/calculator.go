@@ -437,6 +437,8 @@ type calcChoices struct {
 	awardLevels, contestLevels                          optGroup // values prefixed award: and contest:
 }
 
+// calcChoicesOf holds one entry per embedded rulebook (the rules package
+// loads each once, so a rulebook is always the same pointer).
 var calcChoicesOf sync.Map // *rules.Rulebook → *calcChoices
 
 func choicesOf(book *rules.Rulebook) *calcChoices {
