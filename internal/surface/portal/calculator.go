@@ -384,8 +384,12 @@ func calcYears(now int) optGroup {
 
 // control is one form control as the page renders it; Name is its field
 // path, the key of its value in Page.Form and of its error in Page.Fields.
+// ID (the element id after "f-") and Described (its aria-describedby) are
+// computed here rather than in the template, which renders hundreds of
+// controls on a page.
 type control struct {
 	Name, Label, Hint, Type, Value, Error, Inputmode string
+	ID, Described                                    string
 	Groups                                           []optGroup // select, radio, checkboxes
 }
 
@@ -461,7 +465,14 @@ func choicesOf(book *rules.Rulebook) *calcChoices {
 // input is a text-like control; typ "numeric" and "decimal" are text
 // inputs with that input mode (phones show a number pad).
 func (b calcBuilder) input(name, label, typ, hint string) control {
-	c := control{Name: name, Label: label, Hint: hint, Type: typ, Value: b.pg.Form[name], Error: b.pg.Fields[name]}
+	c := control{Name: name, Label: label, Hint: hint, Type: typ, Value: b.pg.Form[name], Error: b.pg.Fields[name],
+		ID: ui.FieldID(name)}
+	if c.Hint != "" {
+		c.Described = "h-" + c.ID
+	}
+	if c.Error != "" {
+		c.Described += " e-" + c.ID
+	}
 	if typ == "numeric" || typ == "decimal" {
 		c.Type, c.Inputmode = "text", typ
 	}

@@ -114,12 +114,15 @@ var Funcs = template.FuncMap{
 		}
 		return time.UnixMicro(us).In(Beijing).Format("2006-01-02 15:04")
 	},
-	"fieldID": fieldIDs.Replace,
+	"fieldID": FieldID,
 }
 
-// fieldIDs turns a field path into an element id ("housing[1].from" →
-// "housing-1-from"). Built once: a Replacer builds its tables on first use,
-// and the calculator's form asks for hundreds of ids per page.
+// FieldID turns a field path into the element id pages give its control,
+// after "f-" ("housing[1].from" → "housing-1-from").
+func FieldID(path string) string { return fieldIDs.Replace(path) }
+
+// fieldIDs is built once: a Replacer builds its tables on first use, and
+// the calculator's form asks for hundreds of ids per page.
 var fieldIDs = strings.NewReplacer("[", "-", "]", "", ".", "-")
 
 // New parses every page once; a template error stops the start.
