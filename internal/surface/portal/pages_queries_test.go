@@ -22,7 +22,8 @@ import (
 // Counted on the second request to a page: the session has been touched,
 // and the settings and the current round are cached (the fake clock does not
 // move). An applicant's page reads the session with its user, the roles, the
-// person, the round, the links and the application (6), then what it shows.
+// person, the round and the application (5), then what it shows; the links to
+// employers only on /me and before the application is opened.
 func TestApplicantPagesQueryCount(t *testing.T) {
 	a := apptest.Start(t)
 	if _, err := a.EnsureRound(context.Background(), 0, true); err != nil {
@@ -59,9 +60,10 @@ func TestApplicantPagesQueryCount(t *testing.T) {
 		path string
 		want int
 	}{
-		{app, "/me", 9},                     // + attachments, timeline, first-round statement
-		{app, "/me/application/housing", 7}, // + attachments
-		{app, "/me/application/submit", 7},  // + attachments
+		{app, "/me", 9},                     // + links, attachments, timeline, first-round statement
+		{app, "/me/application/housing", 6}, // + attachments
+		{app, "/me/application/submit", 6},  // + attachments
+		{app, "/dashboard", 6},              // + open corrections
 		// The employer's view: session, roles, employer, application, attachments, timeline, round.
 		{emp, "/employer/applications/" + strconv.FormatInt(a1.ID, 10), 7},
 	} {
