@@ -190,6 +190,15 @@ func (s *Service) denied(ctx context.Context, id int64, err error) error {
 	return err
 }
 
+// mayRead is the access check of an application already read: nil when c
+// may see a, else ErrNotFound, audited as Get audits it.
+func (s *Service) mayRead(ctx context.Context, c Caller, a *Application) error {
+	if !c.canSee(a) {
+		return s.denied(ctx, a.ID, errDenied)
+	}
+	return nil
+}
+
 func (c Caller) canSee(a *Application) bool {
 	switch {
 	case c.Official:
@@ -216,11 +225,22 @@ func (s *Service) ForPerson(ctx context.Context, personID, roundID int64) (*Appl
 
 // Events returns the timeline of an application the caller may see.
 func (s *Service) Events(ctx context.Context, c Caller, id int64) ([]Event, error) {
-	if _, err := s.Get(ctx, c, id); err != nil {
+	a, err := s.Get(ctx, c, id)
+	if err != nil {
+		return nil, err
+	}
+	return s.EventsOf(ctx, c, a)
+}
+
+// EventsOf is Events of an application the caller has just read (with Get
+// or ForPerson): the access check runs on a as read, so a page that shows
+// the application and its timeline reads the application once.
+func (s *Service) EventsOf(ctx context.Context, c Caller, a *Application) ([]Event, error) {
+	if err := s.mayRead(ctx, c, a); err != nil {
 		return nil, err
 	}
 	rows, err := s.db.Query(ctx, `SELECT id, at, from_status, to_status, actor_id, actor_role, reason
-		FROM application_events WHERE application_id = $1 ORDER BY id`, id)
+		FROM application_events WHERE application_id = $1 ORDER BY id`, a.ID)
 	if err != nil {
 		return nil, apperr.Wrap(err)
 	}

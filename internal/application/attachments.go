@@ -103,11 +103,21 @@ func (m *Attachments) Add(ctx context.Context, c Caller, id int64, indicator, fi
 
 // List returns the live attachments of an application the caller may see.
 func (m *Attachments) List(ctx context.Context, c Caller, id int64) ([]Attachment, error) {
-	if _, err := m.svc.Get(ctx, c, id); err != nil {
+	a, err := m.svc.Get(ctx, c, id)
+	if err != nil {
+		return nil, err
+	}
+	return m.ListOf(ctx, c, a)
+}
+
+// ListOf is List of an application the caller has just read (with Get or
+// ForPerson): the access check runs on a as read, without reading it again.
+func (m *Attachments) ListOf(ctx context.Context, c Caller, a *Application) ([]Attachment, error) {
+	if err := m.svc.mayRead(ctx, c, a); err != nil {
 		return nil, err
 	}
 	rows, err := m.svc.db.Query(ctx, `SELECT id, indicator, filename, content_type, size_bytes, created_at, blob_key
-		FROM attachments WHERE application_id = $1 AND deleted_at = 0 ORDER BY id`, id)
+		FROM attachments WHERE application_id = $1 AND deleted_at = 0 ORDER BY id`, a.ID)
 	if err != nil {
 		return nil, apperr.Wrap(err)
 	}

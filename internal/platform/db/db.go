@@ -240,18 +240,21 @@ func (db *DB) R(ctx context.Context) Querier {
 
 // Exec runs a statement on the transaction in ctx or the writer.
 func (db *DB) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	counted(ctx, q)
 	return db.W(ctx).ExecContext(ctx, q, args...)
 }
 
 // Query runs a query on the transaction in ctx or the reader pool (the
 // writer for a statement that writes, such as INSERT ... RETURNING).
 func (db *DB) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	counted(ctx, q)
 	return db.route(ctx, q).QueryContext(ctx, q, args...)
 }
 
 // QueryRow runs a one-row query on the transaction in ctx or the reader
 // pool (the writer for a statement that writes).
 func (db *DB) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	counted(ctx, q)
 	return db.route(ctx, q).QueryRowContext(ctx, q, args...)
 }
 

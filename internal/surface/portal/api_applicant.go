@@ -286,7 +286,7 @@ func (p *Portal) apiEvents(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	es, err := p.svc.Applications.Events(r.Context(), c.caller, a.ID)
+	es, err := p.svc.Applications.EventsOf(r.Context(), c.caller, a)
 	if err != nil {
 		web.WriteError(w, r, err)
 		return
@@ -328,7 +328,7 @@ func (p *Portal) apiAttachments(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	list, err := p.svc.Attachments.List(r.Context(), c.caller, a.ID)
+	list, err := p.svc.Attachments.ListOf(r.Context(), c.caller, a)
 	if err != nil {
 		web.WriteError(w, r, err)
 		return

@@ -243,7 +243,7 @@ func (p *Portal) apiEmployerApplication(w http.ResponseWriter, r *http.Request) 
 		web.WriteError(w, r, err)
 		return
 	}
-	es, err := p.svc.Applications.Events(r.Context(), c.caller, id)
+	es, err := p.svc.Applications.EventsOf(r.Context(), c.caller, a)
 	if err != nil {
 		web.WriteError(w, r, err)
 		return

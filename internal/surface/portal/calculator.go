@@ -3,12 +3,14 @@ package portal
 import (
 	"cmp"
 	"errors"
+	"html/template"
 	"maps"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/web"
@@ -58,9 +60,47 @@ func appFieldErrors(fe rules.FieldErrors, where func(string) string) []apperr.Fi
 	return out
 }
 
+// defaultCalcForm is the form as the page first shows it.
+func defaultCalcForm() *calcForm {
+	return &calcForm{values: map[string]string{"residence_permit": "true", "criminal_record": "false", "cadre": "false"}}
+}
+
+// calculatorPage shows the empty form. Its form is the same for every
+// visitor of a year, and rendering its few hundred controls is most of the
+// cost of the page (issue 9: 250 pages/s against 5,000 for the home), so it
+// is rendered once a year and shown as it is.
 func (p *Portal) calculatorPage(w http.ResponseWriter, r *http.Request) {
-	f := &calcForm{values: map[string]string{"residence_permit": "true", "criminal_record": "false", "cadre": "false"}}
-	p.renderCalculator(w, r, http.StatusOK, f, "", nil, nil)
+	pg := p.calcPage(r)
+	form, err := p.defaultCalcFormHTML(p.sh.Clock.Now().In(ui.Beijing).Year())
+	if err != nil {
+		web.WriteError(w, r, err)
+		return
+	}
+	pg.Data = calcView{Form: form}
+	p.sh.Render(w, r, http.StatusOK, "calculator", pg)
+}
+
+// builtCalcForm is the default form of one year, rendered.
+type builtCalcForm struct {
+	year int
+	html template.HTML
+}
+
+// defaultCalcFormHTML returns the default form of the calculator page in
+// the year now, rendering it on the first call of the year. Two requests may
+// both render it at the turn of a year; either result is the same.
+func (p *Portal) defaultCalcFormHTML(now int) (template.HTML, error) {
+	if b := p.calcForm.Load(); b != nil && b.year == now {
+		return b.html, nil
+	}
+	pg := &ui.Page{Form: map[string]string{}, Fields: map[string]string{}}
+	pg.Data = calcData(pg, defaultCalcForm(), now, "", nil, nil)
+	html, err := p.sh.UI.Fragment("calculator", "calc-form", pg)
+	if err != nil {
+		return "", apperr.Wrap(err)
+	}
+	p.calcForm.Store(&builtCalcForm{year: now, html: html})
+	return html, nil
 }
 
 // calculatorSubmit computes, or with add=<list> shows one more row of that
@@ -192,7 +232,7 @@ func (f *calcForm) flat() map[string]string {
 // else is left to the engine's validation, the same as the API's.
 func (f *calcForm) request() (rules.CalculatorRequest, rules.FieldErrors) {
 	var errs rules.FieldErrors
-	names := rules.Latest().Labels().Fields
+	names := choicesOf(rules.Latest()).labels.Fields
 	whole := func(field string) int {
 		s := f.values[field]
 		if s == "" {
@@ -293,14 +333,27 @@ func pageField(field string, taxYears []int) string {
 	return field
 }
 
-func (p *Portal) renderCalculator(w http.ResponseWriter, r *http.Request, status int, f *calcForm, add string,
-	res *rules.Result, errs rules.FieldErrors) {
+// calcPage is the base page of the calculator, with the navigation of a
+// visitor who is not logged in.
+func (p *Portal) calcPage(r *http.Request) *ui.Page {
 	pg := p.sh.Page(r, "积分自测")
 	if pg.Nav == nil {
 		pg.Nav = p.nav(nil, r.URL.Path)
 	}
+	return pg
+}
+
+func (p *Portal) renderCalculator(w http.ResponseWriter, r *http.Request, status int, f *calcForm, add string,
+	res *rules.Result, errs rules.FieldErrors) {
+	pg := p.calcPage(r)
+	pg.Data = calcData(pg, f, p.sh.Clock.Now().In(ui.Beijing).Year(), add, res, errs)
+	p.sh.Render(w, r, status, "calculator", pg)
+}
+
+// calcData puts the form's values and errors on pg and builds the page's
+// view for the current year now.
+func calcData(pg *ui.Page, f *calcForm, now int, add string, res *rules.Result, errs rules.FieldErrors) calcView {
 	pg.Form = f.flat()
-	now := p.sh.Clock.Now().In(ui.Beijing).Year()
 	year, err := strconv.Atoi(f.values["application_year"])
 	book, berr := rules.ForYear(year)
 	if err != nil || berr != nil {
@@ -312,8 +365,7 @@ func (p *Portal) renderCalculator(w http.ResponseWriter, r *http.Request, status
 	pg.Form["application_year"] = strconv.Itoa(year)
 	taxYears := book.TaxYears(year)
 	showFieldErrors(pg, errs, taxYears)
-	pg.Data = buildCalcView(pg, f, book, calcYears(now), taxYears, add, res, "/calculator")
-	p.sh.Render(w, r, status, "calculator", pg)
+	return buildCalcView(pg, f, book, calcYears(now), taxYears, add, res, "/calculator")
 }
 
 // calcYears lists the application years the page offers, newest first: the
@@ -332,8 +384,12 @@ func calcYears(now int) optGroup {
 
 // control is one form control as the page renders it; Name is its field
 // path, the key of its value in Page.Form and of its error in Page.Fields.
+// ID (the element id after "f-") and Described (its aria-describedby) are
+// computed here rather than in the template, which renders hundreds of
+// controls on a page.
 type control struct {
 	Name, Label, Hint, Type, Value, Error, Inputmode string
+	ID, Described                                    string
 	Groups                                           []optGroup // select, radio, checkboxes
 }
 
@@ -364,19 +420,59 @@ type calcView struct {
 	Lists                  map[string]calcListView
 	Honors, Detentions     control
 	Result                 *rules.Result
+	// Form is the default form already rendered; when it is set, the
+	// fields above are not used.
+	Form template.HTML
 }
 
 // calcBuilder builds the controls of one rendering of the page.
 type calcBuilder struct {
 	pg     *ui.Page
-	labels rules.Labels
+	ch     *calcChoices
 	honors []string
+}
+
+// calcChoices are a rulebook's choices as the form's option groups. They
+// are built once per rulebook and shared by every rendering: choice copies a
+// group only to mark a selected option.
+type calcChoices struct {
+	labels                                              rules.Labels // read only
+	sexes, districts, housing, kinds, education, honors optGroup
+	awardLevels, contestLevels                          optGroup // values prefixed award: and contest:
+}
+
+// calcChoicesOf holds one entry per embedded rulebook (the rules package
+// loads each once, so a rulebook is always the same pointer).
+var calcChoicesOf sync.Map // *rules.Rulebook → *calcChoices
+
+func choicesOf(book *rules.Rulebook) *calcChoices {
+	if ch, ok := calcChoicesOf.Load(book); ok {
+		return ch.(*calcChoices)
+	}
+	l := book.Labels()
+	kinds := map[string]string{}
+	for _, k := range l.InnovationKinds {
+		kinds[k.Value] = k.Label
+	}
+	ch := &calcChoices{labels: l, sexes: opts("", "", l.Sexes), districts: opts("", "", l.Districts),
+		housing: opts("", "", l.HousingKinds), kinds: opts("", "", l.InnovationKinds),
+		education: opts("", "", l.EducationLevels), honors: opts("", "", l.Honors),
+		awardLevels: opts(kinds["award"], "award:", l.AwardLevels), contestLevels: opts(kinds["contest"], "contest:", l.ContestLevels)}
+	actual, _ := calcChoicesOf.LoadOrStore(book, ch)
+	return actual.(*calcChoices)
 }
 
 // input is a text-like control; typ "numeric" and "decimal" are text
 // inputs with that input mode (phones show a number pad).
 func (b calcBuilder) input(name, label, typ, hint string) control {
-	c := control{Name: name, Label: label, Hint: hint, Type: typ, Value: b.pg.Form[name], Error: b.pg.Fields[name]}
+	c := control{Name: name, Label: label, Hint: hint, Type: typ, Value: b.pg.Form[name], Error: b.pg.Fields[name],
+		ID: ui.FieldID(name)}
+	if c.Hint != "" {
+		c.Described = "h-" + c.ID
+	}
+	if c.Error != "" {
+		c.Described += " e-" + c.ID
+	}
 	if typ == "numeric" || typ == "decimal" {
 		c.Type, c.Inputmode = "text", typ
 	}
@@ -386,12 +482,17 @@ func (b calcBuilder) input(name, label, typ, hint string) control {
 // choice is a select, a radio group or a group of checkboxes.
 func (b calcBuilder) choice(name, label, typ, hint string, groups ...optGroup) control {
 	c := b.input(name, label, typ, hint)
+	selected := func(o option) bool {
+		return o.Value == c.Value || typ == "checkboxes" && slices.Contains(b.honors, o.Value)
+	}
 	for gi := range groups {
 		g := &groups[gi]
-		g.Options = slices.Clone(g.Options) // the groups may be shared
+		if !slices.ContainsFunc(g.Options, selected) {
+			continue // nothing to mark: the shared options as they are
+		}
+		g.Options = slices.Clone(g.Options)
 		for i := range g.Options {
-			o := &g.Options[i]
-			o.Selected = o.Value == c.Value || typ == "checkboxes" && slices.Contains(b.honors, o.Value)
+			g.Options[i].Selected = selected(g.Options[i])
 		}
 	}
 	c.Groups = groups
@@ -413,42 +514,37 @@ var blankOption = optGroup{Options: []option{{Value: "", Label: "请选择"}}}
 var yesNo = optGroup{Options: []option{{Value: "true", Label: "是"}, {Value: "false", Label: "否"}}}
 
 func (b calcBuilder) cell(list, path, sub string) control {
-	l := b.labels
+	ch := b.ch
 	switch sub {
 	case "from":
 		return b.input(path, "起始月份", "month", "")
 	case "to":
 		return b.input(path, "截止月份（含）", "month", "")
 	case "district":
-		return b.choice(path, "所在区", "select", "", blankOption, opts("", "", l.Districts))
+		return b.choice(path, "所在区", "select", "", blankOption, ch.districts)
 	case "registered":
 		return b.input(path, "已办理租赁备案", "checkbox", "仅租赁住房需要勾选")
 	case "amount_wan":
 		return b.input(path, "融资金额（万元）", "decimal", "仅融资项目填写")
 	case "level":
-		kinds := map[string]string{}
-		for _, k := range l.InnovationKinds {
-			kinds[k.Value] = k.Label
-		}
-		return b.choice(path, "获奖或大赛等级", "select", "仅获奖和大赛项目选择", blankOption,
-			opts(kinds["award"], "award:", l.AwardLevels), opts(kinds["contest"], "contest:", l.ContestLevels))
+		return b.choice(path, "获奖或大赛等级", "select", "仅获奖和大赛项目选择", blankOption, ch.awardLevels, ch.contestLevels)
 	}
 	if list == "housing" {
-		return b.choice(path, "住房类型", "select", "", blankOption, opts("", "", l.HousingKinds))
+		return b.choice(path, "住房类型", "select", "", blankOption, ch.housing)
 	}
-	return b.choice(path, "项目类型", "select", "", blankOption, opts("", "", l.InnovationKinds))
+	return b.choice(path, "项目类型", "select", "", blankOption, ch.kinds)
 }
 
 // buildCalcView builds the form's controls; action is the path the form
 // posts to (the calculator, or a page of an application's declaration).
 func buildCalcView(pg *ui.Page, f *calcForm, book *rules.Rulebook, years optGroup, taxYears []int, add string,
 	res *rules.Result, action string) calcView {
-	b := calcBuilder{pg: pg, labels: book.Labels(), honors: f.honors}
+	b := calcBuilder{pg: pg, ch: choicesOf(book), honors: f.honors}
 	v := calcView{Action: action, RuleTitle: book.Title(), Result: res, Lists: map[string]calcListView{}}
 	v.Year = b.choice("application_year", "申报年度", "select", "积分统计到申报年度前一年的12月31日。", years)
 	v.Basics = []control{
 		b.input("birth_date", "出生日期", "date", "如 1980-09-10"),
-		b.choice("sex", "性别", "radio", "", opts("", "", b.labels.Sexes)),
+		b.choice("sex", "性别", "radio", "", b.ch.sexes),
 		b.choice("cadre", "是否在干部岗位", "radio", "仅影响女性的法定退休年龄。", yesNo),
 		b.choice("residence_permit", "是否持有北京市居住证", "radio", "", yesNo),
 		b.choice("criminal_record", "是否有刑事犯罪记录", "radio", "", yesNo),
@@ -472,7 +568,7 @@ func buildCalcView(pg *ui.Page, f *calcForm, book *rules.Rulebook, years optGrou
 		v.Lists[l.name] = lv
 	}
 	v.Education = []control{
-		b.choice("education.level", "最高学历", "select", "", opts("", "", b.labels.EducationLevels)),
+		b.choice("education.level", "最高学历", "select", "", b.ch.education),
 		b.input("education.diploma", "已取得学历（毕业证书）", "checkbox", ""),
 		b.input("education.degree", "已取得学位（学位证书）", "checkbox", ""),
 		b.input("study_months", "取得该学历（学位）期间在京参保且居住的月数", "numeric",
@@ -482,7 +578,7 @@ func buildCalcView(pg *ui.Page, f *calcForm, book *rules.Rulebook, years optGrou
 		v.Tax = append(v.Tax, b.input("income_tax."+strconv.Itoa(y), strconv.Itoa(y)+"年个人所得税纳税额（元）", "decimal", ""))
 	}
 	v.Tax = append(v.Tax, b.input("tax_offences", "近5年涉税违法次数", "numeric", "没有请留空。"))
-	v.Honors = b.choice("honors", "荣誉表彰", "checkboxes", "获得以下荣誉之一的，可以勾选。", opts("", "", b.labels.Honors))
+	v.Honors = b.choice("honors", "荣誉表彰", "checkboxes", "获得以下荣誉之一的，可以勾选。", b.ch.honors)
 	v.Detentions = b.input("detentions", "近5年行政拘留次数", "numeric", "没有请留空。")
 	return v
 }

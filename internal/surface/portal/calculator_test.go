@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"jifen/internal/app/apptest"
 	"jifen/internal/rules"
@@ -330,5 +331,34 @@ func TestCalculatorPageAddsRows(t *testing.T) {
 	form = url.Values{"application_year": {"2024"}, "refresh": {"1"}}
 	if r := c.PostForm("/calculator", form); input(r.Body, "income_tax.2023") == "" || input(r.Body, "income_tax.2020") != "" {
 		t.Errorf("refresh to 2024: tax years not 2021–2023")
+	}
+}
+
+var formRe = regexp.MustCompile(`(?s)<form method="post" action="/calculator".*?</form>`)
+
+// The empty form of GET /calculator is rendered once a year and kept: it
+// must be the very form a fresh rendering of the same values gives, and
+// follow the year.
+func TestCalculatorPageKeptFormIsTheFreshOne(t *testing.T) {
+	a := apptest.Start(t)
+	c := a.Client(a.Internet)
+	fresh := func() string { // rendered for this request: a refresh of the default values
+		r := c.PostForm("/calculator", url.Values{"residence_permit": {"true"}, "criminal_record": {"false"},
+			"cadre": {"false"}, "refresh": {"1"}})
+		return formRe.FindString(r.Body)
+	}
+	for range 2 { // the first GET renders the form, the second shows the kept one
+		r := c.Get("/calculator")
+		if got, want := formRe.FindString(r.Body), fresh(); r.Status != 200 || got == "" || got != want {
+			t.Fatalf("GET %d: the kept form differs from a fresh one:\n%s\n---\n%s", r.Status, got, want)
+		}
+	}
+	if !strings.Contains(c.Get("/calculator").Body, `<option value="2026" selected>`) {
+		t.Fatal("the form does not offer the current year")
+	}
+	a.Clock.Advance(366 * 24 * time.Hour)
+	r := c.Get("/calculator")
+	if !strings.Contains(r.Body, `<option value="2027" selected>`) || formRe.FindString(r.Body) != fresh() {
+		t.Error("a new year keeps last year's form")
 	}
 }

@@ -43,12 +43,15 @@ func (s *caseStatus) at(rd *round.Round, k round.Kind, closing bool) {
 }
 
 // caseData is an applicant's case in the current round, as the pages need
-// it: the round (nil when there is none), the links to employers, and the
-// application (nil until opened).
+// it: the round (nil when there is none), the application (nil until
+// opened), and the links to employers. The links say where the case stands
+// only until the application is opened, so they are read then, or by a page
+// that lists them (linksOf).
 type caseData struct {
-	round *round.Round
-	links []*person.Link
-	app   *application.Application
+	round     *round.Round
+	app       *application.Application
+	links     []*person.Link
+	linksRead bool
 }
 
 func (p *Portal) loadCase(r *http.Request, c *applicantCtx) (*caseData, error) {
@@ -61,14 +64,28 @@ func (p *Portal) loadCase(r *http.Request, c *applicantCtx) (*caseData, error) {
 	if d.round, err = p.sh.Rounds.Get(ctx, c.roundID); err != nil {
 		return nil, err
 	}
-	if d.links, err = p.svc.Persons.LinksOfPerson(ctx, c.person.ID, c.roundID); err != nil {
-		return nil, err
-	}
 	d.app, err = p.svc.Applications.ForPerson(ctx, c.person.ID, c.roundID)
 	if apperr.Is(err, apperr.NotFound) {
 		d.app, err = nil, nil
 	}
+	if err != nil || d.app != nil {
+		return d, err
+	}
+	_, err = p.linksOf(ctx, c, d)
 	return d, err
+}
+
+// linksOf returns the case's links to employers, reading them once.
+func (p *Portal) linksOf(ctx context.Context, c *applicantCtx, d *caseData) ([]*person.Link, error) {
+	if d.linksRead || c.roundID == 0 {
+		return d.links, nil
+	}
+	var err error
+	if d.links, err = p.svc.Persons.LinksOfPerson(ctx, c.person.ID, c.roundID); err != nil {
+		return nil, err
+	}
+	d.linksRead = true
+	return d.links, nil
 }
 
 // link is the link that matters now: the confirmed one, else the newest

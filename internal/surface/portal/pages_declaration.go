@@ -138,7 +138,7 @@ func (p *Portal) renderSection(w http.ResponseWriter, r *http.Request, status in
 	for _, l := range sec.lists {
 		v.Lists = append(v.Lists, cv.Lists[l])
 	}
-	files, err := p.svc.Attachments.List(r.Context(), c.caller, a.ID)
+	files, err := p.svc.Attachments.ListOf(r.Context(), c.caller, a)
 	if err != nil {
 		web.WriteError(w, r, err)
 		return

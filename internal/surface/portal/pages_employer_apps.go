@@ -222,12 +222,12 @@ func (p *Portal) renderApp(w http.ResponseWriter, r *http.Request, status int, p
 		web.WriteError(w, r, err)
 		return
 	}
-	files, err := p.svc.Attachments.List(ctx, c.caller, id)
+	files, err := p.svc.Attachments.ListOf(ctx, c.caller, a)
 	if err != nil {
 		web.WriteError(w, r, err)
 		return
 	}
-	es, err := p.svc.Applications.Events(ctx, c.caller, id)
+	es, err := p.svc.Applications.EventsOf(ctx, c.caller, a)
 	if err != nil {
 		web.WriteError(w, r, err)
 		return

@@ -77,8 +77,13 @@ func (p *Portal) renderMe(w http.ResponseWriter, r *http.Request, status int, pg
 	if d.round != nil {
 		v.Round = roundViewAt(d.round, now)
 	}
+	links, err := p.linksOf(ctx, c, d)
+	if err != nil {
+		web.WriteError(w, r, err)
+		return
+	}
 	confirmed, pending := false, false
-	for _, l := range d.links {
+	for _, l := range links {
 		badge := map[person.LinkStatus]string{person.LinkConfirmed: "ok", person.LinkPending: "warn"}[l.Status]
 		v.Links = append(v.Links, linkView{Employer: l.EmployerName, Status: person.LinkStatusName(l.Status),
 			Badge: cmp.Or(badge, "err"), Reason: l.Reason, At: l.CreatedAt})
@@ -89,12 +94,12 @@ func (p *Portal) renderMe(w http.ResponseWriter, r *http.Request, status int, pg
 	v.CanOpen = d.app == nil && confirmed
 	if a := d.app; a != nil {
 		v.App, v.AppStatus = a, application.StatusName(a.Status)
-		files, err := p.svc.Attachments.List(ctx, c.caller, a.ID)
+		files, err := p.svc.Attachments.ListOf(ctx, c.caller, a)
 		if err != nil {
 			web.WriteError(w, r, err)
 			return
 		}
-		es, err := p.svc.Applications.Events(ctx, c.caller, a.ID)
+		es, err := p.svc.Applications.EventsOf(ctx, c.caller, a)
 		if err != nil {
 			web.WriteError(w, r, err)
 			return

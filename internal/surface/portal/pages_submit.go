@@ -43,7 +43,7 @@ func (p *Portal) submitPage(w http.ResponseWriter, r *http.Request) {
 
 func (p *Portal) renderSubmit(w http.ResponseWriter, r *http.Request, status int, pg *ui.Page, c *applicantCtx, d *caseData) {
 	a := d.app
-	files, err := p.svc.Attachments.List(r.Context(), c.caller, a.ID)
+	files, err := p.svc.Attachments.ListOf(r.Context(), c.caller, a)
 	if err != nil {
 		web.WriteError(w, r, err)
 		return

@@ -6,6 +6,7 @@ package portal
 import (
 	"net/http"
 	"strings"
+	"sync/atomic"
 
 	"jifen/internal/account"
 	"jifen/internal/platform/web"
@@ -17,6 +18,8 @@ import (
 type Portal struct {
 	sh  *shell.Shell
 	svc Services
+	// calcForm is the calculator's default form, rendered once a year.
+	calcForm atomic.Pointer[builtCalcForm]
 }
 
 // New returns the portal on the internet shell.

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"jifen/internal/platform/apperr"
@@ -113,10 +114,16 @@ var Funcs = template.FuncMap{
 		}
 		return time.UnixMicro(us).In(Beijing).Format("2006-01-02 15:04")
 	},
-	"fieldID": func(s string) string {
-		return strings.NewReplacer("[", "-", "]", "", ".", "-").Replace(s)
-	},
+	"fieldID": FieldID,
 }
+
+// FieldID turns a field path into the element id pages give its control,
+// after "f-" ("housing[1].from" → "housing-1-from").
+func FieldID(path string) string { return fieldIDs.Replace(path) }
+
+// fieldIDs is built once: a Replacer builds its tables on first use, and
+// the calculator's form asks for hundreds of ids per page.
+var fieldIDs = strings.NewReplacer("[", "-", "]", "", ".", "-")
 
 // New parses every page once; a template error stops the start.
 func New() (*Renderer, error) {
@@ -157,8 +164,9 @@ func (r *Renderer) Render(w http.ResponseWriter, req *http.Request, status int, 
 		p.SiteName = "北京市积分落户管理信息系统"
 	}
 	p.RequestID = web.RequestID(req.Context())
-	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, "layout.html", p); err != nil {
+	buf := renderBufs.Get().(*bytes.Buffer)
+	defer putRenderBuf(buf)
+	if err := t.ExecuteTemplate(buf, "layout.html", p); err != nil {
 		web.WriteError(w, req, apperr.Wrap(fmt.Errorf("render %s: %w", name, err)))
 		return
 	}
@@ -167,6 +175,35 @@ func (r *Renderer) Render(w http.ResponseWriter, req *http.Request, status int, 
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
+}
+
+// renderBufs holds the buffers pages are rendered into: a page is tens of
+// kilobytes, and growing a new buffer to that size for every request was
+// most of what a page allocated.
+var renderBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func putRenderBuf(b *bytes.Buffer) {
+	if b.Cap() > 1<<20 { // a rare huge page is not kept
+		return
+	}
+	b.Reset()
+	renderBufs.Put(b)
+}
+
+// Fragment renders the template name of page (a {{define}} in that page's
+// file or a partial) with data, for a part of a page that is the same for
+// every request and is built once; the page then shows it as it is.
+func (r *Renderer) Fragment(page, name string, data any) (template.HTML, error) {
+	t, ok := r.pages[page]
+	if !ok {
+		return "", fmt.Errorf("no page %q", page)
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, name, data); err != nil {
+		return "", fmt.Errorf("render %s of %s: %w", name, page, err)
+	}
+	// html/template escaped it in context when it ran.
+	return template.HTML(buf.String()), nil
 }
 
 // Static serves the embedded stylesheet, script and images under /static/.
