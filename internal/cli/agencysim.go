@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"jifen/internal/agency"
 	"jifen/internal/agencysim"
 	"jifen/internal/platform/db"
 )
@@ -70,7 +71,7 @@ func runAgencysim(ctx context.Context, env Env, args []string) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() { <-ctx.Done(); _ = srv.Shutdown(context.Background()) }()
-	fmt.Fprintf(env.Stdout, "agencysim: %d agencies on http://%s (records from %s)\n", len(agencysim.Agencies), ln.Addr(), d)
+	fmt.Fprintf(env.Stdout, "agencysim: %d agencies on http://%s (records from %s)\n", len(agency.Codes()), ln.Addr(), d)
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
