@@ -14,11 +14,12 @@ import (
 
 	"jifen/internal/agency"
 	"jifen/internal/agencysim"
+	"jifen/internal/config"
 	"jifen/internal/platform/db"
 )
 
 func runAgencysim(ctx context.Context, env Env, args []string) error {
-	fs := flags("agencysim", env)
+	fs := flags("agencysim", env, config.Store|config.Log)
 	addr := fs.String("addr", "127.0.0.1:9300", "listen address of the simulated agencies")
 	key := fs.String("agency-key", "", "shared key that signs requests (env JIFEN_AGENCY_KEY)")
 	adminKey := fs.String("admin-key", "", "key of the settings endpoint /admin (env JIFEN_AGENCYSIM_ADMIN_KEY)")
