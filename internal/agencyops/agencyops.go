@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"jifen/internal/account"
-	"jifen/internal/agencysim"
+	"jifen/internal/agency"
 	"jifen/internal/audit"
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/clock"
@@ -44,30 +44,6 @@ func New(d *db.DB, log *audit.Log, c clock.Clock, keys crypto.KeyProvider) *Serv
 
 // Now is the service's clock, for pages that show "as of".
 func (s *Service) Now() time.Time { return s.clock.Now() }
-
-// names are the agencies' Chinese names (docs/agencies.md).
-var names = map[string]string{
-	"public_security":      "市公安局",
-	"social_insurance":     "市人力社保局",
-	"real_estate":          "市规划自然资源委（不动产登记）",
-	"housing_construction": "市住房城乡建设委",
-	"education":            "学信网/留学服务中心",
-	"tax":                  "市税务局",
-	"science":              "市科委/中关村管委会",
-	"honors":               "市总工会/市文明办",
-	"market_regulation":    "市市场监管局",
-}
-
-// Name returns the Chinese name of an agency code, or the code itself.
-func Name(agency string) string {
-	if n, ok := names[agency]; ok {
-		return n
-	}
-	return agency
-}
-
-// Known reports whether agency is one of the partner agencies.
-func Known(agency string) bool { return slices.Contains(agencysim.Agencies, agency) }
 
 // Connector is one agency's connection settings and the breaker state the
 // engine keeps. The key itself is never part of it, only whether one is set.
@@ -104,7 +80,7 @@ func scanConnector(s scanner) (Connector, error) {
 		&c.Breaker, &breakerAt, &c.LastError, &errAt, &c.ProbeOK, &probeAt, &c.UpdatedBy, &updAt); err != nil {
 		return Connector{}, err
 	}
-	c.Name = Name(c.Agency)
+	c.Name = agency.Name(c.Agency)
 	c.KeySet = key != ""
 	c.BreakerAt, c.LastErrorAt, c.ProbeAt, c.UpdatedAt = db.FromMicros(breakerAt), db.FromMicros(errAt),
 		db.FromMicros(probeAt), db.FromMicros(updAt)
@@ -112,7 +88,7 @@ func scanConnector(s scanner) (Connector, error) {
 }
 
 // Connectors returns every configured connector in the order of
-// agencysim.Agencies (unknown agencies last, by code).
+// docs/agencies.md (unknown agencies last, by code).
 func (s *Service) Connectors(ctx context.Context) ([]Connector, error) {
 	rows, err := s.db.Query(ctx, `SELECT `+connectorColumns+` FROM agency_connectors`)
 	if err != nil {
@@ -141,10 +117,10 @@ func (s *Service) Connectors(ctx context.Context) ([]Connector, error) {
 }
 
 func agencyOrder(a string) int {
-	if i := slices.Index(agencysim.Agencies, a); i >= 0 {
+	if i := agency.Index(a); i >= 0 {
 		return i
 	}
-	return len(agencysim.Agencies)
+	return len(agency.Codes())
 }
 
 // Connector returns one agency's connector; a missing one is apperr.NotFound.
@@ -188,7 +164,7 @@ func (s *Service) EnsureDefaults(ctx context.Context, baseURL, key string) error
 	now := db.Micros(s.clock.Now())
 	added := 0
 	err := s.db.WithTx(ctx, func(ctx context.Context) error {
-		for _, a := range agencysim.Agencies {
+		for _, a := range agency.Codes() {
 			enc := ""
 			if key != "" {
 				var err error
@@ -231,7 +207,7 @@ const (
 	MinRate, MaxRate       = 1, 10000
 	MinTimeout, MaxTimeout = 100, 120000 // milliseconds
 	MinRetries, MaxRetries = 0, 10
-	MinBatch, MaxBatch     = 1, agencysim.MaxBatch
+	MinBatch, MaxBatch     = 1, agency.MaxBatch
 	MaxKeyLen              = 512
 )
 
@@ -267,11 +243,11 @@ func (in *ConnectorInput) Validate() error {
 // connector if the agency has none yet), with an audit entry naming what
 // changed, in one transaction; by needs config.manage. The key is encrypted
 // at rest and never logged. An update that changes nothing writes nothing.
-func (s *Service) UpdateConnector(ctx context.Context, by *account.User, agency string, in ConnectorInput) (Connector, error) {
+func (s *Service) UpdateConnector(ctx context.Context, by *account.User, code string, in ConnectorInput) (Connector, error) {
 	if by == nil || !by.Can(account.PermConfigManage) {
 		return Connector{}, apperr.New(apperr.Forbidden, "您没有修改委办局接口配置的权限")
 	}
-	if !Known(agency) {
+	if !agency.Known(code) {
 		return Connector{}, apperr.New(apperr.NotFound, "没有该委办局")
 	}
 	if err := in.Validate(); err != nil {
@@ -280,14 +256,14 @@ func (s *Service) UpdateConnector(ctx context.Context, by *account.User, agency 
 	enc := ""
 	if in.Key != "" {
 		var err error
-		if enc, err = s.keys.EncryptString(in.Key, keyAD(agency)); err != nil {
+		if enc, err = s.keys.EncryptString(in.Key, keyAD(code)); err != nil {
 			return Connector{}, apperr.Wrap(err)
 		}
 	}
 	now := db.Micros(s.clock.Now())
 	var out Connector
 	err := s.db.WithTx(ctx, func(ctx context.Context) error {
-		old, err := s.Connector(ctx, agency)
+		old, err := s.Connector(ctx, code)
 		exists := err == nil
 		if err != nil && !apperr.Is(err, apperr.NotFound) {
 			return err
@@ -299,25 +275,25 @@ func (s *Service) UpdateConnector(ctx context.Context, by *account.User, agency 
 		}
 		if !exists {
 			if _, err := s.db.Exec(ctx, `INSERT INTO agency_connectors (agency, base_url, updated_at) VALUES ($1, $2, $3)`,
-				agency, in.BaseURL, now); err != nil {
+				code, in.BaseURL, now); err != nil {
 				return err
 			}
 		}
 		if _, err := s.db.Exec(ctx, `UPDATE agency_connectors SET base_url = $1, rate_per_sec = $2, timeout_ms = $3,
 			retries = $4, batch_size = $5, enabled = $6, updated_by = $7, updated_at = $8,
 			key_enc = CASE WHEN $9 = '' THEN key_enc ELSE $9 END WHERE agency = $10`,
-			in.BaseURL, in.RatePerSec, in.TimeoutMS, in.Retries, in.BatchSize, in.Enabled, by.ID, now, enc, agency); err != nil {
+			in.BaseURL, in.RatePerSec, in.TimeoutMS, in.Retries, in.BatchSize, in.Enabled, by.ID, now, enc, code); err != nil {
 			return err
 		}
 		if err := s.audit.Record(ctx, audit.Entry{Action: "agency.connector_update", ObjectType: "agency_connector",
-			ObjectID: agency, Reason: what}); err != nil {
+			ObjectID: code, Reason: what}); err != nil {
 			return err
 		}
-		out, err = s.Connector(ctx, agency)
+		out, err = s.Connector(ctx, code)
 		return err
 	})
 	if err != nil {
-		return Connector{}, fmt.Errorf("update connector %s: %w", agency, err)
+		return Connector{}, fmt.Errorf("update connector %s: %w", code, err)
 	}
 	return out, nil
 }

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"jifen/internal/account"
+	"jifen/internal/agency"
 	"jifen/internal/agencyops"
-	"jifen/internal/agencysim"
 	"jifen/internal/audit"
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/clock"
@@ -221,12 +221,13 @@ func TestEnsureDefaults(t *testing.T) {
 		t.Fatalf("audit of defaults: %+v, %v", entries, err)
 	}
 	list, err := f.svc.Connectors(ctx)
-	if err != nil || len(list) != len(agencysim.Agencies) {
+	codes := agency.Codes()
+	if err != nil || len(list) != len(codes) {
 		t.Fatalf("%d connectors, %v", len(list), err)
 	}
 	for i, c := range list {
-		if c.Agency != agencysim.Agencies[i] {
-			t.Fatalf("connector %d is %s, want %s", i, c.Agency, agencysim.Agencies[i])
+		if c.Agency != codes[i] {
+			t.Fatalf("connector %d is %s, want %s", i, c.Agency, codes[i])
 		}
 		want := "http://127.0.0.1:9300"
 		if c.Agency == "tax" {

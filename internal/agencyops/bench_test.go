@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"jifen/internal/agencysim"
+	"jifen/internal/agency"
 )
 
 // BenchmarkHealth measures Health over a day of 20,000 calls spread over the
@@ -14,7 +14,7 @@ func BenchmarkHealth(b *testing.B) {
 	f := seedBusyDay(b)
 	for b.Loop() {
 		hs, err := f.svc.Health(context.Background())
-		if err != nil || len(hs) != len(agencysim.Agencies) {
+		if err != nil || len(hs) != len(agency.Codes()) {
 			b.Fatal(len(hs), err)
 		}
 	}
@@ -37,12 +37,13 @@ func seedBusyDay(b *testing.B) *fixture {
 	}
 	const n = 20000
 	calls := make([]call, 0, n)
+	codes := agency.Codes()
 	for i := range n {
 		st := "ok"
 		if i%37 == 0 {
 			st = "timeout"
 		}
-		calls = append(calls, call{agency: agencysim.Agencies[i%len(agencysim.Agencies)], status: st,
+		calls = append(calls, call{agency: codes[i%len(codes)], status: st,
 			at: now.Add(-time.Duration(i) * 24 * time.Hour / n), latency: time.Duration(1000+i%5000) * time.Microsecond})
 	}
 	f.insert(b, calls...)
@@ -57,8 +58,9 @@ func BenchmarkDailyReport(b *testing.B) {
 	}
 	const n = 20000
 	calls := make([]call, 0, n)
+	codes := agency.Codes()
 	for i := range n {
-		calls = append(calls, call{agency: agencysim.Agencies[i%len(agencysim.Agencies)], status: "ok",
+		calls = append(calls, call{agency: codes[i%len(codes)], status: "ok",
 			at: day.Add(time.Duration(i) * 24 * time.Hour / n), latency: time.Duration(1000+i%5000) * time.Microsecond})
 	}
 	f.insert(b, calls...)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"jifen/internal/agency"
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/db"
 )
@@ -33,7 +34,7 @@ type Call struct {
 }
 
 // AgencyName and StatusName are for templates.
-func (c Call) AgencyName() string { return Name(c.Agency) }
+func (c Call) AgencyName() string { return agency.Name(c.Agency) }
 
 // StatusName is the Chinese name of the call's status.
 func (c Call) StatusName() string { return StatusName(c.Status) }
@@ -76,7 +77,7 @@ const (
 
 func (f CallFilter) where() (string, []any, error) {
 	var fe []apperr.FieldError
-	if f.Agency != "" && !Known(f.Agency) {
+	if f.Agency != "" && !agency.Known(f.Agency) {
 		fe = append(fe, apperr.FieldError{Field: "agency", Message: "没有该委办局"})
 	}
 	if f.Kind != "" && f.Kind != "query" && f.Kind != "probe" {

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"time"
 
-	"jifen/internal/agencysim"
+	"jifen/internal/agency"
 	"jifen/internal/platform/db"
 )
 
@@ -117,9 +117,9 @@ func (s *Service) health(ctx context.Context, spans []time.Duration) ([]Health, 
 		seen[c.Agency] = true
 		out = append(out, assess(c, true, samples[c.Agency], now, spans))
 	}
-	for _, a := range agencysim.Agencies {
+	for _, a := range agency.Codes() {
 		if !seen[a] {
-			out = append(out, assess(Connector{Agency: a, Name: Name(a), Breaker: "closed", ProbeOK: true}, false, samples[a], now, spans))
+			out = append(out, assess(Connector{Agency: a, Name: agency.Name(a), Breaker: "closed", ProbeOK: true}, false, samples[a], now, spans))
 		}
 	}
 	return out, nil

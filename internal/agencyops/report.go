@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"jifen/internal/agencysim"
+	"jifen/internal/agency"
 	"jifen/internal/audit"
 	"jifen/internal/platform/db"
 )
@@ -119,7 +119,7 @@ func (s *Service) DailyReport(ctx context.Context, day time.Time) (Report, error
 	for _, c := range conns {
 		connOf[c.Agency] = c
 	}
-	agencies := slices.Clone(agencysim.Agencies)
+	agencies := slices.Clone(agency.Codes())
 	for a := range by {
 		if !slices.Contains(agencies, a) {
 			agencies = append(agencies, a)
@@ -136,7 +136,7 @@ func (s *Service) DailyReport(ctx context.Context, day time.Time) (Report, error
 		// queries one agency, so other agencies' calls say nothing.
 		work := jobs > 0
 		r.Work = r.Work || work
-		ar := AgencyReport{Agency: a, Name: Name(a), Enabled: configured && c.Enabled}
+		ar := AgencyReport{Agency: a, Name: agency.Name(a), Enabled: configured && c.Enabled}
 		summarize(&ar, by[a])
 		if ar.Calls > 0 {
 			if ar.Slowest, err = s.slowest(ctx, a, from, to); err != nil {

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"jifen/internal/agency"
 	"jifen/internal/agencyops"
-	"jifen/internal/agencysim"
 	"jifen/internal/platform/db"
 )
 
@@ -58,7 +58,7 @@ func seedDay(t *testing.T, f *fixture) {
 	}
 	// A round's check: every agency had query jobs that day.
 	job := jobMaker(t, f)
-	for _, a := range agencysim.Agencies {
+	for _, a := range agency.Codes() {
 		job(1, a, day.Add(-2*time.Hour), bj(18, 0))
 	}
 	if _, err := f.db.Exec(ctx, `UPDATE agency_connectors SET enabled = FALSE WHERE agency = 'market_regulation'`); err != nil {

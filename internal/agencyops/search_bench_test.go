@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"jifen/internal/agency"
 	"jifen/internal/agencyops"
-	"jifen/internal/agencysim"
 	"jifen/internal/platform/db"
 )
 
@@ -21,16 +21,17 @@ func BenchmarkSearchCalls(b *testing.B) {
 	const calls, width = 1_000_000, 250
 	err := f.db.WithTx(ctx, func(ctx context.Context) error {
 		q := 0 // queries so far
+		codes := agency.Codes()
 		for i := range calls {
 			kind, from, to := "probe", int64(0), int64(0)
 			if i%10 == 0 {
-				batch := int64(q/len(agencysim.Agencies)) % (350_000 / width)
+				batch := int64(q/len(codes)) % (350_000 / width)
 				kind, from, to = "query", batch*width+1, batch*width+width
 				q++
 			}
 			if _, err := f.db.Exec(ctx, `INSERT INTO check_calls (at, agency, kind, app_from, app_to, latency_us, status)
 				VALUES ($1, $2, $3, $4, $5, 1000, 'ok')`, db.Micros(now.Add(-time.Duration(calls-i)*time.Second)),
-				agencysim.Agencies[i%len(agencysim.Agencies)], kind, from, to); err != nil {
+				codes[i%len(codes)], kind, from, to); err != nil {
 				return err
 			}
 		}

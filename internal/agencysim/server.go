@@ -1,3 +1,9 @@
+// Package agencysim plays the partner agencies (委办局) for the demo, the
+// tests and load runs: one HTTP server that answers the cross-check wire
+// contract of docs/agencies.md (package agency) from the agencies' own
+// records that `jifen synth` wrote, with per-agency latency, errors,
+// timeouts, outages and rate limits that can be set at start and changed
+// while it runs.
 package agencysim
 
 import (
@@ -11,21 +17,13 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"slices"
-	"strconv"
 	"sync"
 	"time"
 
+	"jifen/internal/agency"
 	"jifen/internal/platform/crypto"
 	"jifen/internal/platform/db"
 )
-
-// Agencies are the agency codes the simulator serves (docs/agencies.md).
-var Agencies = []string{"public_security", "social_insurance", "real_estate", "housing_construction", "education",
-	"tax", "science", "honors", "market_regulation"}
-
-// MaxBatch is the most subjects one query may carry.
-const MaxBatch = 500
 
 // Server is the simulator.
 type Server struct {
@@ -51,23 +49,23 @@ type seenAnswer struct {
 func New(d *db.DB, key []byte, adminKey string, log *slog.Logger) *Server {
 	s := &Server{db: d, key: key, adminKey: adminKey, now: time.Now, log: log, agencies: map[string]*agencyState{},
 		seen: map[string]seenAnswer{}, rng: rand.New(rand.NewPCG(1, 2))}
-	for _, a := range Agencies {
+	for _, a := range agency.Codes() {
 		s.agencies[a] = &agencyState{}
 	}
 	return s
 }
 
 // SetFaults sets the faults of one agency ("*" for all).
-func (s *Server) SetFaults(agency string, f Faults) error {
-	if agency == "*" {
+func (s *Server) SetFaults(code string, f Faults) error {
+	if code == "*" {
 		for _, a := range s.agencies {
 			a.set(f)
 		}
 		return nil
 	}
-	a, ok := s.agencies[agency]
+	a, ok := s.agencies[code]
 	if !ok {
-		return errors.New("unknown agency " + agency)
+		return errors.New("unknown agency " + code)
 	}
 	a.set(f)
 	return nil
@@ -83,35 +81,8 @@ func (s *Server) Handler() http.Handler {
 	return mux
 }
 
-// Query is the body of a query.
-type Query struct {
-	RequestID string   `json:"request_id"`
-	Subjects  []string `json:"subjects"`
-}
-
-// Result is one subject's answer.
-type Result struct {
-	Subject string          `json:"subject"`
-	Found   bool            `json:"found"`
-	Record  json.RawMessage `json:"record,omitempty"`
-}
-
-// Answer is the body of a successful query.
-type Answer struct {
-	RequestID string   `json:"request_id"`
-	Agency    string   `json:"agency"`
-	Results   []Result `json:"results"`
-}
-
-type errorBody struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
 func writeErr(w http.ResponseWriter, status int, code, msg string) {
-	var b errorBody
+	var b agency.ErrorBody
 	b.Error.Code, b.Error.Message = code, msg
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
@@ -130,20 +101,20 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusRequestEntityTooLarge, "too_large", "body over 1 MiB")
 		return
 	}
-	ts, err := strconv.ParseInt(r.Header.Get(HeaderTimestamp), 10, 64)
 	now := s.now()
-	if err != nil || now.Sub(time.Unix(ts, 0)).Abs() > ReplayWindow {
+	ts, fresh := agency.Fresh(r.Header.Get(agency.HeaderTimestamp), now)
+	if !fresh {
 		writeErr(w, http.StatusUnauthorized, "stale_timestamp", "timestamp missing or outside the replay window")
 		return
 	}
-	if !verify(s.key, r.Method, r.URL.Path, ts, body, r.Header.Get(HeaderSignature)) {
+	if !agency.Verify(s.key, r.Method, r.URL.Path, ts, body, r.Header.Get(agency.HeaderSignature)) {
 		writeErr(w, http.StatusUnauthorized, "bad_signature", "signature does not match")
 		return
 	}
-	var q Query
+	var q agency.Query
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&q); err != nil || q.RequestID == "" || len(q.Subjects) == 0 || len(q.Subjects) > MaxBatch {
+	if err := dec.Decode(&q); err != nil || q.RequestID == "" || len(q.Subjects) == 0 || len(q.Subjects) > agency.MaxBatch {
 		writeErr(w, http.StatusBadRequest, "bad_request", "need request_id and 1–500 subjects")
 		return
 	}
@@ -155,7 +126,7 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) {
 		// The same request id gets the same answer: a retried query is
 		// harmless.
 		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("X-Jifen-Replayed", "true")
+		w.Header().Set(agency.HeaderReplayed, "true")
 		_, _ = w.Write(prev.body)
 		return
 	}
@@ -217,19 +188,19 @@ func (s *Server) sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-func (s *Server) lookup(ctx context.Context, agency string, q Query) (Answer, error) {
-	ans := Answer{RequestID: q.RequestID, Agency: agency, Results: make([]Result, 0, len(q.Subjects))}
+func (s *Server) lookup(ctx context.Context, code string, q agency.Query) (agency.Answer, error) {
+	ans := agency.Answer{RequestID: q.RequestID, Agency: code, Results: make([]agency.Result, 0, len(q.Subjects))}
 	for _, subj := range q.Subjects {
 		var payload string
 		err := s.db.QueryRow(ctx, `SELECT payload FROM agency_records WHERE agency = $1 AND subject = $2`,
-			agency, crypto.SM3Hex([]byte(subj))).Scan(&payload)
+			code, crypto.SM3Hex([]byte(subj))).Scan(&payload)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
-			ans.Results = append(ans.Results, Result{Subject: subj})
+			ans.Results = append(ans.Results, agency.Result{Subject: subj})
 		case err != nil:
 			return ans, err
 		default:
-			ans.Results = append(ans.Results, Result{Subject: subj, Found: true, Record: json.RawMessage(payload)})
+			ans.Results = append(ans.Results, agency.Result{Subject: subj, Found: true, Record: json.RawMessage(payload)})
 		}
 	}
 	return ans, nil
@@ -264,7 +235,7 @@ func (s *Server) adminList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := map[string]any{}
-	for _, name := range Agencies {
+	for _, name := range agency.Codes() {
 		st := s.agencies[name]
 		st.mu.Lock()
 		out[name] = map[string]any{"faults": st.faults, "calls": st.calls}
@@ -287,7 +258,7 @@ func (s *Server) adminSet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.PathValue("agency")
-	if name != "*" && !slices.Contains(Agencies, name) {
+	if name != "*" && !agency.Known(name) {
 		writeErr(w, http.StatusNotFound, "unknown_agency", "no such agency")
 		return
 	}

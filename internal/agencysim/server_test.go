@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"jifen/internal/agency"
 	"jifen/internal/platform/crypto"
 	"jifen/internal/platform/db/dbtest"
 )
@@ -34,15 +35,12 @@ func setup(t *testing.T) (*Server, *httptest.Server) {
 	return s, hs
 }
 
-func send(t *testing.T, hs *httptest.Server, agency string, q Query, mutate func(*http.Request)) (*http.Response, []byte) {
+func send(t *testing.T, hs *httptest.Server, code string, q agency.Query, mutate func(*http.Request)) (*http.Response, []byte) {
 	t.Helper()
 	body, _ := json.Marshal(q)
-	path := "/v1/" + agency + "/query"
-	ts := time.Now().Unix()
+	path := agency.QueryPath(code)
 	req, _ := http.NewRequest("POST", hs.URL+path, bytes.NewReader(body))
-	req.Header.Set(HeaderClient, "jifen")
-	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
-	req.Header.Set(HeaderSignature, Signature(testKey, "POST", path, ts, body))
+	agency.Sign(req.Header, testKey, "POST", path, time.Now().Unix(), body)
 	if mutate != nil {
 		mutate(req)
 	}
@@ -57,8 +55,8 @@ func send(t *testing.T, hs *httptest.Server, agency string, q Query, mutate func
 
 func TestSignedBatchQueryAnswersFromTheRecords(t *testing.T) {
 	_, hs := setup(t)
-	resp, body := send(t, hs, "public_security", Query{RequestID: "r1", Subjects: []string{"110101199003071234", "999"}}, nil)
-	var a Answer
+	resp, body := send(t, hs, "public_security", agency.Query{RequestID: "r1", Subjects: []string{"110101199003071234", "999"}}, nil)
+	var a agency.Answer
 	if err := json.Unmarshal(body, &a); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("%d %s", resp.StatusCode, body)
 	}
@@ -66,28 +64,28 @@ func TestSignedBatchQueryAnswersFromTheRecords(t *testing.T) {
 		t.Fatalf("%+v", a)
 	}
 	// The same request id: the same answer, marked as replayed.
-	resp2, body2 := send(t, hs, "public_security", Query{RequestID: "r1", Subjects: []string{"110101199003071234", "999"}}, nil)
-	if resp2.Header.Get("X-Jifen-Replayed") != "true" || !bytes.Equal(body, body2) {
+	resp2, body2 := send(t, hs, "public_security", agency.Query{RequestID: "r1", Subjects: []string{"110101199003071234", "999"}}, nil)
+	if resp2.Header.Get(agency.HeaderReplayed) != "true" || !bytes.Equal(body, body2) {
 		t.Fatal("a repeated request id was not answered the same")
 	}
 }
 
 func TestSignatureTimestampAndInputAreChecked(t *testing.T) {
 	_, hs := setup(t)
-	q := Query{RequestID: "r2", Subjects: []string{"1"}}
+	q := agency.Query{RequestID: "r2", Subjects: []string{"1"}}
 	cases := map[string]struct {
 		agency string
-		q      Query
+		q      agency.Query
 		mutate func(*http.Request)
 		status int
 	}{
-		"wrong signature": {"public_security", q, func(r *http.Request) { r.Header.Set(HeaderSignature, strings.Repeat("0", 64)) }, 401},
+		"wrong signature": {"public_security", q, func(r *http.Request) { r.Header.Set(agency.HeaderSignature, strings.Repeat("0", 64)) }, 401},
 		"old timestamp": {"public_security", q, func(r *http.Request) {
-			r.Header.Set(HeaderTimestamp, strconv.FormatInt(time.Now().Add(-10*time.Minute).Unix(), 10))
+			r.Header.Set(agency.HeaderTimestamp, strconv.FormatInt(time.Now().Add(-10*time.Minute).Unix(), 10))
 		}, 401},
 		"unknown agency": {"nasa", q, nil, 404},
-		"no subjects":    {"public_security", Query{RequestID: "r3"}, nil, 400},
-		"too many":       {"public_security", Query{RequestID: "r4", Subjects: make([]string, MaxBatch+1)}, nil, 400},
+		"no subjects":    {"public_security", agency.Query{RequestID: "r3"}, nil, 400},
+		"too many":       {"public_security", agency.Query{RequestID: "r4", Subjects: make([]string, agency.MaxBatch+1)}, nil, 400},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -100,7 +98,9 @@ func TestSignatureTimestampAndInputAreChecked(t *testing.T) {
 
 func TestInjectedFaults(t *testing.T) {
 	s, hs := setup(t)
-	q := func(id string) Query { return Query{RequestID: id, Subjects: []string{"110101199003071234"}} }
+	q := func(id string) agency.Query {
+		return agency.Query{RequestID: id, Subjects: []string{"110101199003071234"}}
+	}
 	_ = s.SetFaults("public_security", Faults{ErrorRate: 1})
 	if resp, _ := send(t, hs, "public_security", q("e1"), nil); resp.StatusCode != 500 {
 		t.Fatalf("error rate 1: %d", resp.StatusCode)

@@ -6,9 +6,9 @@ import (
 	"path/filepath"
 	"time"
 
+	"jifen/internal/agency"
 	"jifen/internal/agencyops"
 	"jifen/internal/audit"
-	"jifen/internal/check"
 	"jifen/internal/platform/db"
 )
 
@@ -30,7 +30,7 @@ func (a *App) schedules() []schedule {
 			return err
 		}},
 		{"agency_probe", time.Minute, func(ctx context.Context) error {
-			for _, ag := range append(check.PersonAgencies, check.Market) {
+			for _, ag := range agency.Codes() {
 				if err := a.Connectors.Probe(ctx, ag); err != nil && !db.IsNoRows(errors.Unwrap(err)) && ctx.Err() == nil {
 					a.Log.Warn("agency probe", "agency", ag, "err", err)
 				}

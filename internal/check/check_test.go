@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"jifen/internal/agency"
 	"jifen/internal/agencysim"
 	"jifen/internal/rules"
 )
@@ -44,7 +45,7 @@ func TestRoundRunChecksEveryApplicationOnce(t *testing.T) {
 	e := newEnv(t, 400)
 	// Some noise the connectors must absorb: slow answers, 500s and 429s.
 	e.setFaults("*", agencysim.Faults{LatencyMS: 2, JitterMS: 5, ErrorRate: 0.25})
-	e.setFaults(Tax, agencysim.Faults{RatePerSec: 3, Burst: 1})
+	e.setFaults(agency.Tax, agencysim.Faults{RatePerSec: 3, Burst: 1})
 	r, err := e.eng.StartRun(e.ctx, officer, RunInput{RoundID: e.roundID})
 	if err != nil {
 		t.Fatal(err)
@@ -52,8 +53,8 @@ func TestRoundRunChecksEveryApplicationOnce(t *testing.T) {
 	if r.Mode != "apply" || r.Total == 0 {
 		t.Fatalf("first run %+v", r)
 	}
-	if n := e.count(`SELECT COUNT(*) FROM check_jobs WHERE run_id = $1`, r.ID); n != r.Batches*len(PersonAgencies) {
-		t.Fatalf("jobs %d, want %d", n, r.Batches*len(PersonAgencies))
+	if n := e.count(`SELECT COUNT(*) FROM check_jobs WHERE run_id = $1`, r.ID); n != r.Batches*len(agency.PersonAgencies()) {
+		t.Fatalf("jobs %d, want %d", n, r.Batches*len(agency.PersonAgencies()))
 	}
 	if _, err := e.eng.StartRun(e.ctx, officer, RunInput{RoundID: e.roundID}); err == nil {
 		t.Error("a second run of the round started while the first runs")
@@ -73,7 +74,7 @@ func TestRoundRunChecksEveryApplicationOnce(t *testing.T) {
 	}
 	// The tax office allows 3 calls a second, our connector 500: it answered
 	// 429 and the connector waited as told.
-	if n := e.count(`SELECT COUNT(*) FROM check_calls WHERE status = 'rate_limited' AND agency = $1`, Tax); n == 0 {
+	if n := e.count(`SELECT COUNT(*) FROM check_calls WHERE status = 'rate_limited' AND agency = $1`, agency.Tax); n == 0 {
 		t.Error("no 429 from the rate-limited tax office")
 	}
 	// A mismatch keeps both values, and the score uses the agency's.
@@ -108,14 +109,14 @@ func TestRoundRunChecksEveryApplicationOnce(t *testing.T) {
 
 func TestOutageWaitsThenResumes(t *testing.T) {
 	e := newEnv(t, 120)
-	e.setFaults(Tax, agencysim.Faults{Down: true})
+	e.setFaults(agency.Tax, agencysim.Faults{Down: true})
 	r, err := e.eng.StartRun(e.ctx, officer, RunInput{RoundID: e.roundID})
 	if err != nil {
 		t.Fatal(err)
 	}
 	r = e.work(e.eng, r.ID, 2*time.Second, "applied")
 	assertOutage(e, r)
-	e.setFaults(Tax, agencysim.Faults{})
+	e.setFaults(agency.Tax, agencysim.Faults{})
 	r = e.work(e.eng, r.ID, 30*time.Second, "applied")
 	assertRecovered(e, r)
 }
@@ -162,7 +163,7 @@ func assertOutage(e *env, r *Run) {
 	if n := e.count(`SELECT COUNT(*) FROM check_scores WHERE run_id = $1`, r.ID); n != 0 {
 		t.Errorf("%d applications scored without the tax office", n)
 	}
-	if n := e.count(`SELECT COUNT(*) FROM check_jobs WHERE run_id = $1 AND agency = $2 AND state <> 'done' AND last_error <> ''`, r.ID, Tax); n != r.Batches {
+	if n := e.count(`SELECT COUNT(*) FROM check_jobs WHERE run_id = $1 AND agency = $2 AND state <> 'done' AND last_error <> ''`, r.ID, agency.Tax); n != r.Batches {
 		t.Errorf("%d tax jobs waiting with an error, want %d", n, r.Batches)
 	}
 	if n := e.count(`SELECT COUNT(*) FROM applications WHERE round_id = $1 AND status = 'checking'`, e.roundID); int64(n) < r.Total-r.Total/2 {
@@ -176,8 +177,8 @@ func assertOutage(e *env, r *Run) {
 		t.Errorf("progress during the outage: checked %d failed %d pending %d of %d", p.Checked, p.Failed, p.Pending, r.Total)
 	}
 	for _, a := range p.Agencies {
-		want := AgencyProgress{Agency: a.Agency, Name: AgencyNames[a.Agency], Total: r.Total, Done: r.Total}
-		if a.Agency == Tax {
+		want := AgencyProgress{Agency: a.Agency, Name: agency.Name(a.Agency), Total: r.Total, Done: r.Total}
+		if a.Agency == agency.Tax {
 			want.Done, want.Failed, want.LastError = 0, r.Total, a.LastError
 			if a.LastError == "" {
 				t.Error("the tax office's failure has no error")
@@ -188,7 +189,7 @@ func assertOutage(e *env, r *Run) {
 		}
 	}
 	var breaker string
-	if err := e.db.QueryRow(e.ctx, `SELECT breaker FROM agency_connectors WHERE agency = $1`, Tax).Scan(&breaker); err != nil {
+	if err := e.db.QueryRow(e.ctx, `SELECT breaker FROM agency_connectors WHERE agency = $1`, agency.Tax).Scan(&breaker); err != nil {
 		t.Fatal(err)
 	}
 	if breaker == "closed" {
@@ -218,7 +219,7 @@ func assertRecovered(e *env, r *Run) {
 		t.Errorf("progress after the run: %d checked (%d by district), %d failed of %d", p.Checked, inDistricts, p.Failed, r.Total)
 	}
 	var breaker string
-	if err := e.db.QueryRow(e.ctx, `SELECT breaker FROM agency_connectors WHERE agency = $1`, Tax).Scan(&breaker); err != nil {
+	if err := e.db.QueryRow(e.ctx, `SELECT breaker FROM agency_connectors WHERE agency = $1`, agency.Tax).Scan(&breaker); err != nil {
 		t.Fatal(err)
 	}
 	if breaker != "closed" {
@@ -246,18 +247,18 @@ func TestMalformedAnswersAndWrongKey(t *testing.T) {
 	// The key is fixed, but the education ministry answers garbage: its
 	// batches wait, nothing is scored from a malformed answer.
 	e.key = agencyKey
-	e.setFaults(Education, agencysim.Faults{MalformedRate: 1})
+	e.setFaults(agency.Education, agencysim.Faults{MalformedRate: 1})
 	r = e.work(e.eng, r.ID, 1500*time.Millisecond, "applied")
 	if r.Status != "running" {
 		t.Fatalf("run %s on malformed answers", r.Status)
 	}
-	if n := e.count(`SELECT COUNT(*) FROM check_calls WHERE agency = $1 AND error LIKE 'malformed%'`, Education); n == 0 {
+	if n := e.count(`SELECT COUNT(*) FROM check_calls WHERE agency = $1 AND error LIKE 'malformed%'`, agency.Education); n == 0 {
 		t.Error("no malformed answer logged")
 	}
 	if n := e.count(`SELECT COUNT(*) FROM check_scores`); n != 0 {
 		t.Errorf("%d scored without the education ministry's answers", n)
 	}
-	e.setFaults(Education, agencysim.Faults{MalformedRate: 0.3})
+	e.setFaults(agency.Education, agencysim.Faults{MalformedRate: 0.3})
 	r = e.work(e.eng, r.ID, 30*time.Second, "applied")
 	if r.Status != "applied" {
 		t.Fatalf("run %s after the answers were mended", r.Status)
@@ -286,7 +287,7 @@ func TestRateLimitHoldsAcrossWorkers(t *testing.T) {
 		t.Fatalf("run %s", r.Status)
 	}
 	var at []int64
-	if err := e.eng.each(e.ctx, `SELECT at FROM check_calls WHERE agency = $1 AND kind = 'query' ORDER BY at`, []any{Honors},
+	if err := e.eng.each(e.ctx, `SELECT at FROM check_calls WHERE agency = $1 AND kind = 'query' ORDER BY at`, []any{agency.Honors},
 		func(rows *sql.Rows) error {
 			var x int64
 			if err := rows.Scan(&x); err != nil {

@@ -17,7 +17,7 @@ import (
 
 	"github.com/sony/gobreaker/v2"
 
-	"jifen/internal/agencysim"
+	"jifen/internal/agency"
 	"jifen/internal/platform/clock"
 	"jifen/internal/platform/crypto"
 	"jifen/internal/platform/db"
@@ -210,7 +210,7 @@ func (c *Connectors) Query(ctx context.Context, agency, requestID string, subjec
 }
 
 func (c *Connectors) queryChunk(ctx context.Context, k Connector, requestID string, subjects []string, meta CallMeta) (map[string]Answer, error) {
-	body, _ := json.Marshal(agencysim.Query{RequestID: requestID, Subjects: subjects})
+	body, _ := json.Marshal(agency.Query{RequestID: requestID, Subjects: subjects})
 	br := c.breaker(k.Agency)
 	var last error
 	for attempt := 0; attempt <= k.Retries; attempt++ {
@@ -276,7 +276,7 @@ func (c *Connectors) call(ctx context.Context, k Connector, body []byte, subject
 	if err != nil {
 		return nil, err
 	}
-	path := "/v1/" + k.Agency + "/query"
+	path := agency.QueryPath(k.Agency)
 	ts := c.now().Unix()
 	cctx, cancel := context.WithTimeout(ctx, k.Timeout)
 	defer cancel()
@@ -285,9 +285,7 @@ func (c *Connectors) call(ctx context.Context, k Connector, body []byte, subject
 		return nil, &callError{status: "rejected", msg: err.Error()}
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(agencysim.HeaderClient, "jifen")
-	req.Header.Set(agencysim.HeaderTimestamp, strconv.FormatInt(ts, 10))
-	req.Header.Set(agencysim.HeaderSignature, agencysim.Signature(key, http.MethodPost, path, ts, body))
+	agency.Sign(req.Header, key, http.MethodPost, path, ts, body)
 	start := time.Now()
 	resp, err := c.http.Do(req)
 	var raw []byte
@@ -342,7 +340,7 @@ func classify(ctx context.Context, resp *http.Response, raw []byte, err error, s
 	case s != http.StatusOK:
 		return nil, &callError{status: "rejected", httpStatus: s, msg: strconv.Itoa(s) + " " + errCode(raw)}
 	}
-	var a agencysim.Answer
+	var a agency.Answer
 	if err := json.Unmarshal(raw, &a); err != nil {
 		return nil, &callError{status: "error", httpStatus: resp.StatusCode, msg: "malformed answer: " + err.Error()}
 	}
@@ -359,11 +357,7 @@ func classify(ctx context.Context, resp *http.Response, raw []byte, err error, s
 }
 
 func errCode(raw []byte) string {
-	var e struct {
-		Error struct {
-			Code string `json:"code"`
-		} `json:"error"`
-	}
+	var e agency.ErrorBody
 	if json.Unmarshal(raw, &e) == nil && e.Error.Code != "" {
 		return e.Error.Code
 	}

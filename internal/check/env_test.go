@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"jifen/internal/agency"
 	"jifen/internal/agencysim"
 	"jifen/internal/audit"
 	"jifen/internal/platform/clock"
@@ -58,7 +59,7 @@ func newEnv(t testing.TB, people int) *env {
 	e.sim = agencysim.New(e.db, agencyKey, "admin", slog.New(slog.NewTextHandler(io.Discard, nil)))
 	e.srv = httptest.NewServer(e.sim.Handler())
 	t.Cleanup(e.srv.Close)
-	for _, a := range append(PersonAgencies, Market) {
+	for _, a := range agency.Codes() {
 		if _, err := e.db.Exec(e.ctx, `INSERT INTO agency_connectors (agency, base_url, rate_per_sec, timeout_ms, retries, batch_size)
 			VALUES ($1, $2, 500, 2000, 2, 500)`, a, e.srv.URL); err != nil {
 			t.Fatal(err)

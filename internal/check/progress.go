@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	"jifen/internal/agency"
 	"jifen/internal/platform/db"
 	"jifen/internal/rules"
 )
@@ -102,7 +103,7 @@ func (e *Engine) Progress(ctx context.Context, runID int64) (*Progress, error) {
 	p := &Progress{Run: run}
 	byAgency := map[string]*AgencyProgress{}
 	for _, a := range run.Agencies() {
-		byAgency[a] = &AgencyProgress{Agency: a, Name: AgencyNames[a], Total: all, Done: all}
+		byAgency[a] = &AgencyProgress{Agency: a, Name: agency.Name(a), Total: all, Done: all}
 	}
 	failedBatch := map[int]bool{}
 	err = e.each(ctx, `SELECT agency, state, last_error, batch_no FROM check_jobs
@@ -360,8 +361,8 @@ func (e *Engine) StatementOf(ctx context.Context, applicationID int64) (*Stateme
 		if _, ok := ovr[applicationID][o.Item]; ok {
 			it.OutcomeName += "（经复核采信申报）"
 		}
-		for _, a := range itemAgencies[o.Item] {
-			it.Agencies = append(it.Agencies, AgencyNames[a])
+		for _, a := range agency.ItemAgencies(o.Item) {
+			it.Agencies = append(it.Agencies, agency.Name(a))
 		}
 		st.Items = append(st.Items, it)
 	}

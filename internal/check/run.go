@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"jifen/internal/agency"
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/db"
 	"jifen/internal/rules"
@@ -45,9 +46,9 @@ var ScopeNames = map[string]string{"round": "整批次", "application": "单个�
 // Agencies returns the agencies a run asks.
 func (r *Run) Agencies() []string {
 	if r.Item == "" {
-		return PersonAgencies
+		return agency.PersonAgencies()
 	}
-	return itemAgencies[r.Item]
+	return agency.ItemAgencies(r.Item)
 }
 
 // Items returns the check items a run verifies (nil: all).
@@ -86,7 +87,7 @@ func (e *Engine) StartRun(ctx context.Context, by Actor, in RunInput) (*Run, err
 		}
 		rulebook = in.Rulebook
 	}
-	if in.Item != "" && itemAgencies[in.Item] == nil {
+	if in.Item != "" && len(agency.ItemAgencies(in.Item)) == 0 {
 		return nil, apperr.Field("item", "比对项目不存在")
 	}
 	scope := "round"

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"jifen/internal/agency"
 	"jifen/internal/platform/crypto"
 	"jifen/internal/platform/db"
 )
@@ -57,7 +58,7 @@ func (e *Engine) sweepEmployers(ctx context.Context, limit int) (int, error) {
 	for i, x := range list {
 		items[i] = singleItem{id: x.id, subject: x.code, judge: func(a Answer) (string, string) { return judgeEmployer(a, x.name, x.district) }}
 	}
-	return e.settle(ctx, Market, "employer", "emp",
+	return e.settle(ctx, agency.Market, "employer", "emp",
 		`UPDATE employers SET market_check = $1, market_detail = $2, market_checked_at = $3 WHERE id = $4`, items)
 }
 
@@ -155,7 +156,7 @@ func (e *Engine) sweepIdentities(ctx context.Context, limit int) (int, error) {
 	for i, x := range list {
 		items[i] = singleItem{id: x.id, subject: x.num, judge: func(a Answer) (string, string) { return judgeIdentity(a, x.name, x.birth, x.sex) }}
 	}
-	return e.settle(ctx, PublicSecurity, "identity", "id",
+	return e.settle(ctx, agency.PublicSecurity, "identity", "id",
 		`UPDATE applications SET identity_check = $1, identity_detail = $2, identity_checked_at = $3 WHERE id = $4`, items)
 }
 
@@ -194,7 +195,7 @@ func judgeIdentity(a Answer, name, birth, sex string) (string, string) {
 // and `jifen check connect` use it.
 func PointAll(ctx context.Context, d *db.DB, k *crypto.Keyring, baseURL, key string, rate, batch int, now int64) error {
 	return d.WithTx(ctx, func(ctx context.Context) error {
-		for _, ag := range append(PersonAgencies, Market) {
+		for _, ag := range agency.Codes() {
 			enc, err := k.EncryptString(key, KeyAD(ag))
 			if err != nil {
 				return err

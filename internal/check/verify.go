@@ -5,50 +5,9 @@ import (
 	"slices"
 	"strings"
 
+	"jifen/internal/agency"
 	"jifen/internal/rules"
 )
-
-// The agencies asked about each applicant (DOMAIN.md §7). The market
-// regulator is asked about employers, at registration.
-const (
-	PublicSecurity  = "public_security"
-	SocialInsurance = "social_insurance"
-	RealEstate      = "real_estate"
-	Housing         = "housing_construction"
-	Education       = "education"
-	Tax             = "tax"
-	Science         = "science"
-	Honors          = "honors"
-	Market          = "market_regulation"
-)
-
-// PersonAgencies are the agencies every application is checked against.
-var PersonAgencies = []string{PublicSecurity, SocialInsurance, RealEstate, Housing, Education, Tax, Science, Honors}
-
-// AgencyNames are the agencies' Chinese names.
-var AgencyNames = map[string]string{
-	PublicSecurity: "市公安局", SocialInsurance: "市人力社保局", RealEstate: "市规划自然资源委（不动产登记）",
-	Housing: "市住房城乡建设委", Education: "学信网／留学服务中心", Tax: "市税务局", Science: "市科委／中关村管委会",
-	Honors: "市总工会／市文明办", Market: "市市场监管局",
-}
-
-// itemAgencies says which agencies verify each check item.
-var itemAgencies = map[string][]string{
-	rules.CodeEligibility:       {PublicSecurity},
-	rules.CodeAge:               {PublicSecurity},
-	rules.CodeLawRecord:         {PublicSecurity, Tax},
-	rules.CodeEmployment:        {SocialInsurance},
-	rules.CodeWorkResidenceArea: {SocialInsurance},
-	rules.CodeHousing:           {RealEstate, Housing},
-	rules.CodeEducation:         {Education},
-	rules.CodeStudyDeduction:    {Education},
-	rules.CodeTax:               {Tax},
-	rules.CodeInnovation:        {Science},
-	rules.CodeHonors:            {Honors},
-}
-
-// ItemAgencies returns the agencies that verify a check item.
-func ItemAgencies(item string) []string { return slices.Clone(itemAgencies[item]) }
 
 // The outcomes of one check item.
 const (
@@ -100,7 +59,7 @@ func Verify(decl rules.CalculatorRequest, facts Facts, emp Employer, items []str
 	normalise(&d)
 	var out []Outcome
 	for _, item := range items {
-		ag := itemAgencies[item]
+		ag := agency.ItemAgencies(item)
 		o := Outcome{Item: item}
 		missing, none := false, true
 		for _, a := range ag {
@@ -151,11 +110,11 @@ func fill(dst *rules.CalculatorRequest, item string, f Facts, decl rules.Calcula
 			CriminalRecord  bool   `json:"criminal_record"`
 			Detentions      int    `json:"detentions"`
 		}
-		decode(f[PublicSecurity], &ps)
+		decode(f[agency.PublicSecurity], &ps)
 		var tx struct {
 			Offences int `json:"offences"`
 		}
-		decode(f[Tax], &tx)
+		decode(f[agency.Tax], &tx)
 		dst.BirthDate, dst.ResidencePermit, dst.CriminalRecord, dst.Detentions, dst.TaxOffences =
 			ps.BirthDate, ps.ResidencePermit, ps.CriminalRecord, ps.Detentions, tx.Offences
 	case rules.CodeEmployment, rules.CodeWorkResidenceArea:
@@ -164,7 +123,7 @@ func fill(dst *rules.CalculatorRequest, item string, f Facts, decl rules.Calcula
 			BackPaid []rules.PeriodInput `json:"back_paid"`
 			Employer string              `json:"employer_credit_code"`
 		}
-		decode(f[SocialInsurance], &si)
+		decode(f[agency.SocialInsurance], &si)
 		dst.SocialInsurance, dst.BackPaid = si.Paid, si.BackPaid
 		// The workplace is the insured employer's: its periods stand as
 		// declared when the insured employer is the applicant's, in the
@@ -179,11 +138,11 @@ func fill(dst *rules.CalculatorRequest, item string, f Facts, decl rules.Calcula
 		var re struct {
 			Owned []rules.HousingInput `json:"owned"`
 		}
-		decode(f[RealEstate], &re)
+		decode(f[agency.RealEstate], &re)
 		var hc struct {
 			Rentals []rules.HousingInput `json:"rentals"`
 		}
-		decode(f[Housing], &hc)
+		decode(f[agency.Housing], &hc)
 		for _, h := range re.Owned {
 			h.Kind = "owned"
 			dst.Housing = append(dst.Housing, h)
@@ -196,26 +155,26 @@ func fill(dst *rules.CalculatorRequest, item string, f Facts, decl rules.Calcula
 			Degree      bool   `json:"degree"`
 			StudyMonths int    `json:"study_months"`
 		}
-		decode(f[Education], &ed)
+		decode(f[agency.Education], &ed)
 		dst.Education = rules.EducationInput{Level: ed.Level, Diploma: ed.Diploma, Degree: ed.Degree}
 		dst.StudyMonths = ed.StudyMonths
 	case rules.CodeTax:
 		var tx struct {
 			IncomeTax map[string]rules.Decimal `json:"income_tax"`
 		}
-		decode(f[Tax], &tx)
+		decode(f[agency.Tax], &tx)
 		dst.IncomeTax = tx.IncomeTax
 	case rules.CodeInnovation:
 		var sc struct {
 			Innovation []rules.InnovationInput `json:"innovation"`
 		}
-		decode(f[Science], &sc)
+		decode(f[agency.Science], &sc)
 		dst.Innovation = sc.Innovation
 	case rules.CodeHonors:
 		var ho struct {
 			Honors []string `json:"honors"`
 		}
-		decode(f[Honors], &ho)
+		decode(f[agency.Honors], &ho)
 		dst.Honors = ho.Honors
 	}
 }

@@ -12,12 +12,14 @@ import (
 	"syscall"
 	"time"
 
+	"jifen/internal/agency"
 	"jifen/internal/agencysim"
+	"jifen/internal/config"
 	"jifen/internal/platform/db"
 )
 
 func runAgencysim(ctx context.Context, env Env, args []string) error {
-	fs := flags("agencysim", env)
+	fs := flags("agencysim", env, config.Store|config.Log)
 	addr := fs.String("addr", "127.0.0.1:9300", "listen address of the simulated agencies")
 	key := fs.String("agency-key", "", "shared key that signs requests (env JIFEN_AGENCY_KEY)")
 	adminKey := fs.String("admin-key", "", "key of the settings endpoint /admin (env JIFEN_AGENCYSIM_ADMIN_KEY)")
@@ -70,7 +72,7 @@ func runAgencysim(ctx context.Context, env Env, args []string) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() { <-ctx.Done(); _ = srv.Shutdown(context.Background()) }()
-	fmt.Fprintf(env.Stdout, "agencysim: %d agencies on http://%s (records from %s)\n", len(agencysim.Agencies), ln.Addr(), d)
+	fmt.Fprintf(env.Stdout, "agencysim: %d agencies on http://%s (records from %s)\n", len(agency.Codes()), ln.Addr(), d)
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}

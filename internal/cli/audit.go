@@ -2,21 +2,24 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
 
 	"jifen/internal/audit"
+	"jifen/internal/config"
 )
 
+const auditUsage = `Usage:
+  jifen audit verify   walk the hash chain and name the first broken row
+  jifen audit purge    archive and purge rows older than 12 months now`
+
 func runAudit(ctx context.Context, env Env, args []string) error {
-	if len(args) == 0 || (args[0] != "verify" && args[0] != "purge") {
-		fmt.Fprintln(env.Stderr, "Usage:\n  jifen audit verify   walk the hash chain and name the first broken row\n  jifen audit purge    archive and purge rows older than 12 months now")
-		return errors.New("missing action")
+	action, err := actionOf(env, args, auditUsage, "verify", "purge")
+	if err != nil {
+		return err
 	}
-	action := args[0]
-	fs := flags("audit "+action, env)
+	fs := flags("audit "+action, env, config.Store)
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}

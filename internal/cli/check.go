@@ -3,63 +3,94 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"os/signal"
 	"syscall"
 	"time"
 
+	"jifen/internal/agency"
+	"jifen/internal/app"
 	"jifen/internal/check"
 	"jifen/internal/platform/db"
 )
 
+const checkUsage = `Usage:
+  jifen check connect --base-url URL --agency-key KEY [--rate N] [--batch N]
+  jifen check start   [--year Y] [--item CODE] [--application ID] [--rulebook V] [--reason R] [--batch-apps N]
+  jifen check work    [--run ID] [--workers N]
+  jifen check status  --run ID
+Run 'jifen check ACTION -h' for the flags of one action.`
+
+// checkAction is one action of jifen check. Its flags are registered on the
+// action's own flag set; valid checks them before anything is opened; run
+// does the work on the opened application.
+type checkAction struct {
+	valid func() error
+	run   func(ctx context.Context, a *app.App) error
+}
+
 // runCheck drives the cross-check from the command line: point the
 // connectors at the agencies, start a run, work the queue, show progress.
 func runCheck(ctx context.Context, env Env, args []string) error {
-	if len(args) == 0 {
-		return errors.New("usage: jifen check connect|start|work|status [flags]")
+	name, err := actionOf(env, args, checkUsage, "connect", "start", "work", "status")
+	if err != nil {
+		return err
 	}
-	fs := flags("check "+args[0], env)
-	baseURL := fs.String("base-url", "", "connect: the agencies' base URL, e.g. http://127.0.0.1:9300")
-	key := fs.String("agency-key", "", "connect: the shared signing key (env JIFEN_AGENCY_KEY)")
-	rate := fs.Int("rate", 0, "connect: calls per second allowed per agency (0: keep)")
-	batch := fs.Int("batch", 0, "connect: subjects per call, 1–500 (0: keep)")
-	year := fs.Int("year", 0, "start: the round's year (default: the current round)")
-	item := fs.String("item", "", "start: only this check item")
-	appID := fs.Int64("application", 0, "start: only this application")
-	rulebook := fs.String("rulebook", "", "start: score under this rulebook version")
-	reason := fs.String("reason", "", "start: why")
-	runID := fs.Int64("run", 0, "work/status: the run; work exits when it is done")
-	workers := fs.Int("workers", 16, "work: jobs worked on at once")
-	batchApps := fs.Int("batch-apps", 250, "start: applications per job")
+	fs := flags("check "+name, env, operatorConfig)
+	act := map[string]func(*flag.FlagSet, Env) checkAction{
+		"connect": checkConnect, "start": checkStart, "work": checkWork, "status": checkStatus,
+	}[name](fs, env)
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(fs, env)
-	if err != nil {
-		return err
-	}
-	a, err := openApp(ctx, cfg, env)
-	if err != nil {
-		return err
-	}
-	defer a.DB.Close()
-	ctx = cliActor(ctx)
-	switch args[0] {
-	case "connect":
-		if *key == "" {
-			*key = env.Getenv("JIFEN_AGENCY_KEY")
-		}
-		if *baseURL == "" || len(*key) < 16 {
-			return errors.New("--base-url and --agency-key (16+ characters) are required")
-		}
-		if *batch < 0 || *batch > 500 || *rate < 0 {
-			return errors.New("--batch 1–500, --rate > 0")
-		}
-		if err := check.PointAll(ctx, a.DB, a.Keys, *baseURL, *key, *rate, *batch, db.Micros(a.Clock.Now())); err != nil {
+	if act.valid != nil {
+		if err := act.valid(); err != nil {
 			return err
 		}
-		fmt.Fprintf(env.Stdout, "every agency's connector now points at %s\n", *baseURL)
-	case "start":
+	}
+	return withApp(ctx, env, fs, act.run)
+}
+
+// checkConnect points every agency's connector at one base URL with one key.
+func checkConnect(fs *flag.FlagSet, env Env) checkAction {
+	baseURL := fs.String("base-url", "", "the agencies' base URL, e.g. http://127.0.0.1:9300")
+	key := fs.String("agency-key", "", "the shared signing key (env JIFEN_AGENCY_KEY)")
+	rate := fs.Int("rate", 0, "calls per second allowed per agency (0: keep)")
+	batch := fs.Int("batch", 0, "subjects per call, 1–500 (0: keep)")
+	return checkAction{
+		valid: func() error {
+			if *key == "" {
+				*key = env.Getenv("JIFEN_AGENCY_KEY")
+			}
+			if *baseURL == "" || len(*key) < 16 {
+				return errors.New("--base-url and --agency-key (16+ characters) are required")
+			}
+			if *batch < 0 || *batch > agency.MaxBatch || *rate < 0 {
+				return errors.New("--batch 1–500, --rate > 0")
+			}
+			return nil
+		},
+		run: func(ctx context.Context, a *app.App) error {
+			if err := check.PointAll(ctx, a.DB, a.Keys, *baseURL, *key, *rate, *batch, db.Micros(a.Clock.Now())); err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "every agency's connector now points at %s\n", *baseURL)
+			return nil
+		},
+	}
+}
+
+// checkStart starts a run: the whole round, one application or one item.
+func checkStart(fs *flag.FlagSet, env Env) checkAction {
+	year := fs.Int("year", 0, "the round's year (default: the current round)")
+	item := fs.String("item", "", "only this check item")
+	appID := fs.Int64("application", 0, "only this application")
+	rulebook := fs.String("rulebook", "", "score under this rulebook version")
+	reason := fs.String("reason", "", "why")
+	batchApps := fs.Int("batch-apps", 250, "applications per job")
+	return checkAction{run: func(ctx context.Context, a *app.App) error {
 		r, err := a.EnsureRound(ctx, *year, false)
 		if err != nil {
 			return err
@@ -71,7 +102,16 @@ func runCheck(ctx context.Context, env Env, args []string) error {
 			return err
 		}
 		fmt.Fprintf(env.Stdout, "run %d: %s, %d applications in %d batches, %s\n", run.ID, run.ScopeName(), run.Total, run.Batches, run.Mode)
-	case "work":
+		return nil
+	}}
+}
+
+// checkWork works the queue until interrupted, or until the run given is
+// done, printing its progress every five seconds.
+func checkWork(fs *flag.FlagSet, env Env) checkAction {
+	runID := fs.Int64("run", 0, "the run; work exits when it is done")
+	workers := fs.Int("workers", 16, "jobs worked on at once")
+	return checkAction{run: func(ctx context.Context, a *app.App) error {
 		ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 		defer stop()
 		a.Check.Workers = *workers
@@ -93,21 +133,38 @@ func runCheck(ctx context.Context, env Env, args []string) error {
 			if *runID == 0 {
 				continue
 			}
-			t0 := time.Now()
-			p, err := a.Check.Progress(ctx, *runID)
+			p, err := printWorkProgress(ctx, env.Stdout, a.Check, *runID, start)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(env.Stdout, "%6.0fs run %d %s: %d/%d checked, %d failed (progress read in %s)\n", time.Since(start).Seconds(), p.Run.ID,
-				p.Run.Status, p.Checked, p.Run.Total, p.Failed, time.Since(t0).Round(100*time.Microsecond))
-			if p.Run.Status == "applied" || p.Run.Status == "ready" || p.Run.Status == "discarded" {
+			if s := p.Run.Status; s == "applied" || s == "ready" || s == "discarded" {
 				cancel()
 				<-done
-				fmt.Fprintf(env.Stdout, "run %d %s in %s\n", p.Run.ID, p.Run.Status, time.Since(start).Truncate(time.Second))
+				fmt.Fprintf(env.Stdout, "run %d %s in %s\n", p.Run.ID, s, time.Since(start).Truncate(time.Second))
 				return nil
 			}
 		}
-	case "status":
+	}}
+}
+
+// printWorkProgress reads a run's progress and prints it on one line, with
+// the time since start and the time the reading took.
+func printWorkProgress(ctx context.Context, w io.Writer, e *check.Engine, runID int64, start time.Time) (*check.Progress, error) {
+	t0 := time.Now()
+	p, err := e.Progress(ctx, runID)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(w, "%6.0fs run %d %s: %d/%d checked, %d failed (progress read in %s)\n", time.Since(start).Seconds(), p.Run.ID,
+		p.Run.Status, p.Checked, p.Run.Total, p.Failed, time.Since(t0).Round(100*time.Microsecond))
+	return p, nil
+}
+
+// checkStatus prints a run's progress per agency and, once it is ready, the
+// impact of applying it.
+func checkStatus(fs *flag.FlagSet, env Env) checkAction {
+	runID := fs.Int64("run", 0, "the run")
+	return checkAction{run: func(ctx context.Context, a *app.App) error {
 		p, err := a.Check.Progress(ctx, *runID)
 		if err != nil {
 			return err
@@ -116,17 +173,16 @@ func runCheck(ctx context.Context, env Env, args []string) error {
 		for _, ag := range p.Agencies {
 			fmt.Fprintf(env.Stdout, "  %-22s done %d pending %d failed %d %s\n", ag.Agency, ag.Done, ag.Pending, ag.Failed, ag.LastError)
 		}
-		if p.Run.Status == "ready" {
-			t0 := time.Now()
-			im, err := a.Check.Impact(ctx, *runID)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(env.Stdout, "impact if applied: %d of %d scores change (%d up, %d down), %d eligibility changes (computed in %s)\n",
-				im.Changed, im.Scored, im.Up, im.Down, im.Eligibility, time.Since(t0).Round(time.Millisecond))
+		if p.Run.Status != "ready" {
+			return nil
 		}
-	default:
-		return errors.New("usage: jifen check connect|start|work|status [flags]")
-	}
-	return nil
+		t0 := time.Now()
+		im, err := a.Check.Impact(ctx, *runID)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "impact if applied: %d of %d scores change (%d up, %d down), %d eligibility changes (computed in %s)\n",
+			im.Changed, im.Scored, im.Up, im.Down, im.Eligibility, time.Since(t0).Round(time.Millisecond))
+		return nil
+	}}
 }

@@ -3,11 +3,13 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 
@@ -79,12 +81,40 @@ func usage(w io.Writer) {
 	fmt.Fprintf(w, "\nRun 'jifen <command> -h' for the flags of one command.\n")
 }
 
-// flags returns a flag set for a command that takes the configuration flags.
-func flags(name string, env Env) *flag.FlagSet {
+// flags returns a flag set for a command with the configuration flags of
+// groups: only those the command reads, so that its help lists no other.
+func flags(name string, env Env, groups config.Group) *flag.FlagSet {
 	fs := flag.NewFlagSet("jifen "+name, flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
-	config.Register(fs)
+	config.Register(fs, groups)
 	return fs
+}
+
+// The configuration a command reads: operator commands open the
+// application (database, keys, logging) but never a listener.
+const (
+	operatorConfig = config.Store | config.App | config.Log
+)
+
+// actionOf returns the action named by the first argument of a command that
+// has actions (jifen user create, jifen check start). Asked for help, it
+// prints usage and returns flag.ErrHelp, which ends the command cleanly
+// before anything is opened; a missing or unknown action prints usage and
+// fails.
+func actionOf(env Env, args []string, usage string, actions ...string) (string, error) {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help") {
+		fmt.Fprintln(env.Stderr, usage)
+		return "", flag.ErrHelp
+	}
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		fmt.Fprintln(env.Stderr, usage)
+		return "", errors.New("missing action")
+	}
+	if !slices.Contains(actions, args[0]) {
+		fmt.Fprintln(env.Stderr, usage)
+		return "", fmt.Errorf("unknown action %q", args[0])
+	}
+	return args[0], nil
 }
 
 func loadConfig(fs *flag.FlagSet, env Env) (*config.Config, error) {
@@ -110,13 +140,28 @@ func openApp(ctx context.Context, cfg *config.Config, env Env) (*app.App, error)
 	return app.New(ctx, cfg, newLogger(cfg, env.Stderr), app.Options{})
 }
 
+// withApp opens the application with the configuration of fs (parsed),
+// runs f on it as the operator on the command line, and closes it.
+func withApp(ctx context.Context, env Env, fs *flag.FlagSet, f func(ctx context.Context, a *app.App) error) error {
+	cfg, err := loadConfig(fs, env)
+	if err != nil {
+		return err
+	}
+	a, err := openApp(ctx, cfg, env)
+	if err != nil {
+		return err
+	}
+	defer a.DB.Close()
+	return f(cliActor(ctx), a)
+}
+
 func runVersion(_ context.Context, env Env, _ []string) error {
 	fmt.Fprintf(env.Stdout, "jifen %s\n", app.Version)
 	return nil
 }
 
 func runConfig(_ context.Context, env Env, args []string) error {
-	fs := flags("config", env)
+	fs := flags("config", env, config.All)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -131,7 +176,7 @@ func runConfig(_ context.Context, env Env, args []string) error {
 }
 
 func runMigrate(ctx context.Context, env Env, args []string) error {
-	fs := flags("migrate", env)
+	fs := flags("migrate", env, config.Store)
 	status := fs.Bool("status", false, "only show the schema status")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -20,7 +20,7 @@ func openDBOnly(ctx context.Context, cfg *config.Config) (*db.DB, error) {
 }
 
 func runServe(ctx context.Context, env Env, args []string) error {
-	fs := flags("serve", env)
+	fs := flags("serve", env, config.All)
 	demo := fs.Bool("demo", false, "demo mode: create one demo account per role and print their passwords")
 	if err := fs.Parse(args); err != nil {
 		return err

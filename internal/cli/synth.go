@@ -7,11 +7,12 @@ import (
 	"io"
 	"time"
 
+	"jifen/internal/app"
 	"jifen/internal/synth"
 )
 
 func runSynth(ctx context.Context, env Env, args []string) error {
-	fs := flags("synth", env)
+	fs := flags("synth", env, operatorConfig)
 	people := fs.Int("people", 2000, "number of applicants")
 	employers := fs.Int("employers", 500, "number of employers")
 	seed := fs.Uint64("seed", 1, "seed: the same seed gives the same population")
@@ -25,31 +26,23 @@ func runSynth(ctx context.Context, env Env, args []string) error {
 	if *people < 0 || *employers <= 0 || *disc < 0 || *disc > 1 {
 		return errors.New("--people ≥ 0, --employers > 0 and 0 ≤ --discrepancy ≤ 1")
 	}
-	cfg, err := loadConfig(fs, env)
-	if err != nil {
-		return err
-	}
-	a, err := openApp(ctx, cfg, env)
-	if err != nil {
-		return err
-	}
-	defer a.DB.Close()
-	ctx = cliActor(ctx)
-	r, err := a.EnsureRound(ctx, *year, *open)
-	if err != nil {
-		return err
-	}
-	progress := io.Writer(env.Stderr)
-	if *quiet {
-		progress = nil
-	}
-	res, err := a.Synth(ctx, r, *people, *employers, *seed, *disc, progress)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(env.Stdout, "round %d: %d employers (%d operators), %d applicants, %d links, %d applications, %d events, %d agency records in %s\n",
-		r.Year, res.Employers, res.Operators, res.People, res.Links, res.Applications, res.Events, res.AgencyRecords,
-		res.Elapsed.Truncate(time.Millisecond))
-	fmt.Fprintf(env.Stdout, "every synthetic account has the password %s (applicants p<id>, operators e<id>)\n", synth.Password)
-	return nil
+	return withApp(ctx, env, fs, func(ctx context.Context, a *app.App) error {
+		r, err := a.EnsureRound(ctx, *year, *open)
+		if err != nil {
+			return err
+		}
+		progress := io.Writer(env.Stderr)
+		if *quiet {
+			progress = nil
+		}
+		res, err := a.Synth(ctx, r, *people, *employers, *seed, *disc, progress)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "round %d: %d employers (%d operators), %d applicants, %d links, %d applications, %d events, %d agency records in %s\n",
+			r.Year, res.Employers, res.Operators, res.People, res.Links, res.Applications, res.Events, res.AgencyRecords,
+			res.Elapsed.Truncate(time.Millisecond))
+		fmt.Fprintf(env.Stdout, "every synthetic account has the password %s (applicants p<id>, operators e<id>)\n", synth.Password)
+		return nil
+	})
 }

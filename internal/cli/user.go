@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os/user"
 	"strings"
 
 	"jifen/internal/account"
 	"jifen/internal/actor"
+	"jifen/internal/app"
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/password"
 )
@@ -35,33 +37,38 @@ func cliActor(ctx context.Context) context.Context {
 }
 
 func runUser(ctx context.Context, env Env, args []string) error {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		fmt.Fprintln(env.Stderr, userUsage)
-		return errors.New("missing action")
+	name, err := actionOf(env, args, userUsage, "create", "reset", "disable", "enable", "unlock", "list")
+	if err != nil {
+		return err
 	}
-	action := args[0]
-	fs := flags("user "+action, env)
-	login := fs.String("login", "", "login name")
-	role := fs.String("role", "", "role to grant (create) or to list")
-	name := fs.String("name", "", "display name (default: the login)")
-	email := fs.String("email", "", "e-mail address")
-	district := fs.String("district", "", "district of a district officer (e.g. 海淀区)")
-	reason := fs.String("reason", "", "reason, recorded in the audit trail")
-	pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
+	fs := flags("user "+name, env, operatorConfig)
+	var login *string
+	if name != "list" {
+		login = fs.String("login", "", "login name")
+	}
+	act := map[string]func(*flag.FlagSet, Env, *string) userAction{
+		"create": userCreate, "reset": userReset, "disable": userSetDisabled(true), "enable": userSetDisabled(false),
+		"unlock": userUnlock, "list": userList,
+	}[name](fs, env, login)
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(fs, env)
-	if err != nil {
-		return err
+	if login != nil && *login == "" {
+		return errors.New("--login is required")
 	}
-	a, err := openApp(ctx, cfg, env)
-	if err != nil {
-		return err
-	}
-	defer a.DB.Close()
-	ctx = cliActor(ctx)
-	readPW := func() (string, error) {
+	return withApp(ctx, env, fs, act)
+}
+
+// userAction is one action of jifen user on the opened application; its
+// flags are registered on the action's own flag set.
+type userAction func(ctx context.Context, a *app.App) error
+
+// passwordFlag registers --password-stdin and returns the reader of the
+// password: the first line of standard input, and only when asked for, so
+// that a password never appears in the process list or the shell history.
+func passwordFlag(fs *flag.FlagSet, env Env) func() (string, error) {
+	pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
+	return func() (string, error) {
 		if !*pwStdin {
 			return "", errors.New("give the password on standard input with --password-stdin")
 		}
@@ -71,11 +78,15 @@ func runUser(ctx context.Context, env Env, args []string) error {
 		}
 		return strings.TrimRight(line, "\r\n"), nil
 	}
-	if action != "list" && *login == "" {
-		return errors.New("--login is required")
-	}
-	switch action {
-	case "create":
+}
+
+func userCreate(fs *flag.FlagSet, env Env, login *string) userAction {
+	role := fs.String("role", "", "role to grant")
+	display := fs.String("name", "", "display name (default: the login)")
+	email := fs.String("email", "", "e-mail address")
+	district := fs.String("district", "", "district of a district officer (e.g. 海淀区)")
+	readPW := passwordFlag(fs, env)
+	return func(ctx context.Context, a *app.App) error {
 		ri, ok := account.Info(account.Role(*role))
 		if !ok {
 			return fmt.Errorf("--role: unknown role %q", *role)
@@ -84,10 +95,10 @@ func runUser(ctx context.Context, env Env, args []string) error {
 		if err != nil {
 			return err
 		}
-		if *name == "" {
-			*name = *login
+		if *display == "" {
+			*display = *login
 		}
-		u, err := a.Accounts.CreateUser(ctx, account.NewUser{Login: *login, DisplayName: *name, Zone: ri.Zone, Email: *email,
+		u, err := a.Accounts.CreateUser(ctx, account.NewUser{Login: *login, DisplayName: *display, Zone: ri.Zone, Email: *email,
 			Password: pw, Roles: []account.Role{ri.Role}, MustChange: ri.Zone == account.Office, District: *district})
 		if err != nil {
 			return explain(err)
@@ -97,7 +108,13 @@ func runUser(ctx context.Context, env Env, args []string) error {
 			fmt.Fprint(env.Stdout, "; the password must be changed and TOTP enrolled at first login")
 		}
 		fmt.Fprintln(env.Stdout)
-	case "reset":
+		return nil
+	}
+}
+
+func userReset(fs *flag.FlagSet, env Env, login *string) userAction {
+	readPW := passwordFlag(fs, env)
+	return func(ctx context.Context, a *app.App) error {
 		u, err := a.Accounts.UserByLogin(ctx, *login)
 		if err != nil {
 			return explain(err)
@@ -117,21 +134,42 @@ func runUser(ctx context.Context, env Env, args []string) error {
 			return err
 		}
 		fmt.Fprintf(env.Stdout, "password of %s reset; it must be changed at the next login\n", u.Login)
-	case "disable", "enable":
-		u, err := a.Accounts.UserByLogin(ctx, *login)
-		if err != nil {
-			return explain(err)
+		return nil
+	}
+}
+
+// userSetDisabled is the action that disables an account, or enables it.
+func userSetDisabled(disable bool) func(*flag.FlagSet, Env, *string) userAction {
+	done := map[bool]string{true: "disabled", false: "enabled"}[disable]
+	return func(fs *flag.FlagSet, env Env, login *string) userAction {
+		reason := fs.String("reason", "", "reason, recorded in the audit trail")
+		return func(ctx context.Context, a *app.App) error {
+			u, err := a.Accounts.UserByLogin(ctx, *login)
+			if err != nil {
+				return explain(err)
+			}
+			if err := a.Accounts.SetDisabled(ctx, actor.From(ctx), u.ID, disable, *reason); err != nil {
+				return explain(err)
+			}
+			fmt.Fprintf(env.Stdout, "%s: %s\n", u.Login, done)
+			return nil
 		}
-		if err := a.Accounts.SetDisabled(ctx, actor.From(ctx), u.ID, action == "disable", *reason); err != nil {
-			return explain(err)
-		}
-		fmt.Fprintf(env.Stdout, "%s: %sd\n", u.Login, action)
-	case "unlock":
+	}
+}
+
+func userUnlock(_ *flag.FlagSet, env Env, login *string) userAction {
+	return func(ctx context.Context, a *app.App) error {
 		if err := a.Accounts.Unlock(ctx, *login); err != nil {
 			return err
 		}
 		fmt.Fprintf(env.Stdout, "%s unlocked\n", *login)
-	case "list":
+		return nil
+	}
+}
+
+func userList(fs *flag.FlagSet, env Env, _ *string) userAction {
+	role := fs.String("role", "", "only accounts with this role")
+	return func(ctx context.Context, a *app.App) error {
 		users, err := a.Accounts.ListUsers(ctx, account.UserFilter{Role: account.Role(*role), Limit: 500})
 		if err != nil {
 			return err
@@ -143,11 +181,8 @@ func runUser(ctx context.Context, env Env, args []string) error {
 			}
 			fmt.Fprintf(env.Stdout, "%-6d %-24s %-8s %-8s %v\n", u.ID, u.Login, u.Zone, state, u.Roles)
 		}
-	default:
-		fmt.Fprintln(env.Stderr, userUsage)
-		return fmt.Errorf("unknown action %q", action)
+		return nil
 	}
-	return nil
 }
 
 // explain turns an application error into one readable line.

@@ -51,9 +51,25 @@ type SMTP struct {
 // AllSurfaces lists the surfaces a process can serve.
 var AllSurfaces = []string{"portal", "public", "office", "metrics"}
 
-// option describes one setting: its flag and variable names, default, whether
-// it is secret, and how to store it.
+// Group is a set of options that go together: a command registers the flags
+// of the groups it uses, so that its help lists only those. Every option is
+// still read from its environment variable and validated, whichever groups
+// a command registers.
+type Group uint8
+
+// The groups of options.
+const (
+	Store Group = 1 << iota // where the data lives: data directory and database
+	App                     // what opening the application reads besides the store: master key, migration at start, password hashing
+	Log                     // log format and level
+	Serve                   // what only a serving process reads: listeners, surfaces, worker, TLS, proxies, limits, shutdown, mail server
+	All   = Store | App | Log | Serve
+)
+
+// option describes one setting: its group, flag and variable names,
+// default, whether it is secret, and how to store it.
 type option struct {
+	group                Group
 	flag, env, def, help string
 	secret               bool
 	set                  func(c *Config, v string) error
@@ -61,35 +77,35 @@ type option struct {
 
 func options() []option {
 	return []option{
-		{"data-dir", "JIFEN_DATA_DIR", "./data", "directory for the SQLite file, keys, blobs and archives", false,
+		{Store, "data-dir", "JIFEN_DATA_DIR", "./data", "directory for the SQLite file, keys, blobs and archives", false,
 			func(c *Config, v string) error { c.DataDir = v; return nil }},
-		{"db", "JIFEN_DB", "", "database: empty for SQLite in the data dir, a file path, or a postgres:// DSN", true,
+		{Store, "db", "JIFEN_DB", "", "database: empty for SQLite in the data dir, a file path, or a postgres:// DSN", true,
 			func(c *Config, v string) error { c.DB = v; return nil }},
-		{"internet-addr", "JIFEN_INTERNET_ADDR", ":8080", "listener of the internet surfaces (portal, public)", false,
+		{Serve, "internet-addr", "JIFEN_INTERNET_ADDR", ":8080", "listener of the internet surfaces (portal, public)", false,
 			func(c *Config, v string) error { c.InternetAddr = v; return checkAddr(v) }},
-		{"office-addr", "JIFEN_OFFICE_ADDR", ":8081", "listener of the government-network surface (office)", false,
+		{Serve, "office-addr", "JIFEN_OFFICE_ADDR", ":8081", "listener of the government-network surface (office)", false,
 			func(c *Config, v string) error { c.OfficeAddr = v; return checkAddr(v) }},
-		{"metrics-addr", "JIFEN_METRICS_ADDR", "127.0.0.1:9090", "listener of the Prometheus metrics", false,
+		{Serve, "metrics-addr", "JIFEN_METRICS_ADDR", "127.0.0.1:9090", "listener of the Prometheus metrics", false,
 			func(c *Config, v string) error { c.MetricsAddr = v; return checkAddr(v) }},
-		{"log-format", "JIFEN_LOG_FORMAT", "text", "log format: text or json", false,
+		{Log, "log-format", "JIFEN_LOG_FORMAT", "text", "log format: text or json", false,
 			func(c *Config, v string) error { c.LogFormat = v; return oneOf(v, "text", "json") }},
-		{"log-level", "JIFEN_LOG_LEVEL", "info", "log level: debug, info, warn, error", false,
+		{Log, "log-level", "JIFEN_LOG_LEVEL", "info", "log level: debug, info, warn, error", false,
 			func(c *Config, v string) error { c.LogLevel = v; return oneOf(v, "debug", "info", "warn", "error") }},
-		{"surfaces", "JIFEN_SURFACES", "portal,public,office,metrics", "surfaces this process serves", false,
+		{Serve, "surfaces", "JIFEN_SURFACES", "portal,public,office,metrics", "surfaces this process serves", false,
 			func(c *Config, v string) error { return c.setSurfaces(v) }},
-		{"worker", "JIFEN_WORKER", "true", "run the background worker (jobs, schedules) in this process", false,
+		{Serve, "worker", "JIFEN_WORKER", "true", "run the background worker (jobs, schedules) in this process", false,
 			func(c *Config, v string) (err error) { c.Worker, err = strconv.ParseBool(v); return err }},
-		{"tls-cert", "JIFEN_TLS_CERT", "", "TLS certificate file (enables HTTPS and HSTS)", false,
+		{Serve, "tls-cert", "JIFEN_TLS_CERT", "", "TLS certificate file (enables HTTPS and HSTS)", false,
 			func(c *Config, v string) error { c.TLSCert = v; return nil }},
-		{"tls-key", "JIFEN_TLS_KEY", "", "TLS private key file", false,
+		{Serve, "tls-key", "JIFEN_TLS_KEY", "", "TLS private key file", false,
 			func(c *Config, v string) error { c.TLSKey = v; return nil }},
-		{"trusted-proxies", "JIFEN_TRUSTED_PROXIES", "", "comma-separated CIDRs whose X-Forwarded-For is believed", false,
+		{Serve, "trusted-proxies", "JIFEN_TRUSTED_PROXIES", "", "comma-separated CIDRs whose X-Forwarded-For is believed", false,
 			func(c *Config, v string) error { return c.setProxies(v) }},
-		{"master-key", "JIFEN_MASTER_KEY", "", "hex master key (else <data-dir>/master.key, generated on first start)", true,
+		{App, "master-key", "JIFEN_MASTER_KEY", "", "hex master key (else <data-dir>/master.key, generated on first start)", true,
 			func(c *Config, v string) error { c.MasterKey = v; return nil }},
-		{"body-limit", "JIFEN_BODY_LIMIT", "1048576", "largest request body in bytes (uploads have their own limit)", false,
+		{Serve, "body-limit", "JIFEN_BODY_LIMIT", "1048576", "largest request body in bytes (uploads have their own limit)", false,
 			func(c *Config, v string) (err error) { c.BodyLimit, err = positiveInt(v); return err }},
-		{"login-rate", "JIFEN_LOGIN_RATE", "0.2", "login and registration attempts per second per client address", false,
+		{Serve, "login-rate", "JIFEN_LOGIN_RATE", "0.2", "login and registration attempts per second per client address", false,
 			func(c *Config, v string) (err error) {
 				c.LoginRate, err = strconv.ParseFloat(v, 64)
 				if err == nil && c.LoginRate <= 0 {
@@ -97,33 +113,36 @@ func options() []option {
 				}
 				return err
 			}},
-		{"login-burst", "JIFEN_LOGIN_BURST", "10", "burst of login attempts per client address", false,
+		{Serve, "login-burst", "JIFEN_LOGIN_BURST", "10", "burst of login attempts per client address", false,
 			func(c *Config, v string) error { n, err := positiveInt(v); c.LoginBurst = int(n); return err }},
-		{"hash-concurrency", "JIFEN_HASH_CONCURRENCY", "0", "password hashes computed at once (0: number of CPUs)", false,
+		{App, "hash-concurrency", "JIFEN_HASH_CONCURRENCY", "0", "password hashes computed at once (0: number of CPUs)", false,
 			func(c *Config, v string) error { n, err := strconv.Atoi(v); c.HashConcurrent = n; return err }},
-		{"migrate", "JIFEN_MIGRATE", "true", "apply pending migrations at start (else refuse to serve on an old schema)", false,
+		{App, "migrate", "JIFEN_MIGRATE", "true", "apply pending migrations at start (else refuse to serve on an old schema)", false,
 			func(c *Config, v string) (err error) { c.Migrate, err = strconv.ParseBool(v); return err }},
-		{"shutdown-grace", "JIFEN_SHUTDOWN_GRACE", "15s", "time given to requests in flight on SIGTERM", false,
+		{Serve, "shutdown-grace", "JIFEN_SHUTDOWN_GRACE", "15s", "time given to requests in flight on SIGTERM", false,
 			func(c *Config, v string) (err error) { c.ShutdownGrace, err = time.ParseDuration(v); return err }},
-		{"smtp-host", "JIFEN_SMTP_HOST", "", "SMTP server host (empty: mail stays in the outbox / office mail log)", false,
+		{Serve, "smtp-host", "JIFEN_SMTP_HOST", "", "SMTP server host (empty: mail stays in the outbox / office mail log)", false,
 			func(c *Config, v string) error { c.SMTP.Host = v; return nil }},
-		{"smtp-port", "JIFEN_SMTP_PORT", "0", "SMTP port (0: 25, 587 or 465 by TLS mode)", false,
+		{Serve, "smtp-port", "JIFEN_SMTP_PORT", "0", "SMTP port (0: 25, 587 or 465 by TLS mode)", false,
 			func(c *Config, v string) (err error) { c.SMTP.Port, err = strconv.Atoi(v); return err }},
-		{"smtp-username", "JIFEN_SMTP_USERNAME", "", "SMTP user name (empty: no login)", false,
+		{Serve, "smtp-username", "JIFEN_SMTP_USERNAME", "", "SMTP user name (empty: no login)", false,
 			func(c *Config, v string) error { c.SMTP.Username = v; return nil }},
-		{"smtp-password", "JIFEN_SMTP_PASSWORD", "", "SMTP password", true,
+		{Serve, "smtp-password", "JIFEN_SMTP_PASSWORD", "", "SMTP password", true,
 			func(c *Config, v string) error { c.SMTP.Password = v; return nil }},
-		{"smtp-tls", "JIFEN_SMTP_TLS", "starttls", "SMTP TLS: none, starttls or tls", false,
+		{Serve, "smtp-tls", "JIFEN_SMTP_TLS", "starttls", "SMTP TLS: none, starttls or tls", false,
 			func(c *Config, v string) error { c.SMTP.TLS = v; return oneOf(v, "none", "starttls", "tls") }},
-		{"smtp-from", "JIFEN_SMTP_FROM", "noreply@jifen.example", "sender address of system mail", false,
+		{Serve, "smtp-from", "JIFEN_SMTP_FROM", "noreply@jifen.example", "sender address of system mail", false,
 			func(c *Config, v string) error { c.SMTP.From = v; return nil }},
 	}
 }
 
-// Register adds every option as a flag to fs. Parse must be called after
-// fs.Parse to merge flags, environment and defaults.
-func Register(fs *flag.FlagSet) {
+// Register adds the options of groups as flags to fs. Load must be called
+// after fs.Parse to merge flags, environment and defaults.
+func Register(fs *flag.FlagSet, groups Group) {
 	for _, o := range options() {
+		if o.group&groups == 0 {
+			continue
+		}
 		fs.String(o.flag, "", fmt.Sprintf("%s (env %s, default %q)", o.help, o.env, o.def))
 	}
 }

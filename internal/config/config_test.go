@@ -27,7 +27,7 @@ func TestDefaults(t *testing.T) {
 
 func TestFlagBeatsEnvBeatsDefault(t *testing.T) {
 	fs := flag.NewFlagSet("x", flag.ContinueOnError)
-	Register(fs)
+	Register(fs, All)
 	if err := fs.Parse([]string{"--office-addr", "127.0.0.1:7001"}); err != nil {
 		t.Fatal(err)
 	}
@@ -78,5 +78,37 @@ func TestEntriesMaskSecrets(t *testing.T) {
 	}
 	if !strings.Contains(s, "JIFEN_DB=postgres://jifen:*****@db.example:5432/jifen") {
 		t.Fatalf("masked DSN missing:\n%s", s)
+	}
+}
+
+func TestRegisterOnlyTheGroupsAsked(t *testing.T) {
+	names := func(g Group) []string {
+		fs := flag.NewFlagSet("x", flag.ContinueOnError)
+		Register(fs, g)
+		var out []string
+		fs.VisitAll(func(f *flag.Flag) { out = append(out, f.Name) })
+		return out
+	}
+	if got := strings.Join(names(Store), " "); got != "data-dir db" {
+		t.Fatalf("store flags: %s", got)
+	}
+	if got := strings.Join(names(Store|Log), " "); got != "data-dir db log-format log-level" {
+		t.Fatalf("store and log flags: %s", got)
+	}
+	all := names(All)
+	if len(all) != len(options()) {
+		t.Fatalf("all groups register %d of %d options", len(all), len(options()))
+	}
+	for _, o := range options() {
+		if o.group == 0 || o.group&All != o.group || o.group&(o.group-1) != 0 {
+			t.Errorf("option %s is in group %b, want exactly one", o.flag, o.group)
+		}
+	}
+	// An option whose flag is not registered is still read from the
+	// environment and validated.
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	Register(fs, Store)
+	if _, err := Load(fs, env(map[string]string{"JIFEN_LOG_FORMAT": "xml"})); err == nil {
+		t.Fatal("an invalid log format was accepted because its flag was not registered")
 	}
 }

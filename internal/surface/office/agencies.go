@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"jifen/internal/account"
+	"jifen/internal/agency"
 	"jifen/internal/agencyops"
-	"jifen/internal/agencysim"
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/web"
 	"jifen/internal/surface/shell"
@@ -160,7 +160,7 @@ type agencyFormView struct {
 // agencyOf reads the agency in the path; an unknown one is a 404.
 func agencyOf(r *http.Request) (string, error) {
 	a := r.PathValue("agency")
-	if !agencyops.Known(a) {
+	if !agency.Known(a) {
 		return "", apperr.New(apperr.NotFound, "没有该委办局")
 	}
 	return a, nil
@@ -178,7 +178,7 @@ func (o *Office) agencyEdit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil { // not configured yet: the engine's defaults
-		c = agencyops.Connector{Agency: a, Name: agencyops.Name(a), RatePerSec: 20, TimeoutMS: 10000, Retries: 3, BatchSize: 250, Enabled: true}
+		c = agencyops.Connector{Agency: a, Name: agency.Name(a), RatePerSec: 20, TimeoutMS: 10000, Retries: 3, BatchSize: 250, Enabled: true}
 	}
 	form := map[string]string{"base_url": c.BaseURL, "rate_per_sec": strconv.Itoa(c.RatePerSec), "timeout_ms": strconv.Itoa(c.TimeoutMS),
 		"retries": strconv.Itoa(c.Retries), "batch_size": strconv.Itoa(c.BatchSize)}
@@ -253,7 +253,7 @@ func (o *Office) agencySave(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if cerr != nil {
-		c = agencyops.Connector{Agency: a, Name: agencyops.Name(a)}
+		c = agencyops.Connector{Agency: a, Name: agency.Name(a)}
 	}
 	o.renderAgencyForm(w, r, http.StatusBadRequest, c, cerr == nil, form, err)
 }
@@ -326,8 +326,8 @@ func (o *Office) agencyCalls(w http.ResponseWriter, r *http.Request) {
 	p := o.sh.Page(r, "比对接口日志")
 	p.Form = form
 	v := callsView{}
-	for _, a := range agencysim.Agencies {
-		v.Agencies = append(v.Agencies, option{a, agencyops.Name(a)})
+	for _, a := range agency.Codes() {
+		v.Agencies = append(v.Agencies, option{a, agency.Name(a)})
 	}
 	for _, s := range agencyops.Statuses {
 		v.Statuses = append(v.Statuses, option{s, agencyops.StatusName(s)})

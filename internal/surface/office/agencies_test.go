@@ -161,12 +161,12 @@ func TestAgencyPages(t *testing.T) {
 		r := city.Get("/office/calls?agency=honors")
 		_, after, ok := strings.Cut(r.Body, `<nav class="pager" aria-label="翻页"><a href="`)
 		more, _, _ := strings.Cut(after, `"`)
-		if r.Status != 200 || !ok || strings.Count(r.Body, "市总工会/市文明办</td>") != 100 {
-			t.Fatalf("first page: %d, next %q, %d rows", r.Status, more, strings.Count(r.Body, "市总工会/市文明办</td>"))
+		if r.Status != 200 || !ok || strings.Count(r.Body, "市总工会／市文明办</td>") != 100 {
+			t.Fatalf("first page: %d, next %q, %d rows", r.Status, more, strings.Count(r.Body, "市总工会／市文明办</td>"))
 		}
 		r = city.Get(html.UnescapeString(more))
-		if r.Status != 200 || strings.Count(r.Body, "市总工会/市文明办</td>") != 1 || strings.Contains(r.Body, `rel="next"`) {
-			t.Fatalf("second page (%s): %d, %d rows", more, r.Status, strings.Count(r.Body, "市总工会/市文明办</td>"))
+		if r.Status != 200 || strings.Count(r.Body, "市总工会／市文明办</td>") != 1 || strings.Contains(r.Body, `rel="next"`) {
+			t.Fatalf("second page (%s): %d, %d rows", more, r.Status, strings.Count(r.Body, "市总工会／市文明办</td>"))
 		}
 	})
 }
