@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"jifen/internal/platform/apperr"
+	"jifen/internal/platform/clock"
 	"jifen/internal/platform/web"
 	"jifen/internal/rules"
 	"jifen/internal/surface/ui"
@@ -300,7 +301,7 @@ func (p *Portal) renderCalculator(w http.ResponseWriter, r *http.Request, status
 		pg.Nav = p.nav(nil, r.URL.Path)
 	}
 	pg.Form = f.flat()
-	now := p.sh.Clock.Now().In(ui.Beijing).Year()
+	now := p.sh.Clock.Now().In(clock.Beijing).Year()
 	year, err := strconv.Atoi(f.values["application_year"])
 	book, berr := rules.ForYear(year)
 	if err != nil || berr != nil {
