@@ -21,6 +21,7 @@ import (
 	"jifen/internal/platform/clock"
 	"jifen/internal/platform/crypto"
 	"jifen/internal/platform/db"
+	"jifen/internal/platform/retry"
 )
 
 // Connector is one agency's settings as the office configures them
@@ -234,7 +235,7 @@ func (c *Connectors) queryChunk(ctx context.Context, k Connector, requestID stri
 		if attempt == k.Retries {
 			break
 		}
-		wait := c.backoff(attempt)
+		wait := c.backoff().Wait(attempt + 1)
 		if ce != nil && ce.retryAfter > wait {
 			wait = ce.retryAfter
 		}
@@ -245,11 +246,12 @@ func (c *Connectors) queryChunk(ctx context.Context, k Connector, requestID stri
 	return nil, last
 }
 
-// backoff is exponential with full jitter: a random wait up to
-// 200 ms × 2^attempt, capped.
-func (c *Connectors) backoff(attempt int) time.Duration {
-	ceil := min(200*time.Millisecond<<attempt, c.MaxBackoff)
-	return time.Duration(c.random() * float64(ceil))
+// backoff is the wait between attempts of one call: exponential from 200 ms
+// with full jitter, capped at MaxBackoff. The call is short and the same
+// request is repeated, so spreading the retries fully matters more than
+// waiting at least a minimum.
+func (c *Connectors) backoff() retry.Backoff {
+	return retry.Backoff{Base: 200 * time.Millisecond, Max: c.MaxBackoff, Jitter: 1, Rand: c.random}
 }
 
 // reserve takes the agency's next call slot in the database (GCRA: each
