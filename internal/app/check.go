@@ -9,9 +9,9 @@ import (
 	"net/http"
 	"time"
 
+	"jifen/internal/agencyops"
 	"jifen/internal/agencysim"
 	"jifen/internal/check"
-	"jifen/internal/platform/db"
 )
 
 func (a *App) buildCheck() {
@@ -45,7 +45,7 @@ func (a *App) StartAgencySim(ctx context.Context) error {
 		}
 	}()
 	url := "http://" + ln.Addr().String()
-	if err := check.PointAll(ctx, a.DB, a.Keys, url, key, 0, 0, db.Micros(a.Clock.Now())); err != nil {
+	if err := agencyops.NewStore(a.DB).PointAll(ctx, a.Keys, url, key, 0, 0, a.Clock.Now()); err != nil {
 		return err
 	}
 	a.Connectors.Forget()

@@ -8,8 +8,8 @@ import (
 	"syscall"
 	"time"
 
+	"jifen/internal/agencyops"
 	"jifen/internal/check"
-	"jifen/internal/platform/db"
 )
 
 // runCheck drives the cross-check from the command line: point the
@@ -55,7 +55,7 @@ func runCheck(ctx context.Context, env Env, args []string) error {
 		if *batch < 0 || *batch > 500 || *rate < 0 {
 			return errors.New("--batch 1–500, --rate > 0")
 		}
-		if err := check.PointAll(ctx, a.DB, a.Keys, *baseURL, *key, *rate, *batch, db.Micros(a.Clock.Now())); err != nil {
+		if err := agencyops.NewStore(a.DB).PointAll(ctx, a.Keys, *baseURL, *key, *rate, *batch, a.Clock.Now()); err != nil {
 			return err
 		}
 		fmt.Fprintf(env.Stdout, "every agency's connector now points at %s\n", *baseURL)
