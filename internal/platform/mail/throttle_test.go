@@ -80,8 +80,10 @@ func TestBreaker(t *testing.T) {
 		for range 2 {
 			_ = send(fail)
 		}
-		_ = send(nil) // a success ends the run of errors
-		_ = send(Permanent(errors.New("550 no such user"))) // the server answers: neither way
+		// A success ends the run of errors; a permanent rejection (the server
+		// answers) and our own shutdown count neither way.
+		_ = send(nil)
+		_ = send(Permanent(errors.New("550 no such user")))
 		_ = send(errStopping)
 		for range 2 {
 			_ = send(fail)
