@@ -297,9 +297,6 @@ func pageField(field string, taxYears []int) string {
 func (p *Portal) renderCalculator(w http.ResponseWriter, r *http.Request, status int, f *calcForm, add string,
 	res *rules.Result, errs rules.FieldErrors) {
 	pg := p.sh.Page(r, "积分自测")
-	if pg.Nav == nil {
-		pg.Nav = p.nav(nil, r.URL.Path)
-	}
 	pg.Form = f.flat()
 	now := p.sh.Clock.Now().In(clock.Beijing).Year()
 	year, err := strconv.Atoi(f.values["application_year"])
