@@ -2,7 +2,6 @@ package agencyops_test
 
 import (
 	"context"
-	"crypto/rand"
 	"slices"
 	"testing"
 	"time"
@@ -10,9 +9,6 @@ import (
 	"jifen/internal/agencyops"
 	"jifen/internal/agencysim"
 	"jifen/internal/platform/apperr"
-	"jifen/internal/platform/clock"
-	"jifen/internal/platform/crypto"
-	"jifen/internal/platform/db/dbtest"
 )
 
 // TestStoreKeepsTheEnginesState covers what the cross-check engine does to
@@ -21,15 +17,8 @@ import (
 func TestStoreKeepsTheEnginesState(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	d := dbtest.Open(t)
-	master := make([]byte, crypto.MasterKeySize)
-	_, _ = rand.Read(master)
-	keys, err := crypto.NewKeyring(master)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := agencyops.NewStore(d)
-	svc := agencyops.New(d, nil, clock.NewFake(now), keys)
+	f := newFixture(t)
+	st, svc, keys := agencyops.NewStore(f.db), f.svc, f.keys
 
 	if _, err := st.Connector(ctx, "tax"); !apperr.Is(err, apperr.NotFound) {
 		t.Fatalf("missing connector: %v", err)
