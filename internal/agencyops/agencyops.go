@@ -1,16 +1,15 @@
 // Package agencyops is the operations side of the cross-check (业务比对): the
 // connector settings of the partner agencies, their health measured from the
 // call log, the call log search, the daily inspection report (日巡检报告) and
-// the call log's retention. The engine in internal/check writes the call log
-// and the breaker state; this package reads them and owns the settings.
+// the call log's retention. It owns agency_connectors, settings and run-time
+// state alike: the engine in internal/check reads its connectors and records
+// breaker, rate slot, last error and probe through Store. The engine writes
+// the call log (check_calls); this package reads it.
 package agencyops
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
-	"jifen/internal/check"
 	"net/url"
 	"slices"
 	"strconv"
@@ -32,6 +31,7 @@ const Retention = 365 * 24 * time.Hour
 // Service reads and configures the agencies' connectors and call log.
 type Service struct {
 	db    *db.DB
+	store *Store
 	audit *audit.Log
 	clock clock.Clock
 	keys  crypto.KeyProvider
@@ -39,14 +39,16 @@ type Service struct {
 
 // New returns the service on d, auditing to log and encrypting keys with keys.
 func New(d *db.DB, log *audit.Log, c clock.Clock, keys crypto.KeyProvider) *Service {
-	return &Service{db: d, audit: log, clock: c, keys: keys}
+	return &Service{db: d, store: NewStore(d), audit: log, clock: c, keys: keys}
 }
 
 // Now is the service's clock, for pages that show "as of".
 func (s *Service) Now() time.Time { return s.clock.Now() }
 
-// Connector is one agency's connection settings and the breaker state the
-// engine keeps. The key itself is never part of it, only whether one is set.
+// Connector is one agency's row of agency_connectors: the connection
+// settings the office configures and the state the engine keeps (breaker,
+// last error, probe). The key itself is never part of it, only whether one
+// is set. It is the one type of the table: the engine reads it too.
 type Connector struct {
 	Agency      string
 	Name        string
@@ -66,6 +68,9 @@ type Connector struct {
 	UpdatedBy   int64
 	UpdatedAt   time.Time
 }
+
+// Timeout is how long the engine waits for one answer of the agency.
+func (c Connector) Timeout() time.Duration { return time.Duration(c.TimeoutMS) * time.Millisecond }
 
 const connectorColumns = `agency, base_url, key_enc, rate_per_sec, timeout_ms, retries, batch_size, enabled,
 	breaker, breaker_at, last_error, last_error_at, probe_ok, probe_at, updated_by, updated_at`
@@ -125,32 +130,17 @@ func agencyOrder(a string) int {
 
 // Connector returns one agency's connector; a missing one is apperr.NotFound.
 func (s *Service) Connector(ctx context.Context, agency string) (Connector, error) {
-	c, err := scanConnector(s.db.QueryRow(ctx, `SELECT `+connectorColumns+` FROM agency_connectors WHERE agency = $1`, agency))
-	if errors.Is(err, sql.ErrNoRows) {
-		return Connector{}, &apperr.Error{Code: apperr.NotFound, Message: "没有该委办局的接口配置", Err: db.ErrNotFound}
-	}
-	if err != nil {
-		return Connector{}, fmt.Errorf("get connector %s: %w", agency, err)
-	}
-	return c, nil
+	return s.store.Connector(ctx, agency)
 }
-
-// keyAD binds an encrypted key to its agency, so a key copied to another row
-// does not decrypt.
-func keyAD(agency string) string { return check.KeyAD(agency) }
 
 // Key returns the decrypted shared key of an agency for signing requests,
 // "" when none is set.
 func (s *Service) Key(ctx context.Context, agency string) (string, error) {
-	var enc string
-	err := s.db.QueryRow(ctx, `SELECT key_enc FROM agency_connectors WHERE agency = $1`, agency).Scan(&enc)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", &apperr.Error{Code: apperr.NotFound, Message: "没有该委办局的接口配置", Err: db.ErrNotFound}
-	}
+	enc, err := s.store.encryptedKey(ctx, agency)
 	if err != nil || enc == "" {
 		return "", err
 	}
-	key, err := s.keys.DecryptString(enc, keyAD(agency))
+	key, err := s.keys.DecryptString(enc, KeyAD(agency))
 	if err != nil {
 		return "", fmt.Errorf("decrypt key of %s: %w", agency, err)
 	}
@@ -168,7 +158,7 @@ func (s *Service) EnsureDefaults(ctx context.Context, baseURL, key string) error
 			enc := ""
 			if key != "" {
 				var err error
-				if enc, err = s.keys.EncryptString(key, keyAD(a)); err != nil {
+				if enc, err = s.keys.EncryptString(key, KeyAD(a)); err != nil {
 					return err
 				}
 			}
@@ -256,7 +246,7 @@ func (s *Service) UpdateConnector(ctx context.Context, by *account.User, code st
 	enc := ""
 	if in.Key != "" {
 		var err error
-		if enc, err = s.keys.EncryptString(in.Key, keyAD(code)); err != nil {
+		if enc, err = s.keys.EncryptString(in.Key, KeyAD(code)); err != nil {
 			return Connector{}, apperr.Wrap(err)
 		}
 	}

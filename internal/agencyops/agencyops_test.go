@@ -24,6 +24,7 @@ var now = time.Date(2026, 3, 2, 2, 0, 0, 0, time.UTC)
 type fixture struct {
 	svc   *agencyops.Service
 	db    *db.DB
+	keys  *crypto.Keyring
 	audit *audit.Log
 	clock *clock.Fake
 }
@@ -39,7 +40,7 @@ func newFixture(t testing.TB) *fixture {
 	}
 	c := clock.NewFake(now)
 	log := audit.New(d, c)
-	return &fixture{svc: agencyops.New(d, log, c, keys), db: d, audit: log, clock: c}
+	return &fixture{svc: agencyops.New(d, log, c, keys), db: d, keys: keys, audit: log, clock: c}
 }
 
 // call is a row of check_calls to insert.

@@ -12,12 +12,9 @@ import (
 
 	"jifen/internal/agency"
 	"jifen/internal/audit"
+	"jifen/internal/platform/clock"
 	"jifen/internal/platform/db"
 )
-
-// Beijing is the day the inspection report covers: a calendar day in
-// Beijing time.
-var Beijing = time.FixedZone("CST", 8*3600)
 
 // Anomaly thresholds of the daily report.
 const (
@@ -79,8 +76,7 @@ func (r Report) Anomalies() int {
 
 // DayOf returns midnight in Beijing of the Beijing day that t falls on.
 func DayOf(t time.Time) time.Time {
-	t = t.In(Beijing)
-	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, Beijing)
+	return clock.BeijingDay(t)
 }
 
 type daySample struct {
@@ -247,12 +243,12 @@ func anomalies(ar AgencyReport, c Connector, configured, work bool, from, to tim
 	case refused > 0:
 		out = append(out, fmt.Sprintf("熔断器曾打开：%d 次调用因熔断未发出", refused))
 	case configured && c.Breaker != "closed" && !c.BreakerAt.Before(from) && c.BreakerAt.Before(to):
-		out = append(out, fmt.Sprintf("熔断器于 %s 打开", c.BreakerAt.In(Beijing).Format("15:04")))
+		out = append(out, fmt.Sprintf("熔断器于 %s 打开", c.BreakerAt.In(clock.Beijing).Format("15:04")))
 	}
 	for _, o := range ar.Outages {
 		if o.Duration() >= OutageAlarm {
 			out = append(out, fmt.Sprintf("接口中断约 %d 分钟（%s—%s，连续 %d 次探测失败）", int(o.Duration().Minutes()),
-				o.From.In(Beijing).Format("15:04"), o.To.In(Beijing).Format("15:04"), o.Probes))
+				o.From.In(clock.Beijing).Format("15:04"), o.To.In(clock.Beijing).Format("15:04"), o.Probes))
 		}
 	}
 	if work && ar.Enabled && ar.Queries == 0 {
@@ -307,7 +303,7 @@ func (s *Service) DailyReportCSV(ctx context.Context, day time.Time, w io.Writer
 	write(slices.Clone(SlowestCSVHeader))
 	for _, a := range r.Agencies {
 		for _, c := range a.Slowest {
-			write([]string{c.Agency, strconv.FormatInt(c.ID, 10), c.At.In(Beijing).Format("2006-01-02 15:04:05.000"), c.Kind,
+			write([]string{c.Agency, strconv.FormatInt(c.ID, 10), c.At.In(clock.Beijing).Format("2006-01-02 15:04:05.000"), c.Kind,
 				ms(c.Latency), c.Status, strconv.Itoa(c.HTTPStatus), strconv.FormatInt(c.RunID, 10), strconv.FormatInt(c.JobID, 10),
 				strconv.FormatInt(c.AppFrom, 10), strconv.FormatInt(c.AppTo, 10), strconv.Itoa(c.Subjects), strconv.Itoa(c.Attempt),
 				c.Error, c.Digest})

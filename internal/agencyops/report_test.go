@@ -12,11 +12,12 @@ import (
 
 	"jifen/internal/agency"
 	"jifen/internal/agencyops"
+	"jifen/internal/platform/clock"
 	"jifen/internal/platform/db"
 )
 
 // day is the reported day: 2026-03-01 in Beijing, 2026-02-28 16:00 UTC on.
-var day = time.Date(2026, 3, 1, 0, 0, 0, 0, agencyops.Beijing)
+var day = time.Date(2026, 3, 1, 0, 0, 0, 0, clock.Beijing)
 
 // bj returns hh:mm of the reported day.
 func bj(h, m int) time.Time {

@@ -174,6 +174,7 @@ func (a *App) wrap(surface string, mux *web.Mux, sh *shell.Shell) http.Handler {
 	ips := web.NewClientIPs(a.Cfg.TrustedProxies)
 	return web.Chain(mux,
 		web.WithRequest(ips),
+		web.WithErrorPages(sh.ErrorPage),
 		a.Metrics.HTTP(surface),
 		web.AccessLog(a.Log, surface),
 		web.Recover(a.Log, func(w http.ResponseWriter, r *http.Request) {

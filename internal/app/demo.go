@@ -13,13 +13,12 @@ import (
 
 	"jifen/internal/account"
 	"jifen/internal/actor"
+	"jifen/internal/agencyops"
 	"jifen/internal/agencysim"
 	"jifen/internal/application"
-	"jifen/internal/check"
 	"jifen/internal/employer"
 	"jifen/internal/person"
 	"jifen/internal/platform/apperr"
-	"jifen/internal/platform/db"
 	"jifen/internal/platform/ident"
 	"jifen/internal/round"
 	"jifen/internal/synth"
@@ -274,7 +273,7 @@ func (a *App) StartAgencySim(ctx context.Context) error {
 		}
 	}()
 	url := "http://" + ln.Addr().String()
-	if err := check.PointAll(ctx, a.DB, a.Keys, url, key, 0, 0, db.Micros(a.Clock.Now())); err != nil {
+	if err := agencyops.NewStore(a.DB).PointAll(ctx, a.Keys, url, key, 0, 0, a.Clock.Now()); err != nil {
 		return err
 	}
 	a.Connectors.Forget()

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"jifen/internal/actor"
+	"jifen/internal/platform/clock"
 	"jifen/internal/round"
 	"jifen/internal/rules"
 	"jifen/internal/synth"
@@ -33,7 +34,7 @@ func (a *App) EnsureRound(ctx context.Context, year int, openNow bool) (*round.R
 		if r, err := a.Rounds.Current(ctx); err == nil {
 			return r, nil
 		}
-		year = now.In(round.Beijing).Year()
+		year = now.In(clock.Beijing).Year()
 	}
 	if r, err := a.Rounds.ByYear(ctx, year); err == nil {
 		return r, nil

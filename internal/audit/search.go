@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"jifen/internal/platform/clock"
 	"jifen/internal/platform/db"
 )
 
@@ -112,7 +113,7 @@ func (l *Log) ExportCSV(ctx context.Context, f Filter, w io.Writer) (int, error)
 	if err := cw.Write(CSVHeader); err != nil {
 		return 0, err
 	}
-	bj := time.FixedZone("CST", 8*3600)
+	bj := clock.Beijing
 	n := 0
 	for rows.Next() {
 		e, err := scanEntry(rows)

@@ -18,22 +18,12 @@ import (
 	"github.com/sony/gobreaker/v2"
 
 	"jifen/internal/agency"
+	"jifen/internal/agencyops"
 	"jifen/internal/platform/clock"
 	"jifen/internal/platform/crypto"
 	"jifen/internal/platform/db"
+	"jifen/internal/platform/retry"
 )
-
-// Connector is one agency's settings as the office configures them
-// (agency_connectors).
-type Connector struct {
-	Agency     string
-	BaseURL    string
-	RatePerSec int
-	Timeout    time.Duration
-	Retries    int
-	BatchSize  int
-	Enabled    bool
-}
 
 // KeySource returns the shared signing key of an agency.
 type KeySource func(ctx context.Context, agency string) ([]byte, error)
@@ -82,6 +72,7 @@ func (e *callError) retryable() bool { return e.status != "rejected" }
 // call log.
 type Connectors struct {
 	db     *db.DB
+	store  *agencyops.Store
 	keys   KeySource
 	http   *http.Client
 	now    func() time.Time
@@ -101,13 +92,13 @@ type Connectors struct {
 }
 
 type cachedConnector struct {
-	c  Connector
+	c  agencyops.Connector
 	at time.Time
 }
 
 // NewConnectors returns the agencies' connectors on d.
 func NewConnectors(d *db.DB, keys KeySource) *Connectors {
-	return &Connectors{db: d, keys: keys, now: time.Now,
+	return &Connectors{db: d, store: agencyops.NewStore(d), keys: keys, now: time.Now,
 		http:     &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 32, IdleConnTimeout: 90 * time.Second}},
 		sleep:    clock.Sleep,
 		random:   rand.Float64,
@@ -117,21 +108,17 @@ func NewConnectors(d *db.DB, keys KeySource) *Connectors {
 
 // Get returns an agency's connector settings, cached for five seconds so a
 // change in the office reaches every worker quickly.
-func (c *Connectors) Get(ctx context.Context, agency string) (Connector, error) {
+func (c *Connectors) Get(ctx context.Context, agency string) (agencyops.Connector, error) {
 	c.mu.Lock()
 	if cc, ok := c.cache[agency]; ok && c.now().Sub(cc.at) < 5*time.Second {
 		c.mu.Unlock()
 		return cc.c, nil
 	}
 	c.mu.Unlock()
-	var k Connector
-	var timeoutMS int
-	err := c.db.QueryRow(ctx, `SELECT agency, base_url, rate_per_sec, timeout_ms, retries, batch_size, enabled
-		FROM agency_connectors WHERE agency = $1`, agency).Scan(&k.Agency, &k.BaseURL, &k.RatePerSec, &timeoutMS, &k.Retries, &k.BatchSize, &k.Enabled)
+	k, err := c.store.Connector(ctx, agency)
 	if err != nil {
-		return Connector{}, fmt.Errorf("connector %s: %w", agency, err)
+		return agencyops.Connector{}, fmt.Errorf("connector %s: %w", agency, err)
 	}
-	k.Timeout = time.Duration(timeoutMS) * time.Millisecond
 	c.mu.Lock()
 	c.cache[agency] = cachedConnector{k, c.now()}
 	c.mu.Unlock()
@@ -166,8 +153,7 @@ func (c *Connectors) breaker(agency string) *gobreaker.CircuitBreaker[map[string
 		OnStateChange: func(name string, _, to gobreaker.State) {
 			// Recorded for the console; a failure to record must not stop
 			// the call.
-			_, _ = c.db.Exec(context.Background(), `UPDATE agency_connectors SET breaker = $1, breaker_at = $2 WHERE agency = $3`,
-				to.String(), db.Micros(c.now()), name)
+			_ = c.store.RecordBreaker(context.Background(), name, to.String(), c.now())
 		},
 	})
 	c.breakers[agency] = b
@@ -209,7 +195,7 @@ func (c *Connectors) Query(ctx context.Context, agency, requestID string, subjec
 	return out, nil
 }
 
-func (c *Connectors) queryChunk(ctx context.Context, k Connector, requestID string, subjects []string, meta CallMeta) (map[string]Answer, error) {
+func (c *Connectors) queryChunk(ctx context.Context, k agencyops.Connector, requestID string, subjects []string, meta CallMeta) (map[string]Answer, error) {
 	body, _ := json.Marshal(agency.Query{RequestID: requestID, Subjects: subjects})
 	br := c.breaker(k.Agency)
 	var last error
@@ -234,7 +220,7 @@ func (c *Connectors) queryChunk(ctx context.Context, k Connector, requestID stri
 		if attempt == k.Retries {
 			break
 		}
-		wait := c.backoff(attempt)
+		wait := c.backoff().Wait(attempt + 1)
 		if ce != nil && ce.retryAfter > wait {
 			wait = ce.retryAfter
 		}
@@ -245,30 +231,27 @@ func (c *Connectors) queryChunk(ctx context.Context, k Connector, requestID stri
 	return nil, last
 }
 
-// backoff is exponential with full jitter: a random wait up to
-// 200 ms × 2^attempt, capped.
-func (c *Connectors) backoff(attempt int) time.Duration {
-	ceil := min(200*time.Millisecond<<attempt, c.MaxBackoff)
-	return time.Duration(c.random() * float64(ceil))
+// backoff is the wait between attempts of one call: exponential from 200 ms
+// with full jitter, capped at MaxBackoff. The call is short and the same
+// request is repeated, so spreading the retries fully matters more than
+// waiting at least a minimum.
+func (c *Connectors) backoff() retry.Backoff {
+	return retry.Backoff{Base: 200 * time.Millisecond, Max: c.MaxBackoff, Jitter: 1, Rand: c.random}
 }
 
 // reserve takes the agency's next call slot in the database (GCRA: each
 // call moves next_slot on by 1/rate), so the rate holds across every process
 // that calls the agency, and waits for it.
-func (c *Connectors) reserve(ctx context.Context, k Connector) error {
-	interval := int64(time.Second/time.Microsecond) / int64(k.RatePerSec)
-	now := db.Micros(c.now())
-	var slot int64
-	err := c.db.QueryRow(ctx, `UPDATE agency_connectors
-		SET next_slot = CASE WHEN next_slot < $1 THEN $1 ELSE next_slot END + $2
-		WHERE agency = $3 RETURNING next_slot - $2`, now, interval, k.Agency).Scan(&slot)
+func (c *Connectors) reserve(ctx context.Context, k agencyops.Connector) error {
+	now := c.now()
+	slot, err := c.store.ReserveSlot(ctx, k.Agency, now, time.Second/time.Duration(k.RatePerSec))
 	if err != nil {
-		return fmt.Errorf("rate slot %s: %w", k.Agency, err)
+		return err
 	}
-	return c.sleep(ctx, time.Duration(slot-now)*time.Microsecond)
+	return c.sleep(ctx, slot.Sub(now))
 }
 
-func (c *Connectors) call(ctx context.Context, k Connector, body []byte, subjects []string, meta CallMeta, attempt int) (map[string]Answer, error) {
+func (c *Connectors) call(ctx context.Context, k agencyops.Connector, body []byte, subjects []string, meta CallMeta, attempt int) (map[string]Answer, error) {
 	if err := c.reserve(ctx, k); err != nil {
 		return nil, err
 	}
@@ -278,7 +261,7 @@ func (c *Connectors) call(ctx context.Context, k Connector, body []byte, subject
 	}
 	path := agency.QueryPath(k.Agency)
 	ts := c.now().Unix()
-	cctx, cancel := context.WithTimeout(ctx, k.Timeout)
+	cctx, cancel := context.WithTimeout(ctx, k.Timeout())
 	defer cancel()
 	req, err := http.NewRequestWithContext(cctx, http.MethodPost, strings.TrimRight(k.BaseURL, "/")+path, bytes.NewReader(body))
 	if err != nil {
@@ -391,8 +374,7 @@ func (c *Connectors) log(ctx context.Context, r callRecord) {
 		now, r.agency, kind, r.meta.RunID, r.meta.JobID, r.meta.AppFrom, r.meta.AppTo, r.subjects, r.attempt,
 		r.latency.Microseconds(), r.httpStatus, r.status, truncate(r.err, 300), r.digest)
 	if r.status != "ok" {
-		_, _ = c.db.Exec(ctx, `UPDATE agency_connectors SET last_error = $1, last_error_at = $2 WHERE agency = $3`,
-			truncate(r.status+": "+r.err, 300), now, r.agency)
+		_ = c.store.RecordError(ctx, r.agency, truncate(r.status+": "+r.err, 300), db.FromMicros(now))
 	}
 }
 
@@ -402,7 +384,7 @@ func (c *Connectors) Probe(ctx context.Context, agency string) error {
 	if err != nil || !k.Enabled {
 		return err
 	}
-	cctx, cancel := context.WithTimeout(ctx, min(k.Timeout, 5*time.Second))
+	cctx, cancel := context.WithTimeout(ctx, min(k.Timeout(), 5*time.Second))
 	defer cancel()
 	req, err := http.NewRequestWithContext(cctx, http.MethodGet, strings.TrimRight(k.BaseURL, "/")+"/v1/"+agency+"/health", nil)
 	if err != nil {
@@ -427,8 +409,7 @@ func (c *Connectors) Probe(ctx context.Context, agency string) error {
 	rec.latency = time.Since(start)
 	c.log(ctx, rec)
 	ok := rec.status == "ok"
-	_, err = c.db.Exec(ctx, `UPDATE agency_connectors SET probe_ok = $1, probe_at = $2 WHERE agency = $3`, ok, db.Micros(c.now()), agency)
-	return err
+	return c.store.RecordProbe(ctx, agency, ok, c.now())
 }
 
 func truncate(s string, n int) string {

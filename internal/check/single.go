@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"jifen/internal/agency"
-	"jifen/internal/platform/crypto"
 	"jifen/internal/platform/db"
 )
 
@@ -21,9 +20,6 @@ import (
 // SingleCheckNames are their outcomes in Chinese.
 var SingleCheckNames = map[string]string{"": "待核验", Match: "核验一致", Mismatch: "核验不一致", NotFound: "无登记记录",
 	Unavailable: "接口暂不可用，稍后自动重试"}
-
-// KeyAD is the associated data an agency's key is encrypted with.
-func KeyAD(agency string) string { return "agency_connectors.key_enc:" + agency }
 
 // SweepSingles asks about the employers and applications that wait for a
 // single check, up to limit of each, and reports how many it settled.
@@ -187,35 +183,4 @@ func judgeIdentity(a Answer, name, birth, sex string) (string, string) {
 		return Mismatch, strings.Join(diffs, "；")
 	}
 	return Match, "身份信息一致，持有有效居住证"
-}
-
-// PointAll points every agency's connector at baseURL with key (encrypted
-// at rest), creating the connectors that do not exist and keeping their
-// other settings; rate and batch, when positive, set those too. The demo
-// and `jifen check connect` use it.
-func PointAll(ctx context.Context, d *db.DB, k *crypto.Keyring, baseURL, key string, rate, batch int, now int64) error {
-	return d.WithTx(ctx, func(ctx context.Context) error {
-		for _, ag := range agency.Codes() {
-			enc, err := k.EncryptString(key, KeyAD(ag))
-			if err != nil {
-				return err
-			}
-			if _, err := d.Exec(ctx, `INSERT INTO agency_connectors (agency, base_url, key_enc, updated_at) VALUES ($1, $2, $3, $4)
-				ON CONFLICT (agency) DO UPDATE SET base_url = excluded.base_url, key_enc = excluded.key_enc, updated_at = excluded.updated_at`,
-				ag, baseURL, enc, now); err != nil {
-				return err
-			}
-			if rate > 0 {
-				if _, err := d.Exec(ctx, `UPDATE agency_connectors SET rate_per_sec = $1 WHERE agency = $2`, rate, ag); err != nil {
-					return err
-				}
-			}
-			if batch > 0 {
-				if _, err := d.Exec(ctx, `UPDATE agency_connectors SET batch_size = $1 WHERE agency = $2`, batch, ag); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
 }

@@ -15,6 +15,7 @@ import (
 
 	"jifen/internal/platform/clock"
 	"jifen/internal/platform/db"
+	"jifen/internal/platform/retry"
 )
 
 // job is a leased job.
@@ -155,11 +156,7 @@ func (e *Engine) finish(ctx context.Context, j *job, answer string) error {
 // retry puts a failed job back in the queue for later: the agency could not
 // answer; the applications wait (unavailable), they never pass unchecked.
 func (e *Engine) retry(ctx context.Context, j *job, cause error) error {
-	wait := e.WaitBase << min(j.attempts-1, 10)
-	if wait > e.WaitMax || wait <= 0 {
-		wait = e.WaitMax
-	}
-	wait = wait/2 + time.Duration(e.conn.random()*float64(wait/2))
+	wait := retry.Backoff{Base: e.WaitBase, Max: e.WaitMax, Jitter: 0.5, Rand: e.conn.random}.Wait(j.attempts)
 	_, err := e.db.Exec(ctx, `UPDATE check_jobs SET state = 'queued', run_after = $1, last_error = $2, lease_token = ''
 		WHERE id = $3 AND lease_token = $4 AND state = 'running'`,
 		db.Micros(e.clock.Now().Add(wait)), truncate(cause.Error(), 300), j.id, j.token)

@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"jifen/internal/agency"
+	"jifen/internal/agencyops"
 	"jifen/internal/app"
 	"jifen/internal/check"
-	"jifen/internal/platform/db"
 )
 
 const checkUsage = `Usage:
@@ -73,7 +73,7 @@ func checkConnect(fs *flag.FlagSet, env Env) checkAction {
 			return nil
 		},
 		run: func(ctx context.Context, a *app.App) error {
-			if err := check.PointAll(ctx, a.DB, a.Keys, *baseURL, *key, *rate, *batch, db.Micros(a.Clock.Now())); err != nil {
+			if err := agencyops.NewStore(a.DB).PointAll(ctx, a.Keys, *baseURL, *key, *rate, *batch, a.Clock.Now()); err != nil {
 				return err
 			}
 			fmt.Fprintf(env.Stdout, "every agency's connector now points at %s\n", *baseURL)

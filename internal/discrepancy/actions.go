@@ -12,6 +12,7 @@ import (
 
 	"jifen/internal/account"
 	"jifen/internal/platform/apperr"
+	"jifen/internal/platform/clock"
 	"jifen/internal/platform/db"
 	"jifen/internal/platform/mail"
 )
@@ -119,8 +120,7 @@ func (s *Service) Accept(ctx context.Context, officer *account.User, id int64, n
 // DeadlineBounds returns the first and last day a material request's
 // deadline may fall on, in Beijing time, as of now.
 func DeadlineBounds(now time.Time) (first, last time.Time) {
-	t := now.In(Beijing)
-	today := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, Beijing)
+	today := clock.BeijingDay(now)
 	return today.AddDate(0, 0, 1), today.AddDate(0, 0, maxDeadlineDays)
 }
 
@@ -133,8 +133,7 @@ func (s *Service) RequestMaterial(ctx context.Context, officer *account.User, id
 		fe = append(fe, apperr.As(err).Fields...)
 	}
 	first, last := DeadlineBounds(s.clock.Now())
-	day := deadline.In(Beijing)
-	day = time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, Beijing)
+	day := clock.BeijingDay(deadline)
 	if deadline.IsZero() || day.Before(first) || day.After(last) {
 		fe = append(fe, apperr.FieldError{Field: "deadline", Message: fmt.Sprintf("截止日期应在%s至%s之间（明天起30天内）",
 			first.Format(time.DateOnly), last.Format(time.DateOnly))})
@@ -180,7 +179,7 @@ func (s *Service) Answer(ctx context.Context, ap Applicant, id int64, note strin
 		from: []Status{MaterialRequested}, action: "discrepancy.answer", note: note,
 		check: func(it *Item) error {
 			if it.Overdue(s.clock.Now()) {
-				return apperr.New(apperr.Conflict, "补充材料的截止时间（"+it.Deadline.In(Beijing).Format(time.DateOnly)+
+				return apperr.New(apperr.Conflict, "补充材料的截止时间（"+it.Deadline.In(clock.Beijing).Format(time.DateOnly)+
 					"）已过，无法再在网上提交，请联系单位或区人力社保局")
 			}
 			return nil

@@ -67,9 +67,6 @@ func OutcomeName(o string) string {
 	return map[string]string{Mismatch: "与申报不一致", NotFound: "部门无记录"}[o]
 }
 
-// Beijing is the time zone of deadlines and of every date on a page.
-var Beijing = time.FixedZone("CST", 8*3600)
-
 // Service manages discrepancies.
 type Service struct {
 	db     *db.DB
@@ -145,16 +142,9 @@ func scanItem(row interface{ Scan(...any) error }) (*Item, error) {
 		return nil, err
 	}
 	it.Status = Status(st)
-	it.Deadline, it.MaterialAt, it.DecidedAt = fromMicros(dl), fromMicros(ma), fromMicros(da)
-	it.CreatedAt, it.UpdatedAt = fromMicros(ca), fromMicros(ua)
+	it.Deadline, it.MaterialAt, it.DecidedAt = db.FromMicros(dl), db.FromMicros(ma), db.FromMicros(da)
+	it.CreatedAt, it.UpdatedAt = db.FromMicros(ca), db.FromMicros(ua)
 	return it, nil
-}
-
-func fromMicros(us int64) time.Time {
-	if us == 0 {
-		return time.Time{}
-	}
-	return db.FromMicros(us)
 }
 
 // load reads one discrepancy, locking it on PostgreSQL when ctx carries a

@@ -13,6 +13,7 @@ import (
 	"jifen/internal/actor"
 	"jifen/internal/audit"
 	"jifen/internal/platform/apperr"
+	"jifen/internal/platform/clock"
 	"jifen/internal/platform/db"
 	"jifen/internal/rules"
 )
@@ -264,8 +265,8 @@ func checkWindows(year int, yearOK bool, in []Window) ([]Window, []apperr.FieldE
 		}
 		byKind[w.Kind] = w
 	}
-	from := time.Date(year-1, 1, 1, 0, 0, 0, 0, Beijing)
-	to := time.Date(year+2, 1, 1, 0, 0, 0, 0, Beijing)
+	from := time.Date(year-1, 1, 1, 0, 0, 0, 0, clock.Beijing)
+	to := time.Date(year+2, 1, 1, 0, 0, 0, 0, clock.Beijing)
 	inRange := func(t time.Time) bool { return !yearOK || (!t.Before(from) && t.Before(to)) }
 	var out []Window
 	var prev *Window

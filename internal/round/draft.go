@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"jifen/internal/platform/clock"
 	"jifen/internal/rules"
 )
 
@@ -43,7 +44,7 @@ var defaultCalendar = []struct {
 
 // DefaultWindows returns the default schedule of a round of year.
 func DefaultWindows(year int) []Window {
-	t := func(a at) time.Time { return time.Date(year, a.month, a.day, a.hour, 0, 0, 0, Beijing).UTC() }
+	t := func(a at) time.Time { return time.Date(year, a.month, a.day, a.hour, 0, 0, 0, clock.Beijing).UTC() }
 	out := make([]Window, 0, len(defaultCalendar))
 	for _, c := range defaultCalendar {
 		out = append(out, Window{Kind: c.kind, OpensAt: t(c.opens), ClosesAt: t(c.close)})
@@ -63,7 +64,7 @@ func (s *Service) Draft(ctx context.Context) (Input, error) {
 	if len(rs) > 0 {
 		year = rs[0].Year + 1
 	} else {
-		now := s.clock.Now().In(Beijing)
+		now := s.clock.Now().In(clock.Beijing)
 		year = now.Year()
 		if !now.Before(DefaultWindows(year)[0].OpensAt) {
 			year++
@@ -80,7 +81,7 @@ func (s *Service) Draft(ctx context.Context) (Input, error) {
 // stamp formats a time for the audit trail: Beijing time with its offset,
 // so the record reads the way the officer typed it and stays unambiguous.
 func stamp(t time.Time) string {
-	t = t.In(Beijing)
+	t = t.In(clock.Beijing)
 	if t.Second() == 0 && t.Nanosecond() == 0 {
 		return t.Format("2006-01-02T15:04-07:00")
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"jifen/internal/platform/apperr"
+	"jifen/internal/platform/clock"
 )
 
 // Kind names a window of the procedure.
@@ -62,12 +63,8 @@ func (k Kind) Name() string {
 	return string(k)
 }
 
-// Beijing is the time zone officers enter and people read times in; storage
-// is UTC.
-var Beijing = time.FixedZone("CST", 8*3600)
-
 // BeijingTime formats t as people read it: 2026-03-01 09:00, Beijing time.
-func BeijingTime(t time.Time) string { return t.In(Beijing).Format("2006-01-02 15:04") }
+func BeijingTime(t time.Time) string { return t.In(clock.Beijing).Format("2006-01-02 15:04") }
 
 // Window is one dated step of a round.
 type Window struct {

@@ -37,7 +37,7 @@ func newEnv(t *testing.T) *env {
 
 // bj is a Beijing wall-clock time.
 func bj(y int, m time.Month, d, h, mi int) time.Time {
-	return time.Date(y, m, d, h, mi, 0, 0, round.Beijing)
+	return time.Date(y, m, d, h, mi, 0, 0, clock.Beijing)
 }
 
 func validInput(year int) round.Input {

@@ -8,6 +8,18 @@ import (
 	"time"
 )
 
+// Beijing is China Standard Time (UTC+8, no daylight saving), the zone in
+// which pages show times and in which dates (a birthday, a deadline day, a
+// report day, a round's windows) are judged. A fixed zone rather than
+// time.LoadLocation("Asia/Shanghai"): it needs no tz database on the server.
+var Beijing = time.FixedZone("CST", 8*60*60)
+
+// BeijingDay returns midnight, Beijing time, of the Beijing day t falls on.
+func BeijingDay(t time.Time) time.Time {
+	t = t.In(Beijing)
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, Beijing)
+}
+
 // Clock returns the current time. Production code uses System; tests use a Fake.
 type Clock interface {
 	Now() time.Time

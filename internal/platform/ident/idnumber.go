@@ -3,6 +3,8 @@ package ident
 import (
 	"time"
 	"unicode/utf8"
+
+	"jifen/internal/platform/clock"
 )
 
 // Layout of an 18-character resident identity number (GB 11643-1999):
@@ -22,9 +24,6 @@ const idCheckChars = "10X98765432"
 // earliestBirthYear bounds birth dates from below. Nobody alive was born
 // earlier, so an earlier date is a typing mistake.
 const earliestBirthYear = 1900
-
-// beijingOffset is UTC+8, in which "today" is judged for birth dates.
-const beijingOffset = 8 * 60 * 60
 
 // IDCheckChar returns the check character (a digit or 'X') for the first 17
 // digits of an identity number. Test-data generators use it to make valid
@@ -68,7 +67,7 @@ func ValidateIDNumber(s string, now time.Time) (string, error) {
 	if !ok {
 		return "", newError(FieldIDNumber, ReasonBirthDate, "身份证号中的出生日期无效，请核对第7至14位")
 	}
-	today := now.In(time.FixedZone("CST", beijingOffset))
+	today := now.In(clock.Beijing)
 	if birth.After(time.Date(today.Year(), today.Month(), today.Day(), 0, 0, 0, 0, time.UTC)) {
 		return "", newError(FieldIDNumber, ReasonBirthDate, "身份证号中的出生日期晚于今天，请核对第7至14位")
 	}

@@ -9,6 +9,7 @@ import (
 
 	gomail "github.com/wneessen/go-mail"
 
+	"jifen/internal/platform/clock"
 	"jifen/internal/platform/db"
 )
 
@@ -31,10 +32,6 @@ const (
 
 // DefaultFromName is the display name of the system's mail.
 const DefaultFromName = "北京市积分落户管理信息系统"
-
-// beijing is UTC+8, the zone of the Date header: China has one zone and no
-// daylight saving, and a fixed zone needs no tzdata on the server.
-var beijing = time.FixedZone("CST", 8*60*60)
 
 // DefaultTimeout bounds one SMTP conversation.
 const DefaultTimeout = 30 * time.Second
@@ -220,7 +217,7 @@ func (s *SMTPSender) build(m Message) (*gomail.Msg, error) {
 	if date.IsZero() {
 		date = time.Now()
 	}
-	msg.SetDateWithValue(date.In(beijing))
+	msg.SetDateWithValue(date.In(clock.Beijing))
 	// A notice, not a conversation: no vacation replies (RFC 3834).
 	msg.SetGenHeader("Auto-Submitted", "auto-generated")
 	msg.SetGenHeader(gomail.HeaderXAutoResponseSuppress, "All")

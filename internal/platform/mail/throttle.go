@@ -1,100 +1,91 @@
 package mail
 
 import (
+	"errors"
+	"log/slog"
 	"time"
+
+	"github.com/sony/gobreaker/v2"
+	"golang.org/x/time/rate"
+
+	"jifen/internal/platform/retry"
 )
 
-// The worker's three brakes, kept free of goroutines and real time so that
-// tests drive them with plain values: the retry backoff, the per-second
-// send rate, and the pause after a run of errors.
+// The worker's three brakes: the retry backoff (platform/retry), the
+// per-second send rate (x/time/rate) and the pause after a run of errors
+// (gobreaker).
 
-// backoff returns how long to wait after the attempt-th failed attempt
-// (attempt counts from 1): base, 2×base, 4×base ... capped at max, plus a
-// jitter of up to a quarter of that, so that messages that failed together
-// (a mail server outage) do not all come back in the same second. The
-// jitter only ever adds, so a retry is never earlier than the nominal delay.
-// jitter(n) must return a number in [0, n).
-func backoff(attempt int, base, max time.Duration, jitter func(n int64) int64) time.Duration {
-	d := base
-	for i := 1; i < attempt && d < max; i++ {
-		d *= 2
-	}
-	d = min(d, max)
-	if q := int64(d / 4); q > 0 && jitter != nil {
-		d += time.Duration(jitter(q))
-	}
-	return d
+// backoff is the wait between attempts of one message: from BackoffBase,
+// doubled after each failure up to BackoffMax, the last fifth of it random,
+// so that messages that failed together (a mail server outage) do not all
+// come back in the same second.
+func (w *Worker) backoff() retry.Backoff {
+	return retry.Backoff{Base: w.cfg.BackoffBase, Max: w.cfg.BackoffMax, Jitter: 0.2, Rand: w.random}
 }
 
-// pacer spaces sends to at most rate per second. It remembers when the
-// next send may start; a worker that was idle gets no burst credit beyond
-// one message.
-type pacer struct {
-	interval time.Duration // 0: no limit
-	next     time.Time
+// newLimiter spaces sends to at most perSecond (negative: no limit). The
+// burst is one message: a worker that was idle saves up no credit, so a
+// full queue after a quiet night still goes out at the set rate.
+func newLimiter(perSecond float64) *rate.Limiter {
+	if perSecond < 0 {
+		return rate.NewLimiter(rate.Inf, 1)
+	}
+	return rate.NewLimiter(rate.Limit(perSecond), 1)
 }
 
-func newPacer(rate float64) *pacer {
-	p := &pacer{}
-	if rate > 0 {
-		p.interval = time.Duration(float64(time.Second) / rate)
-	}
-	return p
+// delay books the next send slot at now and returns how long to wait for
+// it. The worker's clock, not the wall clock, is passed in, so tests on a
+// fake clock see exact waits.
+func delay(l *rate.Limiter, now time.Time) time.Duration {
+	return l.ReserveN(now, 1).DelayFrom(now)
 }
 
-// reserve books the next send slot and returns how long to wait for it.
-func (p *pacer) reserve(now time.Time) time.Duration {
-	if p.interval == 0 {
-		return 0
-	}
-	if p.next.Before(now) {
-		p.next = now
-	}
-	wait := p.next.Sub(now)
-	p.next = p.next.Add(p.interval)
-	return wait
+// errStopping is what a send interrupted by our own shutdown reports to the
+// breaker: it says nothing about the mail server.
+var errStopping = errors.New("mail: worker stopping")
+
+// newBreaker returns the breaker that pauses sending after threshold
+// consecutive errors (0 or less: never), as listmonk does: when the mail
+// server is down or throttling us, hammering it with the rest of the queue
+// only burns every message's attempts. After pause it lets one message
+// through; if that one fails too, the pause starts again. A permanent
+// rejection (a bad address) means the server is up and answering, so it
+// counts neither way; nor does our own shutdown. opened is called, inside
+// the breaker, each time a pause begins.
+func newBreaker(threshold int, pause time.Duration, opened func()) *gobreaker.TwoStepCircuitBreaker[struct{}] {
+	return gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
+		Name:    "mail",
+		Timeout: pause,
+		ReadyToTrip: func(c gobreaker.Counts) bool {
+			return threshold > 0 && c.ConsecutiveFailures >= uint32(threshold)
+		},
+		IsExcluded: func(err error) bool { return IsPermanent(err) || errors.Is(err, errStopping) },
+		OnStateChange: func(_ string, _, to gobreaker.State) {
+			if to == gobreaker.StateOpen {
+				opened()
+			}
+		},
+	})
 }
 
-// breaker pauses sending after threshold consecutive errors, as listmonk
-// does: when the mail server is down or throttling us, hammering it with
-// the rest of the queue only burns every message's attempts.
-type breaker struct {
-	threshold   int           // 0: never pause
-	pause       time.Duration // how long a pause lasts
-	consecutive int
-	until       time.Time
+// opened notes when a pause began, by the worker's clock, for PausedUntil.
+// It runs inside RunOnce (w.mu held) from the breaker's state change.
+func (w *Worker) opened() {
+	w.pausedAt = w.out.clock.Now()
+	w.log.Warn("mail: pausing after consecutive send errors",
+		slog.Int("errors", w.cfg.PauseAfter), slog.Time("until", w.pausedAt.Add(w.cfg.PauseFor)))
 }
 
-// failure counts an error and reports whether it started a pause.
-func (b *breaker) failure(now time.Time) bool {
-	if b.threshold <= 0 {
-		return false
-	}
-	b.consecutive++
-	if b.consecutive < b.threshold {
-		return false
-	}
-	b.consecutive = 0
-	b.until = now.Add(b.pause)
-	return true
-}
-
-// success ends a run of errors.
-func (b *breaker) success() { b.consecutive = 0 }
-
-// pausedUntil returns the end of the current pause, or the zero time when
-// sending may go on.
-func (b *breaker) pausedUntil(now time.Time) time.Time {
-	if now.Before(b.until) {
-		return b.until
-	}
-	return time.Time{}
-}
+// paused reports whether the breaker refuses sends now.
+func (w *Worker) paused() bool { return w.breaker.State() == gobreaker.StateOpen }
 
 // PausedUntil returns the end of the current pause after a run of errors,
 // or the zero time when the worker is sending.
 func (w *Worker) PausedUntil() time.Time {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.breaker.pausedUntil(w.out.clock.Now())
+	if !w.paused() {
+		return time.Time{}
+	}
+	return w.pausedAt.Add(w.cfg.PauseFor)
 }

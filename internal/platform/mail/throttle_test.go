@@ -2,83 +2,129 @@ package mail
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
+
+	"github.com/sony/gobreaker/v2"
 )
 
 func TestBackoff(t *testing.T) {
 	t.Parallel()
-	none := func(int64) int64 { return 0 }
-	most := func(n int64) int64 { return n - 1 }
+	w := &Worker{cfg: WorkerConfig{}.withDefaults()}
 	for _, tc := range []struct {
-		attempt  int
-		min, max time.Duration
+		attempt int
+		max     time.Duration // the whole wait; its last fifth is random
 	}{
-		{1, time.Minute, 75 * time.Second},
-		{2, 2 * time.Minute, 150 * time.Second},
-		{3, 4 * time.Minute, 5 * time.Minute},
-		{9, 256 * time.Minute, 320 * time.Minute},
-		{10, 6 * time.Hour, 7*time.Hour + 30*time.Minute},
-		{60, 6 * time.Hour, 7*time.Hour + 30*time.Minute}, // no overflow
+		{1, time.Minute},
+		{2, 2 * time.Minute},
+		{3, 4 * time.Minute},
+		{9, 256 * time.Minute},
+		{10, 6 * time.Hour},
+		{60, 6 * time.Hour}, // no overflow, and 6 h is the longest wait
 	} {
-		lo := backoff(tc.attempt, time.Minute, 6*time.Hour, none)
-		hi := backoff(tc.attempt, time.Minute, 6*time.Hour, most)
-		if lo != tc.min || hi < tc.max-time.Nanosecond || hi >= tc.max {
-			t.Errorf("attempt %d: backoff from %s to %s, want from %s to just under %s", tc.attempt, lo, hi, tc.min, tc.max)
+		w.random = func() float64 { return 0 }
+		hi := w.backoff().Wait(tc.attempt)
+		w.random = func() float64 { return 1 - 1e-12 }
+		lo := w.backoff().Wait(tc.attempt)
+		if min := tc.max * 4 / 5; hi != tc.max || lo < min || lo > min+time.Millisecond {
+			t.Errorf("attempt %d: backoff from %s to %s, want from just over %s to %s", tc.attempt, lo, hi, min, tc.max)
 		}
 	}
 }
 
-func TestPacer(t *testing.T) {
+func TestLimiter(t *testing.T) {
 	t.Parallel()
-	p := newPacer(2)
+	l := newLimiter(2)
 	var waits []time.Duration
 	for range 4 {
-		waits = append(waits, p.reserve(t0))
+		waits = append(waits, delay(l, t0))
 	}
 	if want := []time.Duration{0, 500 * time.Millisecond, time.Second, 1500 * time.Millisecond}; !slices.Equal(waits, want) {
 		t.Errorf("four sends at once wait %v, want %v", waits, want)
 	}
 	// After an idle spell no burst is saved up.
-	if w := p.reserve(t0.Add(time.Minute)); w != 0 {
+	if w := delay(l, t0.Add(time.Minute)); w != 0 {
 		t.Errorf("after a minute idle: wait %s", w)
 	}
-	if w := p.reserve(t0.Add(time.Minute)); w != 500*time.Millisecond {
+	if w := delay(l, t0.Add(time.Minute)); w != 500*time.Millisecond {
 		t.Errorf("the send after: wait %s, want 500ms", w)
 	}
-	if w := newPacer(-1).reserve(t0); w != 0 {
-		t.Errorf("no limit: wait %s", w)
+	nolimit := newLimiter(-1)
+	for range 100 {
+		if w := delay(nolimit, t0); w != 0 {
+			t.Fatalf("no limit: wait %s", w)
+		}
 	}
 }
 
+// TestBreaker runs in a synctest bubble: gobreaker reads the wall clock,
+// which the bubble moves when its goroutines sleep.
 func TestBreaker(t *testing.T) {
 	t.Parallel()
-	b := breaker{threshold: 3, pause: time.Minute}
-	for _, want := range []bool{false, false} {
-		if b.failure(t0) != want {
-			t.Fatal("paused before the third error")
+	synctest.Test(t, func(t *testing.T) {
+		opened := 0
+		b := newBreaker(3, time.Minute, func() { opened++ })
+		send := func(err error) error {
+			done, aerr := b.Allow()
+			if aerr != nil {
+				return aerr
+			}
+			done(err)
+			return nil
 		}
-	}
-	b.success()
-	for _, want := range []bool{false, false, true} {
-		if b.failure(t0) != want {
-			t.Fatal("a success did not reset the count, or the third error did not pause")
+		fail := errors.New("451 try later")
+		for range 2 {
+			_ = send(fail)
 		}
-	}
-	if got := b.pausedUntil(t0.Add(59 * time.Second)); !got.Equal(t0.Add(time.Minute)) {
-		t.Errorf("during the pause: until %v", got)
-	}
-	if got := b.pausedUntil(t0.Add(time.Minute)); !got.IsZero() {
-		t.Errorf("after the pause: until %v", got)
-	}
-	off := breaker{threshold: 0}
-	for range 100 {
-		if off.failure(t0) {
+		// A success ends the run of errors; a permanent rejection (the server
+		// answers) and our own shutdown count neither way.
+		_ = send(nil)
+		_ = send(Permanent(errors.New("550 no such user")))
+		_ = send(errStopping)
+		for range 2 {
+			_ = send(fail)
+		}
+		if opened != 0 {
+			t.Fatal("paused before the third consecutive error")
+		}
+		_ = send(fail)
+		if opened != 1 {
+			t.Fatal("the third consecutive error did not pause")
+		}
+		time.Sleep(59 * time.Second)
+		if err := send(nil); !errors.Is(err, gobreaker.ErrOpenState) {
+			t.Fatalf("during the pause: %v", err)
+		}
+		time.Sleep(2 * time.Second)
+		if err := send(fail); err != nil { // one message goes through after the pause ...
+			t.Fatalf("after the pause: %v", err)
+		}
+		if opened != 2 { // ... and its failure starts the pause again
+			t.Fatalf("a failure after the pause did not pause again (%d pauses)", opened)
+		}
+		time.Sleep(61 * time.Second)
+		for i := range 3 { // a success after the pause closes the breaker: sends go on
+			if err := send(nil); err != nil {
+				t.Fatalf("send %d after recovery: %v", i, err)
+			}
+		}
+
+		off := newBreaker(0, time.Minute, func() { opened++ })
+		for range 100 {
+			done, err := off.Allow()
+			if err != nil {
+				t.Fatal(err)
+			}
+			done(fail)
+		}
+		if opened != 2 {
 			t.Fatal("a breaker without threshold paused")
 		}
-	}
+	})
 }
 
 func TestWorkerPausesAfterConsecutiveErrors(t *testing.T) {
@@ -115,8 +161,30 @@ func TestWorkerPausesAfterConsecutiveErrors(t *testing.T) {
 	if n := len(srv.messages()); n != 0 {
 		t.Fatalf("sent %d during the pause", n)
 	}
-	clk.Advance(5 * time.Minute)
-	w.runOnce(t, 4, 0)
+}
+
+// TestWorkerResumesAfterThePause lets a real pause of a millisecond pass:
+// the breaker (gobreaker) reads the wall clock, not the outbox's. How long
+// a pause lasts is TestBreaker's part.
+func TestWorkerResumesAfterThePause(t *testing.T) {
+	t.Parallel()
+	o, clk := newOutbox(t)
+	srv := startSMTP(t)
+	w := newWorker(t, o, clk, srv.sender(), WorkerConfig{PauseAfter: 1, PauseFor: time.Millisecond})
+	mustEnqueue(t, o, notice(1))
+	srv.stop()
+	w.runOnce(t, 0, 1)
+	if w.pausedAt.IsZero() { // not PausedUntil: the millisecond may be over already
+		t.Fatal("no pause began after the error")
+	}
+	srv.restart()
+	mustEnqueue(t, o, notice(2))
+	clk.Advance(time.Hour) // the first message is due again
+	time.Sleep(2 * time.Millisecond)
+	w.runOnce(t, 2, 0)
+	if until := w.PausedUntil(); !until.IsZero() {
+		t.Errorf("still paused until %v after sending", until)
+	}
 }
 
 func TestWorkerHonoursRate(t *testing.T) {

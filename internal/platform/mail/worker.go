@@ -9,6 +9,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sony/gobreaker/v2"
+	"golang.org/x/time/rate"
+
 	"jifen/internal/platform/clock"
 )
 
@@ -18,7 +21,7 @@ type WorkerConfig struct {
 	PollInterval time.Duration // wait between runs when the queue is empty; 5s
 	Rate         float64       // at most this many sends a second; 10; negative: no limit
 	MaxAttempts  int           // attempts before a message is given up; 10
-	BackoffBase  time.Duration // wait after the first failure, doubled after each; 1m
+	BackoffBase  time.Duration // wait after the first failure (its last fifth random), doubled after each; 1m
 	BackoffMax   time.Duration // the longest wait between attempts; 6h
 	Lease        time.Duration // how long a claim holds its messages; 5m
 	PauseAfter   int           // consecutive send errors that pause the worker; 5; negative: never
@@ -81,10 +84,12 @@ type Worker struct {
 	cfg    WorkerConfig
 	log    *slog.Logger
 
-	mu      sync.Mutex
-	pacer   *pacer
-	breaker breaker
-	jitter  func(n int64) int64
+	mu       sync.Mutex
+	limiter  *rate.Limiter
+	breaker  *gobreaker.TwoStepCircuitBreaker[struct{}]
+	pausedAt time.Time // when the current pause began, by the outbox's clock
+	// random draws the backoff's jitter; tests fix it.
+	random func() float64
 	// sleep waits for d or until ctx ends; tests replace it to move a fake
 	// clock instead of waiting.
 	sleep func(ctx context.Context, d time.Duration) error
@@ -104,13 +109,9 @@ func NewWorker(out *Outbox, s Sender, cfg WorkerConfig, log *slog.Logger) (*Work
 	if snd, ok := s.(*SMTPSender); ok && snd == nil {
 		s = nil // a nil *SMTPSender left unset when no server is configured
 	}
-	return &Worker{
-		out: out, sender: s, cfg: cfg, log: log,
-		pacer:   newPacer(cfg.Rate),
-		breaker: breaker{threshold: cfg.PauseAfter, pause: cfg.PauseFor},
-		jitter:  rand.Int64N,
-		sleep:   clock.Sleep,
-	}, nil
+	w := &Worker{out: out, sender: s, cfg: cfg, log: log, limiter: newLimiter(cfg.Rate), random: rand.Float64, sleep: clock.Sleep}
+	w.breaker = newBreaker(cfg.PauseAfter, cfg.PauseFor, w.opened)
+	return w, nil
 }
 
 // Run sends due messages until ctx ends, then returns nil. It goes straight
@@ -148,10 +149,10 @@ func (w *Worker) RunOnce(ctx context.Context) (sent, failed int, err error) {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	now := w.out.clock.Now()
-	if !w.breaker.pausedUntil(now).IsZero() {
+	if w.paused() {
 		return 0, 0, nil
 	}
+	now := w.out.clock.Now()
 	if n, err := w.out.abandonStale(ctx, now, w.cfg.MaxAttempts); err != nil {
 		return 0, 0, err
 	} else if n > 0 {
@@ -165,14 +166,15 @@ func (w *Worker) RunOnce(ctx context.Context) (sent, failed int, err error) {
 	// message the server took but left "sending" would be sent again.
 	bg := context.WithoutCancel(ctx)
 	for i, m := range batch {
-		if !w.mayStart(ctx, token) {
+		done := w.mayStart(ctx, token)
+		if done == nil {
 			return sent, failed, w.out.release(bg, batch[i:], token)
 		}
 		sendErr := w.sender.Send(ctx, m)
 		now := w.out.clock.Now()
 		switch {
 		case sendErr == nil:
-			w.breaker.success()
+			done(nil)
 			if err := w.out.markSent(bg, m.ID, now); err != nil {
 				return sent, failed, err
 			}
@@ -180,8 +182,10 @@ func (w *Worker) RunOnce(ctx context.Context) (sent, failed int, err error) {
 			w.log.Debug("mail: sent", slog.Int64("id", m.ID), slog.String("category", m.Category))
 		case ctx.Err() != nil:
 			// Stopping, not the server's fault: hand the message back.
+			done(errStopping)
 			return sent, failed, w.out.release(bg, batch[i:], token)
 		default:
+			done(sendErr)
 			failed++
 			if err := w.recordFailure(bg, m, token, now, sendErr); err != nil {
 				return sent, failed, err
@@ -194,19 +198,25 @@ func (w *Worker) RunOnce(ctx context.Context) (sent, failed int, err error) {
 // mayStart waits for the next send slot and reports whether a send may
 // begin: not after ctx ended, not during a pause, and not when less than
 // half the lease is left, so that a slow send cannot outlive the lease and
-// be duplicated by another worker.
-func (w *Worker) mayStart(ctx context.Context, token time.Time) bool {
-	if ctx.Err() != nil {
-		return false
+// be duplicated by another worker. When it may, it returns the function
+// that reports the send's outcome to the breaker (to be called exactly
+// once); when not, nil.
+func (w *Worker) mayStart(ctx context.Context, token time.Time) (done func(error)) {
+	if ctx.Err() != nil || w.paused() {
+		return nil
 	}
 	now := w.out.clock.Now()
-	if !w.breaker.pausedUntil(now).IsZero() {
-		return false
+	if err := w.sleep(ctx, delay(w.limiter, now)); err != nil {
+		return nil
 	}
-	if err := w.sleep(ctx, w.pacer.reserve(now)); err != nil {
-		return false
+	if !w.out.clock.Now().Before(token.Add(-w.cfg.Lease / 2)) {
+		return nil
 	}
-	return w.out.clock.Now().Before(token.Add(-w.cfg.Lease / 2))
+	done, err := w.breaker.Allow()
+	if err != nil {
+		return nil
+	}
+	return done
 }
 
 // recordFailure reschedules m after a failed attempt, or gives it up when
@@ -217,15 +227,11 @@ func (w *Worker) recordFailure(ctx context.Context, m Message, token, now time.T
 		w.log.Warn("mail: rejected for good", attrs...)
 		return w.out.markFailed(ctx, m.ID, token, sendErr.Error())
 	}
-	if w.breaker.failure(now) {
-		w.log.Warn("mail: pausing after consecutive send errors",
-			slog.Int("errors", w.cfg.PauseAfter), slog.Time("until", w.breaker.until))
-	}
 	if m.Attempts >= w.cfg.MaxAttempts {
 		w.log.Warn("mail: giving up", attrs...)
 		return w.out.markFailed(ctx, m.ID, token, sendErr.Error())
 	}
-	next := now.Add(backoff(m.Attempts, w.cfg.BackoffBase, w.cfg.BackoffMax, w.jitter))
+	next := now.Add(w.backoff().Wait(m.Attempts))
 	w.log.Info("mail: will retry", append(attrs, slog.Time("next", next))...)
 	return w.out.markRetry(ctx, m.ID, token, next, sendErr.Error())
 }

@@ -31,7 +31,7 @@ func newWorker(t *testing.T, o *Outbox, clk *clock.Fake, s Sender, cfg WorkerCon
 		t.Fatal(err)
 	}
 	tw := &testWorker{Worker: w, clk: clk}
-	w.jitter = func(n int64) int64 { return n / 2 }
+	w.random = func() float64 { return 0.5 }
 	w.sleep = func(ctx context.Context, d time.Duration) error {
 		if d > 0 {
 			tw.mu.Lock()
@@ -101,20 +101,20 @@ func TestWorkerRetriesUntilServerRecovers(t *testing.T) {
 
 			w.runOnce(t, 0, 1)
 			m := mustGet(t, o, id)
-			// Backoff 1 min plus half the largest jitter (a quarter): 67.5 s.
+			// Backoff 1 min less half the largest jitter (a fifth): 54 s.
 			if m.Status != StatusQueued || m.Attempts != 1 || !strings.Contains(m.LastError, tc.errText) ||
-				!m.NextAttemptAt.Equal(t0.Add(67500*time.Millisecond)) {
+				!m.NextAttemptAt.Equal(t0.Add(54*time.Second)) {
 				t.Fatalf("after the first failure: %+v", m)
 			}
-			clk.Advance(67 * time.Second)
+			clk.Advance(53 * time.Second)
 			w.runOnce(t, 0, 0) // not due yet
-			clk.Advance(500 * time.Millisecond)
+			clk.Advance(time.Second)
 			if tc.errText == "451" {
 				w.runOnce(t, 0, 1) // the server fails once more
-				if m := mustGet(t, o, id); m.Attempts != 2 || !m.NextAttemptAt.Equal(clk.Now().Add(135*time.Second)) {
+				if m := mustGet(t, o, id); m.Attempts != 2 || !m.NextAttemptAt.Equal(clk.Now().Add(108*time.Second)) {
 					t.Fatalf("the second backoff doubles: %+v", m)
 				}
-				clk.Advance(134 * time.Second)
+				clk.Advance(107 * time.Second)
 				w.runOnce(t, 0, 0)
 				clk.Advance(time.Second)
 			}

@@ -30,6 +30,7 @@ type ctxKey int
 const (
 	keyRequestID ctxKey = iota
 	keyClientAddr
+	keyErrorPages
 )
 
 // RequestID returns the id of the request in ctx.

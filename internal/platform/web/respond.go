@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"html/template"
@@ -89,27 +90,49 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 		JSON(w, status, ErrorBody{ErrorDetail{Code: string(e.Code), Message: e.Message, Fields: e.Fields, RequestID: RequestID(r.Context())}})
 		return
 	}
+	page := ErrorPage{Status: status, Message: e.Message, Fields: e.Fields, RequestID: RequestID(r.Context())}
+	if render, _ := r.Context().Value(keyErrorPages).(ErrorRenderer); render != nil {
+		// An error while rendering the error page must not come back here.
+		render(w, r.WithContext(context.WithValue(r.Context(), keyErrorPages, ErrorRenderer(nil))), page)
+		return
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	surface, home := "portal", "/"
-	if strings.HasPrefix(r.URL.Path, "/office") {
-		surface, home = "office", "/office/"
-	}
-	_ = errorPage.Execute(w, map[string]any{"Status": status, "Message": e.Message, "Fields": e.Fields,
-		"RequestID": RequestID(r.Context()), "Surface": surface, "Home": home})
+	_ = bareErrorPage.Execute(w, page)
 }
 
-var errorPage = template.Must(template.New("error").Parse(`<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.Status}} - 北京市积分落户管理信息系统</title><link rel="stylesheet" href="/static/app.css">
-<link rel="icon" href="/static/favicon.svg" type="image/svg+xml"></head>
-<body class="surface-{{.Surface}}"><header class="site-header"><div class="wrap"><a class="brand" href="{{.Home}}">北京市积分落户管理信息系统</a></div></header>
-<main class="wrap" id="main"><div class="error-page"><h1>{{.Message}}</h1>
-{{if .Fields}}<ul class="error-summary">{{range .Fields}}<li>{{.Message}}</li>{{end}}</ul>{{end}}
-<p>错误代码 {{.Status}}{{if .RequestID}}，请求编号 <code>{{.RequestID}}</code>（咨询时请提供）{{end}}</p>
-<p><a href="{{.Home}}">返回首页</a></p></div></main>
-<footer class="site-footer"><div class="wrap"><p>北京市人力资源和社会保障局 主办</p></div></footer></body></html>`))
+// ErrorPage is what an error page says.
+type ErrorPage struct {
+	Status    int
+	Message   string // in Chinese, safe to show
+	Fields    []apperr.FieldError
+	RequestID string
+}
+
+// ErrorRenderer writes an error page, status included, in the layout of
+// the surface that serves the request.
+type ErrorRenderer func(w http.ResponseWriter, r *http.Request, p ErrorPage)
+
+// WithErrorPages makes WriteError render HTML error pages with render. The
+// application installs it on each listener with the surface's layout
+// (platform imports no surface); place it outside Recover so a panic's
+// page gets it too.
+func WithErrorPages(render ErrorRenderer) Middleware {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyErrorPages, render)))
+		})
+	}
+}
+
+// bareErrorPage is the page without a surface's layout: for a handler used
+// without WithErrorPages, and for a failure of the layout itself.
+var bareErrorPage = template.Must(template.New("error").Parse(`<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>{{.Message}}</title></head>
+<body><h1>{{.Message}}</h1>
+{{if .Fields}}<ul>{{range .Fields}}<li>{{.Message}}</li>{{end}}</ul>{{end}}
+<p>错误代码 {{.Status}}{{if .RequestID}}，请求编号 {{.RequestID}}（咨询时请提供）{{end}}</p></body></html>`))
 
 // JSON writes v with status.
 func JSON(w http.ResponseWriter, status int, v any) {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -90,5 +91,26 @@ func TestDecodeJSONNamesTheField(t *testing.T) {
 		if e.Code != apperr.Invalid || len(e.Fields) != 1 || e.Fields[0].Field != field {
 			t.Errorf("%s: %v", body, err)
 		}
+	}
+}
+
+func TestErrorPagesUseTheInstalledRenderer(t *testing.T) {
+	t.Parallel()
+	var got ErrorPage
+	calls := 0
+	render := func(w http.ResponseWriter, r *http.Request, p ErrorPage) {
+		calls++
+		got = p
+		// A failure while rendering falls back to the bare page, not here.
+		WriteError(w, r, apperr.Wrap(errors.New("template broken")))
+	}
+	h := Chain(http.HandlerFunc(NotFound), WithErrorPages(render))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/nothing", nil))
+	if calls != 1 || got.Status != 404 || got.Message != "您访问的页面不存在" {
+		t.Fatalf("renderer called %d times with %+v", calls, got)
+	}
+	if rec.Code != 500 || !strings.Contains(rec.Body.String(), "系统内部错误") {
+		t.Errorf("fallback: %d %s", rec.Code, rec.Body.String())
 	}
 }

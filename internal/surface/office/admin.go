@@ -9,10 +9,10 @@ import (
 	"jifen/internal/account"
 	"jifen/internal/audit"
 	"jifen/internal/platform/apperr"
+	"jifen/internal/platform/clock"
 	"jifen/internal/platform/web"
 	"jifen/internal/settings"
 	"jifen/internal/surface/shell"
-	"jifen/internal/surface/ui"
 )
 
 type settingsView struct {
@@ -191,14 +191,14 @@ func auditFilter(r *http.Request) (audit.Filter, map[string]string, error) {
 		"outcome": f.Outcome, "from": q.Get("from"), "to": q.Get("to")}
 	var fe []apperr.FieldError
 	if s := q.Get("from"); s != "" {
-		t, err := time.ParseInLocation("2006-01-02", s, ui.Beijing)
+		t, err := time.ParseInLocation("2006-01-02", s, clock.Beijing)
 		if err != nil {
 			fe = append(fe, apperr.FieldError{Field: "from", Message: "开始日期格式应为 2006-01-02"})
 		}
 		f.From = t
 	}
 	if s := q.Get("to"); s != "" {
-		t, err := time.ParseInLocation("2006-01-02", s, ui.Beijing)
+		t, err := time.ParseInLocation("2006-01-02", s, clock.Beijing)
 		if err != nil {
 			fe = append(fe, apperr.FieldError{Field: "to", Message: "结束日期格式应为 2006-01-02"})
 		}
@@ -252,7 +252,7 @@ func (o *Office) auditExport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="audit-`+time.Now().In(ui.Beijing).Format("20060102-150405")+`.csv"`)
+	w.Header().Set("Content-Disposition", `attachment; filename="audit-`+time.Now().In(clock.Beijing).Format("20060102-150405")+`.csv"`)
 	w.Header().Set("Cache-Control", "no-store")
 	if _, err := o.sh.Audit.ExportCSV(r.Context(), f, w); err != nil {
 		o.sh.Log.Error("audit export", "err", err, "request_id", web.RequestID(r.Context()))

@@ -12,6 +12,7 @@ import (
 	"jifen/internal/agency"
 	"jifen/internal/agencyops"
 	"jifen/internal/platform/apperr"
+	"jifen/internal/platform/clock"
 	"jifen/internal/platform/web"
 	"jifen/internal/surface/shell"
 	"jifen/internal/surface/ui"
@@ -289,7 +290,7 @@ func callFilter(r *http.Request) (agencyops.CallFilter, map[string]string, error
 			return time.Time{}
 		}
 		for _, layout := range []string{localLayout, "2006-01-02T15:04:05", "2006-01-02"} {
-			if t, err := time.ParseInLocation(layout, form[k], ui.Beijing); err == nil {
+			if t, err := time.ParseInLocation(layout, form[k], clock.Beijing); err == nil {
 				return t
 			}
 		}
@@ -346,7 +347,7 @@ func (o *Office) agencyCalls(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusBadRequest
 	}
 	for _, c := range calls {
-		row := callRow{Call: c, Time: c.At.In(ui.Beijing).Format("2006-01-02 15:04:05.000"), Latency: fmtMS(c.Latency), Digest: c.Digest}
+		row := callRow{Call: c, Time: c.At.In(clock.Beijing).Format("2006-01-02 15:04:05.000"), Latency: fmtMS(c.Latency), Digest: c.Digest}
 		if len(row.Digest) > 16 {
 			row.Digest = row.Digest[:16] + "…"
 		}
@@ -388,7 +389,7 @@ func (o *Office) inspectionDay(r *http.Request) (time.Time, error) {
 	if s == "" {
 		return agencyops.DayOf(o.agencies.Now()).AddDate(0, 0, -1), nil
 	}
-	t, err := time.ParseInLocation("2006-01-02", s, ui.Beijing)
+	t, err := time.ParseInLocation("2006-01-02", s, clock.Beijing)
 	if err != nil {
 		return time.Time{}, apperr.Field("day", "日期格式应为 2026-03-01")
 	}
@@ -426,7 +427,7 @@ func (o *Office) inspection(w http.ResponseWriter, r *http.Request) {
 			row.Rate = strconv.FormatFloat(a.ErrorRate*100, 'f', 2, 64) + "%"
 		}
 		for _, c := range a.Slowest {
-			row.Slow = append(row.Slow, callRow{Call: c, Time: c.At.In(ui.Beijing).Format("15:04:05.000"), Latency: fmtMS(c.Latency), Digest: c.Digest})
+			row.Slow = append(row.Slow, callRow{Call: c, Time: c.At.In(clock.Beijing).Format("15:04:05.000"), Latency: fmtMS(c.Latency), Digest: c.Digest})
 		}
 		v.Rows = append(v.Rows, row)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"jifen/internal/account"
 	"jifen/internal/app/apptest"
+	"jifen/internal/platform/clock"
 	"jifen/internal/platform/db"
 )
 
@@ -134,7 +135,7 @@ func TestAgencyPages(t *testing.T) {
 	})
 
 	t.Run("inspection report", func(t *testing.T) {
-		day := now.In(time.FixedZone("CST", 8*3600)).Format("2006-01-02")
+		day := now.In(clock.Beijing).Format("2006-01-02")
 		addCall(t, a, "science", "timeout", now.Add(-2*time.Minute), 10*time.Second, "")
 		r := city.Get("/office/inspection?day=" + day)
 		if r.Status != 200 || !strings.Contains(r.Body, "日巡检报告 "+day) || !strings.Contains(r.Body, "错误率 100.0%") ||

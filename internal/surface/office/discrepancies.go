@@ -10,6 +10,7 @@ import (
 	"jifen/internal/account"
 	"jifen/internal/discrepancy"
 	"jifen/internal/platform/apperr"
+	"jifen/internal/platform/clock"
 	"jifen/internal/platform/web"
 	"jifen/internal/rules"
 	"jifen/internal/surface/shell"
@@ -219,7 +220,7 @@ func (o *Office) discrepancyAction(w http.ResponseWriter, r *http.Request) {
 // parseDay reads a date input (2026-12-01) as that day in Beijing; a bad
 // value gives the zero time, which the service reports against the field.
 func parseDay(s string) time.Time {
-	t, err := time.ParseInLocation(time.DateOnly, s, discrepancy.Beijing)
+	t, err := time.ParseInLocation(time.DateOnly, s, clock.Beijing)
 	if err != nil {
 		return time.Time{}
 	}

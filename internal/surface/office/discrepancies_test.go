@@ -13,9 +13,9 @@ import (
 	"jifen/internal/app/apptest"
 	"jifen/internal/application"
 	"jifen/internal/casetest"
-	"jifen/internal/discrepancy"
 	"jifen/internal/employer"
 	"jifen/internal/person"
+	"jifen/internal/platform/clock"
 	"jifen/internal/platform/db"
 	"jifen/internal/rules"
 )
@@ -246,4 +246,4 @@ func TestApplicantAnswersAMaterialRequest(t *testing.T) {
 	}
 }
 
-var discBeijing = discrepancy.Beijing
+var discBeijing = clock.Beijing

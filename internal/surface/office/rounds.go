@@ -10,6 +10,7 @@ import (
 
 	"jifen/internal/account"
 	"jifen/internal/platform/apperr"
+	"jifen/internal/platform/clock"
 	"jifen/internal/platform/web"
 	"jifen/internal/round"
 	"jifen/internal/rules"
@@ -216,8 +217,8 @@ func formOf(in round.Input) map[string]string {
 		f["other_rulebook"] = "on"
 	}
 	for _, wd := range in.Windows {
-		f[round.OpensField(wd.Kind)] = wd.OpensAt.In(round.Beijing).Format(localLayout)
-		f[round.ClosesField(wd.Kind)] = wd.ClosesAt.In(round.Beijing).Format(localLayout)
+		f[round.OpensField(wd.Kind)] = wd.OpensAt.In(clock.Beijing).Format(localLayout)
+		f[round.ClosesField(wd.Kind)] = wd.ClosesAt.In(clock.Beijing).Format(localLayout)
 	}
 	return f
 }
@@ -269,7 +270,7 @@ func parseRoundForm(r *http.Request) (map[string]string, round.Input, []apperr.F
 // a person types it where the browser offers a plain text box.
 func parseLocal(s string) (time.Time, bool) {
 	for _, layout := range []string{localLayout, "2006-01-02T15:04:05", "2006-01-02 15:04", "2006-01-02 15:04:05"} {
-		if t, err := time.ParseInLocation(layout, s, round.Beijing); err == nil {
+		if t, err := time.ParseInLocation(layout, s, clock.Beijing); err == nil {
 			return t.UTC(), true
 		}
 	}

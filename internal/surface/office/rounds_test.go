@@ -12,6 +12,7 @@ import (
 	"jifen/internal/account"
 	"jifen/internal/app/apptest"
 	"jifen/internal/audit"
+	"jifen/internal/platform/clock"
 	"jifen/internal/round"
 	"jifen/internal/surface/portal"
 )
@@ -21,8 +22,8 @@ import (
 func roundForm(year int, quota string) url.Values {
 	f := url.Values{"year": {strconv.Itoa(year)}, "rulebook": {"2020"}, "quota": {quota}, "title": {""}}
 	for _, w := range round.DefaultWindows(year) {
-		f.Set(round.OpensField(w.Kind), w.OpensAt.In(round.Beijing).Format("2006-01-02T15:04"))
-		f.Set(round.ClosesField(w.Kind), w.ClosesAt.In(round.Beijing).Format("2006-01-02T15:04"))
+		f.Set(round.OpensField(w.Kind), w.OpensAt.In(clock.Beijing).Format("2006-01-02T15:04"))
+		f.Set(round.ClosesField(w.Kind), w.ClosesAt.In(clock.Beijing).Format("2006-01-02T15:04"))
 	}
 	return f
 }

@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"jifen/internal/platform/apperr"
+	"jifen/internal/platform/clock"
 	"jifen/internal/platform/web"
 	"jifen/internal/rules"
 	"jifen/internal/surface/ui"
@@ -71,7 +72,7 @@ func defaultCalcForm() *calcForm {
 // is rendered once a year and shown as it is.
 func (p *Portal) calculatorPage(w http.ResponseWriter, r *http.Request) {
 	pg := p.calcPage(r)
-	form, err := p.defaultCalcFormHTML(p.sh.Clock.Now().In(ui.Beijing).Year())
+	form, err := p.defaultCalcFormHTML(p.sh.Clock.Now().In(clock.Beijing).Year())
 	if err != nil {
 		web.WriteError(w, r, err)
 		return
@@ -333,20 +334,17 @@ func pageField(field string, taxYears []int) string {
 	return field
 }
 
-// calcPage is the base page of the calculator, with the navigation of a
-// visitor who is not logged in.
+// calcPage is the base page of the calculator (shell.Page gives a visitor
+// who is not logged in the portal's navigation).
 func (p *Portal) calcPage(r *http.Request) *ui.Page {
 	pg := p.sh.Page(r, "积分自测")
-	if pg.Nav == nil {
-		pg.Nav = p.nav(nil, r.URL.Path)
-	}
 	return pg
 }
 
 func (p *Portal) renderCalculator(w http.ResponseWriter, r *http.Request, status int, f *calcForm, add string,
 	res *rules.Result, errs rules.FieldErrors) {
 	pg := p.calcPage(r)
-	pg.Data = calcData(pg, f, p.sh.Clock.Now().In(ui.Beijing).Year(), add, res, errs)
+	pg.Data = calcData(pg, f, p.sh.Clock.Now().In(clock.Beijing).Year(), add, res, errs)
 	p.sh.Render(w, r, status, "calculator", pg)
 }
 

@@ -53,14 +53,9 @@ func (p *Portal) registerPages(mux *web.Mux) {
 	p.registerCorrections(mux)
 }
 
-// page is the base page of the portal, with the navigation even where the
-// shell leaves it out (nobody logged in).
+// page is the base page of the portal.
 func (p *Portal) page(r *http.Request, title string) *ui.Page {
-	pg := p.sh.Page(r, title)
-	if pg.Nav == nil {
-		pg.Nav = p.nav(shell.User(r.Context()), r.URL.Path)
-	}
-	return pg
+	return p.sh.Page(r, title)
 }
 
 // shownOnPage reports whether a page shows err beside its form, because the

@@ -83,8 +83,5 @@ func (p *Portal) home(w http.ResponseWriter, r *http.Request) {
 		v.Round, _ = CurrentRoundView(r.Context(), p.sh.Rounds, p.sh.Clock.Now())
 	}
 	pg.Data = v
-	if pg.Nav == nil {
-		pg.Nav = p.nav(nil, r.URL.Path)
-	}
 	p.sh.Render(w, r, http.StatusOK, "portal_home", pg)
 }

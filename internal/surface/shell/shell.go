@@ -210,6 +210,12 @@ func (s *Shell) Page(r *http.Request, title string) *ui.Page {
 			p.Nav = s.Nav(u, r.URL.Path)
 		}
 	}
+	if p.Nav == nil && s.Zone == account.Internet {
+		// The internet surface shows visitors (and people half way through
+		// logging in) its public pages, the home and the calculator, on
+		// every page, error pages included.
+		p.Nav = s.Nav(nil, r.URL.Path)
+	}
 	if f, err := r.Cookie("jifen_flash"); err == nil {
 		p.Flash = flashText(f.Value)
 	}
@@ -222,6 +228,17 @@ func (s *Shell) Render(w http.ResponseWriter, r *http.Request, status int, name 
 		http.SetCookie(w, &http.Cookie{Name: "jifen_flash", Path: "/", MaxAge: -1})
 	}
 	s.UI.Render(w, r, status, name, p)
+}
+
+// ErrorPage renders an error page in the layout of every other page: the
+// surface's header, navigation for the logged-in user, and footer. The
+// application gives it to web.WithErrorPages. A flash message waiting for
+// the next page is left for it.
+func (s *Shell) ErrorPage(w http.ResponseWriter, r *http.Request, e web.ErrorPage) {
+	p := s.Page(r, e.Message)
+	p.Flash = ""
+	p.Data = e
+	s.UI.Render(w, r, e.Status, "error", p)
 }
 
 // Flash sets a one-time message shown on the next page, then redirects.

@@ -17,14 +17,12 @@ import (
 	"time"
 
 	"jifen/internal/platform/apperr"
+	"jifen/internal/platform/clock"
 	"jifen/internal/platform/web"
 )
 
 //go:embed templates static
 var files embed.FS
-
-// Beijing is the time zone pages show times in (storage is UTC).
-var Beijing = time.FixedZone("CST", 8*3600)
 
 // Nav is one link of the navigation bar.
 type Nav struct {
@@ -76,13 +74,13 @@ var Funcs = template.FuncMap{
 		if t.IsZero() {
 			return ""
 		}
-		return t.In(Beijing).Format("2006-01-02 15:04")
+		return t.In(clock.Beijing).Format("2006-01-02 15:04")
 	},
 	"date": func(t time.Time) string {
 		if t.IsZero() {
 			return ""
 		}
-		return t.In(Beijing).Format("2006-01-02")
+		return t.In(clock.Beijing).Format("2006-01-02")
 	},
 	"points": func(hundredths int64) string {
 		neg := hundredths < 0
@@ -112,7 +110,7 @@ var Funcs = template.FuncMap{
 		if us == 0 {
 			return ""
 		}
-		return time.UnixMicro(us).In(Beijing).Format("2006-01-02 15:04")
+		return time.UnixMicro(us).In(clock.Beijing).Format("2006-01-02 15:04")
 	},
 	"fieldID": FieldID,
 }
