@@ -155,3 +155,23 @@ func TestBatchCommitsEachWriteOnceAndIsolatesFailures(t *testing.T) {
 		t.Fatalf("failed %d, written %d, failed-but-kept %d", failed, good, bad)
 	}
 }
+
+// Placeholders are PostgreSQL's on both engines: any order, reused, inside
+// a transaction or not.
+func TestPlaceholdersBindByNumber(t *testing.T) {
+	d := dbtest.Open(t)
+	ctx := context.Background()
+	var a, b, c string
+	if err := d.QueryRow(ctx, "SELECT CAST($2 AS TEXT), CAST($1 AS TEXT), CAST($2 AS TEXT) || '$1'", "one", "two").Scan(&a, &b, &c); err != nil {
+		t.Fatal(err)
+	}
+	if a != "two" || b != "one" || c != "two$1" {
+		t.Fatalf("got %q %q %q", a, b, c)
+	}
+	err := d.WithTx(ctx, func(ctx context.Context) error {
+		return d.QueryRow(ctx, "SELECT CAST($3 AS TEXT), CAST($1 AS TEXT) WHERE CAST($2 AS TEXT) = 'y'", "x", "y", "z").Scan(&a, &b)
+	})
+	if err != nil || a != "z" || b != "x" {
+		t.Fatalf("in tx: %q %q %v", a, b, err)
+	}
+}
