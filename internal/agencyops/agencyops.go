@@ -196,12 +196,11 @@ func (s *Service) EnsureDefaults(ctx context.Context, baseURL, key string) error
 					return err
 				}
 			}
-			res, err := s.db.Exec(ctx, `INSERT INTO agency_connectors (agency, base_url, key_enc, updated_at)
-				VALUES ($1, $2, $3, $4) ON CONFLICT (agency) DO NOTHING`, a, baseURL, enc, now)
+			ok, err := check.AddDefaultConnector(ctx, s.db, a, baseURL, enc, now)
 			if err != nil {
 				return fmt.Errorf("default connector %s: %w", a, err)
 			}
-			if n, _ := res.RowsAffected(); n > 0 {
+			if ok {
 				added++
 			}
 		}
@@ -297,16 +296,9 @@ func (s *Service) UpdateConnector(ctx context.Context, by *account.User, agency 
 			out = old
 			return nil
 		}
-		if !exists {
-			if _, err := s.db.Exec(ctx, `INSERT INTO agency_connectors (agency, base_url, updated_at) VALUES ($1, $2, $3)`,
-				agency, in.BaseURL, now); err != nil {
-				return err
-			}
-		}
-		if _, err := s.db.Exec(ctx, `UPDATE agency_connectors SET base_url = $1, rate_per_sec = $2, timeout_ms = $3,
-			retries = $4, batch_size = $5, enabled = $6, updated_by = $7, updated_at = $8,
-			key_enc = CASE WHEN $9 = '' THEN key_enc ELSE $9 END WHERE agency = $10`,
-			in.BaseURL, in.RatePerSec, in.TimeoutMS, in.Retries, in.BatchSize, in.Enabled, by.ID, now, enc, agency); err != nil {
+		if err := check.SaveConnector(ctx, s.db, agency, check.ConnectorSettings{BaseURL: in.BaseURL, RatePerSec: in.RatePerSec,
+			TimeoutMS: in.TimeoutMS, Retries: in.Retries, BatchSize: in.BatchSize, Enabled: in.Enabled, KeyEnc: enc, UpdatedBy: by.ID},
+			now); err != nil {
 			return err
 		}
 		if err := s.audit.Record(ctx, audit.Entry{Action: "agency.connector_update", ObjectType: "agency_connector",

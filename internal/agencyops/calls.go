@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"jifen/internal/check"
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/db"
 )
@@ -179,14 +180,9 @@ func (s *Service) PurgeCalls(ctx context.Context, before time.Time) (int64, erro
 	cutoff := db.Micros(before)
 	var total int64
 	for {
-		res, err := s.db.Exec(ctx, `DELETE FROM check_calls WHERE id IN
-			(SELECT id FROM check_calls WHERE at < $1 ORDER BY id LIMIT $2)`, cutoff, purgeChunk)
+		n, err := check.PurgeCallsBefore(ctx, s.db, cutoff, purgeChunk)
 		if err != nil {
 			return total, fmt.Errorf("purge calls: %w", err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return total, err
 		}
 		total += n
 		if n < purgeChunk || ctx.Err() != nil {

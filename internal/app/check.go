@@ -22,7 +22,8 @@ func (a *App) buildCheck() {
 		}
 		return []byte(key), err
 	})
-	a.Check = check.New(a.DB, a.Keys, a.Connectors, a.Clock, a.Audit, a.Log)
+	a.Check = check.New(a.DB, a.Keys, a.Connectors, a.Clock, a.Audit, a.Log, check.Owners{
+		Applications: a.Cases.Applications, Discrepancies: a.Cases.Discrepancies, Employers: a.Cases.Employers})
 }
 
 // StartAgencySim plays the partner agencies in-process for the demo: the

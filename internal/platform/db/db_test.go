@@ -175,3 +175,41 @@ func TestPlaceholdersBindByNumber(t *testing.T) {
 		t.Fatalf("in tx: %q %q %v", a, b, err)
 	}
 }
+
+func TestJSONRows(t *testing.T) {
+	d := dbtest.Open(t)
+	ctx := context.Background()
+	rows, err := d.Query(ctx, `SELECT r.id, r.name, r.ok FROM `+d.JSONRows("$1", "id BIGINT", "name TEXT", "ok BOOLEAN")+` r ORDER BY r.id`,
+		`[{"id":2,"name":"乙","ok":false},{"id":1,"name":"it's","ok":true}]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var id int64
+		var name string
+		var ok bool
+		if err := rows.Scan(&id, &name, &ok); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%d %s %v", id, name, ok))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if want := "[1 it's true 2 乙 false]"; fmt.Sprint(got) != want {
+		t.Fatalf("got %v, want %s", got, want)
+	}
+}
+
+func TestJSONIDs(t *testing.T) {
+	d := dbtest.Open(t)
+	var n, sum int64
+	if err := d.QueryRow(context.Background(), `SELECT COUNT(*), SUM(r.id) FROM `+d.JSONIDs("$1")+` r`, "[3,4,5]").Scan(&n, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if n != 3 || sum != 12 {
+		t.Fatalf("count %d sum %d", n, sum)
+	}
+}

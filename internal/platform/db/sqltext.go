@@ -196,3 +196,38 @@ func (db *DB) ResetIdentity(ctx context.Context, tables ...string) error {
 }
 
 func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// JSONRows is a table expression over the JSON array of objects bound to
+// param, with the given columns ("name TYPE", TYPE one of BIGINT, TEXT,
+// BOOLEAN). It lets one statement write a whole batch — rows that differ
+// per item — with one parameter, instead of a statement per item or a
+// VALUES list with computed placeholder numbers. The caller names it:
+// `FROM ` + d.JSONRows("$1", "id BIGINT") + ` r`.
+func (db *DB) JSONRows(param string, cols ...string) string {
+	var b strings.Builder
+	if db.Dialect == Postgres {
+		b.WriteString("(SELECT * FROM jsonb_to_recordset(CAST(" + param + " AS jsonb)) AS x(")
+		b.WriteString(strings.Join(cols, ", "))
+		b.WriteString("))")
+		return b.String()
+	}
+	b.WriteString("(SELECT ")
+	for i, c := range cols {
+		name, typ, _ := strings.Cut(c, " ")
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("CAST(json_extract(value, '$." + name + "') AS " + typ + ") AS " + name)
+	}
+	b.WriteString(" FROM json_each(" + param + "))")
+	return b.String()
+}
+
+// JSONIDs is a table expression with one column, id, over the JSON array of
+// integers bound to param ("[1,2,3]"): a set of ids as one parameter.
+func (db *DB) JSONIDs(param string) string {
+	if db.Dialect == Postgres {
+		return "(SELECT CAST(x AS BIGINT) AS id FROM jsonb_array_elements_text(CAST(" + param + " AS jsonb)) AS x)"
+	}
+	return "(SELECT CAST(value AS BIGINT) AS id FROM json_each(" + param + "))"
+}
