@@ -33,7 +33,7 @@ type appRow struct {
 
 func (e *Engine) loadApps(ctx context.Context, ids []int64) (map[int64]*appRow, error) {
 	rows, err := e.db.Query(ctx, `SELECT a.id, a.declaration, a.status, a.score_run, e.credit_code, e.district
-		FROM applications a JOIN employers e ON e.id = a.employer_id WHERE a.id IN (`+inList(ids)+`)`)
+		FROM applications a JOIN employers e ON e.id = a.employer_id WHERE a.id IN (SELECT id FROM `+e.db.JSONIDs("$1")+` x)`, idJSON(ids))
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +57,8 @@ func (e *Engine) loadApps(ctx context.Context, ids []int64) (map[int64]*appRow, 
 // current results (for a run of one check item).
 func (e *Engine) previous(ctx context.Context, ids []int64) (map[int64]rules.CalculatorRequest, map[int64][]Outcome, error) {
 	rows, err := e.db.Query(ctx, `SELECT s.application_id, s.verified, s.outcomes FROM check_scores s
-		JOIN applications a ON a.id = s.application_id AND a.score_run = s.run_id WHERE a.id IN (`+inList(ids)+`)`)
+		JOIN applications a ON a.id = s.application_id AND a.score_run = s.run_id WHERE a.id IN (SELECT id FROM `+e.db.JSONIDs("$1")+` x)`,
+		idJSON(ids))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -82,7 +83,7 @@ func (e *Engine) previous(ctx context.Context, ids []int64) (map[int64]rules.Cal
 // the verified part the override was decided against.
 func (e *Engine) overrides(ctx context.Context, ids []int64) (map[int64]map[string]string, error) {
 	rows, err := e.db.Query(ctx, `SELECT application_id, indicator, verified FROM discrepancies
-		WHERE status = 'overridden' AND application_id IN (`+inList(ids)+`)`)
+		WHERE status = 'overridden' AND application_id IN (SELECT id FROM `+e.db.JSONIDs("$1")+` x)`, idJSON(ids))
 	if err != nil {
 		return nil, err
 	}
@@ -297,18 +298,19 @@ func (e *Engine) doApply(ctx context.Context, j *job) error {
 	var list []scored
 	if err := e.each(ctx, `SELECT s.application_id, s.total, s.eligible, s.outcomes, e.district
 		FROM check_scores s JOIN applications a ON a.id = s.application_id JOIN employers e ON e.id = a.employer_id
-		WHERE s.run_id = $1 AND s.application_id IN (`+inList(b.ids)+`)`, []any{j.runID}, func(rows *sql.Rows) error {
-		var s scored
-		var oc string
-		if err := rows.Scan(&s.id, &s.total, &s.eligible, &oc, &s.district); err != nil {
-			return err
-		}
-		if err := json.Unmarshal([]byte(oc), &s.outcomes); err != nil {
-			return fmt.Errorf("outcomes of application %d: %w", s.id, err)
-		}
-		list = append(list, s)
-		return nil
-	}); err != nil {
+		WHERE s.run_id = $1 AND s.application_id IN (SELECT id FROM `+e.db.JSONIDs("$2")+` x)`, []any{j.runID, idJSON(b.ids)},
+		func(rows *sql.Rows) error {
+			var s scored
+			var oc string
+			if err := rows.Scan(&s.id, &s.total, &s.eligible, &oc, &s.district); err != nil {
+				return err
+			}
+			if err := json.Unmarshal([]byte(oc), &s.outcomes); err != nil {
+				return fmt.Errorf("outcomes of application %d: %w", s.id, err)
+			}
+			list = append(list, s)
+			return nil
+		}); err != nil {
 		return err
 	}
 	err = e.db.WithTx(ctx, func(ctx context.Context) error {
@@ -344,4 +346,10 @@ func (e *Engine) doApply(ctx context.Context, j *job) error {
 func (e *Engine) lockRun(ctx context.Context, runID int64) error {
 	var id int64
 	return e.db.QueryRow(ctx, `SELECT id FROM check_runs WHERE id = $1`+e.db.ForUpdate(), runID).Scan(&id)
+}
+
+// idJSON is a set of ids as one parameter, for db.JSONIDs.
+func idJSON(ids []int64) string {
+	b, _ := json.Marshal(ids)
+	return string(b)
 }
