@@ -68,7 +68,7 @@ func (s *Service) ApplyResults(ctx context.Context, runID int64, results []Resul
 			status  Status
 			version int
 		}
-		now := map[int64]cur{}
+		current := map[int64]cur{}
 		rows, err := s.db.Query(ctx, `SELECT id, status, version FROM applications WHERE id IN (SELECT r.id FROM `+
 			s.db.JSONIDs("$1")+` r) ORDER BY id`+s.db.ForUpdate(), string(idj))
 		if err != nil {
@@ -80,7 +80,7 @@ func (s *Service) ApplyResults(ctx context.Context, runID int64, results []Resul
 			if err := rows.Scan(&id, &c.status, &c.version); err != nil {
 				return err
 			}
-			now[id] = c
+			current[id] = c
 			return nil
 		}); err != nil {
 			return err
@@ -96,7 +96,7 @@ func (s *Service) ApplyResults(ctx context.Context, runID int64, results []Resul
 		var moved []int64
 		from := map[int64]Status{}
 		for _, r := range results {
-			c, ok := now[r.ID]
+			c, ok := current[r.ID]
 			if !ok {
 				continue
 			}
@@ -142,7 +142,7 @@ func (s *Service) ApplyResults(ctx context.Context, runID int64, results []Resul
 		}
 		versions := map[int64]int{}
 		for _, id := range moved {
-			versions[id] = now[id].version
+			versions[id] = current[id].version
 		}
 		return s.mailResults(ctx, moved, versions)
 	})

@@ -222,6 +222,8 @@ func InTx(ctx context.Context) bool {
 }
 
 // W returns the querier for writes: the transaction in ctx, or the writer.
+// Its methods take SQL as the driver does (no placeholder rewrite): use
+// Exec, Query and QueryRow for the application's SQL.
 func (db *DB) W(ctx context.Context) Querier {
 	if tx, ok := ctx.Value(txKey{}).(*sql.Tx); ok {
 		return tx
