@@ -146,3 +146,10 @@ func GeneratePassword(login string) (string, error) {
 	}
 	return "", fmt.Errorf("could not generate a password")
 }
+
+// MarkDemo marks an account as one of the demo's (serve --demo), which the
+// pages label as such.
+func (s *Service) MarkDemo(ctx context.Context, login string) error {
+	_, err := s.db.Exec(ctx, `UPDATE users SET demo = TRUE WHERE login = $1`, login)
+	return err
+}

@@ -172,21 +172,19 @@ func (s *Service) ListUsers(ctx context.Context, f UserFilter) ([]*User, error) 
 	if f.Limit <= 0 || f.Limit > 500 {
 		f.Limit = 100
 	}
-	q := `SELECT ` + userColumns + ` FROM users WHERE 1 = 1`
-	var args []any
+	var w db.Where
 	if f.Zone != "" {
-		args = append(args, string(f.Zone))
-		q += fmt.Sprintf(" AND zone = $%d", len(args))
+		w.And("zone = ?", string(f.Zone))
 	}
 	if f.Role != "" {
-		args = append(args, string(f.Role))
-		q += fmt.Sprintf(" AND id IN (SELECT user_id FROM user_roles WHERE role = $%d)", len(args))
+		w.And("id IN (SELECT user_id FROM user_roles WHERE role = ?)", string(f.Role))
 	}
 	if f.Search != "" {
-		args = append(args, "%"+strings.ToLower(f.Search)+"%")
-		q += fmt.Sprintf(" AND (login LIKE $%d OR lower(display_name) LIKE $%d)", len(args), len(args))
+		like := "%" + strings.ToLower(f.Search) + "%"
+		w.And("(login LIKE ? OR lower(display_name) LIKE ?)", like, like)
 	}
-	q += fmt.Sprintf(" ORDER BY login LIMIT %d OFFSET %d", f.Limit, max(f.Offset, 0))
+	q := `SELECT ` + userColumns + ` FROM users` + w.SQL() + ` ORDER BY login LIMIT ` + w.Arg(f.Limit) + ` OFFSET ` + w.Arg(max(f.Offset, 0))
+	args := w.Args()
 	rows, err := s.db.Query(ctx, q, args...)
 	if err != nil {
 		return nil, err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -75,7 +74,7 @@ const (
 	MaxCallLimit     = 1000
 )
 
-func (f CallFilter) where() (string, []any, error) {
+func (f CallFilter) where() (*db.Where, error) {
 	var fe []apperr.FieldError
 	if f.Agency != "" && !agency.Known(f.Agency) {
 		fe = append(fe, apperr.FieldError{Field: "agency", Message: "没有该委办局"})
@@ -96,14 +95,10 @@ func (f CallFilter) where() (string, []any, error) {
 		fe = append(fe, apperr.FieldError{Field: "to", Message: "结束时间应晚于开始时间"})
 	}
 	if err := apperr.Fields(fe); err != nil {
-		return "", nil, err
+		return nil, err
 	}
-	var conds []string
-	var args []any
-	add := func(cond string, v any) {
-		args = append(args, v)
-		conds = append(conds, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
-	}
+	w := &db.Where{}
+	add := func(cond string, v any) { w.And(cond, v) }
 	if !f.From.IsZero() {
 		add("at >= ?", db.Micros(f.From))
 	}
@@ -131,13 +126,9 @@ func (f CallFilter) where() (string, []any, error) {
 	if f.BeforeID > 0 {
 		// A row value, so that both engines walk the (at) and (agency, at)
 		// indexes backwards from the cursor instead of sorting every match.
-		args = append(args, db.Micros(f.BeforeAt), f.BeforeID)
-		conds = append(conds, fmt.Sprintf("(at, id) < ($%d, $%d)", len(args)-1, len(args)))
+		w.And("(at, id) < (?, ?)", db.Micros(f.BeforeAt), f.BeforeID)
 	}
-	if len(conds) == 0 {
-		return "", nil, nil
-	}
-	return " WHERE " + strings.Join(conds, " AND "), args, nil
+	return w, nil
 }
 
 // SearchCalls returns the matching calls, newest first (by time, then id),
@@ -148,7 +139,7 @@ func (s *Service) SearchCalls(ctx context.Context, f CallFilter) ([]Call, error)
 		f.Limit = DefaultCallLimit
 	}
 	f.Limit = min(f.Limit, MaxCallLimit)
-	where, args, err := f.where()
+	w, err := f.where()
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +154,7 @@ func (s *Service) SearchCalls(ctx context.Context, f CallFilter) ([]Call, error)
 	if f.AppID > 0 || (f.Status != "" && f.Status != StatusOK && f.Agency == "" && f.From.IsZero() && f.To.IsZero()) {
 		order = ` ORDER BY +at DESC, +id DESC`
 	}
-	rows, err := s.db.Query(ctx, `SELECT `+callColumns+` FROM check_calls`+where+order+` LIMIT `+strconv.Itoa(f.Limit), args...)
+	rows, err := s.db.Query(ctx, `SELECT `+callColumns+` FROM check_calls`+w.SQL()+order+` LIMIT `+w.Arg(f.Limit), w.Args()...)
 	if err != nil {
 		return nil, fmt.Errorf("search calls: %w", err)
 	}
@@ -190,7 +181,7 @@ func (s *Service) PurgeCalls(ctx context.Context, before time.Time) (int64, erro
 	var total int64
 	for {
 		res, err := s.db.Exec(ctx, `DELETE FROM check_calls WHERE id IN
-			(SELECT id FROM check_calls WHERE at < $1 ORDER BY id LIMIT `+strconv.Itoa(purgeChunk)+`)`, cutoff)
+			(SELECT id FROM check_calls WHERE at < $1 ORDER BY id LIMIT $2)`, cutoff, purgeChunk)
 		if err != nil {
 			return total, fmt.Errorf("purge calls: %w", err)
 		}

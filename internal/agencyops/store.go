@@ -121,3 +121,25 @@ func (s *Store) PointAll(ctx context.Context, keys crypto.KeyProvider, baseURL, 
 		return nil
 	})
 }
+
+// CallRecord is one call to an agency for the call log (check_calls).
+type CallRecord struct {
+	At                    time.Time
+	Agency, Kind          string
+	RunID, JobID          int64
+	AppFrom, AppTo        int64
+	Subjects, Attempt     int
+	Latency               time.Duration
+	HTTPStatus            int
+	Status, Error, Digest string
+}
+
+// LogCall writes one call to the call log. The connectors call it outside
+// any transaction: the call happened whatever becomes of the job.
+func (s *Store) LogCall(ctx context.Context, r CallRecord) error {
+	_, err := s.db.Exec(ctx, `INSERT INTO check_calls (at, agency, kind, run_id, job_id, app_from, app_to, subjects, attempt, latency_us,
+		http_status, status, error, digest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		db.Micros(r.At), r.Agency, r.Kind, r.RunID, r.JobID, r.AppFrom, r.AppTo, r.Subjects, r.Attempt,
+		r.Latency.Microseconds(), r.HTTPStatus, r.Status, r.Error, r.Digest)
+	return err
+}

@@ -35,7 +35,7 @@ func (a *App) buildCases() error {
 		Persons:       person.NewService(a.DB, a.Audit, a.Clock, a.Keys, a.Accounts, emp),
 		Applications:  apps,
 		Attachments:   application.NewAttachments(apps, store),
-		Discrepancies: discrepancy.NewService(a.DB, a.Audit, a.Clock, a.Outbox),
+		Discrepancies: discrepancy.NewService(a.DB, a.Audit, a.Clock, a.Outbox, apps),
 	}
 	return nil
 }

@@ -15,5 +15,6 @@ func (a *App) buildCheck() {
 		}
 		return []byte(key), err
 	})
-	a.Check = check.New(a.DB, a.Keys, a.Connectors, a.Clock, a.Audit, a.Log)
+	a.Check = check.New(a.DB, a.Keys, a.Connectors, a.Clock, a.Audit, a.Log, check.Owners{
+		Applications: a.Cases.Applications, Discrepancies: a.Cases.Discrepancies, Employers: a.Cases.Employers})
 }

@@ -129,8 +129,7 @@ func (a *App) createDemoAccount(ctx context.Context, login, name string, role ac
 		return err
 	}
 	// Registration made an ordinary account; mark it as a demo one.
-	_, err = a.DB.Exec(ctx, `UPDATE users SET demo = TRUE WHERE login = $1`, login)
-	return err
+	return a.Accounts.MarkDemo(ctx, login)
 }
 
 // demoCreditCode is the demo employer's (valid) unified social credit code.

@@ -185,17 +185,27 @@ func afterStatisticsDate(d rules.CalculatorRequest) []rules.FieldError {
 // counts as made already (answered again, idempotent), what must hold, and
 // what it writes besides the status, the version and the time.
 type change struct {
-	to     Status
-	by     func(Caller) bool
-	done   func(*Application) bool
-	check  func(ctx context.Context, a *Application) error
-	set    string // extra "col = $1, col = $2" assignments
-	args   func(now int64) []any
+	to    Status
+	by    func(Caller) bool
+	done  func(*Application) bool
+	check func(ctx context.Context, a *Application) error
+	// set is extra assignments, a constant of this file. Its values are
+	// $2 (the time of the change) and $6, $7, ... (args); $1 and $3–$5 are
+	// the status, the id and the guard.
+	set    string
+	args   []any
 	reason string
 }
 
+// errMoved is the answer when the application changed between reading and
+// writing it: another tab, another officer or a double click came first.
+var errMoved = apperr.New(apperr.Conflict, "申请已被他人处理或已在其他页面修改，请刷新页面后查看")
+
 // transition makes one change in one transaction: the row, its timeline
-// entry, its audit record and its e-mail.
+// entry, its audit record and its e-mail. The write is conditional on the
+// status and the version it read, so of two concurrent changes exactly one
+// takes effect; the other finds the change made (when it is idempotent) or
+// answers a conflict.
 func (s *Service) transition(ctx context.Context, c Caller, id int64, ch change) (*Application, error) {
 	var out *Application
 	err := s.db.WithTx(ctx, func(ctx context.Context) error {
@@ -214,12 +224,13 @@ func (s *Service) transition(ctx context.Context, c Caller, id int64, ch change)
 			return err
 		}
 		now := db.Micros(s.clock.Now())
-		args := ch.args(now)
-		n := len(args)
-		q := fmt.Sprintf(`UPDATE applications SET status = '%s', %s, version = version + 1, updated_at = $%d WHERE id = $%d`,
-			ch.to, ch.set, n+1, n+2)
-		if _, err := s.db.Exec(ctx, q, append(args, now, id)...); err != nil {
+		res, err := s.db.Exec(ctx, `UPDATE applications SET status = $1, `+ch.set+`, version = version + 1, updated_at = $2
+			WHERE id = $3 AND status = $4 AND version = $5`, append([]any{string(ch.to), now, id, string(a.Status), a.Version}, ch.args...)...)
+		if err != nil {
 			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return s.moved(ctx, id, ch, &out)
 		}
 		if err := s.record(ctx, c, a, ch.to, ch.reason); err != nil {
 			return err
@@ -231,6 +242,21 @@ func (s *Service) transition(ctx context.Context, c Caller, id int64, ch change)
 		return err
 	})
 	return out, s.denied(ctx, id, err)
+}
+
+// moved answers a change whose guarded write matched nothing: if the same
+// change was made meanwhile (a double click), it is answered as made;
+// anything else is a conflict.
+func (s *Service) moved(ctx context.Context, id int64, ch change, out **Application) error {
+	a, err := s.get(ctx, id)
+	if err != nil {
+		return err
+	}
+	if ch.done != nil && ch.done(a) {
+		*out = a
+		return nil
+	}
+	return errMoved
 }
 
 // returnReason is the reason the e-mail quotes: only a return explains
@@ -270,8 +296,7 @@ func (s *Service) SubmitToEmployer(ctx context.Context, c Caller, id int64, trut
 			}
 			return nil
 		},
-		set:  "truthful_at = $1, submitted_at = $2, return_reason = ''",
-		args: func(now int64) []any { return []any{now, now} }})
+		set: "truthful_at = $2, submitted_at = $2, return_reason = ''"})
 }
 
 // Return sends an application back to the applicant with a reason.
@@ -287,8 +312,7 @@ func (s *Service) Return(ctx context.Context, c Caller, id int64, reason string)
 			}
 			return nil
 		},
-		set:  "return_reason = $1",
-		args: func(int64) []any { return []any{reason} }})
+		set: "return_reason = $6", args: []any{reason}})
 }
 
 // File submits an application to the bureau on the employer's behalf
@@ -303,8 +327,7 @@ func (s *Service) File(ctx context.Context, c Caller, id int64) (*Application, e
 			}
 			return s.windows.RequireOpen(ctx, a.RoundID, "employer_submission")
 		},
-		set:  "filed_at = $1",
-		args: func(now int64) []any { return []any{now} }})
+		set: "filed_at = $2"})
 }
 
 // BulkResult is the outcome of one application in a bulk action.

@@ -35,19 +35,19 @@ func (s *Service) ForEmployer(ctx context.Context, employerID, roundID int64, f 
 	if f.Limit <= 0 || f.Limit > 500 {
 		f.Limit = 100
 	}
-	where := `a.employer_id = $1 AND a.round_id = $2`
-	args := []any{employerID, roundID}
+	var w db.Where
+	w.And("a.employer_id = ?", employerID)
+	w.And("a.round_id = ?", roundID)
 	if f.Status != "" {
-		args = append(args, string(f.Status))
-		where += fmt.Sprintf(" AND a.status = $%d", len(args))
+		w.And("a.status = ?", string(f.Status))
 	}
 	if n := strings.TrimSpace(f.Name); n != "" {
-		args = append(args, "%"+n+"%")
-		where += fmt.Sprintf(" AND p.name LIKE $%d", len(args))
+		w.And("p.name LIKE ?", "%"+n+"%")
 	}
-	rows, err := s.db.Query(ctx, `SELECT a.id, p.name, a.status, a.estimate, a.eligible, a.submitted_at, a.updated_at
-		FROM applications a JOIN persons p ON p.id = a.person_id WHERE `+where+
-		fmt.Sprintf(` ORDER BY a.updated_at DESC, a.id DESC LIMIT %d OFFSET %d`, f.Limit, max(f.Offset, 0)), args...)
+	q := `SELECT a.id, p.name, a.status, a.estimate, a.eligible, a.submitted_at, a.updated_at
+		FROM applications a JOIN persons p ON p.id = a.person_id` + w.SQL() +
+		` ORDER BY a.updated_at DESC, a.id DESC LIMIT ` + w.Arg(f.Limit) + ` OFFSET ` + w.Arg(max(f.Offset, 0))
+	rows, err := s.db.Query(ctx, q, w.Args()...)
 	if err != nil {
 		return nil, nil, apperr.Wrap(err)
 	}
@@ -136,9 +136,13 @@ func (s *Service) RequestReview(ctx context.Context, c Caller, id int64, indicat
 			VALUES ($1, $2, $3, 'requested', $4)`, id, strings.Join(indicators, ","), reason, db.Micros(s.clock.Now())); err != nil {
 			return err
 		}
-		if _, err := s.db.Exec(ctx, `UPDATE applications SET status = 'review_requested', version = version + 1, updated_at = $1 WHERE id = $2`,
-			db.Micros(s.clock.Now()), id); err != nil {
+		res, err := s.db.Exec(ctx, `UPDATE applications SET status = 'review_requested', version = version + 1, updated_at = $1
+			WHERE id = $2 AND status = 'first_result' AND version = $3`, db.Micros(s.clock.Now()), id, a.Version)
+		if err != nil {
 			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return errMoved
 		}
 		if err := s.record(ctx, c, a, ReviewRequested, "申请复查："+strings.Join(indicators, "、")); err != nil {
 			return err

@@ -30,18 +30,9 @@ func (s *Service) notify(ctx context.Context, a *Application, to Status, reason 
 		}
 		rs = append(rs, ops...)
 	}
-	subject := fmt.Sprintf("【北京市积分落户】%d年度申请状态更新：%s", a.RoundYear, StatusName(to))
 	for _, r := range rs {
-		var b strings.Builder
-		fmt.Fprintf(&b, "%s，您好：\n\n", r.name)
-		fmt.Fprintf(&b, "申请人%s的%d年度积分落户申请（编号 %d）状态已更新为：%s。\n", a.PersonName, a.RoundYear, a.ID, StatusName(to))
-		if reason != "" {
-			fmt.Fprintf(&b, "说明：%s\n", reason)
-		}
-		b.WriteString("\n请登录北京市积分落户网上申报系统查看详情。本邮件由系统自动发送，请勿回复。\n")
-		key := fmt.Sprintf("app:%d:v%d:%s:%s", a.ID, a.Version, to, r.email)
-		if _, err := s.outbox.Enqueue(ctx, mail.Message{To: r.email, ToName: r.name, Subject: subject, Text: b.String(),
-			Category: "application.status", Ref: fmt.Sprintf("application:%d", a.ID), IdempotencyKey: key}); err != nil {
+		m := statusMail(a.ID, a.Version, a.RoundYear, a.PersonName, to, reason, r)
+		if _, err := s.outbox.Enqueue(ctx, m); err != nil {
 			if apperr.Is(err, apperr.Invalid) {
 				continue // an address the outbox refuses must not block the case
 			}
@@ -52,6 +43,22 @@ func (s *Service) notify(ctx context.Context, a *Application, to Status, reason 
 }
 
 type recipient struct{ email, name string }
+
+// statusMail is the e-mail about one status change of application id (at
+// version, before the change) to one recipient. Its idempotency key makes a
+// repeated change harmless.
+func statusMail(id int64, version, year int, personName string, to Status, reason string, r recipient) mail.Message {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s，您好：\n\n", r.name)
+	fmt.Fprintf(&b, "申请人%s的%d年度积分落户申请（编号 %d）状态已更新为：%s。\n", personName, year, id, StatusName(to))
+	if reason != "" {
+		fmt.Fprintf(&b, "说明：%s\n", reason)
+	}
+	b.WriteString("\n请登录北京市积分落户网上申报系统查看详情。本邮件由系统自动发送，请勿回复。\n")
+	return mail.Message{To: r.email, ToName: r.name, Subject: fmt.Sprintf("【北京市积分落户】%d年度申请状态更新：%s", year, StatusName(to)),
+		Text: b.String(), Category: "application.status", Ref: fmt.Sprintf("application:%d", id),
+		IdempotencyKey: fmt.Sprintf("app:%d:v%d:%s:%s", id, version, to, r.email)}
+}
 
 func (s *Service) recipients(ctx context.Context, q string, id int64) ([]recipient, error) {
 	rows, err := s.db.Query(ctx, q, id)

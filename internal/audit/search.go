@@ -24,13 +24,9 @@ type Filter struct {
 	Limit      int
 }
 
-func (f Filter) where() (string, []any) {
-	var conds []string
-	var args []any
-	add := func(cond string, v any) {
-		args = append(args, v)
-		conds = append(conds, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
-	}
+func (f Filter) where() *db.Where {
+	w := &db.Where{}
+	add := func(cond string, v any) { w.And(cond, v) }
 	if f.Actor != "" {
 		add("actor_login = ?", f.Actor)
 	}
@@ -59,10 +55,7 @@ func (f Filter) where() (string, []any) {
 	if f.BeforeID > 0 {
 		add("id < ?", f.BeforeID)
 	}
-	if len(conds) == 0 {
-		return "", nil
-	}
-	return " WHERE " + strings.Join(conds, " AND "), args
+	return w
 }
 
 // Search returns matching rows, newest first, at most f.Limit (default 100,
@@ -74,9 +67,8 @@ func (l *Log) Search(ctx context.Context, f Filter) ([]Entry, error) {
 	if f.Limit > 1000 {
 		f.Limit = 1000
 	}
-	where, args := f.where()
-	rows, err := l.db.Query(ctx, `SELECT `+entryColumns+` FROM audit_log`+where+
-		` ORDER BY id DESC LIMIT `+strconv.Itoa(f.Limit), args...)
+	w := f.where()
+	rows, err := l.db.Query(ctx, `SELECT `+entryColumns+` FROM audit_log`+w.SQL()+` ORDER BY id DESC LIMIT `+w.Arg(f.Limit), w.Args()...)
 	if err != nil {
 		return nil, err
 	}
@@ -100,8 +92,8 @@ var CSVHeader = []string{"序号", "时间(北京时间)", "操作人ID", "操�
 // byte-order mark so that spreadsheet programs read the Chinese correctly).
 // Cells that a spreadsheet would run as a formula are neutralised.
 func (l *Log) ExportCSV(ctx context.Context, f Filter, w io.Writer) (int, error) {
-	where, args := f.where()
-	rows, err := l.db.Query(ctx, `SELECT `+entryColumns+` FROM audit_log`+where+` ORDER BY id`, args...)
+	fw := f.where()
+	rows, err := l.db.Query(ctx, `SELECT `+entryColumns+` FROM audit_log`+fw.SQL()+` ORDER BY id`, fw.Args()...)
 	if err != nil {
 		return 0, err
 	}

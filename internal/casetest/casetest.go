@@ -53,6 +53,10 @@ type Env struct {
 type Windows struct {
 	mu     sync.Mutex
 	closed map[string]bool
+	// Hook, when set, runs at every check, inside the caller's
+	// transaction: a concurrency test holds transactions there until all
+	// have read the same row.
+	Hook func(kind string)
 }
 
 // Close closes a window kind.
@@ -63,6 +67,9 @@ func (w *Windows) Open(kind string) { w.mu.Lock(); delete(w.closed, kind); w.mu.
 
 // RequireOpen implements application.Windows.
 func (w *Windows) RequireOpen(_ context.Context, _ int64, kind string) error {
+	if w.Hook != nil {
+		w.Hook(kind)
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed[kind] {

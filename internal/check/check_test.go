@@ -28,6 +28,20 @@ func assertCheckedOnce(e *env, r *Run) {
 		AND actor_role = 'system' GROUP BY application_id HAVING COUNT(*) > 1) x`); n != 0 {
 		t.Errorf("%d applications reached the first result more than once", n)
 	}
+	// Each applicant hears once, by mail, that the first result is out.
+	if n := e.count(`SELECT COUNT(*) FROM mail_outbox WHERE category = 'application.status' AND subject LIKE '%初核结果已出%'`); n == 0 {
+		t.Error("no mail told an applicant of the first result")
+	}
+	if n := e.count(`SELECT COUNT(*) FROM applications a JOIN persons p ON p.id = a.person_id JOIN users u ON u.id = p.user_id
+		WHERE a.score_run = $1 AND u.email <> '' AND EXISTS (SELECT 1 FROM application_events v WHERE v.application_id = a.id
+		AND v.to_status = 'first_result' AND v.actor_role = 'system') AND (SELECT COUNT(*) FROM mail_outbox m WHERE m.ref = 'application:' || a.id
+		AND m.subject LIKE '%初核结果已出%') <> 1`, r.ID); n != 0 {
+		t.Errorf("%d applicants were not mailed their first result exactly once", n)
+	}
+	if n := e.count(`SELECT COUNT(*) FROM (SELECT application_id FROM application_events WHERE to_status = 'checking'
+		AND actor_role = 'system' GROUP BY application_id HAVING COUNT(*) > 1) x`); n != 0 {
+		t.Errorf("%d applications entered the check more than once", n)
+	}
 	if n := e.count(`SELECT COUNT(*) FROM applications WHERE round_id = $1 AND status IN ('submitted', 'checking')`, r.RoundID); n != 0 {
 		t.Errorf("%d applications still waiting", n)
 	}

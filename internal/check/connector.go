@@ -369,10 +369,9 @@ func (c *Connectors) log(ctx context.Context, r callRecord) {
 	if kind == "" {
 		kind = "query"
 	}
-	_, _ = c.db.Exec(ctx, `INSERT INTO check_calls (at, agency, kind, run_id, job_id, app_from, app_to, subjects, attempt, latency_us,
-		http_status, status, error, digest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-		now, r.agency, kind, r.meta.RunID, r.meta.JobID, r.meta.AppFrom, r.meta.AppTo, r.subjects, r.attempt,
-		r.latency.Microseconds(), r.httpStatus, r.status, truncate(r.err, 300), r.digest)
+	_ = c.store.LogCall(ctx, agencyops.CallRecord{At: db.FromMicros(now), Agency: r.agency, Kind: kind, RunID: r.meta.RunID,
+		JobID: r.meta.JobID, AppFrom: r.meta.AppFrom, AppTo: r.meta.AppTo, Subjects: r.subjects, Attempt: r.attempt,
+		Latency: r.latency, HTTPStatus: r.httpStatus, Status: r.status, Error: truncate(r.err, 300), Digest: r.digest})
 	if r.status != "ok" {
 		_ = c.store.RecordError(ctx, r.agency, truncate(r.status+": "+r.err, 300), db.FromMicros(now))
 	}

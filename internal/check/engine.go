@@ -14,7 +14,10 @@ import (
 	"sync"
 	"time"
 
+	"jifen/internal/application"
 	"jifen/internal/audit"
+	"jifen/internal/discrepancy"
+	"jifen/internal/employer"
 	"jifen/internal/platform/clock"
 	"jifen/internal/platform/crypto"
 	"jifen/internal/platform/db"
@@ -43,11 +46,22 @@ type Engine struct {
 	WaitBase, WaitMax time.Duration
 	shapesMu          sync.Mutex
 	shapes            map[int64]*runShape
+
+	own Owners
+}
+
+// Owners are the services that own the tables the cross-check changes
+// besides its own (docs/ARCHITECTURE.md, "Who writes which table"): the
+// engine decides, they write — with their own rules, timeline and mail.
+type Owners struct {
+	Applications  *application.Service
+	Discrepancies *discrepancy.Service
+	Employers     *employer.Service
 }
 
 // New returns an engine.
-func New(d *db.DB, keys *crypto.Keyring, conn *Connectors, c clock.Clock, a *audit.Log, log *slog.Logger) *Engine {
-	return &Engine{db: d, keys: keys, conn: conn, clock: c, audit: a, log: log,
+func New(d *db.DB, keys *crypto.Keyring, conn *Connectors, c clock.Clock, a *audit.Log, log *slog.Logger, own Owners) *Engine {
+	return &Engine{db: d, keys: keys, conn: conn, clock: c, audit: a, log: log, own: own,
 		BatchSize: 250, Workers: 16, Lease: 30 * time.Second, Idle: 500 * time.Millisecond,
 		WaitBase: 15 * time.Second, WaitMax: 10 * time.Minute, shapes: map[int64]*runShape{}}
 }

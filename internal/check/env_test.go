@@ -10,11 +10,15 @@ import (
 
 	"jifen/internal/agency"
 	"jifen/internal/agencysim"
+	"jifen/internal/application"
 	"jifen/internal/audit"
+	"jifen/internal/discrepancy"
+	"jifen/internal/employer"
 	"jifen/internal/platform/clock"
 	"jifen/internal/platform/crypto"
 	"jifen/internal/platform/db"
 	"jifen/internal/platform/db/dbtest"
+	"jifen/internal/platform/mail"
 	"jifen/internal/synth"
 )
 
@@ -73,7 +77,7 @@ func newEnv(t testing.TB, people int) *env {
 func (e *env) newEngine() *Engine {
 	conn := NewConnectors(e.db, func(context.Context, string) ([]byte, error) { return e.key, nil })
 	conn.BreakerTimeout, conn.MaxBackoff = 300*time.Millisecond, 20*time.Millisecond
-	eng := New(e.db, e.keys, conn, clock.System{}, audit.New(e.db, clock.System{}), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	eng := New(e.db, e.keys, conn, clock.System{}, audit.New(e.db, clock.System{}), slog.New(slog.NewTextHandler(io.Discard, nil)), testOwners(e.db))
 	eng.BatchSize, eng.Workers, eng.Idle = 50, 4, 10*time.Millisecond
 	eng.WaitBase, eng.WaitMax, eng.Lease = 30*time.Millisecond, 200*time.Millisecond, 3*time.Second
 	return eng
@@ -128,3 +132,15 @@ func contextWithCancel(e *env) (context.Context, context.CancelFunc) {
 }
 
 func sleepMS(n int) { time.Sleep(time.Duration(n) * time.Millisecond) }
+
+// testOwners are the services that own the applications, discrepancies and
+// employers the engine changes, on the engine's database, with the mail
+// outbox the applicants' results are queued in.
+func testOwners(d *db.DB) Owners {
+	c := clock.System{}
+	log := audit.New(d, c)
+	out := mail.NewOutbox(d, c)
+	apps := application.NewService(d, log, c, out, nil)
+	return Owners{Applications: apps, Discrepancies: discrepancy.NewService(d, log, c, out, apps),
+		Employers: employer.NewService(d, log, c, nil)}
+}

@@ -41,7 +41,7 @@ func childWorker(dsn string) int {
 	}
 	keys, _ := crypto.NewKeyring(make([]byte, 32))
 	conn := NewConnectors(d, func(context.Context, string) ([]byte, error) { return agencyKey, nil })
-	eng := New(d, keys, conn, clock.System{}, audit.New(d, clock.System{}), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	eng := New(d, keys, conn, clock.System{}, audit.New(d, clock.System{}), slog.New(slog.NewTextHandler(io.Discard, nil)), testOwners(d))
 	eng.BatchSize, eng.Workers, eng.Idle, eng.Lease = 50, 4, 10*time.Millisecond, 3*time.Second
 	eng.Work(ctx)
 	return 0

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"jifen/internal/agency"
+	"jifen/internal/discrepancy"
 	"jifen/internal/platform/db"
 	"jifen/internal/rules"
 )
@@ -355,7 +356,7 @@ func (e *Engine) StatementOf(ctx context.Context, applicationID int64) (*Stateme
 		return nil, err
 	}
 	st := &Statement{Total: res.Total, Eligible: res.Eligible, ScoredAt: db.FromMicros(res.ScoredAt)}
-	st.Result, _ = ScoreVerified(rb, verified, decl, ovr[applicationID])
+	st.Result, _ = discrepancy.ScoreVerified(rb, verified, decl, ovr[applicationID])
 	for _, o := range res.Outcomes {
 		it := StatementItem{Item: o.Item, Name: rules.CheckItemName(o.Item), Outcome: o.Outcome, OutcomeName: OutcomeNames[o.Outcome]}
 		if _, ok := ovr[applicationID][o.Item]; ok {

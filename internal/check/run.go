@@ -72,6 +72,46 @@ type RunInput struct {
 // first whole-round run of a round applies its scores as they come; every
 // later run is a preview whose impact an officer sees before applying it.
 func (e *Engine) StartRun(ctx context.Context, by Actor, in RunInput) (*Run, error) {
+	run, err := e.newRun(ctx, by, in)
+	if err != nil {
+		return nil, err
+	}
+	err = e.db.WithTx(ctx, func(ctx context.Context) error {
+		if err := e.refuseOverlap(ctx, in); err != nil {
+			return err
+		}
+		if run.Mode, err = e.runMode(ctx, in, run.Scope); err != nil {
+			return err
+		}
+		apps, err := e.checkable(ctx, in)
+		if err != nil {
+			return err
+		}
+		run.CreatedAt = db.FromMicros(db.Micros(e.clock.Now()))
+		run.Total, run.Batches = int64(len(apps)), (len(apps)+e.BatchSize-1)/e.BatchSize
+		if err := e.insertRun(ctx, run); err != nil {
+			return err
+		}
+		if err := e.queueBatches(ctx, run, apps); err != nil {
+			return err
+		}
+		// The filed applications enter the check, with a line in each one's
+		// timeline, written by their owner.
+		if _, err := e.own.Applications.EnterCheck(ctx, in.RoundID, in.ApplicationID); err != nil {
+			return err
+		}
+		return e.audited(ctx, by, "check.run.start", "check_run", strconv.FormatInt(run.ID, 10),
+			fmt.Sprintf("%s %s，%d件，%s", ScopeNames[run.Scope], in.Item, len(apps), in.Reason))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return run, nil
+}
+
+// newRun validates the input and returns the run it asks for, not yet
+// stored: round, rulebook, scope.
+func (e *Engine) newRun(ctx context.Context, by Actor, in RunInput) (*Run, error) {
 	var year int
 	var rulebook string
 	err := e.db.QueryRow(ctx, `SELECT year, rulebook FROM rounds WHERE id = $1`, in.RoundID).Scan(&year, &rulebook)
@@ -102,108 +142,104 @@ func (e *Engine) StartRun(ctx context.Context, by Actor, in RunInput) (*Run, err
 	if len([]rune(in.Reason)) > 500 {
 		return nil, apperr.Field("reason", "原因不超过500字")
 	}
-	var run *Run
-	err = e.db.WithTx(ctx, func(ctx context.Context) error {
-		var running int
-		if err := e.db.QueryRow(ctx, `SELECT COUNT(*) FROM check_runs WHERE round_id = $1 AND status IN ('running', 'applying')
-			AND application_id = $2`, in.RoundID, in.ApplicationID).Scan(&running); err != nil {
+	return &Run{RoundID: in.RoundID, Year: year, Scope: scope, ApplicationID: in.ApplicationID, Item: in.Item,
+		Rulebook: rulebook, Status: "running", Reason: in.Reason, CreatedBy: by.UserID}, nil
+}
+
+// refuseOverlap refuses a run while another of the same scope is running.
+func (e *Engine) refuseOverlap(ctx context.Context, in RunInput) error {
+	var running int
+	if err := e.db.QueryRow(ctx, `SELECT COUNT(*) FROM check_runs WHERE round_id = $1 AND status IN ('running', 'applying')
+		AND application_id = $2`, in.RoundID, in.ApplicationID).Scan(&running); err != nil {
+		return err
+	}
+	if running > 0 {
+		return apperr.New(apperr.Conflict, "该范围已有比对正在进行，请等待其完成")
+	}
+	return nil
+}
+
+// runMode is "apply" for the first whole-round run of a round, "preview"
+// for every other.
+func (e *Engine) runMode(ctx context.Context, in RunInput, scope string) (string, error) {
+	if scope != "round" || in.Item != "" {
+		return "preview", nil
+	}
+	var applied int
+	if err := e.db.QueryRow(ctx, `SELECT COUNT(*) FROM check_runs WHERE round_id = $1 AND scope = 'round'
+		AND status <> 'discarded'`, in.RoundID).Scan(&applied); err != nil {
+		return "", err
+	}
+	if applied == 0 {
+		return "apply", nil
+	}
+	return "preview", nil
+}
+
+// checkApp is an application a run checks, with its employer's district.
+type checkApp struct {
+	id       int64
+	district string
+}
+
+// checkable returns the applications the run checks: filed and not final.
+func (e *Engine) checkable(ctx context.Context, in RunInput) ([]checkApp, error) {
+	var apps []checkApp
+	if err := e.each(ctx, `SELECT a.id, e.district FROM applications a JOIN employers e ON e.id = a.employer_id
+		WHERE a.round_id = $1 AND a.status IN ('submitted', 'checking', 'first_result', 'review_requested')
+		AND (CAST($2 AS BIGINT) = 0 OR a.id = $2) ORDER BY a.id`, []any{in.RoundID, in.ApplicationID}, func(rows *sql.Rows) error {
+		var a checkApp
+		if err := rows.Scan(&a.id, &a.district); err != nil {
 			return err
 		}
-		if running > 0 {
-			return apperr.New(apperr.Conflict, "该范围已有比对正在进行，请等待其完成")
-		}
-		mode := "preview"
-		if scope == "round" && in.Item == "" {
-			var applied int
-			if err := e.db.QueryRow(ctx, `SELECT COUNT(*) FROM check_runs WHERE round_id = $1 AND scope = 'round'
-				AND status <> 'discarded'`, in.RoundID).Scan(&applied); err != nil {
-				return err
-			}
-			if applied == 0 {
-				mode = "apply"
-			}
-		}
-		q := `SELECT a.id, e.district FROM applications a JOIN employers e ON e.id = a.employer_id
-			WHERE a.round_id = $1 AND a.status IN ('submitted', 'checking', 'first_result', 'review_requested')`
-		args := []any{in.RoundID}
-		if in.ApplicationID != 0 {
-			q += ` AND a.id = $2`
-			args = append(args, in.ApplicationID)
-		}
-		type app struct {
-			id       int64
-			district string
-		}
-		var apps []app
-		if err := e.each(ctx, q+` ORDER BY a.id`, args, func(rows *sql.Rows) error {
-			var a app
-			if err := rows.Scan(&a.id, &a.district); err != nil {
-				return err
-			}
-			apps = append(apps, a)
-			return nil
-		}); err != nil {
-			return err
-		}
-		if len(apps) == 0 {
-			if in.ApplicationID != 0 {
-				return apperr.Field("application_id", "该申请不在可比对的状态（需单位已提交且未终审）")
-			}
-			return apperr.New(apperr.Conflict, "本批次没有待比对的申请")
-		}
-		now := db.Micros(e.clock.Now())
-		batches := (len(apps) + e.BatchSize - 1) / e.BatchSize
-		run = &Run{RoundID: in.RoundID, Year: year, Scope: scope, ApplicationID: in.ApplicationID, Item: in.Item, Mode: mode,
-			Rulebook: rulebook, Status: "running", Total: int64(len(apps)), Batches: batches, Reason: in.Reason,
-			CreatedBy: by.UserID, CreatedAt: db.FromMicros(now)}
-		if err := e.db.QueryRow(ctx, `INSERT INTO check_runs (round_id, scope, application_id, indicator, mode, rulebook, status,
-			total, batches, reason, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $9, $10, $11) RETURNING id`,
-			in.RoundID, scope, in.ApplicationID, in.Item, mode, rulebook, run.Total, batches, in.Reason, by.UserID, now).Scan(&run.ID); err != nil {
-			return err
-		}
-		agencies := run.Agencies()
-		for b := range batches {
-			part := apps[b*e.BatchSize : min((b+1)*e.BatchSize, len(apps))]
-			ids := make([]int64, len(part))
-			districts := map[string]int{}
-			for i, a := range part {
-				ids[i] = a.id
-				districts[a.district]++
-			}
-			idj, _ := json.Marshal(ids)
-			dj, _ := json.Marshal(districts)
-			if _, err := e.db.Exec(ctx, `INSERT INTO check_batches (run_id, batch_no, app_ids, size, districts, pending)
-				VALUES ($1, $2, $3, $4, $5, $6)`, run.ID, b, string(idj), len(part), string(dj), len(agencies)); err != nil {
-				return err
-			}
-			for _, ag := range agencies {
-				if _, err := e.db.Exec(ctx, `INSERT INTO check_jobs (run_id, batch_no, kind, agency, state, run_after, created_at)
-					VALUES ($1, $2, 'query', $3, 'queued', $4, $5)`, run.ID, b, ag, now, now); err != nil {
-					return err
-				}
-			}
-		}
-		// The filed applications enter the check, with a line in each one's
-		// timeline.
-		filter, fargs := `round_id = $1 AND status = 'submitted'`, []any{in.RoundID}
-		if in.ApplicationID != 0 {
-			filter, fargs = `id = $1 AND status = 'submitted'`, []any{in.ApplicationID}
-		}
-		if _, err := e.db.Exec(ctx, `INSERT INTO application_events (application_id, at, from_status, to_status, actor_id, actor_role, reason)
-			SELECT id, `+strconv.FormatInt(now, 10)+`, 'submitted', 'checking', 0, 'system', '进入业务比对' FROM applications WHERE `+filter, fargs...); err != nil {
-			return err
-		}
-		if _, err := e.db.Exec(ctx, `UPDATE applications SET status = 'checking', updated_at = `+strconv.FormatInt(now, 10)+
-			`, version = version + 1 WHERE `+filter, fargs...); err != nil {
-			return err
-		}
-		return e.audited(ctx, by, "check.run.start", "check_run", strconv.FormatInt(run.ID, 10),
-			fmt.Sprintf("%s %s，%d件，%s", ScopeNames[scope], in.Item, len(apps), in.Reason))
-	})
-	if err != nil {
+		apps = append(apps, a)
+		return nil
+	}); err != nil {
 		return nil, err
 	}
-	return run, nil
+	if len(apps) == 0 {
+		if in.ApplicationID != 0 {
+			return nil, apperr.Field("application_id", "该申请不在可比对的状态（需单位已提交且未终审）")
+		}
+		return nil, apperr.New(apperr.Conflict, "本批次没有待比对的申请")
+	}
+	return apps, nil
+}
+
+func (e *Engine) insertRun(ctx context.Context, run *Run) error {
+	return e.db.QueryRow(ctx, `INSERT INTO check_runs (round_id, scope, application_id, indicator, mode, rulebook, status,
+		total, batches, reason, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $9, $10, $11) RETURNING id`,
+		run.RoundID, run.Scope, run.ApplicationID, run.Item, run.Mode, run.Rulebook, run.Total, run.Batches, run.Reason,
+		run.CreatedBy, db.Micros(run.CreatedAt)).Scan(&run.ID)
+}
+
+// queueBatches writes the run's batches and one query job per batch and
+// agency.
+func (e *Engine) queueBatches(ctx context.Context, run *Run, apps []checkApp) error {
+	now := db.Micros(run.CreatedAt)
+	agencies := run.Agencies()
+	for b := range run.Batches {
+		part := apps[b*e.BatchSize : min((b+1)*e.BatchSize, len(apps))]
+		ids := make([]int64, len(part))
+		districts := map[string]int{}
+		for i, a := range part {
+			ids[i] = a.id
+			districts[a.district]++
+		}
+		idj, _ := json.Marshal(ids)
+		dj, _ := json.Marshal(districts)
+		if _, err := e.db.Exec(ctx, `INSERT INTO check_batches (run_id, batch_no, app_ids, size, districts, pending)
+			VALUES ($1, $2, $3, $4, $5, $6)`, run.ID, b, string(idj), len(part), string(dj), len(agencies)); err != nil {
+			return err
+		}
+		for _, ag := range agencies {
+			if _, err := e.db.Exec(ctx, `INSERT INTO check_jobs (run_id, batch_no, kind, agency, state, run_after, created_at)
+				VALUES ($1, $2, 'query', $3, 'queued', $4, $4)`, run.ID, b, ag, now); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 const selectRun = `SELECT c.id, c.round_id, r.year, c.scope, c.application_id, c.indicator, c.mode, c.rulebook, c.status, c.total,

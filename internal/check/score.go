@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 
+	"jifen/internal/application"
+	"jifen/internal/discrepancy"
 	"jifen/internal/platform/db"
 	"jifen/internal/rules"
 )
@@ -14,7 +16,6 @@ import (
 // scored is one application's verified result in a run.
 type scored struct {
 	id       int64
-	status   string
 	total    int64
 	eligible bool
 	verified string
@@ -32,7 +33,7 @@ type appRow struct {
 
 func (e *Engine) loadApps(ctx context.Context, ids []int64) (map[int64]*appRow, error) {
 	rows, err := e.db.Query(ctx, `SELECT a.id, a.declaration, a.status, a.score_run, e.credit_code, e.district
-		FROM applications a JOIN employers e ON e.id = a.employer_id WHERE a.id IN (`+inList(ids)+`)`)
+		FROM applications a JOIN employers e ON e.id = a.employer_id WHERE a.id IN (SELECT id FROM `+e.db.JSONIDs("$1")+` x)`, idJSON(ids))
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +57,8 @@ func (e *Engine) loadApps(ctx context.Context, ids []int64) (map[int64]*appRow, 
 // current results (for a run of one check item).
 func (e *Engine) previous(ctx context.Context, ids []int64) (map[int64]rules.CalculatorRequest, map[int64][]Outcome, error) {
 	rows, err := e.db.Query(ctx, `SELECT s.application_id, s.verified, s.outcomes FROM check_scores s
-		JOIN applications a ON a.id = s.application_id AND a.score_run = s.run_id WHERE a.id IN (`+inList(ids)+`)`)
+		JOIN applications a ON a.id = s.application_id AND a.score_run = s.run_id WHERE a.id IN (SELECT id FROM `+e.db.JSONIDs("$1")+` x)`,
+		idJSON(ids))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -81,7 +83,7 @@ func (e *Engine) previous(ctx context.Context, ids []int64) (map[int64]rules.Cal
 // the verified part the override was decided against.
 func (e *Engine) overrides(ctx context.Context, ids []int64) (map[int64]map[string]string, error) {
 	rows, err := e.db.Query(ctx, `SELECT application_id, indicator, verified FROM discrepancies
-		WHERE status = 'overridden' AND application_id IN (`+inList(ids)+`)`)
+		WHERE status = 'overridden' AND application_id IN (SELECT id FROM `+e.db.JSONIDs("$1")+` x)`, idJSON(ids))
 	if err != nil {
 		return nil, err
 	}
@@ -101,23 +103,6 @@ func (e *Engine) overrides(ctx context.Context, ids []int64) (map[int64]map[stri
 	return out, rows.Err()
 }
 
-// ScoreVerified scores verified facts under a rulebook, taking the declared
-// value of every item an officer's approved override stands for (as long as
-// the agency's record is still the one the override was decided against).
-func ScoreVerified(book *rules.Rulebook, verified, declared rules.CalculatorRequest, overridden map[string]string) (rules.Result, bool) {
-	req := copyRequest(verified)
-	for item, against := range overridden {
-		if verified.PartJSON(item) == against {
-			rules.CopyPart(&req, &declared, item)
-		}
-	}
-	facts, fe := req.Facts()
-	if len(fe) > 0 {
-		return rules.Result{}, false
-	}
-	return book.Score(facts), true
-}
-
 // doScore verifies and scores one batch once every agency has answered.
 func (e *Engine) doScore(ctx context.Context, j *job) error {
 	run, err := e.GetRun(ctx, j.runID)
@@ -135,8 +120,25 @@ func (e *Engine) doScore(ctx context.Context, j *job) error {
 	if err != nil {
 		return err
 	}
+	answers, err := e.answers(ctx, j)
+	if err != nil {
+		return err
+	}
+	out, err := e.verifyBatch(ctx, run, book, b.ids, answers)
+	if err != nil {
+		return err
+	}
+	err = e.db.WithTx(ctx, func(ctx context.Context) error { return e.saveScores(ctx, j, run, out) })
+	if errors.Is(err, errLostLease) {
+		return nil
+	}
+	return err
+}
+
+// answers returns what each agency answered about the job's batch.
+func (e *Engine) answers(ctx context.Context, j *job) (map[string]map[int64]Answer, error) {
 	answers := map[string]map[int64]Answer{}
-	if err := e.each(ctx, `SELECT agency, answer FROM check_jobs WHERE run_id = $1 AND batch_no = $2 AND kind = 'query' AND state = 'done'`,
+	err := e.each(ctx, `SELECT agency, answer FROM check_jobs WHERE run_id = $1 AND batch_no = $2 AND kind = 'query' AND state = 'done'`,
 		[]any{j.runID, j.batchNo}, func(rows *sql.Rows) error {
 			var ag, raw string
 			if err := rows.Scan(&ag, &raw); err != nil {
@@ -148,36 +150,40 @@ func (e *Engine) doScore(ctx context.Context, j *job) error {
 			}
 			answers[ag] = m
 			return nil
-		}); err != nil {
-		return err
-	}
-	apps, err := e.loadApps(ctx, b.ids)
+		})
+	return answers, err
+}
+
+// verifyBatch builds each application's verified request from the answers
+// (for a run of one item, on top of its current result) and scores it,
+// honouring approved overrides. It reads only: no transaction is held.
+func (e *Engine) verifyBatch(ctx context.Context, run *Run, book *rules.Rulebook, ids []int64,
+	answers map[string]map[int64]Answer) ([]scored, error) {
+	apps, err := e.loadApps(ctx, ids)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var base map[int64]rules.CalculatorRequest
 	var baseOut map[int64][]Outcome
 	if run.Item != "" {
-		if base, baseOut, err = e.previous(ctx, b.ids); err != nil {
-			return err
+		if base, baseOut, err = e.previous(ctx, ids); err != nil {
+			return nil, err
 		}
 	}
-	ovr, err := e.overrides(ctx, b.ids)
+	ovr, err := e.overrides(ctx, ids)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	out := make([]scored, 0, len(b.ids))
-	for _, id := range b.ids {
+	out := make([]scored, 0, len(ids))
+	for _, id := range ids {
 		a, ok := apps[id]
 		if !ok {
 			continue
 		}
 		facts := Facts{}
 		for _, ag := range run.Agencies() {
-			if m, ok := answers[ag]; ok {
-				if x, ok := m[id]; ok {
-					facts[ag] = x
-				}
+			if x, ok := answers[ag][id]; ok {
+				facts[ag] = x
 			}
 		}
 		var bp *rules.CalculatorRequest
@@ -188,51 +194,51 @@ func (e *Engine) doScore(ctx context.Context, j *job) error {
 		if run.Item != "" {
 			oc = mergeOutcomes(baseOut[id], oc)
 		}
-		res, ok := ScoreVerified(book, v, a.decl, ovr[id])
+		res, ok := discrepancy.ScoreVerified(book, v, a.decl, ovr[id])
 		vj, _ := json.Marshal(v)
-		s := scored{id: id, status: a.status, total: int64(res.Total), eligible: ok && res.Eligible, verified: string(vj), outcomes: oc,
-			district: a.emp.District}
-		out = append(out, s)
+		out = append(out, scored{id: id, total: int64(res.Total), eligible: ok && res.Eligible, verified: string(vj), outcomes: oc,
+			district: a.emp.District})
 	}
-	err = e.db.WithTx(ctx, func(ctx context.Context) error {
-		if err := e.lockRun(ctx, j.runID); err != nil {
+	return out, nil
+}
+
+// saveScores, in the caller's transaction, completes the job (checking its
+// lease), stores the batch's scores, applies them when the run applies as it
+// goes, and finishes the run with its last batch.
+func (e *Engine) saveScores(ctx context.Context, j *job, run *Run, out []scored) error {
+	if err := e.lockRun(ctx, j.runID); err != nil {
+		return err
+	}
+	if err := e.finish(ctx, j, ""); err != nil {
+		return err
+	}
+	now := db.Micros(e.clock.Now())
+	for _, s := range out {
+		oj, _ := json.Marshal(s.outcomes)
+		if _, err := e.db.Exec(ctx, `INSERT INTO check_scores (run_id, application_id, total, eligible, verified, outcomes, scored_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (run_id, application_id) DO UPDATE SET total = excluded.total,
+			eligible = excluded.eligible, verified = excluded.verified, outcomes = excluded.outcomes, scored_at = excluded.scored_at`,
+			j.runID, s.id, s.total, s.eligible, s.verified, string(oj), now); err != nil {
 			return err
 		}
-		if err := e.finish(ctx, j, ""); err != nil {
+	}
+	if run.Mode == "apply" {
+		if err := e.applyScores(ctx, run.ID, out); err != nil {
 			return err
 		}
-		now := db.Micros(e.clock.Now())
-		for _, s := range out {
-			oj, _ := json.Marshal(s.outcomes)
-			if _, err := e.db.Exec(ctx, `INSERT INTO check_scores (run_id, application_id, total, eligible, verified, outcomes, scored_at)
-				VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (run_id, application_id) DO UPDATE SET total = excluded.total,
-				eligible = excluded.eligible, verified = excluded.verified, outcomes = excluded.outcomes, scored_at = excluded.scored_at`,
-				j.runID, s.id, s.total, s.eligible, s.verified, string(oj), now); err != nil {
-				return err
-			}
-		}
-		if run.Mode == "apply" {
-			if err := e.applyScores(ctx, run.ID, out); err != nil {
-				return err
-			}
-		}
-		if _, err := e.db.Exec(ctx, `UPDATE check_batches SET scored = TRUE WHERE run_id = $1 AND batch_no = $2`, j.runID, j.batchNo); err != nil {
-			return err
-		}
-		var left int
-		if err := e.db.QueryRow(ctx, `SELECT COUNT(*) FROM check_batches WHERE run_id = $1 AND NOT scored`, j.runID).Scan(&left); err != nil {
-			return err
-		}
-		if left == 0 {
-			_, err := e.db.Exec(ctx, `UPDATE check_runs SET status = CASE WHEN mode = 'apply' THEN 'applied' ELSE 'ready' END,
-				finished_at = $1 WHERE id = $2 AND status = 'running'`, now, j.runID)
-			return err
-		}
-		return nil
-	})
-	if errors.Is(err, errLostLease) {
+	}
+	if _, err := e.db.Exec(ctx, `UPDATE check_batches SET scored = TRUE WHERE run_id = $1 AND batch_no = $2`, j.runID, j.batchNo); err != nil {
+		return err
+	}
+	var left int
+	if err := e.db.QueryRow(ctx, `SELECT COUNT(*) FROM check_batches WHERE run_id = $1 AND NOT scored`, j.runID).Scan(&left); err != nil {
+		return err
+	}
+	if left > 0 {
 		return nil
 	}
+	_, err := e.db.Exec(ctx, `UPDATE check_runs SET status = CASE WHEN mode = 'apply' THEN 'applied' ELSE 'ready' END,
+		finished_at = $1 WHERE id = $2 AND status = 'running'`, now, j.runID)
 	return err
 }
 
@@ -259,74 +265,28 @@ func mergeOutcomes(prev, fresh []Outcome) []Outcome {
 	return out
 }
 
-// applyScores makes the scores the applications' first-round results, moves
-// the checked applications on, and brings the discrepancy queue up to date,
-// in the caller's transaction.
+// applyScores makes the scores the applications' first-round results and
+// brings the discrepancy queue up to date, in the caller's transaction,
+// through the services that own those tables: the application moves on
+// with its timeline row and its mail, the queue opens, refreshes or clears
+// each item.
 func (e *Engine) applyScores(ctx context.Context, runID int64, list []scored) error {
 	if len(list) == 0 {
 		return nil
 	}
-	now := db.Micros(e.clock.Now())
-	ids := make([]int64, len(list))
+	results := make([]application.Result, len(list))
+	var findings []discrepancy.Finding
 	for i, s := range list {
-		ids[i] = s.id
+		results[i] = application.Result{ID: s.id, Score: s.total, Eligible: s.eligible}
+		for _, o := range s.outcomes {
+			findings = append(findings, discrepancy.Finding{ApplicationID: s.id, Item: o.Item, Outcome: o.Outcome,
+				Declared: o.Declared, Verified: o.Verified, District: s.district})
+		}
 	}
-	existing := map[int64]map[string]bool{}
-	if err := e.each(ctx, `SELECT application_id, indicator FROM discrepancies WHERE application_id IN (`+inList(ids)+`)`, nil,
-		func(rows *sql.Rows) error {
-			var id int64
-			var item string
-			if err := rows.Scan(&id, &item); err != nil {
-				return err
-			}
-			if existing[id] == nil {
-				existing[id] = map[string]bool{}
-			}
-			existing[id][item] = true
-			return nil
-		}); err != nil {
+	if err := e.own.Applications.ApplyResults(ctx, runID, results); err != nil {
 		return err
 	}
-	for _, s := range list {
-		to := s.status
-		if s.status == "submitted" || s.status == "checking" {
-			to = "first_result"
-		}
-		if _, err := e.db.Exec(ctx, `UPDATE applications SET score = $1, score_eligible = $2, score_run = $3, scored_at = $4,
-			status = $5, updated_at = $4, version = version + 1 WHERE id = $6`, s.total, s.eligible, runID, now, to, s.id); err != nil {
-			return err
-		}
-		if to != s.status {
-			if _, err := e.db.Exec(ctx, `INSERT INTO application_events (application_id, at, from_status, to_status, actor_id, actor_role, reason)
-				VALUES ($1, $2, $3, $4, 0, 'system', '业务比对完成，初审结果已生成')`, s.id, now, s.status, to); err != nil {
-				return err
-			}
-		}
-		for _, o := range s.outcomes {
-			switch o.Outcome {
-			case Mismatch, NotFound:
-				// A finding that changed reopens; the same finding keeps
-				// whatever an officer decided about it.
-				if _, err := e.db.Exec(ctx, `INSERT INTO discrepancies (application_id, run_id, indicator, outcome, declared, verified,
-					district, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $8)
-					ON CONFLICT (application_id, indicator) DO UPDATE SET run_id = excluded.run_id, outcome = excluded.outcome,
-					status = CASE WHEN discrepancies.declared = excluded.declared AND discrepancies.verified = excluded.verified
-						AND discrepancies.status <> 'cleared' THEN discrepancies.status ELSE 'open' END,
-					declared = excluded.declared, verified = excluded.verified, district = excluded.district, updated_at = excluded.updated_at`,
-					s.id, runID, o.Item, o.Outcome, o.Declared, o.Verified, s.district, now); err != nil {
-					return err
-				}
-			case Match:
-				if existing[s.id][o.Item] {
-					if _, err := e.db.Exec(ctx, `UPDATE discrepancies SET status = 'cleared', run_id = $1, updated_at = $2
-						WHERE application_id = $3 AND indicator = $4 AND status <> 'cleared'`, runID, now, s.id, o.Item); err != nil {
-						return err
-					}
-				}
-			}
-		}
-	}
-	return nil
+	return e.own.Discrepancies.Record(ctx, runID, findings)
 }
 
 // doApply applies one batch of a previewed run that an officer accepted.
@@ -336,20 +296,21 @@ func (e *Engine) doApply(ctx context.Context, j *job) error {
 		return err
 	}
 	var list []scored
-	if err := e.each(ctx, `SELECT s.application_id, a.status, s.total, s.eligible, s.outcomes, e.district
+	if err := e.each(ctx, `SELECT s.application_id, s.total, s.eligible, s.outcomes, e.district
 		FROM check_scores s JOIN applications a ON a.id = s.application_id JOIN employers e ON e.id = a.employer_id
-		WHERE s.run_id = $1 AND s.application_id IN (`+inList(b.ids)+`)`, []any{j.runID}, func(rows *sql.Rows) error {
-		var s scored
-		var oc string
-		if err := rows.Scan(&s.id, &s.status, &s.total, &s.eligible, &oc, &s.district); err != nil {
-			return err
-		}
-		if err := json.Unmarshal([]byte(oc), &s.outcomes); err != nil {
-			return fmt.Errorf("outcomes of application %d: %w", s.id, err)
-		}
-		list = append(list, s)
-		return nil
-	}); err != nil {
+		WHERE s.run_id = $1 AND s.application_id IN (SELECT id FROM `+e.db.JSONIDs("$2")+` x)`, []any{j.runID, idJSON(b.ids)},
+		func(rows *sql.Rows) error {
+			var s scored
+			var oc string
+			if err := rows.Scan(&s.id, &s.total, &s.eligible, &oc, &s.district); err != nil {
+				return err
+			}
+			if err := json.Unmarshal([]byte(oc), &s.outcomes); err != nil {
+				return fmt.Errorf("outcomes of application %d: %w", s.id, err)
+			}
+			list = append(list, s)
+			return nil
+		}); err != nil {
 		return err
 	}
 	err = e.db.WithTx(ctx, func(ctx context.Context) error {
@@ -385,4 +346,10 @@ func (e *Engine) doApply(ctx context.Context, j *job) error {
 func (e *Engine) lockRun(ctx context.Context, runID int64) error {
 	var id int64
 	return e.db.QueryRow(ctx, `SELECT id FROM check_runs WHERE id = $1`+e.db.ForUpdate(), runID).Scan(&id)
+}
+
+// idJSON is a set of ids as one parameter, for db.JSONIDs.
+func idJSON(ids []int64) string {
+	b, _ := json.Marshal(ids)
+	return string(b)
 }

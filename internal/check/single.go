@@ -54,8 +54,7 @@ func (e *Engine) sweepEmployers(ctx context.Context, limit int) (int, error) {
 	for i, x := range list {
 		items[i] = singleItem{id: x.id, subject: x.code, judge: func(a Answer) (string, string) { return judgeEmployer(a, x.name, x.district) }}
 	}
-	return e.settle(ctx, agency.Market, "employer", "emp",
-		`UPDATE employers SET market_check = $1, market_detail = $2, market_checked_at = $3 WHERE id = $4`, items)
+	return e.settle(ctx, agency.Market, "employer", "emp", e.own.Employers.SetMarketCheck, items)
 }
 
 // singleItem is one employer or application a single check asks about.
@@ -65,11 +64,14 @@ type singleItem struct {
 	judge   func(Answer) (outcome, detail string)
 }
 
-// settle asks agency about the items in one call and records each outcome
-// with update ($1 outcome, $2 detail, $3 time, $4 id). An unavailable agency
-// is recorded as such and asked again at the next sweep; it settles nothing
-// now.
-func (e *Engine) settle(ctx context.Context, agency, kind, prefix, update string, items []singleItem) (int, error) {
+// record writes a single check's outcome through the service that owns the
+// row (employer or application).
+type record func(ctx context.Context, id int64, outcome, detail string, at int64) error
+
+// settle asks agency about the items in one call and records each outcome.
+// An unavailable agency is recorded as such and asked again at the next
+// sweep; it settles nothing now.
+func (e *Engine) settle(ctx context.Context, agency, kind, prefix string, save record, items []singleItem) (int, error) {
 	subjects := make([]string, len(items))
 	for i, x := range items {
 		subjects[i] = x.subject
@@ -85,7 +87,7 @@ func (e *Engine) settle(ctx context.Context, agency, kind, prefix, update string
 		} else {
 			detail = truncate(qerr.Error(), 200)
 		}
-		if _, err := e.db.Exec(ctx, update, outcome, detail, now, x.id); err != nil {
+		if err := save(ctx, x.id, outcome, detail, now); err != nil {
 			return 0, err
 		}
 	}
@@ -152,8 +154,7 @@ func (e *Engine) sweepIdentities(ctx context.Context, limit int) (int, error) {
 	for i, x := range list {
 		items[i] = singleItem{id: x.id, subject: x.num, judge: func(a Answer) (string, string) { return judgeIdentity(a, x.name, x.birth, x.sex) }}
 	}
-	return e.settle(ctx, agency.PublicSecurity, "identity", "id",
-		`UPDATE applications SET identity_check = $1, identity_detail = $2, identity_checked_at = $3 WHERE id = $4`, items)
+	return e.settle(ctx, agency.PublicSecurity, "identity", "id", e.own.Applications.SetIdentityCheck, items)
 }
 
 func judgeIdentity(a Answer, name, birth, sex string) (string, string) {

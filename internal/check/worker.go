@@ -84,10 +84,7 @@ func (e *Engine) claim(ctx context.Context) (*job, error) {
 	var j *job
 	err := e.db.WithTx(ctx, func(ctx context.Context) error {
 		now := db.Micros(e.clock.Now())
-		skip := ""
-		if e.db.Dialect == db.Postgres {
-			skip = " FOR UPDATE SKIP LOCKED"
-		}
+		skip := e.db.SkipLocked()
 		// Scoring and applying come first: they finish what the queries
 		// started, so results reach the applicants batch by batch.
 		var id int64

@@ -78,11 +78,11 @@ func (s *Service) officerLoad(officer *account.User, id int64) func(ctx context.
 }
 
 // set updates the discrepancy from the status it was loaded in; zero rows
-// means another transaction moved it first.
+// means another transaction moved it first. The assignments are constants
+// of this file whose values are $3, $4, ... ($1 and $2 are the guard).
 func (s *Service) set(ctx context.Context, it *Item, assignments string, args ...any) error {
-	n := len(args)
-	q := fmt.Sprintf(`UPDATE discrepancies SET %s WHERE id = $%d AND status = $%d`, assignments, n+1, n+2)
-	res, err := s.db.Exec(ctx, q, append(args, it.ID, string(it.Status))...)
+	res, err := s.db.Exec(ctx, `UPDATE discrepancies SET `+assignments+` WHERE id = $1 AND status = $2`,
+		append([]any{it.ID, string(it.Status)}, args...)...)
 	if err != nil {
 		return err
 	}
@@ -112,7 +112,7 @@ func (s *Service) Accept(ctx context.Context, officer *account.User, id int64, n
 	return s.act(ctx, officer, id, s.officerLoad(officer, id), change{
 		from: []Status{Open, MaterialRequested, MaterialReceived}, action: "discrepancy.accept", note: note,
 		update: func(ctx context.Context, it *Item, now int64) error {
-			return s.set(ctx, it, `status = 'accepted', decided_by = $1, decided_at = $2, updated_at = $3`, officer.ID, now, now)
+			return s.set(ctx, it, `status = 'accepted', decided_by = $3, decided_at = $4, updated_at = $4`, officer.ID, now)
 		},
 	})
 }
@@ -146,8 +146,8 @@ func (s *Service) RequestMaterial(ctx context.Context, officer *account.User, id
 		from: []Status{Open, MaterialReceived}, action: "discrepancy.request_material",
 		note: note + "（截止" + day.Format(time.DateOnly) + "）",
 		update: func(ctx context.Context, it *Item, now int64) error {
-			return s.set(ctx, it, `status = 'material_requested', deadline = $1, request_note = $2, material_note = '', material_at = 0,
-				updated_at = $3`, db.Micros(end), note, now)
+			return s.set(ctx, it, `status = 'material_requested', deadline = $3, request_note = $4, material_note = '', material_at = 0,
+				updated_at = $5`, db.Micros(end), note, now)
 		},
 		after: func(ctx context.Context, it *Item) error { return s.mailRequest(ctx, it, note, day) },
 	})
@@ -185,7 +185,7 @@ func (s *Service) Answer(ctx context.Context, ap Applicant, id int64, note strin
 			return nil
 		},
 		update: func(ctx context.Context, it *Item, now int64) error {
-			return s.set(ctx, it, `status = 'material_received', material_note = $1, material_at = $2, updated_at = $3`, note, now, now)
+			return s.set(ctx, it, `status = 'material_received', material_note = $3, material_at = $4, updated_at = $4`, note, now)
 		},
 	})
 }
@@ -200,7 +200,7 @@ func (s *Service) Override(ctx context.Context, officer *account.User, id int64,
 	return s.act(ctx, officer, id, s.officerLoad(officer, id), change{
 		from: []Status{Open, MaterialRequested, MaterialReceived}, action: "discrepancy.override", note: reason,
 		update: func(ctx context.Context, it *Item, now int64) error {
-			return s.set(ctx, it, `status = 'override_pending', override_reason = $1, override_by = $2, approved_by = 0, updated_at = $3`,
+			return s.set(ctx, it, `status = 'override_pending', override_reason = $3, override_by = $4, approved_by = 0, updated_at = $5`,
 				reason, officer.ID, now)
 		},
 	})
@@ -222,8 +222,8 @@ func (s *Service) Approve(ctx context.Context, officer *account.User, id int64) 
 	return s.act(ctx, officer, id, s.officerLoad(officer, id), change{
 		from: []Status{OverridePending}, action: "discrepancy.approve", check: fourEyes(officer),
 		update: func(ctx context.Context, it *Item, now int64) error {
-			return s.set(ctx, it, `status = 'overridden', approved_by = $1, decided_by = $2, decided_at = $3, updated_at = $4`,
-				officer.ID, officer.ID, now, now)
+			return s.set(ctx, it, `status = 'overridden', approved_by = $3, decided_by = $3, decided_at = $4, updated_at = $4`,
+				officer.ID, now)
 		},
 		after: func(ctx context.Context, it *Item) error { return s.Rescore(ctx, it.ApplicationID) },
 	})
@@ -238,7 +238,7 @@ func (s *Service) RejectOverride(ctx context.Context, officer *account.User, id 
 	return s.act(ctx, officer, id, s.officerLoad(officer, id), change{
 		from: []Status{OverridePending}, action: "discrepancy.reject_override", note: note, check: fourEyes(officer),
 		update: func(ctx context.Context, it *Item, now int64) error {
-			return s.set(ctx, it, `status = 'open', override_by = 0, updated_at = $1`, now)
+			return s.set(ctx, it, `status = 'open', override_by = 0, updated_at = $3`, now)
 		},
 	})
 }

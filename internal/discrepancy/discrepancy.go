@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"jifen/internal/account"
+	"jifen/internal/application"
 	"jifen/internal/audit"
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/clock"
@@ -73,11 +74,14 @@ type Service struct {
 	audit  *audit.Log
 	clock  clock.Clock
 	outbox *mail.Outbox
+	apps   *application.Service
 }
 
 // NewService returns the discrepancy service; out may be nil (no e-mail).
-func NewService(d *db.DB, a *audit.Log, c clock.Clock, out *mail.Outbox) *Service {
-	return &Service{db: d, audit: a, clock: c, outbox: out}
+// apps writes the re-scored application (the application package owns its
+// table).
+func NewService(d *db.DB, a *audit.Log, c clock.Clock, out *mail.Outbox, apps *application.Service) *Service {
+	return &Service{db: d, audit: a, clock: c, outbox: out, apps: apps}
 }
 
 // ErrNotFound is the answer for a discrepancy that does not exist or that

@@ -71,7 +71,7 @@ func setup(t *testing.T) *fixture {
 	env := casetest.New(t)
 	emp, op := env.VerifiedEmployer("disc_op")
 	p, c, app := env.Linked("disc_app", emp, op)
-	f := &fixture{Env: env, svc: discrepancy.NewService(env.DB, env.Audit, env.Clock, env.Outbox), appID: app.ID, personID: p.ID,
+	f := &fixture{Env: env, svc: discrepancy.NewService(env.DB, env.Audit, env.Clock, env.Outbox, env.Applications), appID: app.ID, personID: p.ID,
 		userID: c.UserID,
 		a:      officer(9001, "officer_a", "海淀区", account.DistrictOfficer), b: officer(9002, "officer_b", "海淀区", account.DistrictOfficer),
 		other: officer(9003, "officer_c", "朝阳区", account.DistrictOfficer), city: officer(9004, "city", "", account.CityOfficer)}

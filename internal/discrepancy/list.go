@@ -2,9 +2,7 @@ package discrepancy
 
 import (
 	"context"
-	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"jifen/internal/account"
@@ -45,29 +43,17 @@ func (s *Service) List(ctx context.Context, viewer *account.User, f Filter) (*Pa
 		f.District = own
 	}
 	f.Page = max(f.Page, 1)
-	var conds []string
-	var args []any
-	add := func(cond string, v any) {
-		args = append(args, v)
-		conds = append(conds, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
-	}
+	var w db.Where
 	if f.District != "" {
-		add("d.district = ?", f.District)
+		w.And("d.district = ?", f.District)
 	}
 	if f.Indicator != "" {
-		add("d.indicator = ?", f.Indicator)
-	}
-	base := len(args)
-	where := func() string {
-		if len(conds) == 0 {
-			return ""
-		}
-		return " WHERE " + strings.Join(conds, " AND ")
+		w.And("d.indicator = ?", f.Indicator)
 	}
 	// Counts: by district and indicator only, so every tab shows its number.
 	counts := map[Status]int{}
 	total := 0
-	crows, err := s.db.Query(ctx, `SELECT d.status, count(*) FROM discrepancies d`+where()+` GROUP BY d.status`, args[:base]...)
+	crows, err := s.db.Query(ctx, `SELECT d.status, count(*) FROM discrepancies d`+w.SQL()+` GROUP BY d.status`, w.Args()...)
 	if err != nil {
 		return nil, apperr.Wrap(err)
 	}
@@ -86,13 +72,13 @@ func (s *Service) List(ctx context.Context, viewer *account.User, f Filter) (*Pa
 	}
 	if f.Overdue {
 		f.Status = MaterialRequested
-		add("d.deadline < ?", db.Micros(s.clock.Now()))
+		w.And("d.deadline < ?", db.Micros(s.clock.Now()))
 	}
 	if f.Status != "" {
-		add("d.status = ?", string(f.Status))
+		w.And("d.status = ?", string(f.Status))
 	}
-	rows, err := s.db.Query(ctx, selectItem+where()+fmt.Sprintf(` ORDER BY d.id DESC LIMIT %d OFFSET %d`,
-		PageSize+1, (f.Page-1)*PageSize), args...)
+	q := selectItem + w.SQL() + ` ORDER BY d.id DESC LIMIT ` + w.Arg(PageSize+1) + ` OFFSET ` + w.Arg((f.Page-1)*PageSize)
+	rows, err := s.db.Query(ctx, q, w.Args()...)
 	if err != nil {
 		return nil, apperr.Wrap(err)
 	}

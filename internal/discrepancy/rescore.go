@@ -9,7 +9,6 @@ import (
 	"strconv"
 
 	"jifen/internal/audit"
-	"jifen/internal/check"
 	"jifen/internal/platform/apperr"
 	"jifen/internal/rules"
 )
@@ -18,9 +17,9 @@ import (
 // the verified facts of the run that scored it (applications.score_run),
 // with the declared facts copied in for every check item whose discrepancy
 // an officer overrode, under that run's rulebook — the same rule the
-// cross-check engine scores by (check.ScoreVerified). It updates
-// applications.score and score_eligible, in the transaction of ctx if there
-// is one.
+// cross-check engine scores by (ScoreVerified). It updates the
+// application's score through the application service, in the transaction
+// of ctx if there is one.
 func (s *Service) Rescore(ctx context.Context, applicationID int64) error {
 	return s.db.WithTx(ctx, func(ctx context.Context) error {
 		var decl, book, verified string
@@ -49,12 +48,11 @@ func (s *Service) Rescore(ctx context.Context, applicationID int64) error {
 		if err != nil {
 			return err
 		}
-		res, ok := check.ScoreVerified(rb, v, d, ovr)
+		res, ok := ScoreVerified(rb, v, d, ovr)
 		if !ok {
 			return fmt.Errorf("rescore %d: the facts cannot be scored", applicationID)
 		}
-		if _, err := s.db.Exec(ctx, `UPDATE applications SET score = $1, score_eligible = $2 WHERE id = $3`,
-			int64(res.Total), res.Eligible, applicationID); err != nil {
+		if err := s.apps.SetScore(ctx, applicationID, int64(res.Total), res.Eligible); err != nil {
 			return err
 		}
 		return s.audit.Record(ctx, audit.Entry{Action: "application.rescore", ObjectType: "application",
@@ -82,4 +80,31 @@ func (s *Service) overridden(ctx context.Context, applicationID int64) (map[stri
 		out[c] = v
 	}
 	return out, rows.Err()
+}
+
+// ScoreVerified scores verified facts under a rulebook, taking the declared
+// value of every item an officer's approved override stands for (as long as
+// the agency's record is still the one the override was decided against).
+// It is the one scoring rule of the cross-check engine (internal/check) and
+// of Rescore; it lives here, with the overrides it honours, so that check
+// may import this package to record discrepancies.
+func ScoreVerified(book *rules.Rulebook, verified, declared rules.CalculatorRequest, overridden map[string]string) (rules.Result, bool) {
+	req := copyRequest(verified)
+	for item, against := range overridden {
+		if verified.PartJSON(item) == against {
+			rules.CopyPart(&req, &declared, item)
+		}
+	}
+	facts, fe := req.Facts()
+	if len(fe) > 0 {
+		return rules.Result{}, false
+	}
+	return book.Score(facts), true
+}
+
+func copyRequest(r rules.CalculatorRequest) rules.CalculatorRequest {
+	var out rules.CalculatorRequest
+	b, _ := json.Marshal(r)
+	_ = json.Unmarshal(b, &out)
+	return out
 }

@@ -384,24 +384,18 @@ func (s *Service) List(ctx context.Context, f Filter) ([]*Employer, error) {
 	if f.Limit <= 0 || f.Limit > 500 {
 		f.Limit = 50
 	}
-	where := []string{"1 = 1"}
-	var args []any
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, fmt.Sprintf(cond, len(args)))
-	}
+	var w db.Where
 	if f.Status != "" {
-		add("status = $%d", string(f.Status))
+		w.And("status = ?", string(f.Status))
 	}
 	if f.District != "" {
-		add("district = $%d", f.District)
+		w.And("district = ?", f.District)
 	}
 	if q := strings.TrimSpace(f.Query); q != "" {
-		args = append(args, "%"+q+"%", strings.ToUpper(q))
-		where = append(where, fmt.Sprintf("(name LIKE $%d OR credit_code = $%d)", len(args)-1, len(args)))
+		w.And("(name LIKE ? OR credit_code = ?)", "%"+q+"%", strings.ToUpper(q))
 	}
-	rows, err := s.db.Query(ctx, `SELECT `+columns+` FROM employers WHERE `+strings.Join(where, " AND ")+
-		fmt.Sprintf(` ORDER BY created_at, id LIMIT %d OFFSET %d`, f.Limit, max(f.Offset, 0)), args...)
+	q := `SELECT ` + columns + ` FROM employers` + w.SQL() + ` ORDER BY created_at, id LIMIT ` + w.Arg(f.Limit) + ` OFFSET ` + w.Arg(max(f.Offset, 0))
+	rows, err := s.db.Query(ctx, q, w.Args()...)
 	if err != nil {
 		return nil, apperr.Wrap(err)
 	}

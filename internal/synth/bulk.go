@@ -56,15 +56,9 @@ func (b *bulk) flush(ctx context.Context) error {
 			if c > 0 {
 				sb.WriteByte(',')
 			}
-			// SQLite looks "$N" names up in a list, which is quadratic in
-			// the number of parameters; plain "?" is not.
-			if b.db.Dialect == db.SQLite {
-				sb.WriteByte('?')
-			} else {
-				sb.WriteByte('$')
-				sb.WriteString(strconv.Itoa(n))
-				n++
-			}
+			sb.WriteByte('$')
+			sb.WriteString(strconv.Itoa(n))
+			n++
 		}
 		sb.WriteByte(')')
 	}

@@ -81,23 +81,13 @@ func (g *Generator) Run(ctx context.Context) (Result, error) {
 	if err := g.loadBase(ctx); err != nil {
 		return res, err
 	}
-	if g.db.Dialect == db.SQLite {
-		// Generated data can be generated again: while it is written, the
-		// writer connection syncs at checkpoints only (WAL stays consistent
-		// after a crash; only the last chunks could be lost) and keeps a
-		// large page cache. Both are set back afterwards.
-		for _, p := range []string{"PRAGMA synchronous = NORMAL", "PRAGMA cache_size = -262144", "PRAGMA wal_autocheckpoint = 50000"} {
-			if _, err := g.db.Exec(ctx, p); err != nil {
-				return res, err
-			}
-		}
-		defer func() {
-			_, _ = g.db.Exec(context.Background(), "PRAGMA synchronous = FULL")
-			_, _ = g.db.Exec(context.Background(), "PRAGMA cache_size = -2000")
-			_, _ = g.db.Exec(context.Background(), "PRAGMA wal_autocheckpoint = 1000")
-			_, _ = g.db.Exec(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)")
-		}()
+	// Generated data can be generated again: on SQLite the load syncs at
+	// checkpoints only.
+	restore, err := g.db.FastLoad(ctx)
+	if err != nil {
+		return res, err
 	}
+	defer restore()
 	g.bar = newProgress(g.cfg.Progress, g.cfg.Employers+g.cfg.People)
 	if err := g.employers(ctx, &res); err != nil {
 		return res, err
@@ -131,13 +121,8 @@ func (g *Generator) loadBase(ctx context.Context) error {
 // fixSequences moves PostgreSQL's identity sequences past the ids synth
 // assigned itself, so later inserts do not collide.
 func (g *Generator) fixSequences(ctx context.Context) error {
-	if g.db.Dialect != db.Postgres {
-		return nil
-	}
-	for _, t := range []string{"users", "employers", "persons", "employer_links", "applications", "application_events"} {
-		if _, err := g.db.Exec(ctx, `SELECT setval(pg_get_serial_sequence('`+t+`', 'id'), COALESCE((SELECT max(id) FROM `+t+`), 1))`); err != nil {
-			return fmt.Errorf("synth: sequence of %s: %w", t, err)
-		}
+	if err := g.db.ResetIdentity(ctx, "users", "employers", "persons", "employer_links", "applications", "application_events"); err != nil {
+		return fmt.Errorf("synth: sequences: %w", err)
 	}
 	return nil
 }

@@ -1,10 +1,10 @@
 // Package db opens the application's database — SQLite (embedded default) or
 // PostgreSQL — and hides the few differences between the two engines.
 //
-// All SQL in jifen is written in the portable subset with $1, $2, ...
-// placeholders in ascending order of first use (SQLite binds "$N" parameters
-// by order of first appearance, PostgreSQL by number; writing them in order
-// makes both agree). Times are stored as UTC Unix microseconds in BIGINT
+// All SQL in jifen is written in the portable subset with PostgreSQL's
+// placeholders $1, $2, ..., in any order and reused as needed; Exec, Query
+// and QueryRow rewrite them to SQLite's numbered "?N" (sqltext.go). Optional
+// search conditions go through Where, which numbers them. Times are stored as UTC Unix microseconds in BIGINT
 // columns so that both engines compare, index and scan them identically.
 package db
 
@@ -222,6 +222,8 @@ func InTx(ctx context.Context) bool {
 }
 
 // W returns the querier for writes: the transaction in ctx, or the writer.
+// Its methods take SQL as the driver does (no placeholder rewrite): use
+// Exec, Query and QueryRow for the application's SQL.
 func (db *DB) W(ctx context.Context) Querier {
 	if tx, ok := ctx.Value(txKey{}).(*sql.Tx); ok {
 		return tx
@@ -241,21 +243,21 @@ func (db *DB) R(ctx context.Context) Querier {
 // Exec runs a statement on the transaction in ctx or the writer.
 func (db *DB) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	counted(ctx, q)
-	return db.W(ctx).ExecContext(ctx, q, args...)
+	return db.W(ctx).ExecContext(ctx, db.text(q), args...)
 }
 
 // Query runs a query on the transaction in ctx or the reader pool (the
 // writer for a statement that writes, such as INSERT ... RETURNING).
 func (db *DB) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
 	counted(ctx, q)
-	return db.route(ctx, q).QueryContext(ctx, q, args...)
+	return db.route(ctx, q).QueryContext(ctx, db.text(q), args...)
 }
 
 // QueryRow runs a one-row query on the transaction in ctx or the reader
 // pool (the writer for a statement that writes).
 func (db *DB) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
 	counted(ctx, q)
-	return db.route(ctx, q).QueryRowContext(ctx, q, args...)
+	return db.route(ctx, q).QueryRowContext(ctx, db.text(q), args...)
 }
 
 func (db *DB) route(ctx context.Context, q string) Querier {

@@ -155,3 +155,61 @@ func TestBatchCommitsEachWriteOnceAndIsolatesFailures(t *testing.T) {
 		t.Fatalf("failed %d, written %d, failed-but-kept %d", failed, good, bad)
 	}
 }
+
+// Placeholders are PostgreSQL's on both engines: any order, reused, inside
+// a transaction or not.
+func TestPlaceholdersBindByNumber(t *testing.T) {
+	d := dbtest.Open(t)
+	ctx := context.Background()
+	var a, b, c string
+	if err := d.QueryRow(ctx, "SELECT CAST($2 AS TEXT), CAST($1 AS TEXT), CAST($2 AS TEXT) || '$1'", "one", "two").Scan(&a, &b, &c); err != nil {
+		t.Fatal(err)
+	}
+	if a != "two" || b != "one" || c != "two$1" {
+		t.Fatalf("got %q %q %q", a, b, c)
+	}
+	err := d.WithTx(ctx, func(ctx context.Context) error {
+		return d.QueryRow(ctx, "SELECT CAST($3 AS TEXT), CAST($1 AS TEXT) WHERE CAST($2 AS TEXT) = 'y'", "x", "y", "z").Scan(&a, &b)
+	})
+	if err != nil || a != "z" || b != "x" {
+		t.Fatalf("in tx: %q %q %v", a, b, err)
+	}
+}
+
+func TestJSONRows(t *testing.T) {
+	d := dbtest.Open(t)
+	ctx := context.Background()
+	rows, err := d.Query(ctx, `SELECT r.id, r.name, r.ok FROM `+d.JSONRows("$1", "id BIGINT", "name TEXT", "ok BOOLEAN")+` r ORDER BY r.id`,
+		`[{"id":2,"name":"乙","ok":false},{"id":1,"name":"it's","ok":true}]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var id int64
+		var name string
+		var ok bool
+		if err := rows.Scan(&id, &name, &ok); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%d %s %v", id, name, ok))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if want := "[1 it's true 2 乙 false]"; fmt.Sprint(got) != want {
+		t.Fatalf("got %v, want %s", got, want)
+	}
+}
+
+func TestJSONIDs(t *testing.T) {
+	d := dbtest.Open(t)
+	var n, sum int64
+	if err := d.QueryRow(context.Background(), `SELECT COUNT(*), SUM(r.id) FROM `+d.JSONIDs("$1")+` r`, "[3,4,5]").Scan(&n, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if n != 3 || sum != 12 {
+		t.Fatalf("count %d sum %d", n, sum)
+	}
+}

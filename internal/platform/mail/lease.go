@@ -26,10 +26,7 @@ import (
 // serialises the claims.
 func (o *Outbox) claim(ctx context.Context, now time.Time, lease time.Duration, maxAttempts, limit int) ([]Message, time.Time, error) {
 	until := now.Add(lease)
-	skipLocked := ""
-	if o.db.Dialect == db.Postgres {
-		skipLocked = " FOR UPDATE SKIP LOCKED"
-	}
+	skipLocked := o.db.SkipLocked()
 	q := `UPDATE mail_outbox SET status = 'sending', attempts = attempts + 1, locked_until = $1
 		WHERE id IN (
 			SELECT id FROM mail_outbox

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"jifen/internal/platform/apperr"
@@ -115,30 +114,21 @@ func (o *Outbox) List(ctx context.Context, f Filter) ([]Message, error) {
 	}
 	f.Limit = min(f.Limit, MaxListLimit)
 
-	var where []string
-	var args []any
-	arg := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
-	}
+	var w db.Where
 	if f.Status != "" {
-		arg("status = ?", string(f.Status))
+		w.And("status = ?", string(f.Status))
 	}
 	if f.To != "" {
-		arg("lower(to_addr) = lower(?)", strings.TrimSpace(f.To))
+		w.And("lower(to_addr) = lower(?)", strings.TrimSpace(f.To))
 	}
 	if f.Category != "" {
-		arg("category = ?", f.Category)
+		w.And("category = ?", f.Category)
 	}
 	if f.Ref != "" {
-		arg("ref = ?", f.Ref)
+		w.And("ref = ?", f.Ref)
 	}
-	q := `SELECT ` + columns + ` FROM mail_outbox`
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	args = append(args, f.Limit, f.Offset)
-	q += fmt.Sprintf(` ORDER BY id DESC LIMIT $%d OFFSET $%d`, len(args)-1, len(args))
+	q := `SELECT ` + columns + ` FROM mail_outbox` + w.SQL() + ` ORDER BY id DESC LIMIT ` + w.Arg(f.Limit) + ` OFFSET ` + w.Arg(f.Offset)
+	args := w.Args()
 
 	rows, err := o.db.Query(ctx, q, args...)
 	if err != nil {

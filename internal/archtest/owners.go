@@ -1,0 +1,52 @@
+// Package archtest holds the rules of the code's structure that tests
+// enforce by reading the sources: which package writes which table, and
+// that SQL is never built with fmt.Sprintf or by switching on the dialect
+// outside platform/db. docs/ARCHITECTURE.md ("Who writes which table")
+// shows the same map; a test keeps the two equal.
+package archtest
+
+// Owners maps every table of the migrations to the one package (its path
+// under internal/) that writes it. Other packages read it freely and change
+// it only by calling the owner.
+var Owners = map[string]string{
+	"users":              "account",
+	"login_attempts":     "account",
+	"user_roles":         "account",
+	"sessions":           "account",
+	"role_requests":      "account",
+	"settings":           "settings",
+	"audit_head":         "audit",
+	"audit_archives":     "audit",
+	"audit_log":          "audit",
+	"mail_outbox":        "platform/mail",
+	"rounds":             "round",
+	"round_windows":      "round",
+	"employers":          "employer",
+	"employer_operators": "employer",
+	"employer_invites":   "employer",
+	"persons":            "person",
+	"employer_links":     "person",
+	"applications":       "application",
+	"application_events": "application",
+	"attachments":        "application",
+	"review_requests":    "application",
+	"agency_records":     "synth",
+	"agency_connectors":  "agencyops",
+	"check_runs":         "check",
+	"check_batches":      "check",
+	"check_jobs":         "check",
+	"check_calls":        "agencyops",
+	"check_scores":       "check",
+	"discrepancies":      "discrepancy",
+	"schema_migrations":  "platform/db",
+}
+
+// Exceptions are packages allowed to write tables they do not own, and why.
+var Exceptions = map[string]string{
+	// The synthetic population is bulk-loaded: hundreds of thousands of
+	// rows of several owners' tables in multi-row INSERTs, which no owner's
+	// one-at-a-time operation could do at that speed.
+	"synth": "bulk load of synthetic data",
+	// Test fixtures (imported by tests only) seed rows directly.
+	"casetest": "test fixtures",
+}
