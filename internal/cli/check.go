@@ -98,8 +98,8 @@ func runCheck(ctx context.Context, env Env, args []string) error {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(env.Stdout, "%6.0fs run %d %s: %d/%d checked, %d failed (progress read in %s)\n", time.Since(start).Seconds(), p.Run.ID,
-				p.Run.Status, p.Checked, p.Run.Total, p.Failed, time.Since(t0).Round(100*time.Microsecond))
+			fmt.Fprintf(env.Stdout, "%6.0fs run %d %s: %d/%d checked, %d waiting for an agency, %d failed (progress read in %s)\n", time.Since(start).Seconds(), p.Run.ID,
+				p.Run.Status, p.Checked, p.Run.Total, p.Waiting, p.Failed, time.Since(t0).Round(100*time.Microsecond))
 			if p.Run.Status == "applied" || p.Run.Status == "ready" || p.Run.Status == "discarded" {
 				cancel()
 				<-done
@@ -112,9 +112,9 @@ func runCheck(ctx context.Context, env Env, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(env.Stdout, "run %d %s: %d/%d checked, %d pending, %d failed\n", p.Run.ID, p.Run.Status, p.Checked, p.Run.Total, p.Pending, p.Failed)
+		fmt.Fprintf(env.Stdout, "run %d %s: %d/%d checked, %d pending, %d waiting for an agency, %d failed\n", p.Run.ID, p.Run.Status, p.Checked, p.Run.Total, p.Pending, p.Waiting, p.Failed)
 		for _, ag := range p.Agencies {
-			fmt.Fprintf(env.Stdout, "  %-22s done %d pending %d failed %d %s\n", ag.Agency, ag.Done, ag.Pending, ag.Failed, ag.LastError)
+			fmt.Fprintf(env.Stdout, "  %-22s done %d pending %d waiting %d failed %d %s\n", ag.Agency, ag.Done, ag.Pending, ag.Waiting, ag.Failed, ag.LastError)
 		}
 		if p.Run.Status == "ready" {
 			t0 := time.Now()
