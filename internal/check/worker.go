@@ -68,7 +68,21 @@ func (e *Engine) Step(ctx context.Context) (bool, error) {
 	default:
 		err = fmt.Errorf("unknown job kind %q", j.kind)
 	}
+	if ctx.Err() != nil {
+		// Stopping is not the job's fault: hand it back at once, without
+		// the attempt its claim counted (a no-op if it finished).
+		if rerr := e.release(context.WithoutCancel(ctx), j); rerr != nil {
+			return true, rerr
+		}
+	}
 	return true, err
+}
+
+// release puts a job this worker holds back in the queue as it was.
+func (e *Engine) release(ctx context.Context, j *job) error {
+	_, err := e.db.Exec(ctx, `UPDATE check_jobs SET state = 'queued', attempts = attempts - 1, lease_token = ''
+		WHERE id = $1 AND lease_token = $2 AND state = 'running'`, j.id, j.token)
+	return err
 }
 
 func newToken() string {
