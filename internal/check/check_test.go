@@ -114,6 +114,14 @@ func TestOutageWaitsThenResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The office's queue view: every query job waits, since the run began.
+	qd, err := e.eng.QueueDepth(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(qd) != 1 || qd[0].Kind != "check_query" || qd[0].Waiting != int64(r.Batches*len(PersonAgencies)) || !qd[0].Oldest.Equal(r.CreatedAt) {
+		t.Errorf("queue depth %+v after the start of a run of %d batches", qd, r.Batches)
+	}
 	// Work until every other agency has answered and the tax office's
 	// breaker has opened and let probes through (on a loaded machine that
 	// takes longer than the breaker's timeout).

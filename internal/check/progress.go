@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"jifen/internal/platform/db"
+	"jifen/internal/platform/jobs"
 	"jifen/internal/rules"
 )
 
@@ -398,4 +399,28 @@ func (e *Engine) StatementOf(ctx context.Context, applicationID int64) (*Stateme
 		st.Items = append(st.Items, it)
 	}
 	return st, nil
+}
+
+// QueueDepth is the cross-check queue's depth and oldest waiting job per
+// kind (check_query, check_score, check_apply), for the office beside the
+// job mechanism's own kinds.
+func (e *Engine) QueueDepth(ctx context.Context) ([]jobs.KindDepth, error) {
+	var out []jobs.KindDepth
+	err := e.each(ctx, `SELECT kind, SUM(CASE WHEN state = 'queued' THEN 1 ELSE 0 END), SUM(CASE WHEN state = 'running' THEN 1 ELSE 0 END),
+		SUM(CASE WHEN state = 'queued' AND last_error <> '' AND wait_reason = '' THEN 1 ELSE 0 END),
+		MIN(CASE WHEN state = 'queued' THEN created_at END)
+		FROM check_jobs WHERE state <> 'done' GROUP BY kind ORDER BY kind`, nil, func(rows *sql.Rows) error {
+		var k jobs.KindDepth
+		var oldest sql.NullInt64
+		if err := rows.Scan(&k.Kind, &k.Waiting, &k.Running, &k.Failures, &oldest); err != nil {
+			return err
+		}
+		k.Kind = "check_" + k.Kind
+		if oldest.Valid {
+			k.Oldest = db.FromMicros(oldest.Int64)
+		}
+		out = append(out, k)
+		return nil
+	})
+	return out, err
 }
