@@ -21,6 +21,7 @@ import (
 	"jifen/internal/platform/clock"
 	"jifen/internal/platform/crypto"
 	"jifen/internal/platform/db"
+	"jifen/internal/platform/jobs"
 	"jifen/internal/platform/mail"
 	"jifen/internal/platform/metrics"
 	"jifen/internal/platform/password"
@@ -53,9 +54,11 @@ type App struct {
 	// Connectors and Check are the cross-check system (业务比对).
 	Connectors *check.Connectors
 	Check      *check.Engine
-	Metrics    *metrics.Metrics
-	UI         *ui.Renderer
-	Demo       bool
+	// Jobs is the durable job mechanism (River); the schedules run on it.
+	Jobs    *jobs.Jobs
+	Metrics *metrics.Metrics
+	UI      *ui.Renderer
+	Demo    bool
 
 	// AgencyOps holds the agencies' connector settings, health and call log.
 	AgencyOps *agencyops.Service
@@ -122,6 +125,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		_ = a.DB.Close()
 		return nil, err
 	}
+	a.Jobs = jobs.New(a.DB, log)
+	a.registerSchedules()
 	a.Metrics = metrics.New()
 	a.Metrics.RegisterDB("writer", a.DB.Writer())
 	if a.DB.Reader() != a.DB.Writer() {
@@ -166,7 +171,8 @@ func (a *App) OfficeHandler() http.Handler {
 	sh := shell.New(a.deps(), account.Office)
 	mux := web.NewMux()
 	office.New(sh, a.Cases.Employers, a.Cases.Applications, a.Outbox, a.smtpDescription()).
-		WithCheck(a.Check).WithDiscrepancies(a.Cases.Discrepancies).WithAgencies(a.AgencyOps).Register(mux)
+		WithCheck(a.Check).WithDiscrepancies(a.Cases.Discrepancies).WithAgencies(a.AgencyOps).
+		WithQueues(a.Jobs.Depth, a.Check.QueueDepth).Register(mux)
 	return a.wrap("office", mux, sh)
 }
 

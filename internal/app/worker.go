@@ -3,21 +3,74 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"time"
 
+	"github.com/riverqueue/river"
+
 	"jifen/internal/agency"
+
 	"jifen/internal/agencyops"
 	"jifen/internal/audit"
 	"jifen/internal/platform/db"
+	"jifen/internal/platform/jobs"
 )
 
-// schedule is one periodic job of the worker. Each is safe to run in
-// several processes at once and to repeat after a crash.
+// schedule is one periodic job of the worker. Each is safe to repeat after
+// a crash; the job mechanism runs it once per interval however many worker
+// processes there are.
 type schedule struct {
 	name  string
 	every time.Duration
 	run   func(ctx context.Context) error
+}
+
+// scheduleArgs is the job of one schedule's run.
+type scheduleArgs struct {
+	Name string `json:"name"`
+}
+
+func (scheduleArgs) Kind() string { return "schedule" }
+
+// scheduleQueue is the queue of the periodic jobs.
+const scheduleQueue = "schedule"
+
+// scheduleWorker runs a schedule's job.
+type scheduleWorker struct {
+	river.WorkerDefaults[scheduleArgs]
+	a *App
+}
+
+func (w *scheduleWorker) Work(ctx context.Context, job *river.Job[scheduleArgs]) error {
+	err := w.a.RunSchedule(ctx, job.Args.Name)
+	if err != nil && ctx.Err() == nil {
+		w.a.Log.Error("scheduled job failed", "job", job.Args.Name, "attempt", job.Attempt, "err", err)
+	}
+	return err
+}
+
+// registerSchedules makes every schedule a periodic job: River's leader
+// inserts it every interval (and once at start), unique per schedule and
+// interval so a backlog never piles up; a failed run is retried a few times
+// with backoff before the next interval brings a new one.
+func (a *App) registerSchedules() {
+	jobs.Register(a.Jobs, &scheduleWorker{a: a})
+	a.Jobs.Queue(scheduleQueue, 2)
+	for _, s := range a.schedules() {
+		a.Jobs.Every(s.every, scheduleArgs{Name: s.name}, &river.InsertOpts{Queue: scheduleQueue, MaxAttempts: 3,
+			UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: s.every}})
+	}
+}
+
+// RunSchedule runs one of the worker's schedules once.
+func (a *App) RunSchedule(ctx context.Context, name string) error {
+	for _, s := range a.schedules() {
+		if s.name == name {
+			return s.run(ctx)
+		}
+	}
+	return fmt.Errorf("no schedule %q", name)
 }
 
 func (a *App) schedules() []schedule {
@@ -51,11 +104,21 @@ func (a *App) schedules() []schedule {
 			}
 			return err
 		}},
+		// The single checks of internal/check: new employers and submitted
+		// applications asked of their agency, until none is left.
+		{"single_checks", 10 * time.Second, func(ctx context.Context) error {
+			for {
+				n, err := a.Check.SweepSingles(ctx, 500)
+				if err != nil || n == 0 {
+					return err
+				}
+			}
+		}},
 	}
 }
 
-// runWorker runs every schedule once at start and then at its interval
-// until ctx ends.
+// runWorker runs the job mechanism (the schedules), the mail worker and
+// the cross-check's workers until ctx ends.
 func (a *App) runWorker(ctx context.Context) {
 	if a.Mailer != nil && a.Cfg.SMTP.Host != "" {
 		a.wg.Add(1)
@@ -66,57 +129,21 @@ func (a *App) runWorker(ctx context.Context) {
 			}
 		}()
 	}
-	a.wg.Add(2)
+	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
 		a.Check.Work(ctx)
 	}()
-	go func() {
-		defer a.wg.Done()
-		a.sweepSingles(ctx)
-	}()
-	scheds := a.schedules()
-	next := make([]time.Time, len(scheds))
-	tick := time.NewTicker(30 * time.Second)
-	defer tick.Stop()
-	for {
-		now := time.Now()
-		for i, s := range scheds {
-			if now.Before(next[i]) {
-				continue
-			}
-			next[i] = now.Add(s.every)
-			if err := s.run(ctx); err != nil && ctx.Err() == nil {
-				a.Log.Error("scheduled job failed", "job", s.name, "err", err)
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+	if err := a.Jobs.Start(ctx); err != nil {
+		a.Log.Error("job worker did not start", "err", err)
+		return
 	}
-}
-
-// sweepSingles asks the agencies about new employers and submitted
-// applications every ten seconds (the single checks of internal/check).
-func (a *App) sweepSingles(ctx context.Context) {
-	t := time.NewTicker(10 * time.Second)
-	defer t.Stop()
-	for {
-		for {
-			n, err := a.Check.SweepSingles(ctx, 500)
-			if err != nil && ctx.Err() == nil {
-				a.Log.Error("single checks", "err", err)
-			}
-			if n == 0 || err != nil {
-				break
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	<-ctx.Done()
+	// Running jobs get a moment to finish; the rest are taken again by the
+	// next worker (River rescues them).
+	stop, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := a.Jobs.Stop(stop); err != nil {
+		a.Log.Warn("job worker stopped", "err", err)
 	}
 }

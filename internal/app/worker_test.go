@@ -7,6 +7,7 @@ import (
 
 	"jifen/internal/agencyops"
 	"jifen/internal/app/apptest"
+	"jifen/internal/config"
 	"jifen/internal/platform/db"
 )
 
@@ -27,5 +28,36 @@ func TestCallRetentionSchedule(t *testing.T) {
 	var n int
 	if err := a.DB.QueryRow(ctx, `SELECT count(*) FROM check_calls`).Scan(&n); err != nil || n != 2 {
 		t.Fatalf("%d calls left, %v; want 2", n, err)
+	}
+}
+
+// A worker process runs every schedule (session purge, agency probes, audit
+// and call retention, single checks) as a periodic job of the job
+// mechanism: each runs once at start, to completion.
+func TestWorkerRunsSchedulesAsPeriodicJobs(t *testing.T) {
+	a := apptest.Start(t, func(c *config.Config) { c.Worker = true })
+	ctx := context.Background()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var n int
+		if err := a.DB.QueryRow(ctx, `SELECT COUNT(DISTINCT args) FROM river_job WHERE kind = 'schedule' AND state = 'completed'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 5 schedules completed in 60 s", n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	depth, err := a.Jobs.Depth(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range depth {
+		if d.Kind == "schedule" && d.Failures > 0 {
+			t.Errorf("schedules waiting after a failure: %+v", d)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"jifen/internal/agency"
 	"jifen/internal/agencysim"
+	"jifen/internal/platform/db"
 	"jifen/internal/rules"
 )
 
@@ -128,7 +129,23 @@ func TestOutageWaitsThenResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r = e.work(e.eng, r.ID, 2*time.Second, "applied")
+	// The office's queue view: every query job waits, since the run began.
+	qd, err := e.eng.QueueDepth(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(qd) != 1 || qd[0].Kind != "check_query" || qd[0].Waiting != int64(r.Batches*len(agency.PersonAgencies())) || !qd[0].Oldest.Equal(r.CreatedAt) {
+		t.Errorf("queue depth %+v after the start of a run of %d batches", qd, r.Batches)
+	}
+	// Work until every other agency has answered and the tax office's
+	// breaker has opened and let probes through (on a loaded machine that
+	// takes longer than the breaker's timeout).
+	e.workUntil(e.eng, 60*time.Second, func() bool {
+		return e.count(`SELECT COUNT(*) FROM check_jobs WHERE run_id = $1 AND agency <> $2 AND state <> 'done'`, r.ID, agency.Tax) == 0 &&
+			e.count(`SELECT COUNT(*) FROM check_calls WHERE agency = $1 AND kind = 'query' AND status <> 'ok'`, agency.Tax) > 5 &&
+			e.count(`SELECT COUNT(*) FROM agency_connectors WHERE agency = $1 AND breaker = 'open'`, agency.Tax) == 1
+	})
+	r, _ = e.eng.GetRun(e.ctx, r.ID)
 	assertOutage(e, r)
 	e.setFaults(agency.Tax, agencysim.Faults{})
 	r = e.work(e.eng, r.ID, 30*time.Second, "applied")
@@ -150,21 +167,84 @@ func TestOutageInTheMiddleOfARun(t *testing.T) {
 		sleepMS(5)
 	}
 	e.setFaults("*", agencysim.Faults{Down: true})
+	// Until the breaker of every agency with work left has opened, and then
+	// five times the breakers' timeout: each lets a probe through and opens
+	// again, several times over.
+	waitFor(e, 60*time.Second, func() bool {
+		return e.count(`SELECT COUNT(DISTINCT j.agency) FROM check_jobs j JOIN agency_connectors c ON c.agency = j.agency
+			WHERE j.run_id = $1 AND j.state <> 'done' AND j.kind = 'query' AND c.breaker = 'closed'`, r.ID) == 0
+	})
 	sleepMS(1500)
+	// While the agencies are down, their work shows as waiting for them,
+	// not as failed.
+	p, err := e.eng.Progress(e.ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cancel()
 	<-done
 	scored := e.count(`SELECT COUNT(*) FROM check_batches WHERE run_id = $1 AND scored`, r.ID)
 	if scored == r.Batches {
 		t.Fatal("the run finished before the outage; nothing was tested")
 	}
+	if p.Waiting == 0 || p.Failed != 0 {
+		t.Errorf("progress during the outage: %d waiting, %d failed (want all open work waiting)", p.Waiting, p.Failed)
+	}
+	for _, a := range p.Agencies {
+		if a.Failed != 0 {
+			t.Errorf("agency %s shows %d failed during the outage", a.Agency, a.Failed)
+		}
+	}
 	if n := e.count(`SELECT COUNT(*) FROM check_jobs WHERE run_id = $1 AND state <> 'done' AND last_error <> ''`, r.ID); n == 0 {
 		t.Error("no job waits with the outage's error")
 	}
+	// The open breakers spent no job's attempts: a job counts at most the
+	// one attempt that failed before its agency's breaker opened (without
+	// the wait, each job was retried every 30–200 ms and counted each).
+	if n := e.count(`SELECT COUNT(*) FROM check_jobs WHERE run_id = $1 AND attempts > 1`, r.ID); n != 0 {
+		t.Errorf("%d jobs counted more than one attempt during the outage", n)
+	}
+	if n := e.count(`SELECT COUNT(*) FROM check_jobs WHERE run_id = $1 AND state = 'queued' AND wait_reason = 'breaker'`, r.ID); n == 0 {
+		t.Error("no job waits for an open breaker")
+	}
+	// And each waits only until its breaker lets a probe through, never
+	// longer.
+	conn := e.eng.Connectors()
+	latest := db.Micros(time.Now().Add(conn.BreakerTimeout + conn.ProbeWait))
+	if n := e.count(`SELECT COUNT(*) FROM check_jobs WHERE run_id = $1 AND wait_reason <> '' AND run_after > $2`, r.ID, latest); n != 0 {
+		t.Errorf("%d waiting jobs wait past their breaker's half-open time", n)
+	}
 	e.setFaults("*", agencysim.Faults{})
 	if r = e.work(e.eng, r.ID, 60*time.Second, "applied"); r.Status != "applied" {
+		logOpenJobs(e, r.ID)
 		t.Fatalf("run %s after the outage", r.Status)
 	}
 	assertCheckedOnce(e, r)
+}
+
+// logOpenJobs shows what a run that did not finish still waits for.
+func logOpenJobs(e *env, runID int64) {
+	now := time.Now()
+	_ = e.eng.each(e.ctx, `SELECT id, kind, agency, state, attempts, run_after, wait_reason, last_error FROM check_jobs
+		WHERE run_id = $1 AND state <> 'done' ORDER BY id`, []any{runID}, func(rows *sql.Rows) error {
+		var id, runAfter int64
+		var kind, ag, state, wr, le string
+		var n int
+		if err := rows.Scan(&id, &kind, &ag, &state, &n, &runAfter, &wr, &le); err != nil {
+			return err
+		}
+		e.t.Logf("job %d %s %s %s attempts %d due in %s wait %q: %s", id, kind, ag, state, n, db.FromMicros(runAfter).Sub(now), wr, le)
+		return nil
+	})
+	_ = e.eng.each(e.ctx, `SELECT agency, breaker, breaker_at FROM agency_connectors`, nil, func(rows *sql.Rows) error {
+		var ag, b string
+		var at int64
+		if err := rows.Scan(&ag, &b, &at); err != nil {
+			return err
+		}
+		e.t.Logf("breaker %s %s since %s ago", ag, b, now.Sub(db.FromMicros(at)))
+		return nil
+	})
 }
 
 func assertOutage(e *env, r *Run) {
@@ -177,8 +257,13 @@ func assertOutage(e *env, r *Run) {
 	if n := e.count(`SELECT COUNT(*) FROM check_scores WHERE run_id = $1`, r.ID); n != 0 {
 		t.Errorf("%d applications scored without the tax office", n)
 	}
-	if n := e.count(`SELECT COUNT(*) FROM check_jobs WHERE run_id = $1 AND agency = $2 AND state <> 'done' AND last_error <> ''`, r.ID, agency.Tax); n != r.Batches {
-		t.Errorf("%d tax jobs waiting with an error, want %d", n, r.Batches)
+	// Each tax job tried waits with the outage's error; the ones not yet
+	// tried stay queued: no worker takes them while the breaker is open.
+	if n := e.count(`SELECT COUNT(*) FROM check_jobs WHERE run_id = $1 AND agency = $2 AND state <> 'done'`, r.ID, agency.Tax); n != r.Batches {
+		t.Errorf("%d tax jobs open, want %d", n, r.Batches)
+	}
+	if n := e.count(`SELECT COUNT(*) FROM check_jobs WHERE run_id = $1 AND agency = $2 AND last_error <> ''`, r.ID, agency.Tax); n == 0 {
+		t.Error("no tax job waits with the outage's error")
 	}
 	if n := e.count(`SELECT COUNT(*) FROM applications WHERE round_id = $1 AND status = 'checking'`, e.roundID); int64(n) < r.Total-r.Total/2 {
 		t.Errorf("only %d applications still checking", n)
@@ -187,13 +272,15 @@ func assertOutage(e *env, r *Run) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Checked != 0 || p.Failed != r.Total || p.Pending != 0 {
-		t.Errorf("progress during the outage: checked %d failed %d pending %d of %d", p.Checked, p.Failed, p.Pending, r.Total)
+	// The tax office is down (its breaker open): its work waits for it and
+	// has not failed.
+	if p.Checked != 0 || p.Waiting != r.Total || p.Failed != 0 || p.Pending != 0 {
+		t.Errorf("progress during the outage: checked %d waiting %d failed %d pending %d of %d", p.Checked, p.Waiting, p.Failed, p.Pending, r.Total)
 	}
 	for _, a := range p.Agencies {
 		want := AgencyProgress{Agency: a.Agency, Name: agency.Name(a.Agency), Total: r.Total, Done: r.Total}
 		if a.Agency == agency.Tax {
-			want.Done, want.Failed, want.LastError = 0, r.Total, a.LastError
+			want.Done, want.Waiting, want.LastError = 0, r.Total, a.LastError
 			if a.LastError == "" {
 				t.Error("the tax office's failure has no error")
 			}
@@ -229,8 +316,8 @@ func assertRecovered(e *env, r *Run) {
 			t.Errorf("district %+v after the run", d)
 		}
 	}
-	if p.Checked != r.Total || inDistricts != r.Total || p.Failed != 0 {
-		t.Errorf("progress after the run: %d checked (%d by district), %d failed of %d", p.Checked, inDistricts, p.Failed, r.Total)
+	if p.Checked != r.Total || inDistricts != r.Total || p.Failed != 0 || p.Waiting != 0 {
+		t.Errorf("progress after the run: %d checked (%d by district), %d waiting, %d failed of %d", p.Checked, inDistricts, p.Waiting, p.Failed, r.Total)
 	}
 	var breaker string
 	if err := e.db.QueryRow(e.ctx, `SELECT breaker FROM agency_connectors WHERE agency = $1`, agency.Tax).Scan(&breaker); err != nil {

@@ -53,6 +53,22 @@ var (
 	ErrRejected = errors.New("request rejected by the agency")
 )
 
+// WaitError is a query that was not answered because the agency cannot be
+// asked now: its circuit breaker is open (the agency is down as a whole) or
+// it answered 429 (busy). Nothing is wrong with the work itself, so the
+// caller puts it back until Until without counting an attempt.
+type WaitError struct {
+	Until  time.Time
+	Reason string // breaker | rate_limited
+	Cause  error
+}
+
+func (e *WaitError) Error() string {
+	return fmt.Sprintf("waiting for the agency (%s) until %s: %v", e.Reason, e.Until.Format(time.TimeOnly), e.Cause)
+}
+
+func (e *WaitError) Unwrap() error { return e.Cause }
+
 // callError is a failed call with its class for the log and the retry
 // decision.
 type callError struct {
@@ -81,10 +97,15 @@ type Connectors struct {
 
 	mu       sync.Mutex
 	breakers map[string]*gobreaker.CircuitBreaker[map[string]Answer]
+	openedAt map[string]time.Time // when each open breaker opened
 	cache    map[string]cachedConnector
 	// BreakerTimeout is how long an open breaker refuses calls before it
-	// lets one through (half-open).
+	// lets one through (half-open). Work refused meanwhile waits exactly
+	// this long, so it is also how late the work resumes after an outage.
 	BreakerTimeout time.Duration
+	// ProbeWait is how long work refused during the half-open probe waits
+	// for the probe's outcome.
+	ProbeWait time.Duration
 	// BreakerFailures is how many failures in a row open the breaker.
 	BreakerFailures uint32
 	// MaxBackoff caps the wait between retries.
@@ -103,7 +124,8 @@ func NewConnectors(d *db.DB, keys KeySource) *Connectors {
 		sleep:    clock.Sleep,
 		random:   rand.Float64,
 		breakers: map[string]*gobreaker.CircuitBreaker[map[string]Answer]{}, cache: map[string]cachedConnector{},
-		BreakerTimeout: 30 * time.Second, BreakerFailures: 5, MaxBackoff: 5 * time.Second}
+		openedAt:       map[string]time.Time{},
+		BreakerTimeout: 10 * time.Second, ProbeWait: time.Second, BreakerFailures: 5, MaxBackoff: 5 * time.Second}
 }
 
 // Get returns an agency's connector settings, cached for five seconds so a
@@ -151,13 +173,36 @@ func (c *Connectors) breaker(agency string) *gobreaker.CircuitBreaker[map[string
 		// Our own cancellation says nothing about the agency.
 		IsExcluded: func(err error) bool { return errors.Is(err, context.Canceled) },
 		OnStateChange: func(name string, _, to gobreaker.State) {
-			// Recorded for the console; a failure to record must not stop
-			// the call.
-			_ = c.store.RecordBreaker(context.Background(), name, to.String(), c.now())
+			now := c.now()
+			c.mu.Lock()
+			if to == gobreaker.StateOpen {
+				c.openedAt[name] = now
+			} else {
+				delete(c.openedAt, name)
+			}
+			c.mu.Unlock()
+			// Recorded for the console and for every process's queue, which
+			// hands out none of the agency's work while it is not closed; a
+			// failure to record must not stop the call.
+			_ = c.store.RecordBreaker(context.Background(), name, to.String(), now)
 		},
 	})
 	c.breakers[agency] = b
 	return b
+}
+
+// waitFor is the WaitError of an agency whose breaker refused a call or
+// opened on one: work waits until the breaker lets a probe through, or,
+// while the probe is under way, until its outcome is known.
+func (c *Connectors) waitFor(agency string, cause error) *WaitError {
+	now := c.now()
+	until := now.Add(c.ProbeWait)
+	c.mu.Lock()
+	if at, ok := c.openedAt[agency]; ok && at.Add(c.BreakerTimeout).After(until) {
+		until = at.Add(c.BreakerTimeout)
+	}
+	c.mu.Unlock()
+	return &WaitError{Until: until, Reason: "breaker", Cause: cause}
 }
 
 // BreakerState is the state of an agency's breaker in this process.
@@ -167,8 +212,9 @@ func (c *Connectors) BreakerState(agency string) string { return c.breaker(agenc
 // per call; longer lists are split) with a request id that stays the same
 // across retries, so the agency's idempotency makes a retried call harmless.
 // It retries timeouts, 5xx and 429 with backoff; it returns an error when
-// the retries are exhausted, the breaker is open, or the agency rejected
-// the request.
+// the retries are exhausted or the agency rejected the request, and a
+// *WaitError when the breaker is open (or opened on this query's failures)
+// or the last answer was a 429.
 func (c *Connectors) Query(ctx context.Context, agency, requestID string, subjects []string, meta CallMeta) (map[string]Answer, error) {
 	k, err := c.Get(ctx, agency)
 	if err != nil {
@@ -208,7 +254,7 @@ func (c *Connectors) queryChunk(ctx context.Context, k agencyops.Connector, requ
 		}
 		last = err
 		if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
-			return nil, fmt.Errorf("%s: circuit breaker open: %w", k.Agency, err)
+			return nil, c.waitFor(k.Agency, fmt.Errorf("%s: circuit breaker open: %w", k.Agency, err))
 		}
 		var ce *callError
 		if errors.As(err, &ce) && !ce.retryable() {
@@ -217,7 +263,17 @@ func (c *Connectors) queryChunk(ctx context.Context, k agencyops.Connector, requ
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+		// This failure opened the breaker (or was the half-open probe's):
+		// the agency is down as a whole and the breaker, not this query's
+		// retries, decides when it is asked again.
+		if br.State() == gobreaker.StateOpen {
+			return nil, c.waitFor(k.Agency, err)
+		}
 		if attempt == k.Retries {
+			// Busy to the end: the agency said when to come back.
+			if ce != nil && ce.status == "rate_limited" {
+				return nil, &WaitError{Until: c.now().Add(max(ce.retryAfter, time.Second)), Reason: "rate_limited", Cause: err}
+			}
 			break
 		}
 		wait := c.backoff().Wait(attempt + 1)

@@ -76,7 +76,7 @@ func newEnv(t testing.TB, people int) *env {
 // newEngine is one more worker process's engine on the same database.
 func (e *env) newEngine() *Engine {
 	conn := NewConnectors(e.db, func(context.Context, string) ([]byte, error) { return e.key, nil })
-	conn.BreakerTimeout, conn.MaxBackoff = 300*time.Millisecond, 20*time.Millisecond
+	conn.BreakerTimeout, conn.ProbeWait, conn.MaxBackoff = 300*time.Millisecond, 50*time.Millisecond, 20*time.Millisecond
 	eng := New(e.db, e.keys, conn, clock.System{}, audit.New(e.db, clock.System{}), slog.New(slog.NewTextHandler(io.Discard, nil)), testOwners(e.db))
 	eng.BatchSize, eng.Workers, eng.Idle = 50, 4, 10*time.Millisecond
 	eng.WaitBase, eng.WaitMax, eng.Lease = 30*time.Millisecond, 200*time.Millisecond, 3*time.Second
@@ -104,6 +104,29 @@ func (e *env) work(eng *Engine, runID int64, timeout time.Duration, states ...st
 		}
 		if time.Now().After(deadline) {
 			return r
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// workUntil runs the engine until cond holds, failing the test after the
+// timeout.
+func (e *env) workUntil(eng *Engine, timeout time.Duration, cond func() bool) {
+	e.t.Helper()
+	ctx, cancel := context.WithCancel(e.ctx)
+	done := make(chan struct{})
+	go func() { eng.Work(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	waitFor(e, timeout, cond)
+}
+
+// waitFor polls cond until it holds, failing the test after the timeout.
+func waitFor(e *env, timeout time.Duration, cond func() bool) {
+	e.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("condition not reached within %s", timeout)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

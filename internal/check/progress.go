@@ -10,6 +10,7 @@ import (
 	"jifen/internal/agency"
 	"jifen/internal/discrepancy"
 	"jifen/internal/platform/db"
+	"jifen/internal/platform/jobs"
 	"jifen/internal/rules"
 )
 
@@ -20,6 +21,7 @@ type AgencyProgress struct {
 	Total     int64
 	Done      int64
 	Pending   int64
+	Waiting   int64 // waiting for the agency to come back (breaker open, or busy)
 	Failed    int64 // waiting after a failed attempt
 	LastError string
 }
@@ -30,6 +32,7 @@ type DistrictProgress struct {
 	Total    int64
 	Checked  int64 // scored
 	Pending  int64
+	Waiting  int64 // in a batch that waits for an agency to come back
 	Failed   int64 // in a batch that waits for an agency that failed
 }
 
@@ -38,6 +41,7 @@ type Progress struct {
 	Run       *Run
 	Checked   int64
 	Pending   int64
+	Waiting   int64
 	Failed    int64
 	Agencies  []AgencyProgress
 	Districts []DistrictProgress
@@ -106,12 +110,28 @@ func (e *Engine) Progress(ctx context.Context, runID int64) (*Progress, error) {
 	for _, a := range run.Agencies() {
 		byAgency[a] = &AgencyProgress{Agency: a, Name: agency.Name(a), Total: all, Done: all}
 	}
-	failedBatch := map[int]bool{}
-	err = e.each(ctx, `SELECT agency, state, last_error, batch_no FROM check_jobs
+	// An agency whose breaker is open (or probing) in any process is down:
+	// all its open work waits for it, whether tried already or not.
+	down := map[string]bool{}
+	err = e.each(ctx, `SELECT agency FROM agency_connectors WHERE breaker <> 'closed'`, nil, func(rows *sql.Rows) error {
+		var ag string
+		if err := rows.Scan(&ag); err != nil {
+			return err
+		}
+		down[ag] = true
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	failedBatch, waitingBatch := map[int]bool{}, map[int]bool{}
+	now := db.Micros(e.clock.Now())
+	err = e.each(ctx, `SELECT agency, state, last_error, wait_reason, run_after, batch_no FROM check_jobs
 		WHERE run_id = $1 AND state <> 'done' AND kind = 'query'`, []any{runID}, func(rows *sql.Rows) error {
-		var ag, state, lastErr string
+		var ag, state, lastErr, waitReason string
+		var runAfter int64
 		var no int
-		if err := rows.Scan(&ag, &state, &lastErr, &no); err != nil {
+		if err := rows.Scan(&ag, &state, &lastErr, &waitReason, &runAfter, &no); err != nil {
 			return err
 		}
 		a := byAgency[ag]
@@ -121,10 +141,20 @@ func (e *Engine) Progress(ctx context.Context, runID int64) (*Progress, error) {
 		size := sh.sizes[no]
 		a.Done -= size
 		if lastErr != "" {
-			a.Failed += size
 			a.LastError = lastErr
+		}
+		// A job put back for its agency waits until its time comes; after
+		// that it is ordinary work in the queue again.
+		switch {
+		case down[ag] || (waitReason != "" && runAfter > now):
+			a.Waiting += size
+			waitingBatch[no] = true
+		case waitReason != "":
+			a.Pending += size
+		case lastErr != "":
+			a.Failed += size
 			failedBatch[no] = true
-		} else {
+		default:
 			a.Pending += size
 		}
 		return nil
@@ -161,6 +191,8 @@ func (e *Engine) Progress(ctx context.Context, runID int64) (*Progress, error) {
 				d.Checked += n
 			case failedBatch[no]:
 				d.Failed += n
+			case waitingBatch[no]:
+				d.Waiting += n
 			default:
 				d.Pending += n
 			}
@@ -170,6 +202,7 @@ func (e *Engine) Progress(ctx context.Context, runID int64) (*Progress, error) {
 		p.Districts = append(p.Districts, *d)
 		p.Checked += d.Checked
 		p.Pending += d.Pending
+		p.Waiting += d.Waiting
 		p.Failed += d.Failed
 	}
 	sort.Slice(p.Districts, func(i, j int) bool { return p.Districts[i].District < p.Districts[j].District })
@@ -368,4 +401,28 @@ func (e *Engine) StatementOf(ctx context.Context, applicationID int64) (*Stateme
 		st.Items = append(st.Items, it)
 	}
 	return st, nil
+}
+
+// QueueDepth is the cross-check queue's depth and oldest waiting job per
+// kind (check_query, check_score, check_apply), for the office beside the
+// job mechanism's own kinds.
+func (e *Engine) QueueDepth(ctx context.Context) ([]jobs.KindDepth, error) {
+	var out []jobs.KindDepth
+	err := e.each(ctx, `SELECT kind, SUM(CASE WHEN state = 'queued' THEN 1 ELSE 0 END), SUM(CASE WHEN state = 'running' THEN 1 ELSE 0 END),
+		SUM(CASE WHEN state = 'queued' AND last_error <> '' AND wait_reason = '' THEN 1 ELSE 0 END),
+		MIN(CASE WHEN state = 'queued' THEN created_at END)
+		FROM check_jobs WHERE state <> 'done' GROUP BY kind ORDER BY kind`, nil, func(rows *sql.Rows) error {
+		var k jobs.KindDepth
+		var oldest sql.NullInt64
+		if err := rows.Scan(&k.Kind, &k.Waiting, &k.Running, &k.Failures, &oldest); err != nil {
+			return err
+		}
+		k.Kind = "check_" + k.Kind
+		if oldest.Valid {
+			k.Oldest = db.FromMicros(oldest.Int64)
+		}
+		out = append(out, k)
+		return nil
+	})
+	return out, err
 }

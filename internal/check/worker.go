@@ -8,8 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -69,7 +67,21 @@ func (e *Engine) Step(ctx context.Context) (bool, error) {
 	default:
 		err = fmt.Errorf("unknown job kind %q", j.kind)
 	}
+	if ctx.Err() != nil {
+		// Stopping is not the job's fault: hand it back at once, without
+		// the attempt its claim counted (a no-op if it finished).
+		if rerr := e.release(context.WithoutCancel(ctx), j); rerr != nil {
+			return true, rerr
+		}
+	}
 	return true, err
+}
+
+// release puts a job this worker holds back in the queue as it was.
+func (e *Engine) release(ctx context.Context, j *job) error {
+	_, err := e.db.Exec(ctx, `UPDATE check_jobs SET state = 'queued', attempts = attempts - 1, lease_token = ''
+		WHERE id = $1 AND lease_token = $2 AND state = 'running'`, j.id, j.token)
+	return err
 }
 
 func newToken() string {
@@ -90,9 +102,15 @@ func (e *Engine) claim(ctx context.Context) (*job, error) {
 		var id int64
 		err := e.db.QueryRow(ctx, `SELECT id FROM check_jobs WHERE state = 'queued' AND kind IN ('score', 'apply') AND run_after <= $1
 			ORDER BY run_after, id LIMIT 1`+skip, now).Scan(&id)
+		// No query goes to an agency whose breaker is open or probing in any
+		// process (the state every process writes to the connector's row):
+		// the work would only be refused. A state older than the breaker's
+		// timeout no longer holds anyone back, so a probe still happens if
+		// the process that opened the breaker died.
 		if errors.Is(err, sql.ErrNoRows) {
-			err = e.db.QueryRow(ctx, `SELECT id FROM check_jobs WHERE state = 'queued' AND kind = 'query' AND run_after <= $1
-				ORDER BY run_after, id LIMIT 1`+skip, now).Scan(&id)
+			err = e.db.QueryRow(ctx, `SELECT id FROM check_jobs j WHERE state = 'queued' AND kind = 'query' AND run_after <= $1
+				AND NOT EXISTS (SELECT 1 FROM agency_connectors c WHERE c.agency = j.agency AND c.breaker <> 'closed' AND c.breaker_at > $2)
+				ORDER BY run_after, id LIMIT 1`+skip, now, now-e.conn.BreakerTimeout.Microseconds()).Scan(&id)
 		}
 		if errors.Is(err, sql.ErrNoRows) {
 			err = e.db.QueryRow(ctx, `SELECT id FROM check_jobs WHERE state = 'running' AND lease_until < $1
@@ -139,7 +157,7 @@ var errLostLease = errors.New("check: job lease lost")
 // finish marks a job done if it still holds the lease, in the transaction of
 // ctx.
 func (e *Engine) finish(ctx context.Context, j *job, answer string) error {
-	res, err := e.db.Exec(ctx, `UPDATE check_jobs SET state = 'done', answer = $1, finished_at = $2, last_error = ''
+	res, err := e.db.Exec(ctx, `UPDATE check_jobs SET state = 'done', answer = $1, finished_at = $2, last_error = '', wait_reason = ''
 		WHERE id = $3 AND lease_token = $4 AND state = 'running'`, answer, db.Micros(e.clock.Now()), j.id, j.token)
 	if err != nil {
 		return err
@@ -154,9 +172,20 @@ func (e *Engine) finish(ctx context.Context, j *job, answer string) error {
 // answer; the applications wait (unavailable), they never pass unchecked.
 func (e *Engine) retry(ctx context.Context, j *job, cause error) error {
 	wait := retry.Backoff{Base: e.WaitBase, Max: e.WaitMax, Jitter: 0.5, Rand: e.conn.random}.Wait(j.attempts)
-	_, err := e.db.Exec(ctx, `UPDATE check_jobs SET state = 'queued', run_after = $1, last_error = $2, lease_token = ''
+	_, err := e.db.Exec(ctx, `UPDATE check_jobs SET state = 'queued', run_after = $1, last_error = $2, lease_token = '', wait_reason = ''
 		WHERE id = $3 AND lease_token = $4 AND state = 'running'`,
 		db.Micros(e.clock.Now().Add(wait)), truncate(cause.Error(), 300), j.id, j.token)
+	return err
+}
+
+// wait puts a job back until its agency can be asked again (its breaker
+// lets a probe through, or its Retry-After has passed), handing back the
+// attempt its claim counted: an outage or a busy agency says nothing about
+// the job, so it must not grow the job's backoff.
+func (e *Engine) wait(ctx context.Context, j *job, w *WaitError) error {
+	_, err := e.db.Exec(ctx, `UPDATE check_jobs SET state = 'queued', run_after = $1, attempts = attempts - 1, wait_reason = $2,
+		last_error = $3, lease_token = '' WHERE id = $4 AND lease_token = $5 AND state = 'running'`,
+		db.Micros(w.Until), w.Reason, truncate(w.Cause.Error(), 300), j.id, j.token)
 	return err
 }
 
@@ -178,17 +207,6 @@ func (e *Engine) batch(ctx context.Context, runID int64, no int) (*batch, error)
 	return b, json.Unmarshal([]byte(districts), &b.districts)
 }
 
-func inList(ids []int64) string {
-	var sb strings.Builder
-	for i, id := range ids {
-		if i > 0 {
-			sb.WriteByte(',')
-		}
-		sb.WriteString(strconv.FormatInt(id, 10))
-	}
-	return sb.String()
-}
-
 // doQuery asks one agency about one batch and stores the answers with the
 // job's completion; the last agency to answer queues the batch's scoring.
 func (e *Engine) doQuery(ctx context.Context, j *job) error {
@@ -205,7 +223,7 @@ func (e *Engine) doQuery(ctx context.Context, j *job) error {
 	}
 	subjectOf := map[int64]string{}
 	if err := e.each(ctx, `SELECT a.id, p.id_enc FROM applications a JOIN persons p ON p.id = a.person_id
-		WHERE a.id IN (`+inList(b.ids)+`)`, nil, func(rows *sql.Rows) error {
+		WHERE a.id IN (SELECT id FROM `+e.db.JSONIDs("$1")+` x)`, []any{idJSON(b.ids)}, func(rows *sql.Rows) error {
 		var id int64
 		var enc string
 		if err := rows.Scan(&id, &enc); err != nil {
@@ -232,6 +250,11 @@ func (e *Engine) doQuery(ctx context.Context, j *job) error {
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if w, ok := errors.AsType[*WaitError](err); ok {
+			e.log.Debug("agency cannot be asked now; the batch waits", "agency", j.agency, "run", j.runID, "batch", j.batchNo,
+				"reason", w.Reason, "until", w.Until)
+			return e.wait(context.WithoutCancel(ctx), j, w)
 		}
 		e.log.Warn("agency query failed; the batch waits", "agency", j.agency, "run", j.runID, "batch", j.batchNo, "err", err)
 		return e.retry(context.WithoutCancel(ctx), j, err)

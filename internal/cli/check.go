@@ -155,8 +155,8 @@ func printWorkProgress(ctx context.Context, w io.Writer, e *check.Engine, runID 
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(w, "%6.0fs run %d %s: %d/%d checked, %d failed (progress read in %s)\n", time.Since(start).Seconds(), p.Run.ID,
-		p.Run.Status, p.Checked, p.Run.Total, p.Failed, time.Since(t0).Round(100*time.Microsecond))
+	fmt.Fprintf(w, "%6.0fs run %d %s: %d/%d checked, %d waiting for an agency, %d failed (progress read in %s)\n", time.Since(start).Seconds(), p.Run.ID,
+		p.Run.Status, p.Checked, p.Run.Total, p.Waiting, p.Failed, time.Since(t0).Round(100*time.Microsecond))
 	return p, nil
 }
 
@@ -169,9 +169,9 @@ func checkStatus(fs *flag.FlagSet, env Env) checkAction {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(env.Stdout, "run %d %s: %d/%d checked, %d pending, %d failed\n", p.Run.ID, p.Run.Status, p.Checked, p.Run.Total, p.Pending, p.Failed)
+		fmt.Fprintf(env.Stdout, "run %d %s: %d/%d checked, %d pending, %d waiting for an agency, %d failed\n", p.Run.ID, p.Run.Status, p.Checked, p.Run.Total, p.Pending, p.Waiting, p.Failed)
 		for _, ag := range p.Agencies {
-			fmt.Fprintf(env.Stdout, "  %-22s done %d pending %d failed %d %s\n", ag.Agency, ag.Done, ag.Pending, ag.Failed, ag.LastError)
+			fmt.Fprintf(env.Stdout, "  %-22s done %d pending %d waiting %d failed %d %s\n", ag.Agency, ag.Done, ag.Pending, ag.Waiting, ag.Failed, ag.LastError)
 		}
 		if p.Run.Status != "ready" {
 			return nil

@@ -186,5 +186,5 @@ func (db *DB) Migrate(ctx context.Context) ([]int, error) {
 		}
 		done = append(done, m.Version)
 	}
-	return done, nil
+	return done, db.migrateRiver(ctx)
 }

@@ -2,6 +2,7 @@ package office
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"jifen/internal/agencyops"
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/clock"
+	"jifen/internal/platform/jobs"
 	"jifen/internal/platform/web"
 	"jifen/internal/surface/shell"
 	"jifen/internal/surface/ui"
@@ -23,6 +25,66 @@ import (
 func (o *Office) WithAgencies(s *agencyops.Service) *Office {
 	o.agencies = s
 	return o
+}
+
+// QueueSource reports how much work of each kind waits in one queue.
+type QueueSource func(ctx context.Context) ([]jobs.KindDepth, error)
+
+// WithQueues gives the office the queues whose depth the agency status page
+// shows.
+func (o *Office) WithQueues(sources ...QueueSource) *Office {
+	o.queues = append(o.queues, sources...)
+	return o
+}
+
+// jobKindNames are the job kinds in Chinese.
+var jobKindNames = map[string]string{
+	"schedule": "定时任务（会话清理、委办局探测、日志留存、单项核验）", "check_query": "业务比对：查询委办局",
+	"check_score": "业务比对：计分", "check_apply": "业务比对：结果生效",
+}
+
+// queueRow is one job kind's line on the status page.
+type queueRow struct {
+	Kind, Name                 string
+	Waiting, Running, Failures int64
+	Oldest                     time.Time
+	Age                        string
+}
+
+// queueRows reads every queue's depth; a failure leaves the section out
+// rather than the page.
+func (o *Office) queueRows(ctx context.Context, now time.Time) []queueRow {
+	var out []queueRow
+	for _, src := range o.queues {
+		ds, err := src(ctx)
+		if err != nil {
+			continue
+		}
+		for _, d := range ds {
+			r := queueRow{Kind: d.Kind, Name: jobKindNames[d.Kind], Waiting: d.Waiting, Running: d.Running, Failures: d.Failures, Oldest: d.Oldest}
+			if r.Name == "" {
+				r.Name = d.Kind
+			}
+			if !d.Oldest.IsZero() {
+				r.Age = fmtAge(now.Sub(d.Oldest))
+			}
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// fmtAge says how long a job has waited, in Chinese.
+func fmtAge(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%d秒", max(int(d/time.Second), 0))
+	case d < time.Hour:
+		return fmt.Sprintf("%d分钟", int(d/time.Minute))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d小时", int(d/time.Hour))
+	}
+	return fmt.Sprintf("%d天", int(d/(24*time.Hour)))
 }
 
 // registerAgencies adds the cross-check operations pages (业务比对运维).
@@ -113,6 +175,7 @@ type agenciesView struct {
 	Now     time.Time
 	Rows    []agencyRow
 	CanEdit bool
+	Queues  []queueRow
 }
 
 func (o *Office) agencyStatus(w http.ResponseWriter, r *http.Request) {
@@ -122,6 +185,7 @@ func (o *Office) agencyStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := agenciesView{Now: o.agencies.Now(), CanEdit: shell.User(r.Context()).Can(account.PermConfigManage)}
+	v.Queues = o.queueRows(r.Context(), v.Now)
 	for _, h := range hs {
 		w5, w1, w24 := h.Last5m(), h.Last1h(), h.Last24h()
 		row := agencyRow{Agency: h.Agency, Name: h.Name, Reasons: strings.Join(h.Reasons, "；"),

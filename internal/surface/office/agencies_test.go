@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river"
+
 	"jifen/internal/account"
 	"jifen/internal/app/apptest"
 	"jifen/internal/platform/clock"
@@ -170,4 +172,36 @@ func TestAgencyPages(t *testing.T) {
 			t.Fatalf("second page (%s): %d, %d rows", more, r.Status, strings.Count(r.Body, "市总工会／市文明办</td>"))
 		}
 	})
+}
+
+// waitingArgs is a schedule's job as the app inserts it (no worker runs in
+// the test app, so it waits).
+type waitingArgs struct {
+	Name string `json:"name"`
+}
+
+func (waitingArgs) Kind() string { return "schedule" }
+
+// The status page shows each job kind's queue depth and oldest waiting job.
+func TestAgencyPageShowsQueues(t *testing.T) {
+	a := apptest.Start(t)
+	ctx := context.Background()
+	if err := a.AgencyOps.EnsureDefaults(ctx, "http://127.0.0.1:9300", "demo-key"); err != nil {
+		t.Fatal(err)
+	}
+	city := login(a, "city-queues", account.CityOfficer)
+	if r := city.Get("/office/agencies"); r.Status != 200 || !strings.Contains(r.Body, "后台任务队列") || !strings.Contains(r.Body, "目前没有排队的后台任务") {
+		t.Fatalf("agencies without jobs: %d\n%s", r.Status, r.Body)
+	}
+	for range 2 {
+		if _, err := a.Jobs.Insert(ctx, waitingArgs{Name: "session_purge"}, &river.InsertOpts{Queue: "schedule"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := city.Get("/office/agencies")
+	row := r.Body[strings.Index(r.Body, "定时任务"):]
+	row = row[:strings.Index(row, "</tr>")]
+	if r.Status != 200 || !strings.Contains(row, `<td class="num">2</td>`) || !strings.Contains(row, " 起") {
+		t.Fatalf("queue row: %d\n%s", r.Status, row)
+	}
 }

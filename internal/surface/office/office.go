@@ -32,6 +32,7 @@ type Office struct {
 	disc   *discrepancy.Service
 
 	agencies *agencyops.Service // set by WithAgencies
+	queues   []QueueSource      // set by WithQueues
 }
 
 // New returns the office on the office shell.
