@@ -6,8 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"jifen/internal/actor"
 	"jifen/internal/agency"
 	"jifen/internal/agencysim"
+	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/db"
 	"jifen/internal/rules"
 )
@@ -61,6 +63,14 @@ func TestRoundRunChecksEveryApplicationOnce(t *testing.T) {
 	// Some noise the connectors must absorb: slow answers, 500s and 429s.
 	e.setFaults("*", agencysim.Faults{LatencyMS: 2, JitterMS: 5, ErrorRate: 0.25})
 	e.setFaults(agency.Tax, agencysim.Faults{RatePerSec: 3, Burst: 1})
+	// Only an actor allowed to run checks starts one: the domain checks,
+	// whatever the caller (page, API or command line).
+	district := actor.Actor{UserID: 2, Login: "hd", Roles: []actor.Role{actor.DistrictOfficer}, District: "海淀区"}
+	for _, by := range []actor.Actor{{}, district} {
+		if _, err := e.eng.StartRun(e.ctx, by, RunInput{RoundID: e.roundID}); !apperr.Is(err, apperr.Forbidden) {
+			t.Fatalf("run started by %+v: %v", by, err)
+		}
+	}
 	r, err := e.eng.StartRun(e.ctx, officer, RunInput{RoundID: e.roundID})
 	if err != nil {
 		t.Fatal(err)

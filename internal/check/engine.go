@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"jifen/internal/actor"
 	"jifen/internal/application"
 	"jifen/internal/audit"
 	"jifen/internal/discrepancy"
@@ -69,16 +70,8 @@ func New(d *db.DB, keys *crypto.Keyring, conn *Connectors, c clock.Clock, a *aud
 // Connectors returns the engine's connectors.
 func (e *Engine) Connectors() *Connectors { return e.conn }
 
-// Actor is who starts or decides a run.
-type Actor struct {
-	UserID int64
-	Login  string
-	Role   string
-	Addr   string
-}
-
-func (e *Engine) audited(ctx context.Context, a Actor, action, objType, objID, reason string) error {
-	return e.audit.Record(ctx, audit.Entry{ActorID: a.UserID, ActorLogin: a.Login, ActorRole: a.Role, ClientAddr: a.Addr,
+func (e *Engine) audited(ctx context.Context, a actor.Actor, action, objType, objID, reason string) error {
+	return e.audit.Record(ctx, audit.Entry{ActorID: a.UserID, ActorLogin: a.Login, ActorRole: string(a.Role()), ClientAddr: a.ClientAddr,
 		Action: action, ObjectType: objType, ObjectID: objID, Outcome: "success", Reason: reason})
 }
 

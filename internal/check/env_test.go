@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"jifen/internal/actor"
 	"jifen/internal/agency"
 	"jifen/internal/agencysim"
 	"jifen/internal/application"
@@ -148,7 +149,7 @@ func (e *env) count(q string, args ...any) int {
 	return n
 }
 
-var officer = Actor{UserID: 1, Login: "city", Role: "city_officer"}
+var officer = actor.Actor{UserID: 1, Login: "city", Roles: []actor.Role{actor.CityOfficer}}
 
 func contextWithCancel(e *env) (context.Context, context.CancelFunc) {
 	return context.WithCancel(e.ctx)

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"jifen/internal/actor"
 	"jifen/internal/agency"
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/db"
@@ -71,7 +72,11 @@ type RunInput struct {
 // StartRun creates a run with its batches and jobs in one transaction. The
 // first whole-round run of a round applies its scores as they come; every
 // later run is a preview whose impact an officer sees before applying it.
-func (e *Engine) StartRun(ctx context.Context, by Actor, in RunInput) (*Run, error) {
+// Only an actor allowed to run checks (check.run) may start one.
+func (e *Engine) StartRun(ctx context.Context, by actor.Actor, in RunInput) (*Run, error) {
+	if err := by.Require(actor.PermCheckRun); err != nil {
+		return nil, err
+	}
 	run, err := e.newRun(ctx, by, in)
 	if err != nil {
 		return nil, err
@@ -111,7 +116,7 @@ func (e *Engine) StartRun(ctx context.Context, by Actor, in RunInput) (*Run, err
 
 // newRun validates the input and returns the run it asks for, not yet
 // stored: round, rulebook, scope.
-func (e *Engine) newRun(ctx context.Context, by Actor, in RunInput) (*Run, error) {
+func (e *Engine) newRun(ctx context.Context, by actor.Actor, in RunInput) (*Run, error) {
 	var year int
 	var rulebook string
 	err := e.db.QueryRow(ctx, `SELECT year, rulebook FROM rounds WHERE id = $1`, in.RoundID).Scan(&year, &rulebook)
@@ -286,7 +291,10 @@ func (e *Engine) Runs(ctx context.Context, roundID int64, limit int) ([]*Run, er
 
 // Apply makes a finished preview run take effect: its scores replace the
 // applications' first-round results, batch by batch through the queue.
-func (e *Engine) Apply(ctx context.Context, by Actor, runID int64) error {
+func (e *Engine) Apply(ctx context.Context, by actor.Actor, runID int64) error {
+	if err := by.Require(actor.PermCheckRun); err != nil {
+		return err
+	}
 	return e.db.WithTx(ctx, func(ctx context.Context) error {
 		r, err := e.GetRun(ctx, runID)
 		if err != nil {
@@ -313,7 +321,10 @@ func (e *Engine) Apply(ctx context.Context, by Actor, runID int64) error {
 }
 
 // Discard drops a preview run: nothing of it takes effect.
-func (e *Engine) Discard(ctx context.Context, by Actor, runID int64, reason string) error {
+func (e *Engine) Discard(ctx context.Context, by actor.Actor, runID int64, reason string) error {
+	if err := by.Require(actor.PermCheckRun); err != nil {
+		return err
+	}
 	return e.db.WithTx(ctx, func(ctx context.Context) error {
 		res, err := e.db.Exec(ctx, `UPDATE check_runs SET status = 'discarded', decided_by = $1, decided_at = $2
 			WHERE id = $3 AND mode = 'preview' AND status IN ('running', 'ready')`, by.UserID, db.Micros(e.clock.Now()), runID)

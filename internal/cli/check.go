@@ -18,7 +18,7 @@ import (
 
 const checkUsage = `Usage:
   jifen check connect --base-url URL --agency-key KEY [--rate N] [--batch N]
-  jifen check start   [--year Y] [--item CODE] [--application ID] [--rulebook V] [--reason R] [--batch-apps N]
+  jifen check start   --as LOGIN [--year Y] [--item CODE] [--application ID] [--rulebook V] [--reason R] [--batch-apps N]
   jifen check work    [--run ID] [--workers N]
   jifen check status  --run ID
 Run 'jifen check ACTION -h' for the flags of one action.`
@@ -90,13 +90,24 @@ func checkStart(fs *flag.FlagSet, env Env) checkAction {
 	rulebook := fs.String("rulebook", "", "score under this rulebook version")
 	reason := fs.String("reason", "", "why")
 	batchApps := fs.Int("batch-apps", 250, "applications per job")
-	return checkAction{run: func(ctx context.Context, a *app.App) error {
+	as := fs.String("as", "", "login of the staff account starting the run; it needs the right to run checks (a city officer)")
+	valid := func() error {
+		if *as == "" {
+			return errors.New("--as LOGIN is required: the run is started, and audited, as that staff account")
+		}
+		return nil
+	}
+	return checkAction{valid: valid, run: func(ctx context.Context, a *app.App) error {
+		u, err := a.Accounts.UserByLogin(ctx, *as)
+		if err != nil {
+			return fmt.Errorf("--as %s: %w", *as, err)
+		}
 		r, err := a.EnsureRound(ctx, *year, false)
 		if err != nil {
 			return err
 		}
 		a.Check.BatchSize = *batchApps
-		run, err := a.Check.StartRun(ctx, check.Actor{Login: "cli", Role: "system"}, check.RunInput{RoundID: r.ID, ApplicationID: *appID,
+		run, err := a.Check.StartRun(ctx, u.ActorAt("local", ""), check.RunInput{RoundID: r.ID, ApplicationID: *appID,
 			Item: *item, Rulebook: *rulebook, Reason: *reason})
 		if err != nil {
 			return err

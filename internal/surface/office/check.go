@@ -102,15 +102,6 @@ func (o *Office) renderCheckHome(w http.ResponseWriter, r *http.Request, status 
 	o.sh.Render(w, r, status, "office_check", p)
 }
 
-func actor(r *http.Request) check.Actor {
-	u := shell.User(r.Context())
-	role := ""
-	if len(u.Roles) > 0 {
-		role = string(u.Roles[0])
-	}
-	return check.Actor{UserID: u.ID, Login: u.Login, Role: role, Addr: web.ClientAddr(r.Context())}
-}
-
 func (o *Office) checkStart(w http.ResponseWriter, r *http.Request) {
 	in := check.RunInput{Item: r.FormValue("item"), Rulebook: r.FormValue("rulebook"), Reason: strings.TrimSpace(r.FormValue("reason"))}
 	var fe []apperr.FieldError
@@ -130,7 +121,7 @@ func (o *Office) checkStart(w http.ResponseWriter, r *http.Request) {
 		o.renderCheckHome(w, r, http.StatusBadRequest, apperr.Fields(fe))
 		return
 	}
-	run, err := o.check.StartRun(r.Context(), actor(r), in)
+	run, err := o.check.StartRun(r.Context(), shell.Actor(r.Context()), in)
 	if err != nil {
 		if e := apperr.As(err); e.Code == apperr.Invalid || e.Code == apperr.Conflict {
 			o.renderCheckHome(w, r, http.StatusBadRequest, err)
@@ -181,9 +172,9 @@ func (o *Office) checkDecide(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.PathValue("action") {
 	case "apply":
-		err = o.check.Apply(r.Context(), actor(r), id)
+		err = o.check.Apply(r.Context(), shell.Actor(r.Context()), id)
 	case "discard":
-		err = o.check.Discard(r.Context(), actor(r), id, strings.TrimSpace(r.FormValue("reason")))
+		err = o.check.Discard(r.Context(), shell.Actor(r.Context()), id, strings.TrimSpace(r.FormValue("reason")))
 	default:
 		err = apperr.New(apperr.NotFound, "您访问的页面不存在")
 	}
