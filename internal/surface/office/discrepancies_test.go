@@ -58,7 +58,7 @@ func newCheckedCase(t *testing.T, a *apptest.App, login string, codes ...string)
 	if err := a.Cases.Persons.DecideLink(ctx, casetest.OperatorActor(emp, op), l.ID, true, ""); err != nil {
 		t.Fatal(err)
 	}
-	app, err := a.Cases.Applications.Open(ctx, application.Caller{UserID: u.ID, Role: "applicant", PersonID: p.ID},
+	app, err := a.Cases.Applications.Open(ctx, actor.Actor{UserID: u.ID, Roles: []actor.Role{actor.Applicant}, PersonID: p.ID},
 		application.Subject{PersonID: p.ID, EmployerID: emp.ID, BirthDate: p.BirthDate, Sex: p.Sex}, rd.ID, rd.Year)
 	if err != nil {
 		t.Fatal(err)
