@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"time"
 
-	"jifen/internal/account"
+	"jifen/internal/actor"
 	"jifen/internal/audit"
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/db"
@@ -34,7 +34,7 @@ type Page struct {
 }
 
 // List returns a page of the queue the viewer may see, newest first.
-func (s *Service) List(ctx context.Context, viewer *account.User, f Filter) (*Page, error) {
+func (s *Service) List(ctx context.Context, viewer actor.Actor, f Filter) (*Page, error) {
 	own, ok := districtOf(viewer)
 	if !ok {
 		return nil, apperr.New(apperr.Forbidden, "您没有查看比对差异的权限")
@@ -137,7 +137,7 @@ func ActionName(code string) string {
 }
 
 // Get returns a discrepancy the viewer may see with its history.
-func (s *Service) Get(ctx context.Context, viewer *account.User, id int64) (*Detail, error) {
+func (s *Service) Get(ctx context.Context, viewer actor.Actor, id int64) (*Detail, error) {
 	it, err := s.getFor(ctx, viewer, id)
 	if err != nil {
 		return nil, err

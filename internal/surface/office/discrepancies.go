@@ -58,7 +58,7 @@ type discrepanciesView struct {
 }
 
 func (o *Office) discrepancies(w http.ResponseWriter, r *http.Request) {
-	u := shell.User(r.Context())
+	u := shell.Actor(r.Context())
 	q := r.URL.Query()
 	page, _ := strconv.Atoi(q.Get("page"))
 	f := discrepancy.Filter{District: q.Get("district"), Status: discrepancy.Status(q.Get("status")), Indicator: q.Get("indicator"),
@@ -134,7 +134,7 @@ func (o *Office) discrepancyPage(w http.ResponseWriter, r *http.Request) {
 // renderDiscrepancy shows one discrepancy on p, which may carry the error of
 // one of its forms.
 func (o *Office) renderDiscrepancy(w http.ResponseWriter, r *http.Request, status int, p *ui.Page) {
-	u := shell.User(r.Context())
+	u := shell.Actor(r.Context())
 	id, err := pathID(r, "id")
 	if err != nil {
 		web.WriteError(w, r, err)
@@ -154,7 +154,7 @@ func (o *Office) renderDiscrepancy(w http.ResponseWriter, r *http.Request, statu
 	case discrepancy.MaterialRequested:
 		v.CanAct = true
 	case discrepancy.OverridePending:
-		v.OwnOverride = d.OverrideBy == u.ID
+		v.OwnOverride = d.OverrideBy == u.UserID
 		v.CanDecide = !v.OwnOverride
 	}
 	if _, ok := p.Form["deadline"]; !ok {
@@ -169,7 +169,7 @@ func (o *Office) renderDiscrepancy(w http.ResponseWriter, r *http.Request, statu
 // correct or a conflict (someone acted first) shows the page again with the
 // message and the input kept.
 func (o *Office) discrepancyAction(w http.ResponseWriter, r *http.Request) {
-	u := shell.User(r.Context())
+	u := shell.Actor(r.Context())
 	id, err := pathID(r, "id")
 	if err != nil {
 		web.WriteError(w, r, err)
