@@ -93,7 +93,7 @@ type Item struct {
 	ID             int64
 	ApplicationID  int64
 	RunID          int64
-	Indicator      string
+	CheckItem      string
 	Outcome        string
 	Declared       string // JSON of the declared Part
 	Verified       string // JSON of the verified Part
@@ -117,7 +117,7 @@ type Item struct {
 }
 
 // ItemName is the Chinese name of the check item.
-func (it *Item) ItemName() string { return rules.CheckItemName(it.Indicator) }
+func (it *Item) ItemName() string { return rules.CheckItemName(it.CheckItem) }
 
 // StatusName is the Chinese name of the item's status.
 func (it *Item) StatusName() string { return StatusName(it.Status) }
@@ -130,7 +130,7 @@ func (it *Item) Overdue(now time.Time) bool {
 	return it.Status == MaterialRequested && !it.Deadline.IsZero() && now.After(it.Deadline)
 }
 
-const selectItem = `SELECT d.id, d.application_id, d.run_id, d.indicator, d.outcome, d.declared, d.verified, d.district, d.status,
+const selectItem = `SELECT d.id, d.application_id, d.run_id, d.item, d.outcome, d.declared, d.verified, d.district, d.status,
 	d.deadline, d.request_note, d.material_note, d.material_at, d.override_reason, d.override_by, d.approved_by, d.decided_by,
 	d.decided_at, d.created_at, d.updated_at, a.person_id, p.name, e.name
 	FROM discrepancies d JOIN applications a ON a.id = d.application_id JOIN persons p ON p.id = a.person_id
@@ -140,7 +140,7 @@ func scanItem(row interface{ Scan(...any) error }) (*Item, error) {
 	it := &Item{}
 	var st string
 	var dl, ma, da, ca, ua int64
-	if err := row.Scan(&it.ID, &it.ApplicationID, &it.RunID, &it.Indicator, &it.Outcome, &it.Declared, &it.Verified, &it.District,
+	if err := row.Scan(&it.ID, &it.ApplicationID, &it.RunID, &it.CheckItem, &it.Outcome, &it.Declared, &it.Verified, &it.District,
 		&st, &dl, &it.RequestNote, &it.MaterialNote, &ma, &it.OverrideReason, &it.OverrideBy, &it.ApprovedBy, &it.DecidedBy,
 		&da, &ca, &ua, &it.PersonID, &it.PersonName, &it.EmployerName); err != nil {
 		return nil, err

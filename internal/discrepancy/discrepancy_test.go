@@ -91,7 +91,7 @@ func setup(t *testing.T) *fixture {
 		WHERE id = $6`, string(dj), int64(res.Total), res.Eligible, run, now, app.ID)
 	ins := func(code string) int64 {
 		var id int64
-		if err := env.DB.QueryRow(env.Ctx, `INSERT INTO discrepancies (application_id, run_id, indicator, outcome, declared, verified,
+		if err := env.DB.QueryRow(env.Ctx, `INSERT INTO discrepancies (application_id, run_id, item, outcome, declared, verified,
 			district, status, created_at, updated_at) VALUES ($1, $2, $3, 'mismatch', $4, $5, $6, 'open', $7, $8) RETURNING id`,
 			app.ID, run, code, d.PartJSON(code), v.PartJSON(code), emp.District, now, now).Scan(&id); err != nil {
 			t.Fatal(err)
@@ -157,11 +157,11 @@ func TestDistrictScoping(t *testing.T) {
 	if _, err := f.svc.List(f.Ctx, applicant, discrepancy.Filter{}); !apperr.Is(err, apperr.Forbidden) {
 		t.Errorf("applicant List: %v", err)
 	}
-	// Filters: indicator, status, newest first.
-	p, err := f.svc.List(f.Ctx, f.a, discrepancy.Filter{Indicator: rules.CodeEducation})
+	// Filters: check item, status, newest first.
+	p, err := f.svc.List(f.Ctx, f.a, discrepancy.Filter{Item: rules.CodeEducation})
 	if err != nil || len(p.Items) != 1 || p.Items[0].ID != f.educ || p.Items[0].PersonName != "王小明" ||
 		p.Items[0].EmployerName == "" || p.Items[0].ItemName() != "教育背景" {
-		t.Fatalf("indicator filter: %+v %v", p, err)
+		t.Fatalf("check item filter: %+v %v", p, err)
 	}
 	p, _ = f.svc.List(f.Ctx, f.a, discrepancy.Filter{})
 	if p.Items[0].ID != f.educ || p.Counts[discrepancy.Open] != 2 {
