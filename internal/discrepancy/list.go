@@ -17,11 +17,11 @@ const PageSize = 50
 // Filter selects the queue. A district officer's District is always their
 // own; the city bureau may choose one or leave it empty for all.
 type Filter struct {
-	District  string
-	Status    Status // "" for every status
-	Item string // a check item code, "" for all
-	Overdue   bool   // only material requests past their deadline
-	Page      int    // from 1
+	District string
+	Status   Status // "" for every status
+	Item     string // a check item code, "" for all
+	Overdue  bool   // only material requests past their deadline
+	Page     int    // from 1
 }
 
 // Page is one page of the queue with the count per status (under the same
