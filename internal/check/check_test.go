@@ -62,7 +62,7 @@ func TestRoundRunChecksEveryApplicationOnce(t *testing.T) {
 	e := newEnv(t, 400)
 	// Some noise the connectors must absorb: slow answers, 500s and 429s.
 	e.setFaults("*", agencysim.Faults{LatencyMS: 2, JitterMS: 5, ErrorRate: 0.25})
-	e.setFaults(agency.Tax, agencysim.Faults{RatePerSec: 1, Burst: 1})
+	e.setFaults(agency.Tax, agencysim.Faults{RatePerSec: 0.5, Burst: 1})
 	// Only an actor allowed to run checks starts one: the domain checks,
 	// whatever the caller (page, API or command line).
 	district := actor.Actor{UserID: 2, Login: "hd", Roles: []actor.Role{actor.DistrictOfficer}, District: "海淀区"}
@@ -84,9 +84,9 @@ func TestRoundRunChecksEveryApplicationOnce(t *testing.T) {
 	if _, err := e.eng.StartRun(e.ctx, officer, RunInput{RoundID: e.roundID}); err == nil {
 		t.Error("a second run of the round started while the first runs")
 	}
-	r = e.work(e.eng, r.ID, 60*time.Second, "applied")
+	r = e.work(e.eng, r.ID, 120*time.Second, "applied")
 	if r.Status != "applied" {
-		t.Fatalf("run %s after 60 s", r.Status)
+		t.Fatalf("run %s after 120 s", r.Status)
 	}
 	assertCheckedOnce(e, r)
 	disc := e.count(`SELECT COUNT(*) FROM discrepancies`)
@@ -97,7 +97,7 @@ func TestRoundRunChecksEveryApplicationOnce(t *testing.T) {
 	if n := e.count(`SELECT COUNT(*) FROM check_calls WHERE status = 'error' AND http_status = 500`); n == 0 {
 		t.Error("no failed call logged though a quarter failed")
 	}
-	// The tax office allows 1 call a second, our connector 500: it answered
+	// The tax office allows a call every 2 s, our connector 500: it answered
 	// 429 and the connector waited as told.
 	if n := e.count(`SELECT COUNT(*) FROM check_calls WHERE status = 'rate_limited' AND agency = $1`, agency.Tax); n == 0 {
 		t.Error("no 429 from the rate-limited tax office")
