@@ -134,6 +134,7 @@ type Worker struct {
 	breaker  *gobreaker.TwoStepCircuitBreaker[struct{}]
 	pausedAt time.Time // when the current pause began, by the outbox's clock
 	retries  map[int64]time.Duration
+	sweep    *sweeper
 
 	// random draws the backoff's jitter; tests fix it.
 	random func() float64
@@ -174,7 +175,8 @@ func NewWorker(out *Outbox, j *jobs.Jobs, s Sender, cfg WorkerConfig, log *slog.
 		log.Warn("mail: no SMTP server configured; messages stay queued in the mail log")
 		return w, nil
 	}
-	jobs.Register(j, river.Worker[sweepArgs](&sweeper{out: out, log: log}))
+	w.sweep = &sweeper{out: out, page: sweepPage}
+	jobs.Register(j, river.Worker[sweepArgs](w.sweep))
 	j.Queue(Queue, cfg.Workers)
 	j.Every(cfg.SweepEvery, sweepArgs{}, &river.InsertOpts{Queue: Queue, MaxAttempts: 3,
 		UniqueOpts: river.UniqueOpts{ByPeriod: cfg.SweepEvery}})
@@ -319,26 +321,34 @@ func (w *Worker) mayStart() (done func(error), wait time.Duration) {
 // the jobs' uniqueness drops the offers for messages whose job is live.
 type sweeper struct {
 	river.WorkerDefaults[sweepArgs]
-	out *Outbox
-	log *slog.Logger
+	out  *Outbox
+	page int // sweepPage; tests make it small
 }
 
-// sweepBatch bounds one sweep's offers; the next sweep takes the rest.
-const sweepBatch = 1000
+// sweepPage is how many messages one transaction of the sweep offers jobs
+// to; the sweep goes through every queued message page by page, so that a
+// long backlog whose first messages have jobs still reaches the rest.
+const sweepPage = 1000
 
 func (s *sweeper) Work(ctx context.Context, _ *river.Job[sweepArgs]) error {
-	return s.out.db.WithTx(ctx, func(ctx context.Context) error {
-		rows, err := s.out.db.Query(ctx, `SELECT id FROM mail_outbox WHERE status IN ('queued', 'sending')
-			ORDER BY id LIMIT $1`, sweepBatch)
-		if err != nil {
+	for after := int64(0); ; {
+		var ids []int64
+		err := s.out.db.WithTx(ctx, func(ctx context.Context) error {
+			rows, err := s.out.db.Query(ctx, `SELECT id FROM mail_outbox WHERE status IN ('queued', 'sending') AND id > $1
+				ORDER BY id LIMIT $2`, after, s.page)
+			if err != nil {
+				return err
+			}
+			if ids, err = scanIDs(rows); err != nil {
+				return err
+			}
+			return s.out.insertJobs(ctx, ids)
+		})
+		if err != nil || len(ids) < s.page {
 			return err
 		}
-		ids, err := scanIDs(rows)
-		if err != nil {
-			return err
-		}
-		return s.out.insertJobs(ctx, ids)
-	})
+		after = ids[len(ids)-1]
+	}
 }
 
 // The outbox rows' side of delivery. Each write is conditional on the

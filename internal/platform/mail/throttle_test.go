@@ -197,9 +197,9 @@ func TestWorkerResumesAfterThePause(t *testing.T) {
 	srv.stop()
 	w.start(t)
 	awaitRow(t, o, first, "the failure", func(m Message) bool { return m.Attempts == 1 && m.Status == StatusQueued })
-	w.mu.Lock()
+	w.Worker.mu.Lock()
 	pausedAt := w.pausedAt
-	w.mu.Unlock()
+	w.Worker.mu.Unlock()
 	if pausedAt.IsZero() { // not PausedUntil: the millisecond may be over already
 		t.Fatal("no pause began after the error")
 	}

@@ -368,6 +368,7 @@ func TestSweepGivesQueuedMailJobs(t *testing.T) {
 	}
 	w := newWorker(t, o, clk, srv.sender(), WorkerConfig{})
 	fresh := mustEnqueue(t, o, notice(3))
+	w.sweep.page = 1 // a page a message: the sweep goes through every page
 	w.start(t)
 	for _, id := range append(old, fresh) {
 		awaitRow(t, o, id, "delivery", func(m Message) bool { return m.Status == StatusSent })
