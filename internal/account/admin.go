@@ -13,13 +13,6 @@ import (
 	"jifen/internal/platform/password"
 )
 
-func require(by actor.Actor, p Permission) error {
-	if !by.Can(p) {
-		return apperr.New(apperr.Forbidden, "您没有执行此操作的权限")
-	}
-	return nil
-}
-
 // CreateStaff creates an office account with no role on behalf of a system
 // administrator, and returns its one-time initial password. Roles are
 // granted separately by a security administrator (三员分立).

@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"jifen/internal/account"
+	"jifen/internal/actor"
 	"jifen/internal/agency"
 	"jifen/internal/audit"
 	"jifen/internal/platform/apperr"
@@ -233,8 +233,8 @@ func (in *ConnectorInput) Validate() error {
 // connector if the agency has none yet), with an audit entry naming what
 // changed, in one transaction; by needs config.manage. The key is encrypted
 // at rest and never logged. An update that changes nothing writes nothing.
-func (s *Service) UpdateConnector(ctx context.Context, by *account.User, code string, in ConnectorInput) (Connector, error) {
-	if by == nil || !by.Can(account.PermConfigManage) {
+func (s *Service) UpdateConnector(ctx context.Context, by actor.Actor, code string, in ConnectorInput) (Connector, error) {
+	if !by.Can(actor.PermConfigManage) {
 		return Connector{}, apperr.New(apperr.Forbidden, "您没有修改委办局接口配置的权限")
 	}
 	if !agency.Known(code) {
@@ -272,7 +272,7 @@ func (s *Service) UpdateConnector(ctx context.Context, by *account.User, code st
 		if _, err := s.db.Exec(ctx, `UPDATE agency_connectors SET base_url = $1, rate_per_sec = $2, timeout_ms = $3,
 			retries = $4, batch_size = $5, enabled = $6, updated_by = $7, updated_at = $8,
 			key_enc = CASE WHEN $9 = '' THEN key_enc ELSE $9 END WHERE agency = $10`,
-			in.BaseURL, in.RatePerSec, in.TimeoutMS, in.Retries, in.BatchSize, in.Enabled, by.ID, now, enc, code); err != nil {
+			in.BaseURL, in.RatePerSec, in.TimeoutMS, in.Retries, in.BatchSize, in.Enabled, by.UserID, now, enc, code); err != nil {
 			return err
 		}
 		if err := s.audit.Record(ctx, audit.Entry{Action: "agency.connector_update", ObjectType: "agency_connector",

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"jifen/internal/account"
+	"jifen/internal/actor"
 	"jifen/internal/agency"
 	"jifen/internal/agencyops"
 	"jifen/internal/audit"
@@ -74,7 +74,7 @@ func (f *fixture) insert(t testing.TB, calls ...call) {
 }
 
 // admin may change connectors; ID 7 is what updated_by records.
-var admin = &account.User{ID: 7, Roles: []account.Role{account.SystemAdmin}}
+var admin = actor.Actor{UserID: 7, Roles: []actor.Role{actor.SystemAdmin}}
 
 func validInput() agencyops.ConnectorInput {
 	return agencyops.ConnectorInput{BaseURL: "https://tax.example.gov.cn/jifen", RatePerSec: 20, TimeoutMS: 10000, Retries: 3,
@@ -124,7 +124,7 @@ func TestConnectorValidation(t *testing.T) {
 		}
 	})
 	t.Run("without config.manage", func(t *testing.T) {
-		city := &account.User{ID: 8, Roles: []account.Role{account.CityOfficer}}
+		city := actor.Actor{UserID: 8, Roles: []actor.Role{actor.CityOfficer}}
 		if _, err := f.svc.UpdateConnector(context.Background(), city, "tax", validInput()); !apperr.Is(err, apperr.Forbidden) {
 			t.Fatalf("got %v, want forbidden", err)
 		}

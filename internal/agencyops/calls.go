@@ -154,9 +154,14 @@ func (s *Service) SearchCalls(ctx context.Context, f CallFilter) ([]Call, error)
 	if f.AppID > 0 || (f.Status != "" && f.Status != StatusOK && f.Agency == "" && f.From.IsZero() && f.To.IsZero()) {
 		order = ` ORDER BY +at DESC, +id DESC`
 	}
-	rows, err := s.db.Query(ctx, `SELECT `+callColumns+` FROM check_calls`+w.SQL()+order+` LIMIT `+w.Arg(f.Limit), w.Args()...)
+	return s.queryCalls(ctx, "search calls", `SELECT `+callColumns+` FROM check_calls`+w.SQL()+order+` LIMIT `+w.Arg(f.Limit), w.Args()...)
+}
+
+// queryCalls runs a query of callColumns and reads every call it returns.
+func (s *Service) queryCalls(ctx context.Context, what, q string, args ...any) ([]Call, error) {
+	rows, err := s.db.Query(ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("search calls: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer rows.Close()
 	var out []Call

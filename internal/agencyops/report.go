@@ -157,22 +157,9 @@ func (s *Service) jobsOnDay(ctx context.Context, agency string, from, to int64) 
 }
 
 func (s *Service) slowest(ctx context.Context, agency string, from, to int64) ([]Call, error) {
-	rows, err := s.db.Query(ctx, `SELECT `+callColumns+` FROM check_calls
+	return s.queryCalls(ctx, "slowest calls", `SELECT `+callColumns+` FROM check_calls
 		WHERE agency = $1 AND at >= $2 AND at < $3 AND status <> 'breaker_open'
-		ORDER BY latency_us DESC, id LIMIT `+strconv.Itoa(SlowestShown), agency, from, to)
-	if err != nil {
-		return nil, fmt.Errorf("slowest calls: %w", err)
-	}
-	defer rows.Close()
-	var out []Call
-	for rows.Next() {
-		c, err := scanCall(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+		ORDER BY latency_us DESC, id LIMIT $4`, agency, from, to, SlowestShown)
 }
 
 // summarize counts one agency's calls (given in time order) and finds its outages.

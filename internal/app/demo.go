@@ -178,7 +178,7 @@ func (a *App) demoApplicant(ctx context.Context, login, pw string, r *round.Roun
 	if err := a.Cases.Persons.DecideLink(ctx, opActor, l.ID, true, ""); err != nil {
 		return err
 	}
-	_, err = a.Cases.Applications.Open(ctx, application.Caller{UserID: u.ID, Role: string(account.Applicant), PersonID: p.ID},
+	_, err = a.Cases.Applications.Open(ctx, actor.Actor{UserID: u.ID, Login: u.Login, Roles: []actor.Role{actor.Applicant}, PersonID: p.ID},
 		application.Subject{PersonID: p.ID, EmployerID: emp.ID, BirthDate: p.BirthDate, Sex: p.Sex}, r.ID, r.Year)
 	return err
 }

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"time"
 
+	"jifen/internal/actor"
 	"jifen/internal/audit"
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/clock"
@@ -147,19 +148,9 @@ func (s *Service) get(ctx context.Context, id int64) (*Application, error) {
 	return a, nil
 }
 
-// Caller is who acts: an applicant (PersonID) or an employer's operator
-// (EmployerID), or an official (Official).
-type Caller struct {
-	UserID     int64
-	Role       string
-	PersonID   int64
-	EmployerID int64
-	Official   bool
-}
-
 // Get returns an application the caller may see. Anything else is
 // ErrNotFound, and the attempt is audited.
-func (s *Service) Get(ctx context.Context, c Caller, id int64) (*Application, error) {
+func (s *Service) Get(ctx context.Context, c actor.Actor, id int64) (*Application, error) {
 	a, err := s.getFor(ctx, c, id)
 	return a, s.denied(ctx, id, err)
 }
@@ -169,12 +160,12 @@ func (s *Service) Get(ctx context.Context, c Caller, id int64) (*Application, er
 // it, the record would be rolled back with the refused change).
 var errDenied = &apperr.Error{Code: apperr.NotFound, Message: ErrNotFound.Message, Err: errors.New("not the caller's application")}
 
-func (s *Service) getFor(ctx context.Context, c Caller, id int64) (*Application, error) {
+func (s *Service) getFor(ctx context.Context, c actor.Actor, id int64) (*Application, error) {
 	a, err := s.get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if !c.canSee(a) {
+	if !canSee(c, a) {
 		return nil, errDenied
 	}
 	return a, nil
@@ -192,20 +183,22 @@ func (s *Service) denied(ctx context.Context, id int64, err error) error {
 
 // mayRead is the access check of an application already read: nil when c
 // may see a, else ErrNotFound, audited as Get audits it.
-func (s *Service) mayRead(ctx context.Context, c Caller, a *Application) error {
-	if !c.canSee(a) {
+func (s *Service) mayRead(ctx context.Context, c actor.Actor, a *Application) error {
+	if !canSee(c, a) {
 		return s.denied(ctx, a.ID, errDenied)
 	}
 	return nil
 }
 
-func (c Caller) canSee(a *Application) bool {
+// canSee says whether c may read a: an official who handles cases, the
+// applicant whose it is, or an operator of the employer it is filed with.
+func canSee(c actor.Actor, a *Application) bool {
 	switch {
-	case c.Official:
+	case c.Can(actor.PermCasesDistrict) || c.Can(actor.PermCasesCity):
 		return true
-	case c.PersonID != 0:
+	case c.PersonID != 0 && c.Can(actor.PermApply):
 		return a.PersonID == c.PersonID
-	case c.EmployerID != 0:
+	case c.EmployerID != 0 && c.Can(actor.PermEmployer):
 		return a.EmployerID == c.EmployerID
 	}
 	return false
@@ -224,7 +217,7 @@ func (s *Service) ForPerson(ctx context.Context, personID, roundID int64) (*Appl
 }
 
 // Events returns the timeline of an application the caller may see.
-func (s *Service) Events(ctx context.Context, c Caller, id int64) ([]Event, error) {
+func (s *Service) Events(ctx context.Context, c actor.Actor, id int64) ([]Event, error) {
 	a, err := s.Get(ctx, c, id)
 	if err != nil {
 		return nil, err
@@ -235,7 +228,7 @@ func (s *Service) Events(ctx context.Context, c Caller, id int64) ([]Event, erro
 // EventsOf is Events of an application the caller has just read (with Get
 // or ForPerson): the access check runs on a as read, so a page that shows
 // the application and its timeline reads the application once.
-func (s *Service) EventsOf(ctx context.Context, c Caller, a *Application) ([]Event, error) {
+func (s *Service) EventsOf(ctx context.Context, c actor.Actor, a *Application) ([]Event, error) {
 	if err := s.mayRead(ctx, c, a); err != nil {
 		return nil, err
 	}
@@ -260,9 +253,9 @@ func (s *Service) EventsOf(ctx context.Context, c Caller, a *Application) ([]Eve
 }
 
 // record writes the timeline row and the audit record of a change.
-func (s *Service) record(ctx context.Context, c Caller, a *Application, to Status, reason string) error {
+func (s *Service) record(ctx context.Context, c actor.Actor, a *Application, to Status, reason string) error {
 	if _, err := s.db.Exec(ctx, `INSERT INTO application_events (application_id, at, from_status, to_status, actor_id, actor_role, reason)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, a.ID, db.Micros(s.clock.Now()), string(a.Status), string(to), c.UserID, c.Role, reason); err != nil {
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, a.ID, db.Micros(s.clock.Now()), string(a.Status), string(to), c.UserID, string(c.Role()), reason); err != nil {
 		return err
 	}
 	return s.audit.Record(ctx, audit.Entry{Action: "application." + string(to), ObjectType: "application", ObjectID: fmt.Sprint(a.ID),

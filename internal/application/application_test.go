@@ -60,7 +60,7 @@ func TestLifecycleWithTimelineAndMail(t *testing.T) {
 	if _, err := e.Applications.SaveDraft(e.Ctx, me, a.ID, declaration(), 0); !apperr.Is(err, apperr.Conflict) {
 		t.Fatalf("edited while with the employer: %v", err)
 	}
-	opc := casetest.OperatorCaller(emp, op)
+	opc := casetest.OperatorActor(emp, op)
 	if _, err := e.Applications.Return(e.Ctx, opc, a.ID, ""); fieldOf(t, err) != "reason" {
 		t.Fatal("returned without a reason")
 	}
@@ -151,7 +151,7 @@ func TestSomebodyElsesApplicationIsNotFoundAndAudited(t *testing.T) {
 	if _, err := e.Applications.SaveDraft(e.Ctx, thief, mine.ID, declaration(), 0); !apperr.Is(err, apperr.NotFound) {
 		t.Fatalf("another applicant saved: %v", err)
 	}
-	if _, err := e.Applications.File(e.Ctx, casetest.OperatorCaller(other, op2), mine.ID); !apperr.Is(err, apperr.NotFound) {
+	if _, err := e.Applications.File(e.Ctx, casetest.OperatorActor(other, op2), mine.ID); !apperr.Is(err, apperr.NotFound) {
 		t.Fatalf("another employer filed: %v", err)
 	}
 	denied, err := e.Audit.Search(e.Ctx, audit.Filter{Action: "access.denied"})

@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"jifen/internal/actor"
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/blob"
 	"jifen/internal/platform/db"
@@ -48,7 +49,7 @@ func NewAttachments(svc *Service, store blob.Store) *Attachments {
 // Add stores a file for an indicator of an editable application. The type
 // is sniffed from the content: a file that is not really a PDF, JPEG or PNG
 // is refused whatever its name says.
-func (m *Attachments) Add(ctx context.Context, c Caller, id int64, indicator, filename string, r io.Reader) (*Attachment, error) {
+func (m *Attachments) Add(ctx context.Context, c actor.Actor, id int64, indicator, filename string, r io.Reader) (*Attachment, error) {
 	a, err := m.svc.Get(ctx, c, id)
 	if err != nil {
 		return nil, err
@@ -102,7 +103,7 @@ func (m *Attachments) Add(ctx context.Context, c Caller, id int64, indicator, fi
 }
 
 // List returns the live attachments of an application the caller may see.
-func (m *Attachments) List(ctx context.Context, c Caller, id int64) ([]Attachment, error) {
+func (m *Attachments) List(ctx context.Context, c actor.Actor, id int64) ([]Attachment, error) {
 	a, err := m.svc.Get(ctx, c, id)
 	if err != nil {
 		return nil, err
@@ -112,7 +113,7 @@ func (m *Attachments) List(ctx context.Context, c Caller, id int64) ([]Attachmen
 
 // ListOf is List of an application the caller has just read (with Get or
 // ForPerson): the access check runs on a as read, without reading it again.
-func (m *Attachments) ListOf(ctx context.Context, c Caller, a *Application) ([]Attachment, error) {
+func (m *Attachments) ListOf(ctx context.Context, c actor.Actor, a *Application) ([]Attachment, error) {
 	if err := m.svc.mayRead(ctx, c, a); err != nil {
 		return nil, err
 	}
@@ -136,7 +137,7 @@ func (m *Attachments) ListOf(ctx context.Context, c Caller, a *Application) ([]A
 }
 
 // Open returns the content of an attachment the caller may see.
-func (m *Attachments) Open(ctx context.Context, c Caller, id, attID int64) (*Attachment, io.ReadCloser, error) {
+func (m *Attachments) Open(ctx context.Context, c actor.Actor, id, attID int64) (*Attachment, io.ReadCloser, error) {
 	list, err := m.List(ctx, c, id)
 	if err != nil {
 		return nil, nil, err
@@ -155,7 +156,7 @@ func (m *Attachments) Open(ctx context.Context, c Caller, id, attID int64) (*Att
 
 // Remove withdraws an attachment while the application is editable. The
 // row is kept (soft delete) for the audit; the blob may serve others.
-func (m *Attachments) Remove(ctx context.Context, c Caller, id, attID int64) error {
+func (m *Attachments) Remove(ctx context.Context, c actor.Actor, id, attID int64) error {
 	return m.svc.denied(ctx, id, m.svc.db.WithTx(ctx, func(ctx context.Context) error {
 		a, err := m.svc.getFor(ctx, c, id)
 		if err != nil {

@@ -27,7 +27,7 @@ func TestConcurrentTransitionsTakeEffectOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := a.Version
-	opc := casetest.OperatorCaller(emp, op)
+	opc := casetest.OperatorActor(emp, op)
 	const n = 8
 	// On PostgreSQL every File holds its transaction after reading the
 	// application until all n have read it, so all n write from the same

@@ -24,7 +24,7 @@ func TestCrossCheckTransitions(t *testing.T) {
 	if _, err = e.Applications.SubmitToEmployer(e.Ctx, me, a.ID, true); err != nil {
 		t.Fatal(err)
 	}
-	opc := casetest.OperatorCaller(emp, op)
+	opc := casetest.OperatorActor(emp, op)
 	if _, err = e.Applications.File(e.Ctx, opc, a.ID); err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"jifen/internal/actor"
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/db"
 	"jifen/internal/rules"
@@ -25,7 +26,7 @@ type Subject struct {
 // Open returns the applicant's application in the round, creating an empty
 // draft the first time. It needs a confirmed employer and the application
 // window. Calling it twice gives the same application.
-func (s *Service) Open(ctx context.Context, c Caller, sub Subject, roundID int64, year int) (*Application, error) {
+func (s *Service) Open(ctx context.Context, c actor.Actor, sub Subject, roundID int64, year int) (*Application, error) {
 	if a, err := s.ForPerson(ctx, sub.PersonID, roundID); err == nil {
 		return a, nil
 	} else if !apperr.Is(err, apperr.NotFound) {
@@ -76,7 +77,7 @@ var errAlreadyOpen = apperr.New(apperr.Conflict, "本年度已有申请")
 // after the statistics date. It returns the application with its new
 // estimate. version must be the version the applicant edited (a stale
 // version from another tab answers conflict).
-func (s *Service) SaveDraft(ctx context.Context, c Caller, id int64, decl rules.CalculatorRequest, version int) (*Application, error) {
+func (s *Service) SaveDraft(ctx context.Context, c actor.Actor, id int64, decl rules.CalculatorRequest, version int) (*Application, error) {
 	// Everything but the write happens outside a transaction: reading,
 	// validating and scoring must not hold the database's write lock. The
 	// write itself is one conditional UPDATE, so a concurrent change (another
@@ -91,7 +92,7 @@ func (s *Service) SaveDraft(ctx context.Context, c Caller, id int64, decl rules.
 
 // SaveDraftOf is SaveDraft for an application the caller has just read
 // (the portal has it already): it saves one read per request.
-func (s *Service) SaveDraftOf(ctx context.Context, c Caller, a *Application, decl rules.CalculatorRequest, version int) (*Application, error) {
+func (s *Service) SaveDraftOf(ctx context.Context, c actor.Actor, a *Application, decl rules.CalculatorRequest, version int) (*Application, error) {
 	id := a.ID
 	if c.PersonID == 0 || a.PersonID != c.PersonID {
 		return nil, ErrNotFound
@@ -186,7 +187,7 @@ func afterStatisticsDate(d rules.CalculatorRequest) []rules.FieldError {
 // what it writes besides the status, the version and the time.
 type change struct {
 	to    Status
-	by    func(Caller) bool
+	by    func(actor.Actor) bool
 	done  func(*Application) bool
 	check func(ctx context.Context, a *Application) error
 	// set is extra assignments, a constant of this file. Its values are
@@ -206,7 +207,7 @@ var errMoved = apperr.New(apperr.Conflict, "申请已被他人处理或已在其
 // status and the version it read, so of two concurrent changes exactly one
 // takes effect; the other finds the change made (when it is idempotent) or
 // answers a conflict.
-func (s *Service) transition(ctx context.Context, c Caller, id int64, ch change) (*Application, error) {
+func (s *Service) transition(ctx context.Context, c actor.Actor, id int64, ch change) (*Application, error) {
 	var out *Application
 	err := s.db.WithTx(ctx, func(ctx context.Context) error {
 		a, err := s.getFor(ctx, c, id)
@@ -268,14 +269,14 @@ func returnReason(ch change) string {
 	return ""
 }
 
-func byApplicant(c Caller) bool { return c.PersonID != 0 }
-func byEmployer(c Caller) bool  { return c.EmployerID != 0 }
+func byApplicant(c actor.Actor) bool { return c.PersonID != 0 && c.Can(actor.PermApply) }
+func byEmployer(c actor.Actor) bool  { return c.EmployerID != 0 && c.Can(actor.PermEmployer) }
 
 // SubmitToEmployer sends an editable application to the employer. The
 // applicant must accept the truthfulness statement, and the declaration
 // must be valid. Submitting an application that is already with the
 // employer answers the same application again (idempotent).
-func (s *Service) SubmitToEmployer(ctx context.Context, c Caller, id int64, truthful bool) (*Application, error) {
+func (s *Service) SubmitToEmployer(ctx context.Context, c actor.Actor, id int64, truthful bool) (*Application, error) {
 	return s.transition(ctx, c, id, change{to: WithEmployer, by: byApplicant, reason: "申请人确认承诺并提交单位",
 		done: func(a *Application) bool { return a.Status == WithEmployer },
 		check: func(ctx context.Context, a *Application) error {
@@ -300,7 +301,7 @@ func (s *Service) SubmitToEmployer(ctx context.Context, c Caller, id int64, trut
 }
 
 // Return sends an application back to the applicant with a reason.
-func (s *Service) Return(ctx context.Context, c Caller, id int64, reason string) (*Application, error) {
+func (s *Service) Return(ctx context.Context, c actor.Actor, id int64, reason string) (*Application, error) {
 	reason = strings.TrimSpace(reason)
 	if reason == "" {
 		return nil, apperr.Field("reason", "请填写退回理由，申请人将看到该理由并据此修改")
@@ -318,7 +319,7 @@ func (s *Service) Return(ctx context.Context, c Caller, id int64, reason string)
 // File submits an application to the bureau on the employer's behalf
 // (确认提交); from then on it is locked. Filing one already filed answers
 // the same application (idempotent).
-func (s *Service) File(ctx context.Context, c Caller, id int64) (*Application, error) {
+func (s *Service) File(ctx context.Context, c actor.Actor, id int64) (*Application, error) {
 	return s.transition(ctx, c, id, change{to: Submitted, by: byEmployer, reason: "单位确认提交",
 		done: func(a *Application) bool { return a.Status == Submitted },
 		check: func(ctx context.Context, a *Application) error {
@@ -339,7 +340,7 @@ type BulkResult struct {
 
 // FileMany files several applications, each in its own transaction, so one
 // failure does not undo the others.
-func (s *Service) FileMany(ctx context.Context, c Caller, ids []int64) []BulkResult {
+func (s *Service) FileMany(ctx context.Context, c actor.Actor, ids []int64) []BulkResult {
 	out := make([]BulkResult, 0, len(ids))
 	for _, id := range ids {
 		_, err := s.File(ctx, c, id)

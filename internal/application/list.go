@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"jifen/internal/actor"
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/db"
 )
@@ -94,7 +95,7 @@ type ReviewRequest struct {
 
 // RequestReview asks for a re-review of some indicators of a first-round
 // result, during the review window.
-func (s *Service) RequestReview(ctx context.Context, c Caller, id int64, indicators []string, reason string) error {
+func (s *Service) RequestReview(ctx context.Context, c actor.Actor, id int64, indicators []string, reason string) error {
 	reason = strings.TrimSpace(reason)
 	var fe []apperr.FieldError
 	if len(indicators) == 0 {
@@ -153,7 +154,7 @@ func (s *Service) RequestReview(ctx context.Context, c Caller, id int64, indicat
 
 // ForwardReview lets the employer add its evidence note and forward the
 // request to the district office, which receives it for case handling.
-func (s *Service) ForwardReview(ctx context.Context, c Caller, id int64, note string) error {
+func (s *Service) ForwardReview(ctx context.Context, c actor.Actor, id int64, note string) error {
 	note = strings.TrimSpace(note)
 	if note == "" {
 		return apperr.Field("note", "请说明单位补充的证明材料（如：已于某日向区人力社保局窗口提交房产证复印件）")
@@ -175,7 +176,7 @@ func (s *Service) ForwardReview(ctx context.Context, c Caller, id int64, note st
 }
 
 // Review returns the 复查 request of an application the caller may see.
-func (s *Service) Review(ctx context.Context, c Caller, id int64) (*ReviewRequest, error) {
+func (s *Service) Review(ctx context.Context, c actor.Actor, id int64) (*ReviewRequest, error) {
 	if _, err := s.Get(ctx, c, id); err != nil {
 		return nil, err
 	}

@@ -173,7 +173,7 @@ func (e *Env) Applicant(login string) (*person.Person, *account.User) {
 }
 
 // Linked registers an applicant confirmed by emp and opens the application.
-func (e *Env) Linked(login string, emp *employer.Employer, op *account.User) (*person.Person, application.Caller, *application.Application) {
+func (e *Env) Linked(login string, emp *employer.Employer, op *account.User) (*person.Person, actor.Actor, *application.Application) {
 	e.T.Helper()
 	p, u := e.Applicant(login)
 	l, err := e.Persons.RequestLink(e.Ctx, p, e.RoundID, emp.RegCode)
@@ -183,7 +183,7 @@ func (e *Env) Linked(login string, emp *employer.Employer, op *account.User) (*p
 	if err := e.Persons.DecideLink(e.Ctx, OperatorActor(emp, op), l.ID, true, ""); err != nil {
 		e.T.Fatal(err)
 	}
-	c := application.Caller{UserID: u.ID, Role: "applicant", PersonID: p.ID}
+	c := actor.Actor{UserID: u.ID, Login: u.Login, Roles: []actor.Role{actor.Applicant}, PersonID: p.ID}
 	a, err := e.Applications.Open(e.Ctx, c, application.Subject{PersonID: p.ID, EmployerID: emp.ID, BirthDate: p.BirthDate, Sex: p.Sex},
 		e.RoundID, e.Year)
 	if err != nil {
@@ -199,7 +199,7 @@ func OperatorActor(emp *employer.Employer, op *account.User) actor.Actor {
 	return a
 }
 
-// OperatorCaller is the caller of an employer's operator.
-func OperatorCaller(emp *employer.Employer, op *account.User) application.Caller {
-	return application.Caller{UserID: op.ID, Role: "employer_operator", EmployerID: emp.ID}
+// OperatorCaller is an employer's operator acting for the employer.
+func OperatorCaller(emp *employer.Employer, op *account.User) actor.Actor {
+	return OperatorActor(emp, op)
 }

@@ -105,7 +105,7 @@ func TestRoundRunChecksEveryApplicationOnce(t *testing.T) {
 	// A mismatch keeps both values, and the score uses the agency's.
 	var app int64
 	var item, declared, verified string
-	if err := e.db.QueryRow(e.ctx, `SELECT application_id, indicator, declared, verified FROM discrepancies WHERE outcome = 'mismatch'
+	if err := e.db.QueryRow(e.ctx, `SELECT application_id, item, declared, verified FROM discrepancies WHERE outcome = 'mismatch'
 		ORDER BY id LIMIT 1`).Scan(&app, &item, &declared, &verified); err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,7 @@ func TestRerunShowsImpactThenApplies(t *testing.T) {
 	var app int64
 	var decl string
 	if err := e.db.QueryRow(e.ctx, `SELECT a.id, a.declaration FROM discrepancies d JOIN applications a ON a.id = d.application_id
-		WHERE d.indicator = 'tax' AND d.status = 'open' ORDER BY a.id LIMIT 1`).Scan(&app, &decl); err != nil {
+		WHERE d.item = 'tax' AND d.status = 'open' ORDER BY a.id LIMIT 1`).Scan(&app, &decl); err != nil {
 		t.Fatalf("no tax discrepancy to fix: %v", err)
 	}
 	var before int64
@@ -96,7 +96,7 @@ func TestRerunShowsImpactThenApplies(t *testing.T) {
 	}
 	var after int64
 	var status string
-	if err := e.db.QueryRow(e.ctx, `SELECT a.score, d.status FROM applications a JOIN discrepancies d ON d.application_id = a.id AND d.indicator = 'tax'
+	if err := e.db.QueryRow(e.ctx, `SELECT a.score, d.status FROM applications a JOIN discrepancies d ON d.application_id = a.id AND d.item = 'tax'
 		WHERE a.id = $1`, app).Scan(&after, &status); err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ type Run struct {
 	ID            int64
 	RoundID       int64
 	Year          int
-	Scope         string // round | application | indicator
+	Scope         string // round | application | indicator (one check item; the stored value)
 	ApplicationID int64
 	Item          string // the one check item of an indicator run
 	Mode          string // apply | preview
@@ -42,7 +42,7 @@ type Run struct {
 var RunStatusNames = map[string]string{"running": "比对中", "ready": "待确认", "applying": "应用中", "applied": "已生效", "discarded": "已放弃"}
 
 // ScopeNames are the run scopes in Chinese.
-var ScopeNames = map[string]string{"round": "整批次", "application": "单个申请", "indicator": "单项指标"}
+var ScopeNames = map[string]string{"round": "整批次", "application": "单个申请", "indicator": "单个比对事项"}
 
 // Agencies returns the agencies a run asks.
 func (r *Run) Agencies() []string {
@@ -212,7 +212,7 @@ func (e *Engine) checkable(ctx context.Context, in RunInput) ([]checkApp, error)
 }
 
 func (e *Engine) insertRun(ctx context.Context, run *Run) error {
-	return e.db.QueryRow(ctx, `INSERT INTO check_runs (round_id, scope, application_id, indicator, mode, rulebook, status,
+	return e.db.QueryRow(ctx, `INSERT INTO check_runs (round_id, scope, application_id, item, mode, rulebook, status,
 		total, batches, reason, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $9, $10, $11) RETURNING id`,
 		run.RoundID, run.Scope, run.ApplicationID, run.Item, run.Mode, run.Rulebook, run.Total, run.Batches, run.Reason,
 		run.CreatedBy, db.Micros(run.CreatedAt)).Scan(&run.ID)
@@ -247,7 +247,7 @@ func (e *Engine) queueBatches(ctx context.Context, run *Run, apps []checkApp) er
 	return nil
 }
 
-const selectRun = `SELECT c.id, c.round_id, r.year, c.scope, c.application_id, c.indicator, c.mode, c.rulebook, c.status, c.total,
+const selectRun = `SELECT c.id, c.round_id, r.year, c.scope, c.application_id, c.item, c.mode, c.rulebook, c.status, c.total,
 	c.batches, c.reason, c.created_by, c.created_at, c.finished_at, c.decided_by, c.decided_at
 	FROM check_runs c JOIN rounds r ON r.id = c.round_id`
 

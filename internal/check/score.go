@@ -82,7 +82,7 @@ func (e *Engine) previous(ctx context.Context, ids []int64) (map[int64]rules.Cal
 // overrides returns the approved overrides of the applications: item →
 // the verified part the override was decided against.
 func (e *Engine) overrides(ctx context.Context, ids []int64) (map[int64]map[string]string, error) {
-	rows, err := e.db.Query(ctx, `SELECT application_id, indicator, verified FROM discrepancies
+	rows, err := e.db.Query(ctx, `SELECT application_id, item, verified FROM discrepancies
 		WHERE status = 'overridden' AND application_id IN (SELECT id FROM `+e.db.JSONIDs("$1")+` x)`, idJSON(ids))
 	if err != nil {
 		return nil, err

@@ -10,7 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"jifen/internal/account"
+	"jifen/internal/actor"
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/clock"
 	"jifen/internal/platform/db"
@@ -45,7 +45,7 @@ type change struct {
 // status, update it (guarded by the status again, so a concurrent change
 // loses), record the audit entry and run what follows in the same
 // transaction.
-func (s *Service) act(ctx context.Context, actor *account.User, id int64, load func(ctx context.Context) (*Item, error), ch change) error {
+func (s *Service) act(ctx context.Context, by actor.Actor, id int64, load func(ctx context.Context) (*Item, error), ch change) error {
 	return s.db.WithTx(ctx, func(ctx context.Context) error {
 		it, err := load(ctx)
 		if err != nil {
@@ -62,7 +62,7 @@ func (s *Service) act(ctx context.Context, actor *account.User, id int64, load f
 		if err := ch.update(ctx, it, db.Micros(s.clock.Now())); err != nil {
 			return err
 		}
-		if err := s.record(ctx, actor, ch.action, id, ch.note); err != nil {
+		if err := s.record(ctx, by, ch.action, id, ch.note); err != nil {
 			return err
 		}
 		if ch.after != nil {
@@ -73,7 +73,7 @@ func (s *Service) act(ctx context.Context, actor *account.User, id int64, load f
 }
 
 // officerLoad loads a discrepancy an officer may act on.
-func (s *Service) officerLoad(officer *account.User, id int64) func(ctx context.Context) (*Item, error) {
+func (s *Service) officerLoad(officer actor.Actor, id int64) func(ctx context.Context) (*Item, error) {
 	return func(ctx context.Context) (*Item, error) { return s.getFor(ctx, officer, id) }
 }
 
@@ -104,7 +104,7 @@ func checkNote(field, note string, required bool, hint string) (string, error) {
 }
 
 // Accept lets the agency's value stand: the verified facts score.
-func (s *Service) Accept(ctx context.Context, officer *account.User, id int64, note string) error {
+func (s *Service) Accept(ctx context.Context, officer actor.Actor, id int64, note string) error {
 	note, err := checkNote("note", note, false, "")
 	if err != nil {
 		return err
@@ -112,7 +112,7 @@ func (s *Service) Accept(ctx context.Context, officer *account.User, id int64, n
 	return s.act(ctx, officer, id, s.officerLoad(officer, id), change{
 		from: []Status{Open, MaterialRequested, MaterialReceived}, action: "discrepancy.accept", note: note,
 		update: func(ctx context.Context, it *Item, now int64) error {
-			return s.set(ctx, it, `status = 'accepted', decided_by = $3, decided_at = $4, updated_at = $4`, officer.ID, now)
+			return s.set(ctx, it, `status = 'accepted', decided_by = $3, decided_at = $4, updated_at = $4`, officer.UserID, now)
 		},
 	})
 }
@@ -126,7 +126,7 @@ func DeadlineBounds(now time.Time) (first, last time.Time) {
 
 // RequestMaterial asks the applicant for material by the end of deadline's
 // day (Beijing time), from tomorrow to 30 days ahead, and e-mails them.
-func (s *Service) RequestMaterial(ctx context.Context, officer *account.User, id int64, note string, deadline time.Time) error {
+func (s *Service) RequestMaterial(ctx context.Context, officer actor.Actor, id int64, note string, deadline time.Time) error {
 	var fe []apperr.FieldError
 	note, err := checkNote("note", note, true, "请写明需要申请人补充的材料")
 	if err != nil {
@@ -153,16 +153,12 @@ func (s *Service) RequestMaterial(ctx context.Context, officer *account.User, id
 	})
 }
 
-// Applicant is an applicant acting on the portal.
-type Applicant struct {
-	UserID   int64
-	Login    string
-	PersonID int64
-}
-
 // Answer records the applicant's answer to a material request, before its
-// deadline.
-func (s *Service) Answer(ctx context.Context, ap Applicant, id int64, note string) error {
+// deadline, for the applicant whose application it is.
+func (s *Service) Answer(ctx context.Context, ap actor.Actor, id int64, note string) error {
+	if !ap.Can(actor.PermApply) || ap.PersonID == 0 {
+		return ErrNotFound
+	}
 	note, err := checkNote("note", note, true, "请说明您补充的材料（如：已于某日将房屋租赁备案证明交至单位）")
 	if err != nil {
 		return err
@@ -174,8 +170,7 @@ func (s *Service) Answer(ctx context.Context, ap Applicant, id int64, note strin
 		}
 		return it, nil
 	}
-	actor := &account.User{ID: ap.UserID, Login: ap.Login, Roles: []account.Role{account.Applicant}}
-	return s.act(ctx, actor, id, load, change{
+	return s.act(ctx, ap, id, load, change{
 		from: []Status{MaterialRequested}, action: "discrepancy.answer", note: note,
 		check: func(it *Item) error {
 			if it.Overdue(s.clock.Now()) {
@@ -192,7 +187,7 @@ func (s *Service) Answer(ctx context.Context, ap Applicant, id int64, note strin
 
 // Override proposes to keep the applicant's declared value; it takes effect
 // only when a second officer approves it.
-func (s *Service) Override(ctx context.Context, officer *account.User, id int64, reason string) error {
+func (s *Service) Override(ctx context.Context, officer actor.Actor, id int64, reason string) error {
 	reason = strings.TrimSpace(reason)
 	if n := utf8.RuneCountInString(reason); n < minOverrideReason || n > maxNote {
 		return apperr.Field("reason", fmt.Sprintf("请说明更正为申报值的理由（%d到%d字）", minOverrideReason, maxNote))
@@ -201,15 +196,15 @@ func (s *Service) Override(ctx context.Context, officer *account.User, id int64,
 		from: []Status{Open, MaterialRequested, MaterialReceived}, action: "discrepancy.override", note: reason,
 		update: func(ctx context.Context, it *Item, now int64) error {
 			return s.set(ctx, it, `status = 'override_pending', override_reason = $3, override_by = $4, approved_by = 0, updated_at = $5`,
-				reason, officer.ID, now)
+				reason, officer.UserID, now)
 		},
 	})
 }
 
 // fourEyes refuses a decision on an override by the officer who proposed it.
-func fourEyes(officer *account.User) func(it *Item) error {
+func fourEyes(officer actor.Actor) func(it *Item) error {
 	return func(it *Item) error {
-		if it.OverrideBy == officer.ID {
+		if it.OverrideBy == officer.UserID {
 			return apperr.New(apperr.Forbidden, "不能审批本人提出的更正，须由另一名经办人员审批")
 		}
 		return nil
@@ -218,19 +213,19 @@ func fourEyes(officer *account.User) func(it *Item) error {
 
 // Approve lets an override take effect and re-scores the application in the
 // same transaction. The approver is never the officer who proposed it.
-func (s *Service) Approve(ctx context.Context, officer *account.User, id int64) error {
+func (s *Service) Approve(ctx context.Context, officer actor.Actor, id int64) error {
 	return s.act(ctx, officer, id, s.officerLoad(officer, id), change{
 		from: []Status{OverridePending}, action: "discrepancy.approve", check: fourEyes(officer),
 		update: func(ctx context.Context, it *Item, now int64) error {
 			return s.set(ctx, it, `status = 'overridden', approved_by = $3, decided_by = $3, decided_at = $4, updated_at = $4`,
-				officer.ID, now)
+				officer.UserID, now)
 		},
 		after: func(ctx context.Context, it *Item) error { return s.Rescore(ctx, it.ApplicationID) },
 	})
 }
 
 // RejectOverride sends a proposed override back to the queue.
-func (s *Service) RejectOverride(ctx context.Context, officer *account.User, id int64, note string) error {
+func (s *Service) RejectOverride(ctx context.Context, officer actor.Actor, id int64, note string) error {
 	note, err := checkNote("note", note, true, "请说明驳回更正的理由")
 	if err != nil {
 		return err

@@ -21,7 +21,7 @@ import (
 	"strconv"
 	"time"
 
-	"jifen/internal/account"
+	"jifen/internal/actor"
 	"jifen/internal/application"
 	"jifen/internal/audit"
 	"jifen/internal/platform/apperr"
@@ -93,7 +93,7 @@ type Item struct {
 	ID             int64
 	ApplicationID  int64
 	RunID          int64
-	Indicator      string
+	CheckItem      string
 	Outcome        string
 	Declared       string // JSON of the declared Part
 	Verified       string // JSON of the verified Part
@@ -117,7 +117,7 @@ type Item struct {
 }
 
 // ItemName is the Chinese name of the check item.
-func (it *Item) ItemName() string { return rules.CheckItemName(it.Indicator) }
+func (it *Item) ItemName() string { return rules.CheckItemName(it.CheckItem) }
 
 // StatusName is the Chinese name of the item's status.
 func (it *Item) StatusName() string { return StatusName(it.Status) }
@@ -130,7 +130,7 @@ func (it *Item) Overdue(now time.Time) bool {
 	return it.Status == MaterialRequested && !it.Deadline.IsZero() && now.After(it.Deadline)
 }
 
-const selectItem = `SELECT d.id, d.application_id, d.run_id, d.indicator, d.outcome, d.declared, d.verified, d.district, d.status,
+const selectItem = `SELECT d.id, d.application_id, d.run_id, d.item, d.outcome, d.declared, d.verified, d.district, d.status,
 	d.deadline, d.request_note, d.material_note, d.material_at, d.override_reason, d.override_by, d.approved_by, d.decided_by,
 	d.decided_at, d.created_at, d.updated_at, a.person_id, p.name, e.name
 	FROM discrepancies d JOIN applications a ON a.id = d.application_id JOIN persons p ON p.id = a.person_id
@@ -140,7 +140,7 @@ func scanItem(row interface{ Scan(...any) error }) (*Item, error) {
 	it := &Item{}
 	var st string
 	var dl, ma, da, ca, ua int64
-	if err := row.Scan(&it.ID, &it.ApplicationID, &it.RunID, &it.Indicator, &it.Outcome, &it.Declared, &it.Verified, &it.District,
+	if err := row.Scan(&it.ID, &it.ApplicationID, &it.RunID, &it.CheckItem, &it.Outcome, &it.Declared, &it.Verified, &it.District,
 		&st, &dl, &it.RequestNote, &it.MaterialNote, &ma, &it.OverrideReason, &it.OverrideBy, &it.ApprovedBy, &it.DecidedBy,
 		&da, &ca, &ua, &it.PersonID, &it.PersonName, &it.EmployerName); err != nil {
 		return nil, err
@@ -174,25 +174,25 @@ func (s *Service) load(ctx context.Context, id int64) (*Item, error) {
 // districtOf is the district a viewer is limited to: "" for the city bureau,
 // the officer's own district otherwise. ok is false for anyone who may not
 // see the queue at all.
-func districtOf(v *account.User) (district string, ok bool) {
+func districtOf(v actor.Actor) (district string, ok bool) {
 	switch {
-	case v.Can(account.PermCasesCity):
+	case v.Can(actor.PermCasesCity):
 		return "", true
-	case v.Can(account.PermCasesDistrict) && v.District != "":
+	case v.Can(actor.PermCasesDistrict) && v.District != "":
 		return v.District, true
 	}
 	return "", false
 }
 
 // CanSee reports whether viewer may see and act on discrepancies of district.
-func CanSee(viewer *account.User, district string) bool {
+func CanSee(viewer actor.Actor, district string) bool {
 	d, ok := districtOf(viewer)
 	return ok && (d == "" || d == district)
 }
 
 // getFor reads a discrepancy the viewer may see; anything else is
 // ErrNotFound.
-func (s *Service) getFor(ctx context.Context, viewer *account.User, id int64) (*Item, error) {
+func (s *Service) getFor(ctx context.Context, viewer actor.Actor, id int64) (*Item, error) {
 	it, err := s.load(ctx, id)
 	if err != nil {
 		return nil, err
@@ -204,11 +204,9 @@ func (s *Service) getFor(ctx context.Context, viewer *account.User, id int64) (*
 }
 
 // record appends the audit entry of an action on a discrepancy.
-func (s *Service) record(ctx context.Context, actor *account.User, action string, id int64, reason string) error {
-	e := audit.Entry{Action: action, ObjectType: "discrepancy", ObjectID: strconv.FormatInt(id, 10), Reason: reason}
-	if actor != nil {
-		e.ActorID, e.ActorLogin, e.ActorRole = actor.ID, actor.Login, string(actor.PrimaryRole())
-	}
+func (s *Service) record(ctx context.Context, by actor.Actor, action string, id int64, reason string) error {
+	e := audit.Entry{Action: action, ObjectType: "discrepancy", ObjectID: strconv.FormatInt(id, 10), Reason: reason,
+		ActorID: by.UserID, ActorLogin: by.Login, ActorRole: string(by.Role())}
 	if err := s.audit.Record(ctx, e); err != nil {
 		return fmt.Errorf("audit %s: %w", action, err)
 	}

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"jifen/internal/account"
+	"jifen/internal/actor"
 	"jifen/internal/audit"
 	"jifen/internal/casetest"
 	"jifen/internal/discrepancy"
@@ -55,13 +55,13 @@ type fixture struct {
 	userID   int64
 	housing  int64 // discrepancy ids
 	educ     int64
-	a, b     *account.User // officers of 海淀区
-	other    *account.User // an officer of 朝阳区
-	city     *account.User
+	a, b     actor.Actor // officers of 海淀区
+	other    actor.Actor // an officer of 朝阳区
+	city     actor.Actor
 }
 
-func officer(id int64, login, district string, roles ...account.Role) *account.User {
-	return &account.User{ID: id, Login: login, Zone: account.Office, Roles: roles, District: district}
+func officer(id int64, login, district string, roles ...actor.Role) actor.Actor {
+	return actor.Actor{UserID: id, Login: login, Roles: roles, District: district}
 }
 
 // setup makes an application of an employer in 海淀区 whose applied
@@ -73,8 +73,8 @@ func setup(t *testing.T) *fixture {
 	p, c, app := env.Linked("disc_app", emp, op)
 	f := &fixture{Env: env, svc: discrepancy.NewService(env.DB, env.Audit, env.Clock, env.Outbox, env.Applications), appID: app.ID, personID: p.ID,
 		userID: c.UserID,
-		a:      officer(9001, "officer_a", "海淀区", account.DistrictOfficer), b: officer(9002, "officer_b", "海淀区", account.DistrictOfficer),
-		other: officer(9003, "officer_c", "朝阳区", account.DistrictOfficer), city: officer(9004, "city", "", account.CityOfficer)}
+		a:      officer(9001, "officer_a", "海淀区", actor.DistrictOfficer), b: officer(9002, "officer_b", "海淀区", actor.DistrictOfficer),
+		other: officer(9003, "officer_c", "朝阳区", actor.DistrictOfficer), city: officer(9004, "city", "", actor.CityOfficer)}
 	d, v := declared(), verified()
 	dj, _ := json.Marshal(d)
 	vj, _ := json.Marshal(v)
@@ -91,7 +91,7 @@ func setup(t *testing.T) *fixture {
 		WHERE id = $6`, string(dj), int64(res.Total), res.Eligible, run, now, app.ID)
 	ins := func(code string) int64 {
 		var id int64
-		if err := env.DB.QueryRow(env.Ctx, `INSERT INTO discrepancies (application_id, run_id, indicator, outcome, declared, verified,
+		if err := env.DB.QueryRow(env.Ctx, `INSERT INTO discrepancies (application_id, run_id, item, outcome, declared, verified,
 			district, status, created_at, updated_at) VALUES ($1, $2, $3, 'mismatch', $4, $5, $6, 'open', $7, $8) RETURNING id`,
 			app.ID, run, code, d.PartJSON(code), v.PartJSON(code), emp.District, now, now).Scan(&id); err != nil {
 			t.Fatal(err)
@@ -138,7 +138,7 @@ func wantCode(t *testing.T, err error, code apperr.Code, what string) {
 func TestDistrictScoping(t *testing.T) {
 	f := setup(t)
 	for _, tc := range []struct {
-		who  *account.User
+		who  actor.Actor
 		sees int
 	}{{f.a, 2}, {f.city, 2}, {f.other, 0}} {
 		p, err := f.svc.List(f.Ctx, tc.who, discrepancy.Filter{District: "海淀区"})
@@ -153,15 +153,15 @@ func TestDistrictScoping(t *testing.T) {
 		t.Errorf("other district Get: %v", err)
 	}
 	wantCode(t, f.svc.Accept(f.Ctx, f.other, f.housing, ""), apperr.NotFound, "other district Accept")
-	applicant := &account.User{ID: f.userID, Login: "disc_app", Roles: []account.Role{account.Applicant}}
+	applicant := actor.Actor{UserID: f.userID, Login: "disc_app", Roles: []actor.Role{actor.Applicant}}
 	if _, err := f.svc.List(f.Ctx, applicant, discrepancy.Filter{}); !apperr.Is(err, apperr.Forbidden) {
 		t.Errorf("applicant List: %v", err)
 	}
-	// Filters: indicator, status, newest first.
-	p, err := f.svc.List(f.Ctx, f.a, discrepancy.Filter{Indicator: rules.CodeEducation})
+	// Filters: check item, status, newest first.
+	p, err := f.svc.List(f.Ctx, f.a, discrepancy.Filter{Item: rules.CodeEducation})
 	if err != nil || len(p.Items) != 1 || p.Items[0].ID != f.educ || p.Items[0].PersonName != "王小明" ||
 		p.Items[0].EmployerName == "" || p.Items[0].ItemName() != "教育背景" {
-		t.Fatalf("indicator filter: %+v %v", p, err)
+		t.Fatalf("check item filter: %+v %v", p, err)
 	}
 	p, _ = f.svc.List(f.Ctx, f.a, discrepancy.Filter{})
 	if p.Items[0].ID != f.educ || p.Counts[discrepancy.Open] != 2 {
@@ -204,7 +204,7 @@ func TestAcceptAndDoubleAction(t *testing.T) {
 	}
 	wantCode(t, f.svc.Override(f.Ctx, f.b, f.housing, "申报材料齐全有效"), apperr.Conflict, "override after accept")
 	d, _ := f.svc.Get(f.Ctx, f.a, f.housing)
-	if len(d.History) != 2 || d.History[1].Action != "以比对结果为准" || d.History[1].Actor != "officer_a" || d.DecidedBy != f.a.ID {
+	if len(d.History) != 2 || d.History[1].Action != "以比对结果为准" || d.History[1].Actor != "officer_a" || d.DecidedBy != f.a.UserID {
 		t.Errorf("history %+v", d.History)
 	}
 }
@@ -243,8 +243,8 @@ func TestMaterialRequestAndAnswer(t *testing.T) {
 	if err != nil || len(cs) != 1 || cs[0].ID != f.housing || cs[0].Overdue {
 		t.Fatalf("ForApplicant %+v %v", cs, err)
 	}
-	ap := discrepancy.Applicant{UserID: f.userID, Login: "disc_app", PersonID: f.personID}
-	wantCode(t, f.svc.Answer(f.Ctx, discrepancy.Applicant{PersonID: f.personID + 1000}, f.housing, "材料"), apperr.NotFound, "someone else")
+	ap := actor.Actor{UserID: f.userID, Login: "disc_app", Roles: []actor.Role{actor.Applicant}, PersonID: f.personID}
+	wantCode(t, f.svc.Answer(f.Ctx, actor.Actor{Roles: []actor.Role{actor.Applicant}, PersonID: f.personID + 1000}, f.housing, "材料"), apperr.NotFound, "someone else")
 	wantCode(t, f.svc.Answer(f.Ctx, ap, f.housing, " "), apperr.Invalid, "empty answer")
 	if err := f.svc.Answer(f.Ctx, ap, f.housing, "已将房产证复印件交至单位"); err != nil {
 		t.Fatal(err)
@@ -265,7 +265,7 @@ func TestAnswerAfterDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Clock.Advance(72 * time.Hour)
-	ap := discrepancy.Applicant{UserID: f.userID, PersonID: f.personID}
+	ap := actor.Actor{UserID: f.userID, Roles: []actor.Role{actor.Applicant}, PersonID: f.personID}
 	err := f.svc.Answer(f.Ctx, ap, f.educ, "已提交学位证书")
 	wantCode(t, err, apperr.Conflict, "answer after deadline")
 	if !strings.Contains(apperr.As(err).Message, "截止时间") {
@@ -306,7 +306,7 @@ func TestOverrideFourEyesAndRescore(t *testing.T) {
 		t.Fatalf("score after approve %d (eligible %v), want %d (%v); before %d", s, e, int64(exp.Total), exp.Eligible, before)
 	}
 	d, _ := f.svc.Get(f.Ctx, f.a, f.housing)
-	if d.Status != discrepancy.Overridden || d.OverrideBy != f.a.ID || d.ApprovedBy != f.b.ID {
+	if d.Status != discrepancy.Overridden || d.OverrideBy != f.a.UserID || d.ApprovedBy != f.b.UserID {
 		t.Errorf("after approve %+v", d.Item)
 	}
 
@@ -358,7 +358,7 @@ func TestConcurrentActionsActOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	errs := make(chan error, 2)
-	for _, who := range []*account.User{f.b, f.city} {
+	for _, who := range []actor.Actor{f.b, f.city} {
 		go func() { errs <- f.svc.Approve(f.Ctx, who, f.housing) }()
 	}
 	var ok, conflicts int

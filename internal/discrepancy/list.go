@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"time"
 
-	"jifen/internal/account"
+	"jifen/internal/actor"
 	"jifen/internal/audit"
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/db"
@@ -17,15 +17,15 @@ const PageSize = 50
 // Filter selects the queue. A district officer's District is always their
 // own; the city bureau may choose one or leave it empty for all.
 type Filter struct {
-	District  string
-	Status    Status // "" for every status
-	Indicator string // a check item code, "" for all
-	Overdue   bool   // only material requests past their deadline
-	Page      int    // from 1
+	District string
+	Status   Status // "" for every status
+	Item     string // a check item code, "" for all
+	Overdue  bool   // only material requests past their deadline
+	Page     int    // from 1
 }
 
 // Page is one page of the queue with the count per status (under the same
-// district and indicator, whatever the status filter) for the tabs.
+// district and check item, whatever the status filter) for the tabs.
 type Page struct {
 	Items  []*Item
 	Counts map[Status]int
@@ -34,7 +34,7 @@ type Page struct {
 }
 
 // List returns a page of the queue the viewer may see, newest first.
-func (s *Service) List(ctx context.Context, viewer *account.User, f Filter) (*Page, error) {
+func (s *Service) List(ctx context.Context, viewer actor.Actor, f Filter) (*Page, error) {
 	own, ok := districtOf(viewer)
 	if !ok {
 		return nil, apperr.New(apperr.Forbidden, "您没有查看比对差异的权限")
@@ -47,10 +47,10 @@ func (s *Service) List(ctx context.Context, viewer *account.User, f Filter) (*Pa
 	if f.District != "" {
 		w.And("d.district = ?", f.District)
 	}
-	if f.Indicator != "" {
-		w.And("d.indicator = ?", f.Indicator)
+	if f.Item != "" {
+		w.And("d.item = ?", f.Item)
 	}
-	// Counts: by district and indicator only, so every tab shows its number.
+	// Counts: by district and check item only, so every tab shows its number.
 	counts := map[Status]int{}
 	total := 0
 	crows, err := s.db.Query(ctx, `SELECT d.status, count(*) FROM discrepancies d`+w.SQL()+` GROUP BY d.status`, w.Args()...)
@@ -137,7 +137,7 @@ func ActionName(code string) string {
 }
 
 // Get returns a discrepancy the viewer may see with its history.
-func (s *Service) Get(ctx context.Context, viewer *account.User, id int64) (*Detail, error) {
+func (s *Service) Get(ctx context.Context, viewer actor.Actor, id int64) (*Detail, error) {
 	it, err := s.getFor(ctx, viewer, id)
 	if err != nil {
 		return nil, err
@@ -150,7 +150,7 @@ func (s *Service) Get(ctx context.Context, viewer *account.User, id int64) (*Det
 		return nil, apperr.Wrap(err)
 	}
 	d.Score, d.Scored = score, run != 0
-	d.Rows = Compare(book, it.Indicator, it.Declared, it.Verified)
+	d.Rows = Compare(book, it.CheckItem, it.Declared, it.Verified)
 	if it.OverrideBy != 0 {
 		_ = s.db.QueryRow(ctx, `SELECT login FROM users WHERE id = $1`, it.OverrideBy).Scan(&d.OverrideLogin)
 	}
@@ -196,7 +196,7 @@ func (s *Service) ForApplicant(ctx context.Context, personID int64) ([]Correctio
 	now := s.clock.Now()
 	out := make([]Correction, 0, len(items))
 	for _, it := range items {
-		out = append(out, Correction{Item: it, Rows: Compare("", it.Indicator, it.Declared, it.Verified), Overdue: it.Overdue(now)})
+		out = append(out, Correction{Item: it, Rows: Compare("", it.CheckItem, it.Declared, it.Verified), Overdue: it.Overdue(now)})
 	}
 	return out, nil
 }

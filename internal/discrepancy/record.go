@@ -38,12 +38,12 @@ func (s *Service) Record(ctx context.Context, runID int64, findings []Finding) e
 		b, _ := json.Marshal(open)
 		// "WHERE TRUE" tells SQLite's parser that ON CONFLICT belongs to the
 		// INSERT, not to a join of the SELECT.
-		if _, err := s.db.Exec(ctx, `INSERT INTO discrepancies (application_id, run_id, indicator, outcome, declared, verified,
+		if _, err := s.db.Exec(ctx, `INSERT INTO discrepancies (application_id, run_id, item, outcome, declared, verified,
 			district, status, created_at, updated_at)
 			SELECT f.application_id, $2, f.item, f.outcome, f.declared, f.verified, f.district, 'open', $3, $3
 			FROM `+s.db.JSONRows("$1", "application_id BIGINT", "item TEXT", "outcome TEXT", "declared TEXT", "verified TEXT",
 			"district TEXT")+` f WHERE TRUE
-			ON CONFLICT (application_id, indicator) DO UPDATE SET run_id = excluded.run_id, outcome = excluded.outcome,
+			ON CONFLICT (application_id, item) DO UPDATE SET run_id = excluded.run_id, outcome = excluded.outcome,
 			status = CASE WHEN discrepancies.declared = excluded.declared AND discrepancies.verified = excluded.verified
 				AND discrepancies.status <> 'cleared' THEN discrepancies.status ELSE 'open' END,
 			declared = excluded.declared, verified = excluded.verified, district = excluded.district, updated_at = excluded.updated_at`,
@@ -55,7 +55,7 @@ func (s *Service) Record(ctx context.Context, runID int64, findings []Finding) e
 		b, _ := json.Marshal(match)
 		if _, err := s.db.Exec(ctx, `UPDATE discrepancies SET status = 'cleared', run_id = $2, updated_at = $3
 			FROM `+s.db.JSONRows("$1", "application_id BIGINT", "item TEXT")+` f
-			WHERE discrepancies.application_id = f.application_id AND discrepancies.indicator = f.item
+			WHERE discrepancies.application_id = f.application_id AND discrepancies.item = f.item
 			AND discrepancies.status <> 'cleared'`, string(b), runID, now); err != nil {
 			return err
 		}

@@ -65,7 +65,7 @@ func (s *Service) Rescore(ctx context.Context, applicationID int64) error {
 // officer overrode, with a second officer's approval, to the agency's value
 // the override was decided against.
 func (s *Service) overridden(ctx context.Context, applicationID int64) (map[string]string, error) {
-	rows, err := s.db.Query(ctx, `SELECT indicator, verified FROM discrepancies WHERE application_id = $1 AND status = 'overridden'`,
+	rows, err := s.db.Query(ctx, `SELECT item, verified FROM discrepancies WHERE application_id = $1 AND status = 'overridden'`,
 		applicationID)
 	if err != nil {
 		return nil, err

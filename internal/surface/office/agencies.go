@@ -303,7 +303,7 @@ func (o *Office) agencySave(w http.ResponseWriter, r *http.Request) {
 	in := agencyops.ConnectorInput{BaseURL: form["base_url"], Key: r.PostFormValue("key"), RatePerSec: formInt(form["rate_per_sec"]),
 		TimeoutMS: formInt(form["timeout_ms"]), Retries: formInt(form["retries"]), BatchSize: formInt(form["batch_size"]),
 		Enabled: form["enabled"] == "on"}
-	_, err = o.agencies.UpdateConnector(r.Context(), shell.User(r.Context()), a, in)
+	_, err = o.agencies.UpdateConnector(r.Context(), shell.Actor(r.Context()), a, in)
 	if err == nil {
 		o.sh.Flash(w, r, "/office/agencies", "saved")
 		return

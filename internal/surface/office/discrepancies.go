@@ -48,20 +48,20 @@ type discrepanciesView struct {
 	Tabs       []discTab
 	Status     string
 	District   string
-	Indicator  string
+	Item       string
 	Overdue    bool
 	Districts  []string
-	Indicators []rules.Option
+	Items      []rules.Option
 	Fixed      bool
 	Page       int
 	Prev, Next string // links to the neighbouring pages, "" for none
 }
 
 func (o *Office) discrepancies(w http.ResponseWriter, r *http.Request) {
-	u := shell.User(r.Context())
+	u := shell.Actor(r.Context())
 	q := r.URL.Query()
 	page, _ := strconv.Atoi(q.Get("page"))
-	f := discrepancy.Filter{District: q.Get("district"), Status: discrepancy.Status(q.Get("status")), Indicator: q.Get("indicator"),
+	f := discrepancy.Filter{District: q.Get("district"), Status: discrepancy.Status(q.Get("status")), Item: q.Get("item"),
 		Overdue: q.Get("overdue") == "1", Page: max(page, 1)}
 	if f.Status == "" && !q.Has("status") {
 		f.Status = discrepancy.Open
@@ -75,18 +75,18 @@ func (o *Office) discrepancies(w http.ResponseWriter, r *http.Request) {
 		web.WriteError(w, r, err)
 		return
 	}
-	v := discrepanciesView{Status: string(f.Status), District: f.District, Indicator: f.Indicator, Overdue: f.Overdue,
+	v := discrepanciesView{Status: string(f.Status), District: f.District, Item: f.Item, Overdue: f.Overdue,
 		Districts: rules.Districts(), Fixed: fixed, Page: f.Page}
 	for _, c := range rules.CheckItems() {
-		v.Indicators = append(v.Indicators, rules.Option{Value: c, Label: rules.CheckItemName(c)})
+		v.Items = append(v.Items, rules.Option{Value: c, Label: rules.CheckItemName(c)})
 	}
 	link := func(status string, overdue bool, page int) string {
 		lq := url.Values{"status": {status}}
 		if f.District != "" && !fixed {
 			lq.Set("district", f.District)
 		}
-		if f.Indicator != "" {
-			lq.Set("indicator", f.Indicator)
+		if f.Item != "" {
+			lq.Set("item", f.Item)
 		}
 		if overdue {
 			lq.Set("overdue", "1")
@@ -134,7 +134,7 @@ func (o *Office) discrepancyPage(w http.ResponseWriter, r *http.Request) {
 // renderDiscrepancy shows one discrepancy on p, which may carry the error of
 // one of its forms.
 func (o *Office) renderDiscrepancy(w http.ResponseWriter, r *http.Request, status int, p *ui.Page) {
-	u := shell.User(r.Context())
+	u := shell.Actor(r.Context())
 	id, err := pathID(r, "id")
 	if err != nil {
 		web.WriteError(w, r, err)
@@ -154,7 +154,7 @@ func (o *Office) renderDiscrepancy(w http.ResponseWriter, r *http.Request, statu
 	case discrepancy.MaterialRequested:
 		v.CanAct = true
 	case discrepancy.OverridePending:
-		v.OwnOverride = d.OverrideBy == u.ID
+		v.OwnOverride = d.OverrideBy == u.UserID
 		v.CanDecide = !v.OwnOverride
 	}
 	if _, ok := p.Form["deadline"]; !ok {
@@ -169,7 +169,7 @@ func (o *Office) renderDiscrepancy(w http.ResponseWriter, r *http.Request, statu
 // correct or a conflict (someone acted first) shows the page again with the
 // message and the input kept.
 func (o *Office) discrepancyAction(w http.ResponseWriter, r *http.Request) {
-	u := shell.User(r.Context())
+	u := shell.Actor(r.Context())
 	id, err := pathID(r, "id")
 	if err != nil {
 		web.WriteError(w, r, err)

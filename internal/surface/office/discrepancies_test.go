@@ -58,7 +58,7 @@ func newCheckedCase(t *testing.T, a *apptest.App, login string, codes ...string)
 	if err := a.Cases.Persons.DecideLink(ctx, casetest.OperatorActor(emp, op), l.ID, true, ""); err != nil {
 		t.Fatal(err)
 	}
-	app, err := a.Cases.Applications.Open(ctx, application.Caller{UserID: u.ID, Role: "applicant", PersonID: p.ID},
+	app, err := a.Cases.Applications.Open(ctx, actor.Actor{UserID: u.ID, Roles: []actor.Role{actor.Applicant}, PersonID: p.ID},
 		application.Subject{PersonID: p.ID, EmployerID: emp.ID, BirthDate: p.BirthDate, Sex: p.Sex}, rd.ID, rd.Year)
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +98,7 @@ func newCheckedCase(t *testing.T, a *apptest.App, login string, codes ...string)
 			outcome = "not_found"
 		}
 		var id int64
-		if err := a.DB.QueryRow(ctx, `INSERT INTO discrepancies (application_id, run_id, indicator, outcome, declared, verified,
+		if err := a.DB.QueryRow(ctx, `INSERT INTO discrepancies (application_id, run_id, item, outcome, declared, verified,
 			district, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, '海淀区', 'open', $7, $8) RETURNING id`,
 			app.ID, run, code, outcome, c.declared.PartJSON(code), c.verified.PartJSON(code), now, now).Scan(&id); err != nil {
 			t.Fatal(err)

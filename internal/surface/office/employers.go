@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"jifen/internal/account"
+	"jifen/internal/actor"
 	"jifen/internal/employer"
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/web"
@@ -33,15 +34,14 @@ type employersView struct {
 
 // officerDistrict is the district an officer is limited to: a district
 // officer's own district, or "" for the city bureau.
-func officerDistrict(u *account.User) (string, bool) {
-	if u.Can(account.PermCasesCity) {
+func officerDistrict(u actor.Actor) (string, bool) {
+	if u.Can(actor.PermCasesCity) {
 		return "", false
 	}
 	return u.District, true
 }
 
 func (o *Office) employers(w http.ResponseWriter, r *http.Request) {
-	u := shell.User(r.Context())
 	q := r.URL.Query()
 	page, _ := strconv.Atoi(q.Get("page"))
 	page = max(page, 1)
@@ -50,7 +50,7 @@ func (o *Office) employers(w http.ResponseWriter, r *http.Request) {
 	if f.Status == "" && !q.Has("status") {
 		f.Status = employer.Pending
 	}
-	d, fixed := officerDistrict(u)
+	d, fixed := officerDistrict(shell.Actor(r.Context()))
 	if fixed {
 		f.District = d
 	}
@@ -70,14 +70,13 @@ func (o *Office) employers(w http.ResponseWriter, r *http.Request) {
 }
 
 func (o *Office) employerDecide(w http.ResponseWriter, r *http.Request) {
-	u := shell.User(r.Context())
 	id, err := pathID(r, "id")
 	if err != nil {
 		web.WriteError(w, r, err)
 		return
 	}
 	e, err := o.emp.Get(r.Context(), id)
-	if d, fixed := officerDistrict(u); err != nil || (fixed && e.District != d) {
+	if d, fixed := officerDistrict(shell.Actor(r.Context())); err != nil || (fixed && e.District != d) {
 		web.WriteError(w, r, employer.ErrNotFound)
 		return
 	}

@@ -22,7 +22,7 @@ type reviewsView struct {
 }
 
 func (o *Office) reviews(w http.ResponseWriter, r *http.Request) {
-	d, _ := officerDistrict(shell.User(r.Context()))
+	d, _ := officerDistrict(shell.Actor(r.Context()))
 	st := r.URL.Query().Get("status")
 	if st != "received" {
 		st = "forwarded"
@@ -43,7 +43,7 @@ func (o *Office) reviewReceive(w http.ResponseWriter, r *http.Request) {
 		web.WriteError(w, r, err)
 		return
 	}
-	d, _ := officerDistrict(shell.User(r.Context()))
+	d, _ := officerDistrict(shell.Actor(r.Context()))
 	if err := o.apps.ReceiveReview(r.Context(), d, id); err != nil {
 		web.WriteError(w, r, err)
 		return

@@ -95,7 +95,7 @@ func (p *Portal) apiRegenerateCode(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	code, err := p.svc.Employers.RegenerateCode(r.Context(), c.as)
+	code, err := p.svc.Employers.RegenerateCode(r.Context(), c.caller)
 	if err != nil {
 		web.WriteError(w, r, err)
 		return
@@ -175,7 +175,7 @@ func (p *Portal) apiDecideLink(w http.ResponseWriter, r *http.Request) {
 func (p *Portal) decideLink(r *http.Request, c *operatorCtx, id int64, action, reason string) error {
 	switch action {
 	case "confirm", "reject":
-		return p.svc.Persons.DecideLink(r.Context(), c.as, id, action == "confirm", reason)
+		return p.svc.Persons.DecideLink(r.Context(), c.caller, id, action == "confirm", reason)
 	case "unlink":
 		l, err := p.svc.Persons.LinkOfEmployer(r.Context(), c.employer.ID, id)
 		if err != nil {
@@ -188,7 +188,7 @@ func (p *Portal) decideLink(r *http.Request, c *operatorCtx, id int64, action, r
 				return apperr.New(apperr.Conflict, "单位已提交该申请人的申请，不能再解除关联")
 			}
 		}
-		return p.svc.Persons.Unlink(r.Context(), c.as, id, reason)
+		return p.svc.Persons.Unlink(r.Context(), c.caller, id, reason)
 	}
 	return apperr.New(apperr.NotFound, "不支持的操作")
 }
@@ -348,7 +348,7 @@ func (p *Portal) apiInvite(w http.ResponseWriter, r *http.Request) {
 		web.WriteError(w, r, err)
 		return
 	}
-	inv, token, err := p.svc.Employers.CreateInvite(r.Context(), c.as, in.Email)
+	inv, token, err := p.svc.Employers.CreateInvite(r.Context(), c.caller, in.Email)
 	if err != nil {
 		web.WriteError(w, r, err)
 		return

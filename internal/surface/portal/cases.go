@@ -43,7 +43,7 @@ type applicantCtx struct {
 	person  *person.Person
 	roundID int64
 	year    int
-	caller  application.Caller
+	caller  actor.Actor // the applicant acting on their own case
 }
 
 func (p *Portal) applicant(r *http.Request) (*applicantCtx, error) {
@@ -55,8 +55,9 @@ func (p *Portal) applicant(r *http.Request) (*applicantCtx, error) {
 	if err != nil {
 		return nil, apperr.New(apperr.Forbidden, "此账号不是申请人账号")
 	}
-	c := &applicantCtx{user: u, person: per,
-		caller: application.Caller{UserID: u.ID, Role: string(account.Applicant), PersonID: per.ID}}
+	as := shell.Actor(r.Context())
+	as.PersonID = per.ID
+	c := &applicantCtx{user: u, person: per, caller: as}
 	// With no round yet, roundID stays 0 and the pages say so.
 	c.roundID, c.year, _ = p.svc.CurrentRound(r.Context())
 	return c, nil
@@ -68,8 +69,7 @@ type operatorCtx struct {
 	employer *employer.Employer
 	roundID  int64
 	year     int
-	caller   application.Caller
-	as       actor.Actor // the operator acting for the employer
+	caller   actor.Actor // the operator acting for the employer
 }
 
 func (p *Portal) operator(r *http.Request) (*operatorCtx, error) {
@@ -83,8 +83,7 @@ func (p *Portal) operator(r *http.Request) (*operatorCtx, error) {
 	}
 	as := shell.Actor(r.Context())
 	as.EmployerID = emp.ID
-	c := &operatorCtx{user: u, employer: emp, as: as,
-		caller: application.Caller{UserID: u.ID, Role: string(account.EmployerOperator), EmployerID: emp.ID}}
+	c := &operatorCtx{user: u, employer: emp, caller: as}
 	c.roundID, c.year, _ = p.svc.CurrentRound(r.Context())
 	return c, nil
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"jifen/internal/actor"
 	"jifen/internal/application"
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/web"
@@ -180,7 +181,7 @@ func (p *Portal) attachmentDownload(w http.ResponseWriter, r *http.Request) {
 // sendAttachment answers with an attachment of application id the caller
 // may see: as a download, with the type sniffed at upload, never shown
 // inline (a file is the applicant's, not the site's).
-func (p *Portal) sendAttachment(w http.ResponseWriter, r *http.Request, caller application.Caller, id int64) {
+func (p *Portal) sendAttachment(w http.ResponseWriter, r *http.Request, caller actor.Actor, id int64) {
 	att, ok := pathInt(r, "att")
 	if !ok {
 		web.WriteError(w, r, apperr.New(apperr.NotFound, "材料不存在"))

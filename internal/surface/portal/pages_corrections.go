@@ -76,7 +76,7 @@ func (p *Portal) correctionAnswer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	note := r.PostFormValue("note")
-	err = p.svc.Discrepancies.Answer(r.Context(), discrepancy.Applicant{UserID: c.user.ID, Login: c.user.Login, PersonID: c.person.ID},
+	err = p.svc.Discrepancies.Answer(r.Context(), c.caller,
 		id, note)
 	if err == nil {
 		p.sh.Flash(w, r, "/me/corrections", "correction_answered")

@@ -85,7 +85,7 @@ func (p *Portal) regCodePost(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if _, err := p.svc.Employers.RegenerateCode(r.Context(), c.as); err != nil {
+	if _, err := p.svc.Employers.RegenerateCode(r.Context(), c.caller); err != nil {
 		web.WriteError(w, r, err)
 		return
 	}

@@ -55,7 +55,7 @@ func (p *Portal) operatorsInvite(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_ = r.ParseForm()
-	inv, token, err := p.svc.Employers.CreateInvite(r.Context(), c.as, r.PostFormValue("email"))
+	inv, token, err := p.svc.Employers.CreateInvite(r.Context(), c.caller, r.PostFormValue("email"))
 	if err != nil {
 		p.renderOperators(w, r, web.Status(err), err, operatorsView{})
 		return
