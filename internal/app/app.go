@@ -54,7 +54,8 @@ type App struct {
 	// Connectors and Check are the cross-check system (业务比对).
 	Connectors *check.Connectors
 	Check      *check.Engine
-	// Jobs is the durable job mechanism (River); the schedules run on it.
+	// Jobs is the durable job mechanism (River); the schedules and mail
+	// delivery run on it.
 	Jobs    *jobs.Jobs
 	Metrics *metrics.Metrics
 	UI      *ui.Renderer
@@ -114,6 +115,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	a.Settings = settings.New(a.DB, a.Audit, a.Clock, 5*time.Second)
 	a.Accounts = account.NewService(a.DB, a.Audit, a.Clock, hasher, keys, a.Settings)
 	a.Rounds = round.NewService(a.DB, a.Audit, a.Clock)
+	a.Jobs = jobs.New(a.DB, log)
 	a.Outbox = mail.NewOutbox(a.DB, a.Clock)
 	a.AgencyOps = agencyops.New(a.DB, a.Audit, a.Clock, keys)
 	if err := a.buildCases(); err != nil {
@@ -125,7 +127,6 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		_ = a.DB.Close()
 		return nil, err
 	}
-	a.Jobs = jobs.New(a.DB, log)
 	a.registerSchedules()
 	a.Metrics = metrics.New()
 	a.Metrics.RegisterDB("writer", a.DB.Writer())

@@ -56,8 +56,8 @@ func (a *App) portalServices() portal.Services {
 	}
 }
 
-// buildMailer makes the outbox's worker: with no SMTP host it sends nothing
-// and mail stays readable in the office mail log.
+// buildMailer makes mail delivery River jobs of a.Jobs: with no SMTP host
+// the jobs wait unworked and mail stays readable in the office mail log.
 func (a *App) buildMailer() (*mail.Worker, error) {
 	var sender mail.Sender
 	if a.Cfg.SMTP.Host != "" {
@@ -68,7 +68,7 @@ func (a *App) buildMailer() (*mail.Worker, error) {
 		}
 		sender = s
 	}
-	return mail.NewWorker(a.Outbox, sender, mail.WorkerConfig{}, a.Log)
+	return mail.NewWorker(a.Outbox, a.Jobs, sender, mail.WorkerConfig{}, a.Log)
 }
 
 func (a *App) smtpDescription() string {

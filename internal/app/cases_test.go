@@ -173,6 +173,21 @@ func TestApplicationFlowOverTheAPI(t *testing.T) {
 	if err != nil || len(msgs) < 5 {
 		t.Fatalf("%d mails, %v", len(msgs), err)
 	}
+	// Each message got its delivery job in the transaction that queued it;
+	// with no server the jobs wait in the unworked mail queue.
+	depth, err := a.Jobs.Depth(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	waiting := int64(-1)
+	for _, k := range depth {
+		if k.Kind == "mail_send" {
+			waiting = k.Waiting
+		}
+	}
+	if waiting != int64(len(msgs)) {
+		t.Errorf("%d delivery jobs waiting for %d queued mails (depth %+v)", waiting, len(msgs), depth)
+	}
 	a.CreateUser("sys1", account.SystemAdmin)
 	sys := a.Client(a.Office)
 	a.LoginStaff(sys, "sys1", apptest.Password)

@@ -117,18 +117,9 @@ func (a *App) schedules() []schedule {
 	}
 }
 
-// runWorker runs the job mechanism (the schedules), the mail worker and
+// runWorker runs the job mechanism (the schedules and mail delivery) and
 // the cross-check's workers until ctx ends.
 func (a *App) runWorker(ctx context.Context) {
-	if a.Mailer != nil && a.Cfg.SMTP.Host != "" {
-		a.wg.Add(1)
-		go func() {
-			defer a.wg.Done()
-			if err := a.Mailer.Run(ctx); err != nil {
-				a.Log.Error("mail worker stopped", "err", err)
-			}
-		}()
-	}
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()

@@ -3,13 +3,14 @@
 //
 // A state change that concerns a person (an application submitted, returned,
 // scored ...) calls Outbox.Enqueue with the context of its own transaction,
-// so the message is committed together with the change or not at all. A
-// Worker then claims due messages, sends them through a Sender (SMTP, built
-// on github.com/wneessen/go-mail), and records the outcome, retrying failures
-// with exponential backoff. Delivery is at least once: a worker that dies
-// after the SMTP server accepted a message but before the outcome was
-// recorded sends it again when its lease runs out, with the same Message-ID,
-// so the duplicate can be recognised.
+// so the message — its outbox row and its delivery job on River
+// (platform/jobs) — is committed together with the change or not at all.
+// The Worker runs those jobs: it sends through a Sender (SMTP, built on
+// github.com/wneessen/go-mail) and records the outcome on the row, retrying
+// failures with exponential backoff. Delivery is at least once: a worker
+// that dies after the SMTP server accepted a message but before the outcome
+// was recorded leaves its job running; River rescues it and the message is
+// sent again with the same Message-ID, so the duplicate can be recognised.
 //
 // With no SMTP server configured the messages stay queued; the office "mail
 // log" (Outbox.List, Get, Counts and Retry) shows them all the same.
@@ -29,9 +30,10 @@ import (
 // Status is where a message is in its life.
 type Status string
 
-// The statuses of a message. A message is queued until a worker claims it,
-// sending while a worker holds its lease, and ends sent or failed; an
-// operator may put a failed one back in the queue (Outbox.Retry).
+// The statuses of a message. A message is queued until its job starts a
+// send, sending from then until the outcome is recorded (or its worker
+// died), and ends sent or failed; an operator may put a failed one back in
+// the queue (Outbox.Retry).
 const (
 	StatusQueued  Status = "queued"
 	StatusSending Status = "sending"
@@ -73,7 +75,7 @@ type Message struct {
 	NextAttemptAt time.Time // when a queued message is due
 	LastError     string    // why the last attempt failed
 	SentAt        time.Time // when the SMTP server accepted it
-	LockedUntil   time.Time // the sending worker's lease
+	LockedUntil   time.Time // the lease of the queue before River; always zero now
 }
 
 // Filter selects messages for the mail log. Empty fields match everything.

@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/riverqueue/river"
+
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/clock"
 	"jifen/internal/platform/db"
+	"jifen/internal/platform/jobs"
 )
 
 // Outbox is the mail_outbox table: where notices are queued and where the
@@ -17,6 +20,10 @@ import (
 type Outbox struct {
 	db    *db.DB
 	clock clock.Clock
+	// jobs, set by NewWorker, receives a delivery job with each message
+	// queued; without it (tests of other packages, tools) messages are only
+	// logged, and the sweep gives them jobs once a worker runs.
+	jobs *jobs.Jobs
 }
 
 // NewOutbox returns the outbox stored in d, dating messages by c.
@@ -72,15 +79,45 @@ func (o *Outbox) Enqueue(ctx context.Context, m Message) (int64, error) {
 		err := o.db.QueryRow(ctx, insertMessage, now, m.To, m.ToName, m.Subject, m.Text, m.HTML,
 			m.Category, m.Ref, m.IdempotencyKey, now).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) && m.IdempotencyKey != "" {
-			err = o.db.QueryRow(ctx, `SELECT id FROM mail_outbox WHERE idempotency_key = $1`,
+			// Queued before, with its job then.
+			return o.db.QueryRow(ctx, `SELECT id FROM mail_outbox WHERE idempotency_key = $1`,
 				m.IdempotencyKey).Scan(&id)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return o.insertJobs(ctx, []int64{id})
 	})
 	if err != nil {
 		return 0, fmt.Errorf("enqueue mail: %w", err)
 	}
 	return id, nil
+}
+
+// insertJobs inserts the delivery jobs of messages in ctx's transaction,
+// all in one statement; a message whose job is live already keeps it.
+func (o *Outbox) insertJobs(ctx context.Context, ids []int64) error {
+	if o.jobs == nil || len(ids) == 0 {
+		return nil
+	}
+	params := make([]river.InsertManyParams, len(ids))
+	for i, id := range ids {
+		params[i] = river.InsertManyParams{Args: SendArgs{ID: id}}
+	}
+	return o.jobs.InsertMany(ctx, params)
+}
+
+func scanIDs(rows *sql.Rows) ([]int64, error) {
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
 }
 
 // Get returns one message; a missing one is an apperr.NotFound that also
@@ -179,7 +216,8 @@ func (o *Outbox) Counts(ctx context.Context) (map[Status]int, error) {
 // attempts reset, for an operator who has fixed the cause (a wrong address
 // corrected at the source, a mail server back up). The last error is kept
 // for the record until the next attempt replaces it. Only failed messages
-// can be retried: anything else is an apperr.Conflict.
+// can be retried: anything else is an apperr.Conflict. A new delivery job
+// is inserted with the reset, in the same transaction.
 func (o *Outbox) Retry(ctx context.Context, id int64) error {
 	now := db.Micros(o.clock.Now())
 	return o.db.WithTx(ctx, func(ctx context.Context) error {
@@ -189,8 +227,12 @@ func (o *Outbox) Retry(ctx context.Context, id int64) error {
 		if err != nil {
 			return fmt.Errorf("retry mail %d: %w", id, err)
 		}
-		if n, err := res.RowsAffected(); err != nil || n == 1 {
+		if n, err := res.RowsAffected(); err != nil {
 			return err
+		} else if n == 1 {
+			// The failed message's job ended cancelled, so a new one is
+			// not a duplicate.
+			return o.insertJobs(ctx, []int64{id})
 		}
 		m, err := o.Get(ctx, id)
 		if err != nil {

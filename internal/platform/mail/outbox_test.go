@@ -18,7 +18,7 @@ import (
 
 var t0 = time.Date(2026, 4, 15, 8, 0, 0, 0, time.UTC)
 
-func newOutbox(t *testing.T) (*Outbox, *clock.Fake) {
+func newOutbox(t testing.TB) (*Outbox, *clock.Fake) {
 	t.Helper()
 	clk := clock.NewFake(t0)
 	return NewOutbox(dbtest.Open(t), clk), clk

@@ -11,7 +11,7 @@ import (
 	"jifen/internal/platform/retry"
 )
 
-// The worker's three brakes: the retry backoff (platform/retry), the
+// Delivery's three brakes: the retry backoff (platform/retry), the
 // per-second send rate (x/time/rate) and the pause after a run of errors
 // (gobreaker).
 
@@ -68,9 +68,12 @@ func newBreaker(threshold int, pause time.Duration, opened func()) *gobreaker.Tw
 	})
 }
 
-// opened notes when a pause began, by the worker's clock, for PausedUntil.
-// It runs inside RunOnce (w.mu held) from the breaker's state change.
+// opened notes when a pause began, by the worker's clock, for PausedUntil
+// and for how long refused jobs snooze. It runs from the breaker's state
+// change when a job reports its failure, outside w.mu.
 func (w *Worker) opened() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	w.pausedAt = w.out.clock.Now()
 	w.log.Warn("mail: pausing after consecutive send errors",
 		slog.Int("errors", w.cfg.PauseAfter), slog.Time("until", w.pausedAt.Add(w.cfg.PauseFor)))

@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"sync"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/riverqueue/river/rivertype"
 	"github.com/sony/gobreaker/v2"
+
+	"jifen/internal/platform/jobs"
 )
 
 func TestBackoff(t *testing.T) {
@@ -131,12 +134,22 @@ func TestWorkerPausesAfterConsecutiveErrors(t *testing.T) {
 	t.Parallel()
 	o, clk := newOutbox(t)
 	srv := startSMTP(t)
-	w := newWorker(t, o, clk, srv.sender(), WorkerConfig{PauseAfter: 2, PauseFor: 10 * time.Minute})
+	w := newWorker(t, o, clk, srv.sender(), WorkerConfig{PauseAfter: 2, PauseFor: 10 * time.Minute, Workers: 1})
 	for i := range 4 {
 		mustEnqueue(t, o, notice(i))
 	}
 	srv.stop()
-	w.runOnce(t, 0, 2) // two errors, then the pause: two are handed back untried
+	w.start(t)
+	// Two errors, then the pause: the other two jobs are snoozed untried.
+	await(t, "two failures and two snoozes", func() bool {
+		snoozed := 0
+		for _, j := range w.sendJobs(t, rivertype.JobStateScheduled) {
+			if strings.Contains(string(j.Metadata), "snoozes") {
+				snoozed++
+			}
+		}
+		return snoozed == 2 && len(w.sendJobs(t, rivertype.JobStateRetryable)) == 2
+	})
 	if until := w.PausedUntil(); !until.Equal(t0.Add(10 * time.Minute)) {
 		t.Fatalf("paused until %v", until)
 	}
@@ -154,10 +167,19 @@ func TestWorkerPausesAfterConsecutiveErrors(t *testing.T) {
 	if attempts[1] != 2 || attempts[0] != 2 {
 		t.Errorf("attempts per message %v, want two tried and two untouched", attempts)
 	}
+	// A snoozed job has spent no attempt of River's either.
+	for _, j := range w.sendJobs(t, rivertype.JobStateScheduled) {
+		if j.Attempt != 0 {
+			t.Errorf("snoozed job %d is at attempt %d", j.ID, j.Attempt)
+		}
+	}
 
 	srv.restart()
 	clk.Advance(5 * time.Minute)
-	w.runOnce(t, 0, 0) // still paused, though messages are due
+	w.retryNow(t) // due again, but still paused
+	await(t, "the jobs snoozed again", func() bool {
+		return len(w.sendJobs(t, rivertype.JobStateScheduled)) == 4
+	})
 	if n := len(srv.messages()); n != 0 {
 		t.Fatalf("sent %d during the pause", n)
 	}
@@ -170,18 +192,24 @@ func TestWorkerResumesAfterThePause(t *testing.T) {
 	t.Parallel()
 	o, clk := newOutbox(t)
 	srv := startSMTP(t)
-	w := newWorker(t, o, clk, srv.sender(), WorkerConfig{PauseAfter: 1, PauseFor: time.Millisecond})
-	mustEnqueue(t, o, notice(1))
+	w := newWorker(t, o, clk, srv.sender(), WorkerConfig{PauseAfter: 1, PauseFor: time.Millisecond, Workers: 1})
+	first := mustEnqueue(t, o, notice(1))
 	srv.stop()
-	w.runOnce(t, 0, 1)
-	if w.pausedAt.IsZero() { // not PausedUntil: the millisecond may be over already
+	w.start(t)
+	awaitRow(t, o, first, "the failure", func(m Message) bool { return m.Attempts == 1 && m.Status == StatusQueued })
+	w.Worker.mu.Lock()
+	pausedAt := w.pausedAt
+	w.Worker.mu.Unlock()
+	if pausedAt.IsZero() { // not PausedUntil: the millisecond may be over already
 		t.Fatal("no pause began after the error")
 	}
 	srv.restart()
-	mustEnqueue(t, o, notice(2))
-	clk.Advance(time.Hour) // the first message is due again
-	time.Sleep(2 * time.Millisecond)
-	w.runOnce(t, 2, 0)
+	second := mustEnqueue(t, o, notice(2))
+	await(t, "the first job waiting for its retry", func() bool { return len(w.sendJobs(t, rivertype.JobStateRetryable)) == 1 })
+	w.retryNow(t)
+	for _, id := range []int64{first, second} {
+		awaitRow(t, o, id, "delivery", func(m Message) bool { return m.Status == StatusSent })
+	}
 	if until := w.PausedUntil(); !until.IsZero() {
 		t.Errorf("still paused until %v after sending", until)
 	}
@@ -191,11 +219,17 @@ func TestWorkerHonoursRate(t *testing.T) {
 	t.Parallel()
 	o, clk := newOutbox(t)
 	srv := startSMTP(t)
-	w := newWorker(t, o, clk, srv.sender(), WorkerConfig{Rate: 4})
-	for i := range 5 {
-		mustEnqueue(t, o, notice(i))
+	w := newWorker(t, o, clk, srv.sender(), WorkerConfig{Rate: 4, Workers: 1})
+	ids := make([]int64, 5)
+	for i := range ids {
+		ids[i] = mustEnqueue(t, o, notice(i))
 	}
-	w.runOnce(t, 5, 0)
+	w.start(t)
+	for _, id := range ids {
+		awaitRow(t, o, id, "delivery", func(m Message) bool { return m.Status == StatusSent })
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	want := slices.Repeat([]time.Duration{250 * time.Millisecond}, 4)
 	if !slices.Equal(w.sleeps, want) {
 		t.Errorf("waits %v, want %v", w.sleeps, want)
@@ -205,27 +239,34 @@ func TestWorkerHonoursRate(t *testing.T) {
 	}
 }
 
-func TestWorkerHandsBackWhatItCannotSendWithinTheLease(t *testing.T) {
+// TestWorkerSnoozesForALongRateWait: a send slot more than a moment away
+// is waited for by snoozing the job, not by holding its worker, and the
+// wait spends no attempt.
+func TestWorkerSnoozesForALongRateWait(t *testing.T) {
 	t.Parallel()
 	o, clk := newOutbox(t)
 	srv := startSMTP(t)
-	// One send every 20 s, and a send must start in the first half of a
-	// one-minute lease: two of the three claimed make it.
-	w := newWorker(t, o, clk, srv.sender(), WorkerConfig{Rate: 0.05, Lease: time.Minute})
+	// One send every 20 s: the first goes, the other two must wait.
+	w := newWorker(t, o, clk, srv.sender(), WorkerConfig{Rate: 0.05, Workers: 1})
 	for i := range 3 {
 		mustEnqueue(t, o, notice(i))
 	}
-	w.runOnce(t, 2, 0)
+	w.start(t)
+	await(t, "one sent and two snoozed", func() bool {
+		return len(w.sendJobs(t, rivertype.JobStateCompleted)) == 1 && len(w.sendJobs(t, rivertype.JobStateScheduled)) == 2
+	})
 	c, err := o.Counts(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c[StatusSent] != 2 || c[StatusQueued] != 1 {
-		t.Errorf("counts %v, want 2 sent and 1 queued", c)
+	if c[StatusSent] != 1 || c[StatusQueued] != 2 {
+		t.Errorf("counts %v, want 1 sent and 2 queued", c)
 	}
 	ms, _ := o.List(context.Background(), Filter{Status: StatusQueued})
-	if len(ms) != 1 || ms[0].Attempts != 0 {
-		t.Errorf("the message handed back: %+v", ms)
+	for _, m := range ms {
+		if m.Attempts != 0 {
+			t.Errorf("a message waiting for its slot: %+v", m)
+		}
 	}
 }
 
@@ -233,27 +274,20 @@ func TestWorkersNeverSendTheSameMessage(t *testing.T) {
 	t.Parallel()
 	o, clk := newOutbox(t)
 	srv := startSMTP(t)
+	// Two worker processes: each its own outbox and River client on the
+	// one database.
+	a := newWorker(t, o, clk, srv.sender(), WorkerConfig{Workers: 3})
+	b := newWorker(t, NewOutbox(o.db, clk), clk, srv.sender(), WorkerConfig{Workers: 3})
 	const n = 24
 	for i := range n {
 		mustEnqueue(t, o, notice(i))
 	}
-	var wg sync.WaitGroup
-	for range 2 {
-		w := newWorker(t, o, clk, srv.sender(), WorkerConfig{BatchSize: 3})
-		wg.Go(func() {
-			for {
-				sent, failed, err := w.RunOnce(context.Background())
-				if err != nil {
-					t.Errorf("RunOnce: %v", err)
-					return
-				}
-				if sent+failed == 0 {
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
+	a.start(t)
+	b.start(t)
+	await(t, "every message sent", func() bool {
+		c, err := o.Counts(context.Background())
+		return err == nil && c[StatusSent] == n
+	})
 	seen := map[string]int{}
 	for _, r := range srv.messages() {
 		seen[parseMail(t, r.Data).MessageID]++
@@ -268,41 +302,17 @@ func TestWorkersNeverSendTheSameMessage(t *testing.T) {
 	}
 }
 
-func TestWorkerRunDeliversAndStops(t *testing.T) {
-	t.Parallel()
-	o, _ := newOutbox(t)
-	srv := startSMTP(t)
-	w, err := NewWorker(o, srv.sender(), WorkerConfig{PollInterval: 10 * time.Millisecond}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- w.Run(ctx) }()
-	mustEnqueue(t, o, notice(1)) // enqueued while the worker polls
-	deadline := time.Now().Add(5 * time.Second)
-	for len(srv.messages()) == 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("Run: %v", err)
-	}
-	if n := len(srv.messages()); n != 1 {
-		t.Errorf("server received %d messages, want 1", n)
-	}
-}
-
 func TestWorkerConfigRejectsNonsense(t *testing.T) {
 	t.Parallel()
 	o, _ := newOutbox(t)
 	for _, cfg := range []WorkerConfig{
-		{BatchSize: -1},
+		{Workers: -1},
 		{MaxAttempts: -3},
-		{Lease: -time.Second},
+		{MaxAttempts: 100},
+		{SweepEvery: -time.Second},
 		{BackoffBase: time.Hour, BackoffMax: time.Minute},
 	} {
-		if _, err := NewWorker(o, nil, cfg, nil); err == nil {
+		if _, err := NewWorker(o, jobs.New(o.db, nil), nil, cfg, nil); err == nil {
 			t.Errorf("NewWorker(%+v) accepted", cfg)
 		}
 	}
