@@ -83,15 +83,7 @@ func TestLifecycleWithTimelineAndMail(t *testing.T) {
 	if b, err := e.Applications.File(e.Ctx, opc, a.ID); err != nil || b.Version != a.Version {
 		t.Fatalf("second file: %v", err)
 	}
-	evs, err := e.Applications.Events(e.Ctx, me, a.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var path []string
-	for _, ev := range evs {
-		path = append(path, string(ev.To))
-	}
-	if got := strings.Join(path, ","); got != "draft,with_employer,returned,with_employer,submitted" {
+	if got := timeline(t, e, me, a.ID); got != "draft,with_employer,returned,with_employer,submitted" {
 		t.Fatalf("timeline %s", got)
 	}
 	msgs, err := e.Outbox.List(e.Ctx, mail.Filter{Limit: 100})

@@ -17,17 +17,8 @@ import (
 // The others find the change made (File is idempotent) or answer conflict.
 func TestConcurrentTransitionsTakeEffectOnce(t *testing.T) {
 	e := casetest.New(t)
-	emp, op := e.VerifiedEmployer("op1")
-	_, me, a := e.Linked("app1", emp, op)
-	a, err := e.Applications.SaveDraft(e.Ctx, me, a.ID, declaration(), a.Version)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a, err = e.Applications.SubmitToEmployer(e.Ctx, me, a.ID, true); err != nil {
-		t.Fatal(err)
-	}
+	me, opc, a := submittedToEmployer(t, e)
 	before := a.Version
-	opc := casetest.OperatorActor(emp, op)
 	const n = 8
 	// On PostgreSQL every File holds its transaction after reading the
 	// application until all n have read it, so all n write from the same

@@ -15,20 +15,11 @@ import (
 // timeline row and the applicant's mail, once even when applied twice.
 func TestCrossCheckTransitions(t *testing.T) {
 	e := casetest.New(t)
-	emp, op := e.VerifiedEmployer("op1")
-	_, me, a := e.Linked("app1", emp, op)
-	a, err := e.Applications.SaveDraft(e.Ctx, me, a.ID, declaration(), a.Version)
-	if err != nil {
+	me, opc, a := submittedToEmployer(t, e)
+	if _, err := e.Applications.File(e.Ctx, opc, a.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err = e.Applications.SubmitToEmployer(e.Ctx, me, a.ID, true); err != nil {
-		t.Fatal(err)
-	}
-	opc := casetest.OperatorActor(emp, op)
-	if _, err = e.Applications.File(e.Ctx, opc, a.ID); err != nil {
-		t.Fatal(err)
-	}
-	err = e.DB.WithTx(e.Ctx, func(ctx context.Context) error {
+	err := e.DB.WithTx(e.Ctx, func(ctx context.Context) error {
 		n, err := e.Applications.EnterCheck(ctx, e.RoundID, 0)
 		if err == nil && n != 1 {
 			t.Errorf("entered %d, want 1", n)
@@ -58,15 +49,7 @@ func TestCrossCheckTransitions(t *testing.T) {
 		score != 9876 || run != 7 {
 		t.Fatalf("score %d run %d %v", score, run, err)
 	}
-	evs, err := e.Applications.Events(e.Ctx, me, a.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var path []string
-	for _, ev := range evs {
-		path = append(path, string(ev.To))
-	}
-	if p := strings.Join(path, ","); p != "draft,with_employer,submitted,checking,first_result" {
+	if p := timeline(t, e, me, a.ID); p != "draft,with_employer,submitted,checking,first_result" {
 		t.Fatalf("timeline %s", p)
 	}
 	msgs, err := e.Outbox.List(e.Ctx, mail.Filter{Limit: 100})
