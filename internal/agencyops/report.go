@@ -145,11 +145,12 @@ func (s *Service) DailyReport(ctx context.Context, day time.Time) (Report, error
 	return r, nil
 }
 
-// jobsOnDay counts the agency's query jobs that existed during the day.
+// jobsOnDay counts the agency's queries (one batch each) that were open
+// during the day.
 func (s *Service) jobsOnDay(ctx context.Context, agency string, from, to int64) (int, error) {
 	var n int
-	err := s.db.QueryRow(ctx, `SELECT count(*) FROM check_jobs WHERE kind = 'query' AND agency = $1
-		AND created_at < $2 AND (finished_at = 0 OR finished_at >= $3)`, agency, to, from).Scan(&n)
+	err := s.db.QueryRow(ctx, `SELECT count(*) FROM check_queries WHERE agency = $1
+		AND created_at < $2 AND (answered_at = 0 OR answered_at >= $3)`, agency, to, from).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("report jobs: %w", err)
 	}

@@ -46,8 +46,8 @@ func jobMaker(t *testing.T, f *fixture) func(batch int, agency string, created, 
 		if !finished.IsZero() {
 			fin = db.Micros(finished)
 		}
-		exec(`INSERT INTO check_jobs (run_id, batch_no, kind, agency, state, run_after, created_at, finished_at)
-			VALUES (1, $1, 'query', $2, 'queued', $3, $3, $4)`, batch, agency, db.Micros(created), fin)
+		exec(`INSERT INTO check_queries (run_id, batch_no, agency, created_at, answered_at) VALUES (1, $1, $2, $3, $4)`,
+			batch, agency, db.Micros(created), fin)
 	}
 }
 

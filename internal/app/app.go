@@ -173,7 +173,7 @@ func (a *App) OfficeHandler() http.Handler {
 	mux := web.NewMux()
 	office.New(sh, a.Cases.Employers, a.Cases.Applications, a.Outbox, a.smtpDescription()).
 		WithCheck(a.Check).WithDiscrepancies(a.Cases.Discrepancies).WithAgencies(a.AgencyOps).
-		WithQueues(a.Jobs.Depth, a.Check.QueueDepth).Register(mux)
+		WithQueues(a.Jobs.Depth).Register(mux)
 	return a.wrap("office", mux, sh)
 }
 

@@ -16,5 +16,5 @@ func (a *App) buildCheck() {
 		return []byte(key), err
 	})
 	a.Check = check.New(a.DB, a.Keys, a.Connectors, a.Clock, a.Audit, a.Log, check.Owners{
-		Applications: a.Cases.Applications, Discrepancies: a.Cases.Discrepancies, Employers: a.Cases.Employers})
+		Applications: a.Cases.Applications, Discrepancies: a.Cases.Discrepancies, Employers: a.Cases.Employers}, a.Jobs)
 }

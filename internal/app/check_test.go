@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"jifen/internal/account"
 	"jifen/internal/app/apptest"
@@ -57,15 +58,10 @@ func TestCrossCheckOverHTTP(t *testing.T) {
 	if r.Status != 200 || !strings.Contains(r.Body, "比对任务 #") || !strings.Contains(r.Body, "比对中") {
 		t.Fatalf("start: %d %s", r.Status, r.Body)
 	}
-	for {
-		did, err := a.Check.Step(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !did {
-			break
-		}
-	}
+	a.WorkJobs(60*time.Second, func() bool {
+		runs, err := a.Check.Runs(ctx, rd.ID, 1)
+		return err == nil && len(runs) == 1 && runs[0].Status == "applied"
+	})
 	runs, err := a.Check.Runs(ctx, rd.ID, 1)
 	if err != nil || len(runs) != 1 || runs[0].Status != "applied" {
 		t.Fatalf("runs %v %v", runs, err)

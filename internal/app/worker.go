@@ -117,24 +117,8 @@ func (a *App) schedules() []schedule {
 	}
 }
 
-// runWorker runs the job mechanism (the schedules and mail delivery) and
-// the cross-check's workers until ctx ends.
+// runWorker runs the job mechanism — the cross-check's batches, mail
+// delivery and the schedules — until ctx ends.
 func (a *App) runWorker(ctx context.Context) {
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
-		a.Check.Work(ctx)
-	}()
-	if err := a.Jobs.Start(ctx); err != nil {
-		a.Log.Error("job worker did not start", "err", err)
-		return
-	}
-	<-ctx.Done()
-	// Running jobs get a moment to finish; the rest are taken again by the
-	// next worker (River rescues them).
-	stop, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if err := a.Jobs.Stop(stop); err != nil {
-		a.Log.Warn("job worker stopped", "err", err)
-	}
+	a.Check.Work(ctx)
 }

@@ -34,7 +34,7 @@ var Owners = map[string]string{
 	"agency_connectors":  "agencyops",
 	"check_runs":         "check",
 	"check_batches":      "check",
-	"check_jobs":         "check",
+	"check_queries":      "check",
 	"check_calls":        "agencyops",
 	"check_scores":       "check",
 	"discrepancies":      "discrepancy",

@@ -48,8 +48,11 @@ func assertCheckedOnce(e *env, r *Run) {
 	if n := e.count(`SELECT COUNT(*) FROM applications WHERE round_id = $1 AND status IN ('submitted', 'checking')`, r.RoundID); n != 0 {
 		t.Errorf("%d applications still waiting", n)
 	}
-	if n := e.count(`SELECT COUNT(*) FROM check_jobs WHERE run_id = $1 AND state <> 'done'`, r.ID); n != 0 {
-		t.Errorf("%d jobs not done", n)
+	if n := e.count(`SELECT COUNT(*) FROM check_queries WHERE run_id = $1 AND answered_at = 0`, r.ID); n != 0 {
+		t.Errorf("%d queries not answered", n)
+	}
+	if n := e.count(`SELECT COUNT(*) FROM check_batches WHERE run_id = $1 AND NOT applied`, r.ID); n != 0 {
+		t.Errorf("%d batches not applied", n)
 	}
 	// Without a discrepancy, the verified score is the declared one.
 	if n := e.count(`SELECT COUNT(*) FROM applications a WHERE a.score_run = $1 AND a.score <> a.estimate
@@ -78,8 +81,12 @@ func TestRoundRunChecksEveryApplicationOnce(t *testing.T) {
 	if r.Mode != "apply" || r.Total == 0 {
 		t.Fatalf("first run %+v", r)
 	}
-	if n := e.count(`SELECT COUNT(*) FROM check_jobs WHERE run_id = $1`, r.ID); n != r.Batches*len(agency.PersonAgencies()) {
-		t.Fatalf("jobs %d, want %d", n, r.Batches*len(agency.PersonAgencies()))
+	want := r.Batches * len(agency.PersonAgencies())
+	if n := e.count(`SELECT COUNT(*) FROM check_queries WHERE run_id = $1`, r.ID); n != want {
+		t.Fatalf("queries %d, want %d", n, want)
+	}
+	if n := e.count(`SELECT COUNT(*) FROM river_job WHERE kind = 'check_query' AND state = 'available'`); n != want {
+		t.Fatalf("query jobs %d, want %d", n, want)
 	}
 	if _, err := e.eng.StartRun(e.ctx, officer, RunInput{RoundID: e.roundID}); err == nil {
 		t.Error("a second run of the round started while the first runs")
@@ -140,18 +147,19 @@ func TestOutageWaitsThenResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The office's queue view: every query job waits, since the run began.
-	qd, err := e.eng.QueueDepth(e.ctx)
+	qd, err := e.eng.jobs.Depth(e.ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(qd) != 1 || qd[0].Kind != "check_query" || qd[0].Waiting != int64(r.Batches*len(agency.PersonAgencies())) || !qd[0].Oldest.Equal(r.CreatedAt) {
-		t.Errorf("queue depth %+v after the start of a run of %d batches", qd, r.Batches)
+	if len(qd) != 1 || qd[0].Kind != "check_query" || qd[0].Waiting != int64(r.Batches*len(agency.PersonAgencies())) ||
+		qd[0].Oldest.Before(r.CreatedAt.Add(-time.Second)) || qd[0].Oldest.After(time.Now()) {
+		t.Errorf("queue depth %+v after the start of a run of %d batches at %s", qd, r.Batches, r.CreatedAt)
 	}
 	// Work until every other agency has answered and the tax office's
 	// breaker has opened and let probes through (on a loaded machine that
 	// takes longer than the breaker's timeout).
 	e.workUntil(e.eng, 60*time.Second, func() bool {
-		return e.count(`SELECT COUNT(*) FROM check_jobs WHERE run_id = $1 AND agency <> $2 AND state <> 'done'`, r.ID, agency.Tax) == 0 &&
+		return e.count(`SELECT COUNT(*) FROM check_queries WHERE run_id = $1 AND agency <> $2 AND answered_at = 0`, r.ID, agency.Tax) == 0 &&
 			e.count(`SELECT COUNT(*) FROM check_calls WHERE agency = $1 AND kind = 'query' AND status <> 'ok'`, agency.Tax) > 5 &&
 			e.count(`SELECT COUNT(*) FROM agency_connectors WHERE agency = $1 AND breaker = 'open'`, agency.Tax) == 1
 	})
@@ -181,8 +189,8 @@ func TestOutageInTheMiddleOfARun(t *testing.T) {
 	// five times the breakers' timeout: each lets a probe through and opens
 	// again, several times over.
 	waitFor(e, 60*time.Second, func() bool {
-		return e.count(`SELECT COUNT(DISTINCT j.agency) FROM check_jobs j JOIN agency_connectors c ON c.agency = j.agency
-			WHERE j.run_id = $1 AND j.state <> 'done' AND j.kind = 'query' AND c.breaker = 'closed'`, r.ID) == 0
+		return e.count(`SELECT COUNT(DISTINCT q.agency) FROM check_queries q JOIN agency_connectors c ON c.agency = q.agency
+			WHERE q.run_id = $1 AND q.answered_at = 0 AND c.breaker = 'closed'`, r.ID) == 0
 	})
 	sleepMS(1500)
 	// While the agencies are down, their work shows as waiting for them,
@@ -205,23 +213,26 @@ func TestOutageInTheMiddleOfARun(t *testing.T) {
 			t.Errorf("agency %s shows %d failed during the outage", a.Agency, a.Failed)
 		}
 	}
-	if n := e.count(`SELECT COUNT(*) FROM check_jobs WHERE run_id = $1 AND state <> 'done' AND last_error <> ''`, r.ID); n == 0 {
-		t.Error("no job waits with the outage's error")
+	if n := e.count(`SELECT COUNT(*) FROM check_queries WHERE run_id = $1 AND answered_at = 0 AND last_error <> ''`, r.ID); n == 0 {
+		t.Error("no query waits with the outage's error")
 	}
 	// The open breakers spent no job's attempts: a job counts at most the
 	// one attempt that failed before its agency's breaker opened (without
-	// the wait, each job was retried every 30–200 ms and counted each).
-	if n := e.count(`SELECT COUNT(*) FROM check_jobs WHERE run_id = $1 AND attempts > 1`, r.ID); n != 0 {
-		t.Errorf("%d jobs counted more than one attempt during the outage", n)
+	// the snooze, each job was retried every 30–200 ms and counted each).
+	if n := e.count(`SELECT COUNT(*) FROM check_queries WHERE run_id = $1 AND failures > 1`, r.ID); n != 0 {
+		t.Errorf("%d queries failed more than once during the outage", n)
 	}
-	if n := e.count(`SELECT COUNT(*) FROM check_jobs WHERE run_id = $1 AND state = 'queued' AND wait_reason = 'breaker'`, r.ID); n == 0 {
-		t.Error("no job waits for an open breaker")
+	if n := e.count(`SELECT COUNT(*) FROM river_job WHERE kind = 'check_query' AND attempt > 1`); n != 0 {
+		t.Errorf("%d query jobs counted more than one attempt during the outage", n)
+	}
+	if n := e.count(`SELECT COUNT(*) FROM check_queries WHERE run_id = $1 AND answered_at = 0 AND wait_reason = 'breaker'`, r.ID); n == 0 {
+		t.Error("no query waits for an open breaker")
 	}
 	// And each waits only until its breaker lets a probe through, never
 	// longer.
 	conn := e.eng.Connectors()
 	latest := db.Micros(time.Now().Add(conn.BreakerTimeout + conn.ProbeWait))
-	if n := e.count(`SELECT COUNT(*) FROM check_jobs WHERE run_id = $1 AND wait_reason <> '' AND run_after > $2`, r.ID, latest); n != 0 {
+	if n := e.count(`SELECT COUNT(*) FROM check_queries WHERE run_id = $1 AND wait_reason <> '' AND wait_until > $2`, r.ID, latest); n != 0 {
 		t.Errorf("%d waiting jobs wait past their breaker's half-open time", n)
 	}
 	e.setFaults("*", agencysim.Faults{})
@@ -235,15 +246,27 @@ func TestOutageInTheMiddleOfARun(t *testing.T) {
 // logOpenJobs shows what a run that did not finish still waits for.
 func logOpenJobs(e *env, runID int64) {
 	now := time.Now()
-	_ = e.eng.each(e.ctx, `SELECT id, kind, agency, state, attempts, run_after, wait_reason, last_error FROM check_jobs
-		WHERE run_id = $1 AND state <> 'done' ORDER BY id`, []any{runID}, func(rows *sql.Rows) error {
-		var id, runAfter int64
-		var kind, ag, state, wr, le string
-		var n int
-		if err := rows.Scan(&id, &kind, &ag, &state, &n, &runAfter, &wr, &le); err != nil {
+	_ = e.eng.each(e.ctx, `SELECT batch_no, agency, failures, wait_until, wait_reason, last_error FROM check_queries
+		WHERE run_id = $1 AND answered_at = 0 ORDER BY batch_no, agency`, []any{runID}, func(rows *sql.Rows) error {
+		var no, failures int
+		var until int64
+		var ag, wr, le string
+		if err := rows.Scan(&no, &ag, &failures, &until, &wr, &le); err != nil {
 			return err
 		}
-		e.t.Logf("job %d %s %s %s attempts %d due in %s wait %q: %s", id, kind, ag, state, n, db.FromMicros(runAfter).Sub(now), wr, le)
+		e.t.Logf("query %d %s failures %d waits %q until %s: %s", no, ag, failures, wr, db.FromMicros(until).Sub(now), le)
+		return nil
+	})
+	_ = e.eng.each(e.ctx, `SELECT id, kind, state, attempt, args FROM river_job WHERE kind LIKE 'check_%' AND state NOT IN ('completed')
+		ORDER BY id`, nil, func(rows *sql.Rows) error {
+		var id int64
+		var kind, state string
+		var attempt int
+		var args []byte
+		if err := rows.Scan(&id, &kind, &state, &attempt, &args); err != nil {
+			return err
+		}
+		e.t.Logf("job %d %s %s attempt %d %s", id, kind, state, attempt, args)
 		return nil
 	})
 	_ = e.eng.each(e.ctx, `SELECT agency, breaker, breaker_at FROM agency_connectors`, nil, func(rows *sql.Rows) error {
@@ -267,13 +290,12 @@ func assertOutage(e *env, r *Run) {
 	if n := e.count(`SELECT COUNT(*) FROM check_scores WHERE run_id = $1`, r.ID); n != 0 {
 		t.Errorf("%d applications scored without the tax office", n)
 	}
-	// Each tax job tried waits with the outage's error; the ones not yet
-	// tried stay queued: no worker takes them while the breaker is open.
-	if n := e.count(`SELECT COUNT(*) FROM check_jobs WHERE run_id = $1 AND agency = $2 AND state <> 'done'`, r.ID, agency.Tax); n != r.Batches {
-		t.Errorf("%d tax jobs open, want %d", n, r.Batches)
+	// Each tax query waits with the outage's error.
+	if n := e.count(`SELECT COUNT(*) FROM check_queries WHERE run_id = $1 AND agency = $2 AND answered_at = 0`, r.ID, agency.Tax); n != r.Batches {
+		t.Errorf("%d tax queries open, want %d", n, r.Batches)
 	}
-	if n := e.count(`SELECT COUNT(*) FROM check_jobs WHERE run_id = $1 AND agency = $2 AND last_error <> ''`, r.ID, agency.Tax); n == 0 {
-		t.Error("no tax job waits with the outage's error")
+	if n := e.count(`SELECT COUNT(*) FROM check_queries WHERE run_id = $1 AND agency = $2 AND last_error <> ''`, r.ID, agency.Tax); n == 0 {
+		t.Error("no tax query waits with the outage's error")
 	}
 	if n := e.count(`SELECT COUNT(*) FROM applications WHERE round_id = $1 AND status = 'checking'`, e.roundID); int64(n) < r.Total-r.Total/2 {
 		t.Errorf("only %d applications still checking", n)

@@ -2,9 +2,9 @@
 // agencies about every submitted application through their connectors,
 // compares what they hold with what was declared, scores the verified facts
 // and produces the first-round result; what does not match goes to the
-// discrepancy queue. The work is a durable queue of batch jobs in the
-// database (check_jobs), so an outage or a crash loses nothing and the work
-// resumes by itself.
+// discrepancy queue. The work is batch jobs on the one durable job
+// mechanism (platform/jobs, River), so an outage or a crash loses nothing
+// and the work resumes by itself.
 package check
 
 import (
@@ -22,6 +22,7 @@ import (
 	"jifen/internal/platform/clock"
 	"jifen/internal/platform/crypto"
 	"jifen/internal/platform/db"
+	"jifen/internal/platform/jobs"
 )
 
 // Engine runs checks.
@@ -35,20 +36,18 @@ type Engine struct {
 
 	// BatchSize is how many applications one job carries.
 	BatchSize int
-	// Workers is how many jobs one process works on at once.
+	// Workers is how many queries one process runs at once (SetWorkers).
 	Workers int
-	// Lease is how long a taken job belongs to its worker without a
-	// heartbeat; a crashed worker's jobs are taken again after it.
-	Lease time.Duration
-	// Idle is how long a worker waits when no job is ready.
-	Idle time.Duration
+	// StopGrace is how long Work lets running jobs finish when it stops.
+	StopGrace time.Duration
 	// WaitBase is the first wait before an agency that failed a job is tried
 	// again; it doubles up to WaitMax.
 	WaitBase, WaitMax time.Duration
 	shapesMu          sync.Mutex
 	shapes            map[int64]*runShape
 
-	own Owners
+	own  Owners
+	jobs *jobs.Jobs
 }
 
 // Owners are the services that own the tables the cross-check changes
@@ -60,11 +59,13 @@ type Owners struct {
 	Employers     *employer.Service
 }
 
-// New returns an engine.
-func New(d *db.DB, keys *crypto.Keyring, conn *Connectors, c clock.Clock, a *audit.Log, log *slog.Logger, own Owners) *Engine {
-	return &Engine{db: d, keys: keys, conn: conn, clock: c, audit: a, log: log, own: own,
-		BatchSize: 250, Workers: 16, Lease: 30 * time.Second, Idle: 500 * time.Millisecond,
-		WaitBase: 15 * time.Second, WaitMax: 10 * time.Minute, shapes: map[int64]*runShape{}}
+// New returns an engine whose jobs run on j (it registers its kinds and
+// queues there).
+func New(d *db.DB, keys *crypto.Keyring, conn *Connectors, c clock.Clock, a *audit.Log, log *slog.Logger, own Owners, j *jobs.Jobs) *Engine {
+	e := &Engine{db: d, keys: keys, conn: conn, clock: c, audit: a, log: log, own: own, jobs: j,
+		BatchSize: 250, Workers: 16, StopGrace: 10 * time.Second, WaitBase: 15 * time.Second, WaitMax: 10 * time.Minute, shapes: map[int64]*runShape{}}
+	e.register()
+	return e
 }
 
 // Connectors returns the engine's connectors.

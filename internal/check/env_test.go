@@ -19,6 +19,7 @@ import (
 	"jifen/internal/platform/crypto"
 	"jifen/internal/platform/db"
 	"jifen/internal/platform/db/dbtest"
+	"jifen/internal/platform/jobs"
 	"jifen/internal/platform/mail"
 	"jifen/internal/synth"
 )
@@ -78,9 +79,11 @@ func newEnv(t testing.TB, people int) *env {
 func (e *env) newEngine() *Engine {
 	conn := NewConnectors(e.db, func(context.Context, string) ([]byte, error) { return e.key, nil })
 	conn.BreakerTimeout, conn.ProbeWait, conn.MaxBackoff = 300*time.Millisecond, 50*time.Millisecond, 20*time.Millisecond
-	eng := New(e.db, e.keys, conn, clock.System{}, audit.New(e.db, clock.System{}), slog.New(slog.NewTextHandler(io.Discard, nil)), testOwners(e.db))
-	eng.BatchSize, eng.Workers, eng.Idle = 50, 4, 10*time.Millisecond
-	eng.WaitBase, eng.WaitMax, eng.Lease = 30*time.Millisecond, 200*time.Millisecond, 3*time.Second
+	eng := New(e.db, e.keys, conn, clock.System{}, audit.New(e.db, clock.System{}), slog.New(slog.NewTextHandler(io.Discard, nil)),
+		testOwners(e.db), testJobs(e.db))
+	eng.BatchSize = 50
+	eng.SetWorkers(4)
+	eng.WaitBase, eng.WaitMax, eng.StopGrace = 30*time.Millisecond, 200*time.Millisecond, 5*time.Second
 	return eng
 }
 
@@ -156,6 +159,14 @@ func contextWithCancel(e *env) (context.Context, context.CancelFunc) {
 }
 
 func sleepMS(n int) { time.Sleep(time.Duration(n) * time.Millisecond) }
+
+// testJobs is a worker process's job client for tests: it looks for work
+// every 20 ms.
+func testJobs(d *db.DB) *jobs.Jobs {
+	j := jobs.New(d, nil)
+	j.PollInterval = 20 * time.Millisecond
+	return j
+}
 
 // testOwners are the services that own the applications, discrepancies and
 // employers the engine changes, on the engine's database, with the mail

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"jifen/internal/agency"
 	"jifen/internal/agencysim"
 	"jifen/internal/audit"
 	"jifen/internal/platform/clock"
@@ -41,8 +42,10 @@ func childWorker(dsn string) int {
 	}
 	keys, _ := crypto.NewKeyring(make([]byte, 32))
 	conn := NewConnectors(d, func(context.Context, string) ([]byte, error) { return agencyKey, nil })
-	eng := New(d, keys, conn, clock.System{}, audit.New(d, clock.System{}), slog.New(slog.NewTextHandler(io.Discard, nil)), testOwners(d))
-	eng.BatchSize, eng.Workers, eng.Idle, eng.Lease = 50, 4, 10*time.Millisecond, 3*time.Second
+	eng := New(d, keys, conn, clock.System{}, audit.New(d, clock.System{}), slog.New(slog.NewTextHandler(io.Discard, nil)),
+		testOwners(d), testJobs(d))
+	eng.BatchSize = 50
+	eng.SetWorkers(4)
 	eng.Work(ctx)
 	return 0
 }
@@ -78,14 +81,57 @@ func TestWorkerKilledMidRunCompletesOnce(t *testing.T) {
 	if scored == r.Batches {
 		t.Fatalf("the run finished before the kill (%d batches); nothing was tested", scored)
 	}
-	running := e.count(`SELECT COUNT(*) FROM check_jobs WHERE run_id = $1 AND state = 'running'`, r.ID)
-	t.Logf("killed with %d of %d batches scored and %d jobs leased", scored, r.Batches, running)
-	// A new worker takes over, including the dead one's leased jobs once
-	// their leases run out.
+	running := e.count(`SELECT COUNT(*) FROM river_job WHERE kind LIKE 'check_%' AND state = 'running'`)
+	t.Logf("killed with %d of %d batches scored and %d jobs running", scored, r.Batches, running)
+	// A new worker takes over, including the dead one's running jobs: once
+	// the dead process's leadership has expired, River's rescuer finds them
+	// running for longer than RescueAfter and retries them.
 	e.setFaults("*", agencysim.Faults{})
-	r = e.work(e.newEngine(), r.ID, 60*time.Second, "applied")
+	next := e.newEngine()
+	next.jobs.JobTimeout, next.jobs.RescueAfter = 2*time.Second, 3*time.Second
+	r = e.work(next, r.ID, 90*time.Second, "applied")
 	if r.Status != "applied" {
 		t.Fatalf("run %s after restart", r.Status)
+	}
+	assertCheckedOnce(e, r)
+}
+
+// A run whose jobs are gone (carried over from the old queue table, or
+// given up on by River) gets them back from Resume at the next worker's
+// start, once each however often Resume runs.
+func TestResumeQueuesOpenWorkOnce(t *testing.T) {
+	e := newEnv(t, 300)
+	r, err := e.eng.StartRun(e.ctx, officer, RunInput{RoundID: e.roundID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	queries := r.Batches * len(agency.PersonAgencies())
+	// Half the queries answered before the jobs were lost.
+	e.workUntil(e.eng, 60*time.Second, func() bool {
+		return e.count(`SELECT COUNT(*) FROM check_queries WHERE run_id = $1 AND answered_at <> 0`, r.ID) >= queries/2
+	})
+	if _, err := e.db.Exec(e.ctx, `DELETE FROM river_job WHERE kind LIKE 'check_%'`); err != nil {
+		t.Fatal(err)
+	}
+	open := e.count(`SELECT COUNT(*) FROM check_queries WHERE run_id = $1 AND answered_at = 0`, r.ID)
+	toScore := e.count(`SELECT COUNT(*) FROM check_batches WHERE run_id = $1 AND pending = 0 AND NOT scored`, r.ID)
+	if open == 0 {
+		t.Fatal("the run finished before its jobs were lost; nothing was tested")
+	}
+	for range 2 {
+		if err := e.eng.Resume(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := e.count(`SELECT COUNT(*) FROM river_job WHERE kind = 'check_query'`); n != open {
+		t.Errorf("%d query jobs after two resumes, want one per open query (%d)", n, open)
+	}
+	if n := e.count(`SELECT COUNT(*) FROM river_job WHERE kind = 'check_score'`); n != toScore {
+		t.Errorf("%d score jobs after two resumes, want %d", n, toScore)
+	}
+	if r = e.work(e.eng, r.ID, 60*time.Second, "applied"); r.Status != "applied" {
+		logOpenJobs(e, r.ID)
+		t.Fatalf("run %s after resuming", r.Status)
 	}
 	assertCheckedOnce(e, r)
 }

@@ -10,7 +10,6 @@ import (
 	"jifen/internal/agency"
 	"jifen/internal/discrepancy"
 	"jifen/internal/platform/db"
-	"jifen/internal/platform/jobs"
 	"jifen/internal/rules"
 )
 
@@ -89,7 +88,7 @@ func (e *Engine) shape(ctx context.Context, runID int64) (*runShape, error) {
 	return sh, nil
 }
 
-// Progress reads a run's progress from the jobs still open and the
+// Progress reads a run's progress from the queries still unanswered and the
 // batches' scored flags (the batches' sizes and districts are read once),
 // never from the applications, so it stays quick during a whole round.
 func (e *Engine) Progress(ctx context.Context, runID int64) (*Progress, error) {
@@ -126,12 +125,12 @@ func (e *Engine) Progress(ctx context.Context, runID int64) (*Progress, error) {
 	}
 	failedBatch, waitingBatch := map[int]bool{}, map[int]bool{}
 	now := db.Micros(e.clock.Now())
-	err = e.each(ctx, `SELECT agency, state, last_error, wait_reason, run_after, batch_no FROM check_jobs
-		WHERE run_id = $1 AND state <> 'done' AND kind = 'query'`, []any{runID}, func(rows *sql.Rows) error {
-		var ag, state, lastErr, waitReason string
-		var runAfter int64
+	err = e.each(ctx, `SELECT agency, last_error, wait_reason, wait_until, batch_no FROM check_queries
+		WHERE run_id = $1 AND answered_at = 0`, []any{runID}, func(rows *sql.Rows) error {
+		var ag, lastErr, waitReason string
+		var waitUntil int64
 		var no int
-		if err := rows.Scan(&ag, &state, &lastErr, &waitReason, &runAfter, &no); err != nil {
+		if err := rows.Scan(&ag, &lastErr, &waitReason, &waitUntil, &no); err != nil {
 			return err
 		}
 		a := byAgency[ag]
@@ -143,10 +142,10 @@ func (e *Engine) Progress(ctx context.Context, runID int64) (*Progress, error) {
 		if lastErr != "" {
 			a.LastError = lastErr
 		}
-		// A job put back for its agency waits until its time comes; after
+		// A query put back for its agency waits until its time comes; after
 		// that it is ordinary work in the queue again.
 		switch {
-		case down[ag] || (waitReason != "" && runAfter > now):
+		case down[ag] || (waitReason != "" && waitUntil > now):
 			a.Waiting += size
 			waitingBatch[no] = true
 		case waitReason != "":
@@ -401,28 +400,4 @@ func (e *Engine) StatementOf(ctx context.Context, applicationID int64) (*Stateme
 		st.Items = append(st.Items, it)
 	}
 	return st, nil
-}
-
-// QueueDepth is the cross-check queue's depth and oldest waiting job per
-// kind (check_query, check_score, check_apply), for the office beside the
-// job mechanism's own kinds.
-func (e *Engine) QueueDepth(ctx context.Context) ([]jobs.KindDepth, error) {
-	var out []jobs.KindDepth
-	err := e.each(ctx, `SELECT kind, SUM(CASE WHEN state = 'queued' THEN 1 ELSE 0 END), SUM(CASE WHEN state = 'running' THEN 1 ELSE 0 END),
-		SUM(CASE WHEN state = 'queued' AND last_error <> '' AND wait_reason = '' THEN 1 ELSE 0 END),
-		MIN(CASE WHEN state = 'queued' THEN created_at END)
-		FROM check_jobs WHERE state <> 'done' GROUP BY kind ORDER BY kind`, nil, func(rows *sql.Rows) error {
-		var k jobs.KindDepth
-		var oldest sql.NullInt64
-		if err := rows.Scan(&k.Kind, &k.Waiting, &k.Running, &k.Failures, &oldest); err != nil {
-			return err
-		}
-		k.Kind = "check_" + k.Kind
-		if oldest.Valid {
-			k.Oldest = db.FromMicros(oldest.Int64)
-		}
-		out = append(out, k)
-		return nil
-	})
-	return out, err
 }

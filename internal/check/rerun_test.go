@@ -1,7 +1,6 @@
 package check
 
 import (
-	"database/sql"
 	"encoding/json"
 	"testing"
 	"time"
@@ -57,7 +56,7 @@ func TestRerunShowsImpactThenApplies(t *testing.T) {
 	if re.Mode != "preview" || re.Scope != "indicator" {
 		t.Fatalf("re-run %+v", re)
 	}
-	if n := e.count(`SELECT COUNT(DISTINCT agency) FROM check_jobs WHERE run_id = $1`, re.ID); n != 1 {
+	if n := e.count(`SELECT COUNT(DISTINCT agency) FROM check_queries WHERE run_id = $1`, re.ID); n != 1 {
 		t.Errorf("the tax re-run asked %d agencies", n)
 	}
 	if re = e.work(e.eng, re.ID, 30*time.Second, "ready"); re.Status != "ready" {
@@ -84,14 +83,7 @@ func TestRerunShowsImpactThenApplies(t *testing.T) {
 		t.Error("a run applied twice")
 	}
 	if re = e.work(e.eng, re.ID, 30*time.Second, "applied"); re.Status != "applied" {
-		_ = e.eng.each(e.ctx, `SELECT kind, state, attempts, last_error FROM check_jobs WHERE run_id = $1 AND state <> 'done'`, []any{re.ID},
-			func(rows *sql.Rows) error {
-				var k, st, le string
-				var n int
-				_ = rows.Scan(&k, &st, &n, &le)
-				t.Logf("job %s %s %d %s", k, st, n, le)
-				return nil
-			})
+		logOpenJobs(e, re.ID)
 		t.Fatalf("apply %s", re.Status)
 	}
 	var after int64

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/riverqueue/river"
+
 	"jifen/internal/actor"
 	"jifen/internal/agency"
 	"jifen/internal/platform/apperr"
@@ -218,11 +220,12 @@ func (e *Engine) insertRun(ctx context.Context, run *Run) error {
 		run.CreatedBy, db.Micros(run.CreatedAt)).Scan(&run.ID)
 }
 
-// queueBatches writes the run's batches and one query job per batch and
-// agency.
+// queueBatches writes the run's batches, its ledger of queries, and one
+// query job per batch and agency.
 func (e *Engine) queueBatches(ctx context.Context, run *Run, apps []checkApp) error {
 	now := db.Micros(run.CreatedAt)
 	agencies := run.Agencies()
+	params := make([]river.InsertManyParams, 0, run.Batches*len(agencies))
 	for b := range run.Batches {
 		part := apps[b*e.BatchSize : min((b+1)*e.BatchSize, len(apps))]
 		ids := make([]int64, len(part))
@@ -238,13 +241,14 @@ func (e *Engine) queueBatches(ctx context.Context, run *Run, apps []checkApp) er
 			return err
 		}
 		for _, ag := range agencies {
-			if _, err := e.db.Exec(ctx, `INSERT INTO check_jobs (run_id, batch_no, kind, agency, state, run_after, created_at)
-				VALUES ($1, $2, 'query', $3, 'queued', $4, $4)`, run.ID, b, ag, now); err != nil {
+			if _, err := e.db.Exec(ctx, `INSERT INTO check_queries (run_id, batch_no, agency, created_at) VALUES ($1, $2, $3, $4)`,
+				run.ID, b, ag, now); err != nil {
 				return err
 			}
+			params = append(params, river.InsertManyParams{Args: queryArgs{Run: run.ID, Batch: b, Agency: ag}})
 		}
 	}
-	return nil
+	return e.jobs.InsertMany(ctx, params)
 }
 
 const selectRun = `SELECT c.id, c.round_id, r.year, c.scope, c.application_id, c.item, c.mode, c.rulebook, c.status, c.total,
@@ -312,8 +316,11 @@ func (e *Engine) Apply(ctx context.Context, by actor.Actor, runID int64) error {
 		if n, _ := res.RowsAffected(); n != 1 {
 			return apperr.New(apperr.Conflict, "该任务已被他人处理")
 		}
-		if _, err := e.db.Exec(ctx, `INSERT INTO check_jobs (run_id, batch_no, kind, agency, state, run_after, created_at)
-			SELECT run_id, batch_no, 'apply', '', 'queued', $1, $1 FROM check_batches WHERE run_id = $2`, now, runID); err != nil {
+		params := make([]river.InsertManyParams, r.Batches)
+		for b := range r.Batches {
+			params[b] = river.InsertManyParams{Args: applyArgs{Run: runID, Batch: b}}
+		}
+		if err := e.jobs.InsertMany(ctx, params); err != nil {
 			return err
 		}
 		return e.audited(ctx, by, "check.run.apply", "check_run", strconv.FormatInt(runID, 10), "")
@@ -334,10 +341,8 @@ func (e *Engine) Discard(ctx context.Context, by actor.Actor, runID int64, reaso
 		if n, _ := res.RowsAffected(); n != 1 {
 			return apperr.New(apperr.Conflict, "该任务不能放弃（只能放弃未应用的预览任务）")
 		}
-		// Its remaining jobs are dropped with it.
-		if _, err := e.db.Exec(ctx, `UPDATE check_jobs SET state = 'done', last_error = 'discarded' WHERE run_id = $1 AND state <> 'done'`, runID); err != nil {
-			return err
-		}
+		// Its remaining jobs find the run discarded and end without asking
+		// or writing anything.
 		return e.audited(ctx, by, "check.run.discard", "check_run", strconv.FormatInt(runID, 10), reason)
 	})
 }

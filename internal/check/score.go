@@ -4,12 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
+
+	"github.com/riverqueue/river"
 
 	"jifen/internal/application"
 	"jifen/internal/discrepancy"
 	"jifen/internal/platform/db"
+	"jifen/internal/platform/jobs"
 	"jifen/internal/rules"
 )
 
@@ -104,23 +106,21 @@ func (e *Engine) overrides(ctx context.Context, ids []int64) (map[int64]map[stri
 }
 
 // doScore verifies and scores one batch once every agency has answered.
-func (e *Engine) doScore(ctx context.Context, j *job) error {
-	run, err := e.GetRun(ctx, j.runID)
-	if err != nil {
+func (e *Engine) doScore(ctx context.Context, job *river.Job[scoreArgs]) error {
+	a := job.Args
+	run, err := e.GetRun(ctx, a.Run)
+	if err != nil || run.Status == "discarded" {
 		return err
-	}
-	if run.Status == "discarded" {
-		return e.db.WithTx(ctx, func(ctx context.Context) error { return e.finish(ctx, j, "") })
 	}
 	book, err := rules.Book(run.Rulebook)
 	if err != nil {
 		return err
 	}
-	b, err := e.batch(ctx, j.runID, j.batchNo)
+	b, err := e.batch(ctx, a.Run, a.Batch)
 	if err != nil {
 		return err
 	}
-	answers, err := e.answers(ctx, j)
+	answers, err := e.answers(ctx, a.Run, a.Batch)
 	if err != nil {
 		return err
 	}
@@ -128,18 +128,19 @@ func (e *Engine) doScore(ctx context.Context, j *job) error {
 	if err != nil {
 		return err
 	}
-	err = e.db.WithTx(ctx, func(ctx context.Context) error { return e.saveScores(ctx, j, run, out) })
-	if errors.Is(err, errLostLease) {
-		return nil
-	}
-	return err
+	return e.db.WithTx(ctx, func(ctx context.Context) error {
+		if err := e.saveScores(ctx, a.Batch, run, out); err != nil {
+			return err
+		}
+		return jobs.Complete(ctx, e.jobs, job)
+	})
 }
 
-// answers returns what each agency answered about the job's batch.
-func (e *Engine) answers(ctx context.Context, j *job) (map[string]map[int64]Answer, error) {
+// answers returns what each agency answered about a batch.
+func (e *Engine) answers(ctx context.Context, runID int64, batchNo int) (map[string]map[int64]Answer, error) {
 	answers := map[string]map[int64]Answer{}
-	err := e.each(ctx, `SELECT agency, answer FROM check_jobs WHERE run_id = $1 AND batch_no = $2 AND kind = 'query' AND state = 'done'`,
-		[]any{j.runID, j.batchNo}, func(rows *sql.Rows) error {
+	err := e.each(ctx, `SELECT agency, answer FROM check_queries WHERE run_id = $1 AND batch_no = $2 AND answered_at <> 0`,
+		[]any{runID, batchNo}, func(rows *sql.Rows) error {
 			var ag, raw string
 			if err := rows.Scan(&ag, &raw); err != nil {
 				return err
@@ -202,15 +203,20 @@ func (e *Engine) verifyBatch(ctx context.Context, run *Run, book *rules.Rulebook
 	return out, nil
 }
 
-// saveScores, in the caller's transaction, completes the job (checking its
-// lease), stores the batch's scores, applies them when the run applies as it
-// goes, and finishes the run with its last batch.
-func (e *Engine) saveScores(ctx context.Context, j *job, run *Run, out []scored) error {
-	if err := e.lockRun(ctx, j.runID); err != nil {
+// saveScores, in the caller's transaction, marks the batch scored (once:
+// a batch scored already is left as it is), stores its scores, applies them
+// when the run applies as it goes, and finishes the run with its last batch.
+func (e *Engine) saveScores(ctx context.Context, batchNo int, run *Run, out []scored) error {
+	if err := e.lockRun(ctx, run.ID); err != nil {
 		return err
 	}
-	if err := e.finish(ctx, j, ""); err != nil {
+	res, err := e.db.Exec(ctx, `UPDATE check_batches SET scored = TRUE, applied = $1 WHERE run_id = $2 AND batch_no = $3 AND NOT scored`,
+		run.Mode == "apply", run.ID, batchNo)
+	if err != nil {
 		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return nil
 	}
 	now := db.Micros(e.clock.Now())
 	for _, s := range out {
@@ -218,7 +224,7 @@ func (e *Engine) saveScores(ctx context.Context, j *job, run *Run, out []scored)
 		if _, err := e.db.Exec(ctx, `INSERT INTO check_scores (run_id, application_id, total, eligible, verified, outcomes, scored_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (run_id, application_id) DO UPDATE SET total = excluded.total,
 			eligible = excluded.eligible, verified = excluded.verified, outcomes = excluded.outcomes, scored_at = excluded.scored_at`,
-			j.runID, s.id, s.total, s.eligible, s.verified, string(oj), now); err != nil {
+			run.ID, s.id, s.total, s.eligible, s.verified, string(oj), now); err != nil {
 			return err
 		}
 	}
@@ -227,18 +233,15 @@ func (e *Engine) saveScores(ctx context.Context, j *job, run *Run, out []scored)
 			return err
 		}
 	}
-	if _, err := e.db.Exec(ctx, `UPDATE check_batches SET scored = TRUE WHERE run_id = $1 AND batch_no = $2`, j.runID, j.batchNo); err != nil {
-		return err
-	}
 	var left int
-	if err := e.db.QueryRow(ctx, `SELECT COUNT(*) FROM check_batches WHERE run_id = $1 AND NOT scored`, j.runID).Scan(&left); err != nil {
+	if err := e.db.QueryRow(ctx, `SELECT COUNT(*) FROM check_batches WHERE run_id = $1 AND NOT scored`, run.ID).Scan(&left); err != nil {
 		return err
 	}
 	if left > 0 {
 		return nil
 	}
-	_, err := e.db.Exec(ctx, `UPDATE check_runs SET status = CASE WHEN mode = 'apply' THEN 'applied' ELSE 'ready' END,
-		finished_at = $1 WHERE id = $2 AND status = 'running'`, now, j.runID)
+	_, err = e.db.Exec(ctx, `UPDATE check_runs SET status = CASE WHEN mode = 'apply' THEN 'applied' ELSE 'ready' END,
+		finished_at = $1 WHERE id = $2 AND status = 'running'`, now, run.ID)
 	return err
 }
 
@@ -289,16 +292,19 @@ func (e *Engine) applyScores(ctx context.Context, runID int64, list []scored) er
 	return e.own.Discrepancies.Record(ctx, runID, findings)
 }
 
-// doApply applies one batch of a previewed run that an officer accepted.
-func (e *Engine) doApply(ctx context.Context, j *job) error {
-	b, err := e.batch(ctx, j.runID, j.batchNo)
+// doApply applies one batch of a previewed run that an officer accepted,
+// once (a batch applied already is left as it is); the last batch finishes
+// the run.
+func (e *Engine) doApply(ctx context.Context, job *river.Job[applyArgs]) error {
+	a := job.Args
+	b, err := e.batch(ctx, a.Run, a.Batch)
 	if err != nil {
 		return err
 	}
 	var list []scored
 	if err := e.each(ctx, `SELECT s.application_id, s.total, s.eligible, s.outcomes, e.district
 		FROM check_scores s JOIN applications a ON a.id = s.application_id JOIN employers e ON e.id = a.employer_id
-		WHERE s.run_id = $1 AND s.application_id IN (SELECT id FROM `+e.db.JSONIDs("$2")+` x)`, []any{j.runID, idJSON(b.ids)},
+		WHERE s.run_id = $1 AND s.application_id IN (SELECT id FROM `+e.db.JSONIDs("$2")+` x)`, []any{a.Run, idJSON(b.ids)},
 		func(rows *sql.Rows) error {
 			var s scored
 			var oc string
@@ -313,31 +319,31 @@ func (e *Engine) doApply(ctx context.Context, j *job) error {
 		}); err != nil {
 		return err
 	}
-	err = e.db.WithTx(ctx, func(ctx context.Context) error {
-		if err := e.lockRun(ctx, j.runID); err != nil {
+	return e.db.WithTx(ctx, func(ctx context.Context) error {
+		if err := e.lockRun(ctx, a.Run); err != nil {
 			return err
 		}
-		if err := e.finish(ctx, j, ""); err != nil {
+		res, err := e.db.Exec(ctx, `UPDATE check_batches SET applied = TRUE WHERE run_id = $1 AND batch_no = $2 AND NOT applied`, a.Run, a.Batch)
+		if err != nil {
 			return err
 		}
-		if err := e.applyScores(ctx, j.runID, list); err != nil {
-			return err
+		if n, _ := res.RowsAffected(); n == 1 {
+			if err := e.applyScores(ctx, a.Run, list); err != nil {
+				return err
+			}
+			var left int
+			if err := e.db.QueryRow(ctx, `SELECT COUNT(*) FROM check_batches WHERE run_id = $1 AND NOT applied`, a.Run).Scan(&left); err != nil {
+				return err
+			}
+			if left == 0 {
+				if _, err := e.db.Exec(ctx, `UPDATE check_runs SET status = 'applied', finished_at = $1 WHERE id = $2 AND status = 'applying'`,
+					db.Micros(e.clock.Now()), a.Run); err != nil {
+					return err
+				}
+			}
 		}
-		var left int
-		if err := e.db.QueryRow(ctx, `SELECT COUNT(*) FROM check_jobs WHERE run_id = $1 AND kind = 'apply' AND state <> 'done'`, j.runID).Scan(&left); err != nil {
-			return err
-		}
-		if left == 0 {
-			_, err := e.db.Exec(ctx, `UPDATE check_runs SET status = 'applied', finished_at = $1 WHERE id = $2 AND status = 'applying'`,
-				db.Micros(e.clock.Now()), j.runID)
-			return err
-		}
-		return nil
+		return jobs.Complete(ctx, e.jobs, job)
 	})
-	if errors.Is(err, errLostLease) {
-		return nil
-	}
-	return err
 }
 
 // lockRun locks the run's row for the transaction (PostgreSQL; SQLite's

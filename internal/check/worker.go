@@ -2,191 +2,192 @@ package check
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
-	"jifen/internal/platform/clock"
+	"github.com/riverqueue/river"
+
 	"jifen/internal/platform/db"
+	"jifen/internal/platform/jobs"
 	"jifen/internal/platform/retry"
 )
 
-// job is a leased job.
-type job struct {
-	id       int64
-	runID    int64
-	batchNo  int
-	kind     string
-	agency   string
-	attempts int
-	token    string
+// The cross-check's work is three kinds of job on the one job mechanism
+// (platform/jobs, River): a query asks one agency about one batch, a score
+// verifies and scores a batch once every agency has answered, an apply
+// makes a previewed batch's scores take effect. What a job produces is
+// written with its completion in one transaction, and each write is
+// conditional on the ledger (check_queries.answered_at, check_batches.scored
+// and .applied), so a job River runs twice — its worker presumed dead —
+// takes effect once.
+const (
+	// QueryQueue holds the agency queries: as many run at once as the
+	// engine has Workers.
+	QueryQueue = "check_query"
+	// BatchQueue holds scoring and applying, which finish what the queries
+	// started, so results reach the applicants batch by batch.
+	BatchQueue = "check_batch"
+)
+
+// queryMaxAttempts bounds the failed attempts of one query: with the
+// backoff capped at WaitMax (10 minutes) that is about a week of an agency
+// failing; an outage (breaker open) or a busy agency (429) snoozes the job
+// without spending an attempt. A query is never given up on lightly: its
+// applications wait (unavailable); they never pass unchecked.
+const queryMaxAttempts = 1000
+
+type queryArgs struct {
+	Run    int64  `json:"run"`
+	Batch  int    `json:"batch"`
+	Agency string `json:"agency"`
 }
 
-// Work runs the engine's workers until ctx ends: each takes the next ready
-// job (or one whose worker's lease ran out), does it, and records the
-// result together with the job's completion.
+func (queryArgs) Kind() string { return "check_query" }
+
+func (queryArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueryQueue, MaxAttempts: queryMaxAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+type scoreArgs struct {
+	Run   int64 `json:"run"`
+	Batch int   `json:"batch"`
+}
+
+func (scoreArgs) Kind() string { return "check_score" }
+
+func (scoreArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: BatchQueue, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+type applyArgs struct {
+	Run   int64 `json:"run"`
+	Batch int   `json:"batch"`
+}
+
+func (applyArgs) Kind() string { return "check_apply" }
+
+func (applyArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: BatchQueue, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+type queryWorker struct {
+	river.WorkerDefaults[queryArgs]
+	e *Engine
+}
+
+func (w *queryWorker) Work(ctx context.Context, job *river.Job[queryArgs]) error {
+	return w.e.doQuery(ctx, job)
+}
+
+// NextRetry waits WaitBase after a failed query, doubling up to WaitMax,
+// with jitter so a recovered agency is not asked by every batch at once.
+func (w *queryWorker) NextRetry(job *river.Job[queryArgs]) time.Time {
+	return time.Now().Add(retry.Backoff{Base: w.e.WaitBase, Max: w.e.WaitMax, Jitter: 0.5, Rand: w.e.conn.random}.Wait(job.Attempt))
+}
+
+type scoreWorker struct {
+	river.WorkerDefaults[scoreArgs]
+	e *Engine
+}
+
+func (w *scoreWorker) Work(ctx context.Context, job *river.Job[scoreArgs]) error {
+	return w.e.doScore(ctx, job)
+}
+
+type applyWorker struct {
+	river.WorkerDefaults[applyArgs]
+	e *Engine
+}
+
+func (w *applyWorker) Work(ctx context.Context, job *river.Job[applyArgs]) error {
+	return w.e.doApply(ctx, job)
+}
+
+// register adds the cross-check's kinds and queues to the job mechanism.
+func (e *Engine) register() {
+	jobs.Register(e.jobs, &queryWorker{e: e})
+	jobs.Register(e.jobs, &scoreWorker{e: e})
+	jobs.Register(e.jobs, &applyWorker{e: e})
+	e.SetWorkers(e.Workers)
+}
+
+// SetWorkers sets how many queries one process runs at once (and a quarter
+// as many scorings), before the job mechanism starts.
+func (e *Engine) SetWorkers(n int) {
+	e.Workers = max(n, 1)
+	e.jobs.Queue(QueryQueue, e.Workers)
+	e.jobs.Queue(BatchQueue, max(e.Workers/4, 2))
+}
+
+// Work runs the job mechanism of this engine's process — the cross-check's
+// queues and every other registered one — until ctx ends, after queueing
+// again any open work of a run that has no job (Resume).
 func (e *Engine) Work(ctx context.Context) {
-	var wg sync.WaitGroup
-	for range max(e.Workers, 1) {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				did, err := e.Step(ctx)
-				if err != nil && ctx.Err() == nil {
-					e.log.Error("check job failed", "err", err)
-				}
-				if !did || err != nil {
-					_ = clock.Sleep(ctx, e.Idle)
-				}
-			}
-		})
+	if err := e.Resume(ctx); err != nil && ctx.Err() == nil {
+		e.log.Error("check: resuming open runs", "err", err)
 	}
-	wg.Wait()
+	// River cancels the running jobs when the context it was started with
+	// ends; a stop lets them finish first.
+	if err := e.jobs.Start(context.WithoutCancel(ctx)); err != nil {
+		e.log.Error("check: job worker did not start", "err", err)
+		return
+	}
+	<-ctx.Done()
+	// Running jobs get a moment to finish; those that do not are cancelled
+	// and retried by the next worker.
+	stop, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.StopGrace)
+	defer cancel()
+	if err := e.jobs.Stop(stop); err != nil {
+		e.log.Warn("check: running jobs did not finish in time; cancelling them", "err", err)
+		cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer ccancel()
+		_ = e.jobs.StopAndCancel(cctx)
+	}
 }
 
-// Step takes one ready job and does it. It reports whether there was one.
-func (e *Engine) Step(ctx context.Context) (bool, error) {
-	j, err := e.claim(ctx)
-	if err != nil || j == nil {
-		return false, err
-	}
-	hctx, stop := context.WithCancel(ctx)
-	defer stop()
-	go e.heartbeat(hctx, j)
-	switch j.kind {
-	case "query":
-		err = e.doQuery(ctx, j)
-	case "score":
-		err = e.doScore(ctx, j)
-	case "apply":
-		err = e.doApply(ctx, j)
-	default:
-		err = fmt.Errorf("unknown job kind %q", j.kind)
-	}
-	if ctx.Err() != nil {
-		// Stopping is not the job's fault: hand it back at once, without
-		// the attempt its claim counted (a no-op if it finished).
-		if rerr := e.release(context.WithoutCancel(ctx), j); rerr != nil {
-			return true, rerr
-		}
-	}
-	return true, err
-}
-
-// release puts a job this worker holds back in the queue as it was.
-func (e *Engine) release(ctx context.Context, j *job) error {
-	_, err := e.db.Exec(ctx, `UPDATE check_jobs SET state = 'queued', attempts = attempts - 1, lease_token = ''
-		WHERE id = $1 AND lease_token = $2 AND state = 'running'`, j.id, j.token)
-	return err
-}
-
-func newToken() string {
-	b := make([]byte, 12)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-// claim leases the next ready job: a queued one whose time has come, or a
-// running one whose lease ran out (its worker died).
-func (e *Engine) claim(ctx context.Context) (*job, error) {
-	var j *job
-	err := e.db.WithTx(ctx, func(ctx context.Context) error {
-		now := db.Micros(e.clock.Now())
-		skip := e.db.SkipLocked()
-		// Scoring and applying come first: they finish what the queries
-		// started, so results reach the applicants batch by batch.
-		var id int64
-		err := e.db.QueryRow(ctx, `SELECT id FROM check_jobs WHERE state = 'queued' AND kind IN ('score', 'apply') AND run_after <= $1
-			ORDER BY run_after, id LIMIT 1`+skip, now).Scan(&id)
-		// No query goes to an agency whose breaker is open or probing in any
-		// process (the state every process writes to the connector's row):
-		// the work would only be refused. A state older than the breaker's
-		// timeout no longer holds anyone back, so a probe still happens if
-		// the process that opened the breaker died.
-		if errors.Is(err, sql.ErrNoRows) {
-			err = e.db.QueryRow(ctx, `SELECT id FROM check_jobs j WHERE state = 'queued' AND kind = 'query' AND run_after <= $1
-				AND NOT EXISTS (SELECT 1 FROM agency_connectors c WHERE c.agency = j.agency AND c.breaker <> 'closed' AND c.breaker_at > $2)
-				ORDER BY run_after, id LIMIT 1`+skip, now, now-e.conn.BreakerTimeout.Microseconds()).Scan(&id)
-		}
-		if errors.Is(err, sql.ErrNoRows) {
-			err = e.db.QueryRow(ctx, `SELECT id FROM check_jobs WHERE state = 'running' AND lease_until < $1
-				ORDER BY id LIMIT 1`+skip, now).Scan(&id)
-		}
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil
-		}
-		if err != nil {
+// Resume queues the open work of every unfinished run: the queries not yet
+// answered, the batches answered but not scored, and the batches of an
+// accepted preview not yet applied. A job that exists already is not
+// queued twice (the kinds are unique by their arguments), so this is safe
+// at every start; it recovers runs carried over from the old queue table
+// and any job given up on.
+func (e *Engine) Resume(ctx context.Context) error {
+	var params []river.InsertManyParams
+	err := e.each(ctx, `SELECT q.run_id, q.batch_no, q.agency FROM check_queries q JOIN check_runs r ON r.id = q.run_id
+		WHERE r.status = 'running' AND q.answered_at = 0 ORDER BY q.run_id, q.batch_no, q.agency`, nil, func(rows *sql.Rows) error {
+		var a queryArgs
+		if err := rows.Scan(&a.Run, &a.Batch, &a.Agency); err != nil {
 			return err
 		}
-		c := &job{token: newToken()}
-		err = e.db.QueryRow(ctx, `UPDATE check_jobs SET state = 'running', lease_until = $1, lease_token = $2, attempts = attempts + 1
-			WHERE id = $3 RETURNING id, run_id, batch_no, kind, agency, attempts`, now+e.Lease.Microseconds(), c.token, id).
-			Scan(&c.id, &c.runID, &c.batchNo, &c.kind, &c.agency, &c.attempts)
-		if err != nil {
-			return err
-		}
-		j = c
+		params = append(params, river.InsertManyParams{Args: a})
 		return nil
 	})
-	return j, err
-}
-
-// heartbeat extends the job's lease while its worker lives.
-func (e *Engine) heartbeat(ctx context.Context, j *job) {
-	t := time.NewTicker(e.Lease / 3)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			_, _ = e.db.Exec(ctx, `UPDATE check_jobs SET lease_until = $1 WHERE id = $2 AND lease_token = $3 AND state = 'running'`,
-				db.Micros(e.clock.Now())+e.Lease.Microseconds(), j.id, j.token)
-		}
-	}
-}
-
-// errLostLease: another worker took the job (this one was presumed dead);
-// whatever this one did is dropped.
-var errLostLease = errors.New("check: job lease lost")
-
-// finish marks a job done if it still holds the lease, in the transaction of
-// ctx.
-func (e *Engine) finish(ctx context.Context, j *job, answer string) error {
-	res, err := e.db.Exec(ctx, `UPDATE check_jobs SET state = 'done', answer = $1, finished_at = $2, last_error = '', wait_reason = ''
-		WHERE id = $3 AND lease_token = $4 AND state = 'running'`, answer, db.Micros(e.clock.Now()), j.id, j.token)
 	if err != nil {
 		return err
 	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return errLostLease
+	err = e.each(ctx, `SELECT b.run_id, b.batch_no, r.status FROM check_batches b JOIN check_runs r ON r.id = b.run_id
+		WHERE (r.status = 'running' AND b.pending = 0 AND NOT b.scored) OR (r.status = 'applying' AND NOT b.applied)
+		ORDER BY b.run_id, b.batch_no`, nil, func(rows *sql.Rows) error {
+		var run int64
+		var no int
+		var status string
+		if err := rows.Scan(&run, &no, &status); err != nil {
+			return err
+		}
+		if status == "running" {
+			params = append(params, river.InsertManyParams{Args: scoreArgs{Run: run, Batch: no}})
+		} else {
+			params = append(params, river.InsertManyParams{Args: applyArgs{Run: run, Batch: no}})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	return nil
-}
-
-// retry puts a failed job back in the queue for later: the agency could not
-// answer; the applications wait (unavailable), they never pass unchecked.
-func (e *Engine) retry(ctx context.Context, j *job, cause error) error {
-	wait := retry.Backoff{Base: e.WaitBase, Max: e.WaitMax, Jitter: 0.5, Rand: e.conn.random}.Wait(j.attempts)
-	_, err := e.db.Exec(ctx, `UPDATE check_jobs SET state = 'queued', run_after = $1, last_error = $2, lease_token = '', wait_reason = ''
-		WHERE id = $3 AND lease_token = $4 AND state = 'running'`,
-		db.Micros(e.clock.Now().Add(wait)), truncate(cause.Error(), 300), j.id, j.token)
-	return err
-}
-
-// wait puts a job back until its agency can be asked again (its breaker
-// lets a probe through, or its Retry-After has passed), handing back the
-// attempt its claim counted: an outage or a busy agency says nothing about
-// the job, so it must not grow the job's backoff.
-func (e *Engine) wait(ctx context.Context, j *job, w *WaitError) error {
-	_, err := e.db.Exec(ctx, `UPDATE check_jobs SET state = 'queued', run_after = $1, attempts = attempts - 1, wait_reason = $2,
-		last_error = $3, lease_token = '' WHERE id = $4 AND lease_token = $5 AND state = 'running'`,
-		db.Micros(w.Until), w.Reason, truncate(w.Cause.Error(), 300), j.id, j.token)
-	return err
+	return e.jobs.InsertMany(ctx, params)
 }
 
 type batch struct {
@@ -207,17 +208,21 @@ func (e *Engine) batch(ctx context.Context, runID int64, no int) (*batch, error)
 	return b, json.Unmarshal([]byte(districts), &b.districts)
 }
 
+// runStatus is a run's status; a job of a discarded run does nothing.
+func (e *Engine) runStatus(ctx context.Context, runID int64) (string, error) {
+	var status string
+	err := e.db.QueryRow(ctx, `SELECT status FROM check_runs WHERE id = $1`, runID).Scan(&status)
+	return status, err
+}
+
 // doQuery asks one agency about one batch and stores the answers with the
 // job's completion; the last agency to answer queues the batch's scoring.
-func (e *Engine) doQuery(ctx context.Context, j *job) error {
-	var status string
-	if err := e.db.QueryRow(ctx, `SELECT status FROM check_runs WHERE id = $1`, j.runID).Scan(&status); err != nil {
+func (e *Engine) doQuery(ctx context.Context, job *river.Job[queryArgs]) error {
+	a := job.Args
+	if status, err := e.runStatus(ctx, a.Run); err != nil || status == "discarded" {
 		return err
 	}
-	if status == "discarded" {
-		return e.db.WithTx(ctx, func(ctx context.Context) error { return e.finish(ctx, j, "") })
-	}
-	b, err := e.batch(ctx, j.runID, j.batchNo)
+	b, err := e.batch(ctx, a.Run, a.Batch)
 	if err != nil {
 		return err
 	}
@@ -242,48 +247,77 @@ func (e *Engine) doQuery(ctx context.Context, j *job) error {
 	for _, id := range b.ids {
 		subjects = append(subjects, subjectOf[id])
 	}
-	meta := CallMeta{RunID: j.runID, JobID: j.id, AppFrom: b.ids[0], AppTo: b.ids[len(b.ids)-1], Kind: "query"}
+	meta := CallMeta{RunID: a.Run, JobID: job.ID, AppFrom: b.ids[0], AppTo: b.ids[len(b.ids)-1], Kind: "query"}
 	// The request id stays the same across retries and workers, so the
 	// agency answers a repeated query from its idempotency store.
-	reqID := fmt.Sprintf("jifen-r%d-b%d-%s", j.runID, j.batchNo, j.agency)
-	ans, err := e.conn.Query(ctx, j.agency, reqID, subjects, meta)
+	reqID := fmt.Sprintf("jifen-r%d-b%d-%s", a.Run, a.Batch, a.Agency)
+	ans, err := e.conn.Query(ctx, a.Agency, reqID, subjects, meta)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		if w, ok := errors.AsType[*WaitError](err); ok {
-			e.log.Debug("agency cannot be asked now; the batch waits", "agency", j.agency, "run", j.runID, "batch", j.batchNo,
+			// An outage or a busy agency says nothing about the job: it
+			// waits without spending an attempt, so it does not grow the
+			// job's backoff.
+			e.log.Debug("agency cannot be asked now; the batch waits", "agency", a.Agency, "run", a.Run, "batch", a.Batch,
 				"reason", w.Reason, "until", w.Until)
-			return e.wait(context.WithoutCancel(ctx), j, w)
+			if err := e.noteQuery(context.WithoutCancel(ctx), a, w.Reason, w.Until, w.Cause); err != nil {
+				return err
+			}
+			return river.JobSnooze(max(w.Until.Sub(e.conn.now()), 0))
 		}
-		e.log.Warn("agency query failed; the batch waits", "agency", j.agency, "run", j.runID, "batch", j.batchNo, "err", err)
-		return e.retry(context.WithoutCancel(ctx), j, err)
+		e.log.Warn("agency query failed; the batch waits", "agency", a.Agency, "run", a.Run, "batch", a.Batch, "err", err)
+		if nerr := e.noteQuery(context.WithoutCancel(ctx), a, "", time.Time{}, err); nerr != nil {
+			return nerr
+		}
+		return err
 	}
 	byApp := make(map[int64]Answer, len(b.ids))
 	for _, id := range b.ids {
 		byApp[id] = ans[subjectOf[id]]
 	}
 	raw, _ := json.Marshal(byApp)
-	err = e.db.WithTx(ctx, func(ctx context.Context) error {
-		if err := e.finish(ctx, j, string(raw)); err != nil {
+	return e.db.WithTx(ctx, func(ctx context.Context) error {
+		res, err := e.db.Exec(ctx, `UPDATE check_queries SET answered_at = $1, answer = $2, last_error = '', wait_reason = '', wait_until = 0
+			WHERE run_id = $3 AND batch_no = $4 AND agency = $5 AND answered_at = 0`,
+			db.Micros(e.clock.Now()), string(raw), a.Run, a.Batch, a.Agency)
+		if err != nil {
 			return err
 		}
-		var pending int
-		if err := e.db.QueryRow(ctx, `UPDATE check_batches SET pending = pending - 1 WHERE run_id = $1 AND batch_no = $2 RETURNING pending`,
-			j.runID, j.batchNo).Scan(&pending); err != nil {
-			return err
+		if n, _ := res.RowsAffected(); n == 1 {
+			if err := e.answered(ctx, a); err != nil {
+				return err
+			}
 		}
-		if pending > 0 {
-			return nil
-		}
-		now := db.Micros(e.clock.Now())
-		_, err := e.db.Exec(ctx, `INSERT INTO check_jobs (run_id, batch_no, kind, agency, state, run_after, created_at)
-			VALUES ($1, $2, 'score', '', 'queued', $3, $4)`, j.runID, j.batchNo, now, now)
-		return err
+		return jobs.Complete(ctx, e.jobs, job)
 	})
-	if errors.Is(err, errLostLease) {
-		e.log.Warn("check job taken over by another worker; its result is dropped", "job", j.id)
+}
+
+// answered counts an agency's answer against its batch; the last one queues
+// the batch's scoring, in the caller's transaction.
+func (e *Engine) answered(ctx context.Context, a queryArgs) error {
+	var pending int
+	if err := e.db.QueryRow(ctx, `UPDATE check_batches SET pending = pending - 1 WHERE run_id = $1 AND batch_no = $2 RETURNING pending`,
+		a.Run, a.Batch).Scan(&pending); err != nil {
+		return err
+	}
+	if pending > 0 {
 		return nil
 	}
+	_, err := e.jobs.Insert(ctx, scoreArgs{Run: a.Run, Batch: a.Batch}, nil)
+	return err
+}
+
+// noteQuery records on the ledger why a query is not answered yet: a wait
+// for the agency (reason and until), or a failed attempt (reason "").
+func (e *Engine) noteQuery(ctx context.Context, a queryArgs, reason string, until time.Time, cause error) error {
+	failed, wait := 1, int64(0)
+	if reason != "" {
+		failed, wait = 0, db.Micros(until)
+	}
+	_, err := e.db.Exec(ctx, `UPDATE check_queries SET failures = failures + $1, last_error = $2, wait_reason = $3, wait_until = $4
+		WHERE run_id = $5 AND batch_no = $6 AND agency = $7 AND answered_at = 0`,
+		failed, truncate(cause.Error(), 300), reason, wait, a.Run, a.Batch, a.Agency)
 	return err
 }

@@ -62,6 +62,8 @@ func Start(t testing.TB, opts ...Option) *App {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Tests look for new jobs often (WorkJobs); production every 500 ms.
+	a.Jobs.PollInterval = 20 * time.Millisecond
 	if err := a.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -81,6 +83,24 @@ func Start(t testing.TB, opts ...Option) *App {
 		ta.Metrics = "http://" + addr
 	}
 	return ta
+}
+
+// WorkJobs runs the worker — the job mechanism with the cross-check, mail
+// and the schedules, as JIFEN_WORKER=true would — until cond holds, and
+// fails the test if it does not within timeout.
+func (a *App) WorkJobs(timeout time.Duration, cond func() bool) {
+	a.T.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { a.Check.Work(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			a.T.Fatalf("jobs did not reach the condition within %s", timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 type testWriter struct{ t testing.TB }

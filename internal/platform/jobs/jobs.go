@@ -147,6 +147,18 @@ func (j *Jobs) Stop(ctx context.Context) error {
 	return c.Stop(ctx)
 }
 
+// StopAndCancel stops working and cancels the jobs still running; they are
+// retried by the next worker.
+func (j *Jobs) StopAndCancel(ctx context.Context) error {
+	j.mu.Lock()
+	c := j.client
+	j.mu.Unlock()
+	if c == nil {
+		return nil
+	}
+	return c.StopAndCancel(ctx)
+}
+
 // Insert adds a job in the transaction ctx carries (so it exists exactly
 // when the caller's change commits), or on its own when there is none. It
 // reports whether a job was inserted (false: a unique job already there).
