@@ -169,8 +169,14 @@ func (d *Dir) Sweep(ctx context.Context, before time.Time, inUse InUse) (int, er
 		}
 		name := e.Name()
 		st, err := e.Info()
-		if err != nil || !st.ModTime().Before(before) {
-			return nil //nolint:nilerr // gone meanwhile, or too young
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // removed meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		if !st.ModTime().Before(before) {
+			return nil
 		}
 		switch {
 		case strings.HasPrefix(name, tempPrefix) && filepath.Dir(p) == d.root:
