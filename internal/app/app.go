@@ -188,7 +188,7 @@ func (a *App) wrap(surface string, mux *web.Mux, sh *shell.Shell) http.Handler {
 			web.WriteError(w, r, errors.New("panic"))
 		}),
 		web.SecurityHeaders(a.Cfg.TLSCert != ""),
-		web.BodyLimit(a.Cfg.BodyLimit),
+		web.BodyLimit(a.Cfg.BodyLimit, mux),
 		web.CrossOrigin(),
 		sh.Authn,
 	)

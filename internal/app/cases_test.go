@@ -5,6 +5,7 @@ import (
 	"context"
 	"mime/multipart"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -273,6 +274,23 @@ func TestRegistrationRejectsBadCheckDigits(t *testing.T) {
 	_ = url.Values{}
 }
 
+// inviteTokenRe finds an invitation's token in its mail.
+var inviteTokenRe = regexp.MustCompile(`/employer/invite/([A-Za-z0-9_-]+)`)
+
+// mailedInviteToken is the token of the last invitation mailed to email.
+func mailedInviteToken(t *testing.T, a *apptest.App, email string) string {
+	t.Helper()
+	msgs, err := a.Outbox.List(context.Background(), mail.Filter{To: email})
+	if err != nil || len(msgs) == 0 {
+		t.Fatalf("no invitation mailed to %s: %v", email, err)
+	}
+	m := inviteTokenRe.FindStringSubmatch(msgs[0].Text)
+	if m == nil || len(m[1]) < 20 {
+		t.Fatalf("no token in the invitation mail:\n%s", msgs[0].Text)
+	}
+	return m[1]
+}
+
 func TestOperatorInvitesAColleague(t *testing.T) {
 	a := apptest.Start(t)
 	emp, _, _ := flow(t, a)
@@ -280,25 +298,24 @@ func TestOperatorInvitesAColleague(t *testing.T) {
 		t.Fatalf("bad e-mail: %d", r.Status)
 	}
 	r := emp.PostJSON("/api/v1/employer/invites", map[string]string{"email": "colleague@example.cn"})
-	var inv struct{ Token string }
-	r.JSON(&inv)
-	if r.Status != 201 || len(inv.Token) < 20 {
+	if r.Status != 201 || !strings.Contains(r.Body, "colleague@example.cn") {
 		t.Fatalf("invite: %d %s", r.Status, r.Body)
 	}
-	msgs, _ := a.Outbox.List(context.Background(), mail.Filter{To: "colleague@example.cn"})
-	if len(msgs) != 1 || !strings.Contains(msgs[0].Text, "/employer/invite/"+inv.Token) {
-		t.Fatalf("invitation mail: %+v", msgs)
+	token := mailedInviteToken(t, a, "colleague@example.cn")
+	// The token reaches the invited mailbox only, not the one who invited.
+	if strings.Contains(r.Body, token) {
+		t.Fatalf("the inviting operator got the token: %s", r.Body)
 	}
 	anon := a.Client(a.Internet)
-	if r := anon.Get("/api/v1/invites/" + inv.Token); r.Status != 200 || !strings.Contains(r.Body, "北京测试科技有限公司") {
+	if r := anon.Get("/api/v1/invites/" + token); r.Status != 200 || !strings.Contains(r.Body, "北京测试科技有限公司") {
 		t.Fatalf("invite info: %d %s", r.Status, r.Body)
 	}
 	body := map[string]string{"login": "op-colleague", "name": "周八", "phone": "13600136000", "password": apptest.Password}
-	if r := anon.PostJSON("/api/v1/invites/"+inv.Token, body); r.Status != 201 {
+	if r := anon.PostJSON("/api/v1/invites/"+token, body); r.Status != 201 {
 		t.Fatalf("accept: %d %s", r.Status, r.Body)
 	}
 	body["login"] = "op-again"
-	if r := anon.PostJSON("/api/v1/invites/"+inv.Token, body); r.Status != 404 {
+	if r := anon.PostJSON("/api/v1/invites/"+token, body); r.Status != 404 {
 		t.Fatalf("second use of an invitation: %d", r.Status)
 	}
 	colleague := a.Client(a.Internet)
@@ -309,12 +326,60 @@ func TestOperatorInvitesAColleague(t *testing.T) {
 	if r := colleague.Get("/api/v1/employer/operators"); !strings.Contains(r.Body, "op1") || !strings.Contains(r.Body, "op-colleague") {
 		t.Fatalf("operators: %s", r.Body)
 	}
-	r = emp.PostJSON("/api/v1/employer/invites", map[string]string{"email": "late@example.cn"})
-	r.JSON(&inv)
+	if u, err := a.Accounts.UserByLogin(context.Background(), "op-colleague"); err != nil || u.Email != "colleague@example.cn" {
+		t.Fatalf("the colleague's account is not on the invited address: %+v %v", u, err)
+	}
+	emp.PostJSON("/api/v1/employer/invites", map[string]string{"email": "late@example.cn"})
+	token = mailedInviteToken(t, a, "late@example.cn")
 	a.Clock.Advance(8 * 24 * time.Hour) // invitations last 7 days
 	body["login"] = "op-late"
-	if r := anon.PostJSON("/api/v1/invites/"+inv.Token, body); r.Status != 404 {
+	if r := anon.PostJSON("/api/v1/invites/"+token, body); r.Status != 404 {
 		t.Fatalf("expired invitation: %d", r.Status)
+	}
+}
+
+// Issue 10, item 2: the system administrator reads the mail log without
+// the invitation's token, and an invitation is accepted only for the
+// address it was sent to.
+func TestInvitationTokenStaysWithTheInvitedAddress(t *testing.T) {
+	a := apptest.Start(t)
+	emp, _, _ := flow(t, a)
+	if r := emp.PostJSON("/api/v1/employer/invites", map[string]string{"email": "colleague@example.cn"}); r.Status != 201 {
+		t.Fatalf("invite: %d %s", r.Status, r.Body)
+	}
+	token := mailedInviteToken(t, a, "colleague@example.cn")
+	a.CreateUser("sys1", account.SystemAdmin)
+	sys := a.Client(a.Office)
+	a.LoginStaff(sys, "sys1", apptest.Password)
+	r := sys.Get("/office/ops/mail")
+	if r.Status != 200 || !strings.Contains(r.Body, "colleague@example.cn") || !strings.Contains(r.Body, "/employer/invite/"+mail.SecretMask) {
+		t.Fatalf("mail log: %d\n%s", r.Status, r.Body)
+	}
+	if strings.Contains(r.Body, token) || strings.Contains(r.Body, token[:12]) {
+		t.Fatal("the mail log shows the live invitation token")
+	}
+	// Another address cannot take the invitation, by the API or the page.
+	anon := a.Client(a.Internet)
+	body := map[string]string{"login": "intruder", "name": "王九", "phone": "13600136001", "email": "intruder@example.cn",
+		"password": apptest.Password}
+	var e errBody
+	r = anon.PostJSON("/api/v1/invites/"+token, body)
+	r.JSON(&e)
+	if r.Status != 400 || len(e.Error.Fields) != 1 || e.Error.Fields[0].Field != "email" {
+		t.Fatalf("another address accepted the invitation: %d %s", r.Status, r.Body)
+	}
+	form := url.Values{"name": {"王九"}, "login": {"intruder"}, "phone": {"13600136001"}, "email": {"Intruder@example.cn"},
+		"password": {apptest.Password}, "password2": {apptest.Password}}
+	if r := anon.PostForm("/employer/invite/"+token, form); r.Status != 400 || !strings.Contains(r.Body, "只能由收到邀请的邮箱") {
+		t.Fatalf("another address by the page: %d", r.Status)
+	}
+	if _, err := a.Accounts.UserByLogin(context.Background(), "intruder"); err == nil {
+		t.Fatal("an account was made for another address")
+	}
+	// The invited address still can.
+	body["email"] = "Colleague@Example.cn"
+	if r := anon.PostJSON("/api/v1/invites/"+token, body); r.Status != 201 {
+		t.Fatalf("the invited address: %d %s", r.Status, r.Body)
 	}
 }
 
@@ -388,17 +453,20 @@ func TestInvitationThroughThePages(t *testing.T) {
 	a := apptest.Start(t)
 	emp, _, _ := flow(t, a)
 	r := emp.PostForm("/employer/operators/invite", url.Values{"email": {"colleague@example.cn"}})
-	if r.Status != 201 || !strings.Contains(r.Body, "/employer/invite/") {
+	if r.Status != 201 || !strings.Contains(r.Body, "已向 colleague@example.cn 发送邀请邮件") {
 		t.Fatalf("invite page: %d", r.Status)
 	}
-	i := strings.Index(r.Body, "/employer/invite/")
-	link := r.Body[i:]
-	link = link[:strings.IndexAny(link, "<\"")]
+	token := mailedInviteToken(t, a, "colleague@example.cn")
+	if strings.Contains(r.Body, token) {
+		t.Fatal("the inviting operator's page shows the token")
+	}
+	link := "/employer/invite/" + token
 	anon := a.Client(a.Internet)
-	if g := anon.Get(link); g.Status != 200 || !strings.Contains(g.Body, "北京测试科技有限公司") {
+	if g := anon.Get(link); g.Status != 200 || !strings.Contains(g.Body, "北京测试科技有限公司") ||
+		!strings.Contains(g.Body, "colleague@example.cn") {
 		t.Fatalf("invitation page: %d", g.Status)
 	}
-	form := url.Values{"name": {"周八"}, "login": {"op-colleague"}, "phone": {"13600136000"}, "email": {"colleague@example.cn"},
+	form := url.Values{"name": {"周八"}, "login": {"op-colleague"}, "phone": {"13600136000"},
 		"password": {apptest.Password}, "password2": {"different"}}
 	if r := anon.PostForm(link, form); r.Status != 400 || !strings.Contains(r.Body, "两次输入的密码不一致") {
 		t.Fatalf("mismatch: %d", r.Status)
@@ -407,7 +475,7 @@ func TestInvitationThroughThePages(t *testing.T) {
 	if r := anon.PostForm(link, form); r.Status != 200 || !strings.Contains(r.Body, "op-colleague") {
 		t.Fatalf("accept: %d %s", r.Status, r.Body)
 	}
-	if r := emp.Get("/employer/operators"); !strings.Contains(r.Body, "op-colleague") {
-		t.Fatal("the colleague is not listed")
+	if r := emp.Get("/employer/operators"); !strings.Contains(r.Body, "op-colleague") || !strings.Contains(r.Body, "colleague@example.cn") {
+		t.Fatal("the colleague is not listed with the invited address")
 	}
 }

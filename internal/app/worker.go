@@ -104,6 +104,14 @@ func (a *App) schedules() []schedule {
 			}
 			return err
 		}},
+		// Files of uploads that never got their row (application.OrphanAge).
+		{"blob_sweep", 6 * time.Hour, func(ctx context.Context) error {
+			n, err := a.Cases.Attachments.SweepBlobs(ctx)
+			if n > 0 {
+				a.Log.Info("removed unreferenced attachment files", "count", n)
+			}
+			return err
+		}},
 		// The single checks of internal/check: new employers and submitted
 		// applications asked of their agency, until none is left.
 		{"single_checks", 10 * time.Second, func(ctx context.Context) error {

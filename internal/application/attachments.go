@@ -1,13 +1,16 @@
 package application
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"jifen/internal/actor"
@@ -22,7 +25,12 @@ const (
 	MaxAttachmentBytes         = 10 << 20 // 10 MB each
 	MaxAttachmentsPerIndicator = 10
 	MaxAttachments             = 40
+	MaxUploads                 = 100 // files ever added to one application, withdrawn ones included
 )
+
+// OrphanAge is how old a stored file no attachment names must be before
+// SweepBlobs removes it: older than any upload still on its way to its row.
+const OrphanAge = 24 * time.Hour
 
 // Attachment is a file that supports one indicator of a declaration.
 type Attachment struct {
@@ -64,15 +72,24 @@ func (m *Attachments) Add(ctx context.Context, c actor.Actor, id int64, indicato
 		return nil, apperr.Field("indicator", "请选择材料对应的指标")
 	}
 	filename = cleanName(filename)
-	var perInd, total int
-	if err := m.svc.db.QueryRow(ctx, `SELECT count(*), COALESCE(SUM(CASE WHEN indicator = $1 THEN 1 ELSE 0 END), 0)
-		FROM attachments WHERE application_id = $2 AND deleted_at = 0`, indicator, id).Scan(&total, &perInd); err != nil {
+	if err := m.withinLimits(ctx, id, indicator); err != nil {
+		return nil, err
+	}
+	// The type is checked on the first bytes before anything is stored:
+	// a refused file never reaches the disk.
+	head := make([]byte, 512)
+	n, err := io.ReadFull(r, head)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
 		return nil, apperr.Wrap(err)
 	}
-	if perInd >= MaxAttachmentsPerIndicator || total >= MaxAttachments {
-		return nil, apperr.Field("file", fmt.Sprintf("每项指标最多上传%d个文件，全部最多%d个", MaxAttachmentsPerIndicator, MaxAttachments))
+	head = head[:n]
+	if n == 0 {
+		return nil, apperr.Field("file", "文件是空的，请重新选择")
 	}
-	info, err := m.blobs.Put(ctx, r, MaxAttachmentBytes)
+	if blob.Sniff(head) == "" {
+		return nil, apperr.Field("file", "只能上传 PDF、JPEG 或 PNG 文件（以文件内容为准，不看文件名）")
+	}
+	info, err := m.blobs.Put(ctx, io.MultiReader(bytes.NewReader(head), r), MaxAttachmentBytes)
 	if errors.Is(err, blob.ErrTooLarge) {
 		return nil, &apperr.Error{Code: apperr.TooLarge, Message: "文件不能超过10MB",
 			Fields: []apperr.FieldError{{Field: "file", Message: "文件不能超过10MB，请压缩后再上传"}}}
@@ -80,14 +97,18 @@ func (m *Attachments) Add(ctx context.Context, c actor.Actor, id int64, indicato
 	if err != nil {
 		return nil, apperr.Wrap(err)
 	}
-	if info.Size == 0 {
-		return nil, apperr.Field("file", "文件是空的，请重新选择")
-	}
-	if info.ContentType == "" {
-		return nil, apperr.Field("file", "只能上传 PDF、JPEG 或 PNG 文件（以文件内容为准，不看文件名）")
-	}
 	var out *Attachment
 	err = m.svc.db.WithTx(ctx, func(ctx context.Context) error {
+		// Counted again under the application's lock: two uploads at once
+		// cannot both take the last place. A file refused here stays on
+		// disk unnamed until the sweep takes it (SweepBlobs).
+		var locked int64
+		if err := m.svc.db.QueryRow(ctx, `SELECT id FROM applications WHERE id = $1`+m.svc.db.ForUpdate(), id).Scan(&locked); err != nil {
+			return err
+		}
+		if err := m.withinLimits(ctx, id, indicator); err != nil {
+			return err
+		}
 		now := m.svc.clock.Now()
 		var aid int64
 		if err := m.svc.db.QueryRow(ctx, `INSERT INTO attachments (application_id, indicator, blob_key, filename, content_type,
@@ -100,6 +121,26 @@ func (m *Attachments) Add(ctx context.Context, c actor.Actor, id int64, indicato
 		return m.svc.audit.Record(ctx, auditEntry("attachment.add", id, fmt.Sprintf("%s %s %d bytes", indicator, filename, info.Size)))
 	})
 	return out, err
+}
+
+// withinLimits refuses a file past the limits: per indicator and in all
+// among the live files, and MaxUploads among every file ever added to the
+// application, withdrawn ones included (their rows, and so their blobs,
+// are kept for the audit).
+func (m *Attachments) withinLimits(ctx context.Context, id int64, indicator string) error {
+	var perInd, live, all int
+	if err := m.svc.db.QueryRow(ctx, `SELECT COALESCE(SUM(CASE WHEN indicator = $1 AND deleted_at = 0 THEN 1 ELSE 0 END), 0),
+		COALESCE(SUM(CASE WHEN deleted_at = 0 THEN 1 ELSE 0 END), 0), count(*)
+		FROM attachments WHERE application_id = $2`, indicator, id).Scan(&perInd, &live, &all); err != nil {
+		return apperr.Wrap(err)
+	}
+	if perInd >= MaxAttachmentsPerIndicator || live >= MaxAttachments {
+		return apperr.Field("file", fmt.Sprintf("每项指标最多上传%d个文件，全部最多%d个", MaxAttachmentsPerIndicator, MaxAttachments))
+	}
+	if all >= MaxUploads {
+		return apperr.Field("file", fmt.Sprintf("本申请已上传%d次文件（含已删除的），已达上限，不能再上传", all))
+	}
+	return nil
 }
 
 // List returns the live attachments of an application the caller may see.
@@ -131,6 +172,7 @@ func (m *Attachments) ListOf(ctx context.Context, c actor.Actor, a *Application)
 			return nil, apperr.Wrap(err)
 		}
 		at.CreatedAt = db.FromMicros(ca)
+		at.Filename = cleanName(at.Filename) // rows stored before the format characters were dropped
 		out = append(out, at)
 	}
 	return out, rows.Err()
@@ -189,16 +231,18 @@ func knownIndicator(code string) bool {
 	return code == "eligibility"
 }
 
-// cleanName keeps a display name only: no path, no control characters,
+// cleanName keeps a display name only: no path, no control or format
+// character (a right-to-left override would show "fdp.exe" as "exe.pdf"),
 // at most 100 characters.
 func cleanName(name string) string {
 	name = filepath.Base(strings.ReplaceAll(name, "\\", "/"))
 	name = strings.Map(func(r rune) rune {
-		if r < 32 || r == 127 {
+		if unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Cf, r) || r == utf8.RuneError {
 			return -1
 		}
 		return r
 	}, name)
+	name = strings.TrimSpace(name)
 	if name == "." || name == "/" || name == "" {
 		name = "附件"
 	}
@@ -207,4 +251,58 @@ func cleanName(name string) string {
 		name = string(r[len(r)-100:])
 	}
 	return name
+}
+
+// extensions name a file by its checked type.
+var extensions = map[string]string{"application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png"}
+
+// DownloadName is the name a download is offered under: the uploader's
+// name without its extension, cleaned, and the extension of the type its
+// content was checked to be, so "poly.html" that is a PDF downloads as
+// "poly.pdf".
+func (a *Attachment) DownloadName() string {
+	name := cleanName(a.Filename)
+	name = strings.TrimSpace(strings.TrimSuffix(name, filepath.Ext(name)))
+	if name == "" {
+		name = "附件"
+	}
+	return name + extensions[a.ContentType]
+}
+
+// SweepBlobs removes the stored files no attachment names that are older
+// than OrphanAge: those of uploads whose row was never written (a refused
+// limit, a failed transaction). It runs as a periodic job. The age is by
+// the wall clock, as the files' times are.
+func (m *Attachments) SweepBlobs(ctx context.Context) (int, error) {
+	return m.blobs.Sweep(ctx, time.Now().Add(-OrphanAge), m.named)
+}
+
+// named reports which of keys an attachment row (live or withdrawn) names.
+func (m *Attachments) named(ctx context.Context, keys []string) (map[string]bool, error) {
+	type key struct {
+		K string `json:"k"`
+	}
+	in := make([]key, len(keys))
+	for i, k := range keys {
+		in[i] = key{k}
+	}
+	j, err := json.Marshal(in)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := m.svc.db.Query(ctx, `SELECT DISTINCT a.blob_key FROM attachments a JOIN `+m.svc.db.JSONRows("$1", "k TEXT")+
+		` r ON a.blob_key = r.k`, string(j))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, err
+		}
+		out[k] = true
+	}
+	return out, rows.Err()
 }

@@ -33,9 +33,12 @@ type Invite struct {
 	AcceptedAt time.Time
 }
 
-// CreateInvite lets an operator invite a colleague by e-mail. It returns the
-// invitation and its token (shown and mailed once; only its digest is kept).
-// The invitation is to the employer the operator acts for.
+// CreateInvite lets an operator invite a colleague by e-mail. The token
+// goes to the invited address only (the mail; only its digest is kept):
+// holding it shows one reads that mailbox, which is what lets AcceptInvite
+// give the account that address. The returned token is for tests and the
+// command line, never for a page or an API answer. The invitation is to
+// the employer the operator acts for.
 func (s *Service) CreateInvite(ctx context.Context, by actor.Actor, email string) (*Invite, string, error) {
 	if err := by.Require(actor.PermEmployer); err != nil || by.EmployerID == 0 {
 		return nil, "", apperr.New(apperr.Forbidden, "您没有执行此操作的权限")
@@ -114,16 +117,19 @@ func (s *Service) InviteByToken(ctx context.Context, token string) (*Invite, *Em
 }
 
 // AcceptInvite creates the invited colleague's operator account. The
-// invitation is used once.
+// invitation is used once, and only for the address it was sent to: the
+// account's e-mail is the invited one, and an acceptance naming another
+// address is refused.
 func (s *Service) AcceptInvite(ctx context.Context, token string, nu account.NewUser) (*account.User, error) {
 	inv, e, err := s.InviteByToken(ctx, token)
 	if err != nil {
 		return nil, err
 	}
 	nu.Zone, nu.Roles = account.Internet, []account.Role{account.EmployerOperator}
-	if nu.Email == "" {
-		nu.Email = inv.Email
+	if email := strings.TrimSpace(nu.Email); email != "" && !strings.EqualFold(email, inv.Email) {
+		return nil, apperr.Field("email", "此邀请只能由收到邀请的邮箱 "+inv.Email+" 接受；如需用其他邮箱，请让本单位经办人重新邀请")
 	}
+	nu.Email = inv.Email
 	prep, err := s.accounts.PrepareUser(ctx, nu)
 	if err != nil {
 		return nil, err

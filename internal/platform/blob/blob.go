@@ -12,9 +12,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
+	"time"
 )
 
 // Store keeps blobs.
@@ -24,7 +27,14 @@ type Store interface {
 	Put(ctx context.Context, r io.Reader, limit int64) (Info, error)
 	// Open returns the content of key.
 	Open(ctx context.Context, key string) (io.ReadCloser, error)
+	// Sweep removes the blobs last stored before `before` that inUse does
+	// not name, and the leftovers of interrupted uploads; it returns how
+	// many files it removed.
+	Sweep(ctx context.Context, before time.Time, inUse InUse) (int, error)
 }
+
+// InUse reports which of keys a record still names.
+type InUse func(ctx context.Context, keys []string) (map[string]bool, error)
 
 // Info describes a stored blob.
 type Info struct {
@@ -56,7 +66,7 @@ func (d *Dir) path(key string) string { return filepath.Join(d.root, key[:2], ke
 
 // Put writes to a temporary file while hashing, then renames it into place.
 func (d *Dir) Put(ctx context.Context, r io.Reader, limit int64) (Info, error) {
-	tmp, err := os.CreateTemp(d.root, ".upload-*")
+	tmp, err := os.CreateTemp(d.root, tempPrefix+"*")
 	if err != nil {
 		return Info{}, err
 	}
@@ -82,7 +92,13 @@ func (d *Dir) Put(ctx context.Context, r io.Reader, limit int64) (Info, error) {
 		return Info{}, err
 	}
 	if _, err := os.Stat(dst); err == nil {
-		return info, nil // the same content is already stored
+		// The same content is already stored. It may be an orphan the
+		// sweep is about to take: as new, it is safe for another day.
+		now := time.Now()
+		if err := os.Chtimes(dst, now, now); err != nil {
+			return Info{}, fmt.Errorf("blob: touch: %w", err)
+		}
+		return info, nil
 	}
 	if err := os.Rename(tmp.Name(), dst); err != nil {
 		return Info{}, fmt.Errorf("blob: store: %w", err)
@@ -100,6 +116,85 @@ func (d *Dir) Open(ctx context.Context, key string) (io.ReadCloser, error) {
 		return nil, ErrNotFound
 	}
 	return f, err
+}
+
+// tempPrefix names the temporary file of an upload in progress.
+const tempPrefix = ".upload-"
+
+// sweepBatch is how many keys one InUse call is asked about.
+const sweepBatch = 500
+
+// Sweep walks the store once. A blob's age is its file's modification time
+// (the wall clock of the machine that wrote it; Put renews it when the same
+// content comes again), so a blob written for a row whose transaction has
+// not committed yet is never taken: before is meant to be a day ago.
+func (d *Dir) Sweep(ctx context.Context, before time.Time, inUse InUse) (int, error) {
+	removed := 0
+	var batch []string
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		used, err := inUse(ctx, batch)
+		if err != nil {
+			return err
+		}
+		for _, k := range batch {
+			if used[k] {
+				continue
+			}
+			p := d.path(k)
+			// Stored again since the walk saw it: keep it.
+			if st, err := os.Stat(p); err != nil || !st.ModTime().Before(before) {
+				continue
+			}
+			if err := os.Remove(p); err == nil {
+				removed++
+			} else if !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+		}
+		batch = batch[:0]
+		return nil
+	}
+	err := filepath.WalkDir(d.root, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if e.IsDir() {
+			return nil
+		}
+		name := e.Name()
+		st, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // removed meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		if !st.ModTime().Before(before) {
+			return nil
+		}
+		switch {
+		case strings.HasPrefix(name, tempPrefix) && filepath.Dir(p) == d.root:
+			if os.Remove(p) == nil {
+				removed++
+			}
+		case keyPattern.MatchString(name) && p == d.path(name):
+			batch = append(batch, name)
+			if len(batch) >= sweepBatch {
+				return flush()
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	return removed, err
 }
 
 type headBuffer struct {

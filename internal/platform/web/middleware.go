@@ -85,7 +85,9 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// AccessLog writes one structured line per request.
+// AccessLog writes one structured line per request. It logs the matched
+// route pattern, never the path: a path may carry a secret (an invitation's
+// token), and the log is read by people who must not hold one.
 func AccessLog(log *slog.Logger, surface string) Middleware {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -100,7 +102,6 @@ func AccessLog(log *slog.Logger, surface string) Middleware {
 				slog.String("request_id", RequestID(r.Context())),
 				slog.String("client", ClientAddr(r.Context())),
 				slog.String("method", r.Method),
-				slog.String("path", r.URL.Path),
 				slog.String("route", Route(r.Context())),
 				slog.Int("status", sw.status),
 				slog.Int64("bytes", sw.size),
@@ -151,11 +152,16 @@ func SecurityHeaders(tls bool) Middleware {
 	}
 }
 
-// BodyLimit caps request bodies; reading past the cap fails, and handlers
-// answer 413 (see IsTooLarge).
-func BodyLimit(n int64) Middleware {
+// BodyLimit caps request bodies at n, or at the limit the route was given
+// with Mux.AllowBody (uploads); reading past the cap fails, and handlers
+// answer 413 (see IsTooLarge). routes may be nil.
+func BodyLimit(n int64, routes *Mux) Middleware {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			n := n
+			if l, ok := routes.bodyLimit(r); ok {
+				n = l
+			}
 			if r.ContentLength > n {
 				w.Header().Set("Connection", "close")
 				WriteError(w, r, tooLarge)

@@ -10,10 +10,31 @@ import (
 // access log and metrics.
 type Mux struct {
 	*http.ServeMux
+	bodyLimits map[string]int64 // by route pattern; filled in before serving
 }
 
 // NewMux returns an empty Mux.
-func NewMux() *Mux { return &Mux{http.NewServeMux()} }
+func NewMux() *Mux { return &Mux{ServeMux: http.NewServeMux()} }
+
+// AllowBody gives the route pattern (as registered) a body limit of its
+// own instead of the listener's (BodyLimit): an upload route takes a 10 MB
+// file while every other request stays small. Call it before serving.
+func (m *Mux) AllowBody(pattern string, n int64) {
+	if m.bodyLimits == nil {
+		m.bodyLimits = map[string]int64{}
+	}
+	m.bodyLimits[pattern] = n
+}
+
+// bodyLimit returns the body limit of the route r matches, if it has one.
+func (m *Mux) bodyLimit(r *http.Request) (int64, bool) {
+	if m == nil || len(m.bodyLimits) == 0 || r.Body == nil || r.Body == http.NoBody {
+		return 0, false
+	}
+	_, pattern := m.Handler(r)
+	n, ok := m.bodyLimits[pattern]
+	return n, ok
+}
 
 type routeKey struct{}
 

@@ -84,7 +84,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	e := apperr.As(err)
 	status := Status(e)
 	if status >= 500 {
-		logger.Error("internal error", "request_id", RequestID(r.Context()), "path", r.URL.Path, "err", err)
+		logger.Error("internal error", "request_id", RequestID(r.Context()), "route", Route(r.Context()), "err", err)
 	}
 	if WantsJSON(r) {
 		JSON(w, status, ErrorBody{ErrorDetail{Code: string(e.Code), Message: e.Message, Fields: e.Fields, RequestID: RequestID(r.Context())}})

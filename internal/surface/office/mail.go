@@ -9,7 +9,8 @@ import (
 )
 
 // registerMail adds the mail log: the outbox as operations staff see it,
-// readable even when no SMTP server is configured.
+// readable even when no SMTP server is configured, with one-time secrets
+// masked.
 func (o *Office) registerMail(mux *web.Mux) {
 	mux.Handle("GET /office/ops/mail", o.sh.RequireUser(account.PermConfigManage, o.mailLog))
 	mux.Handle("POST /office/ops/mail/{id}/retry", o.sh.RequireUser(account.PermConfigManage, o.mailRetry))
@@ -45,6 +46,11 @@ func (o *Office) mailLog(w http.ResponseWriter, r *http.Request) {
 	if v.Messages, err = o.outbox.List(r.Context(), mail.Filter{Status: v.Status, To: v.To, Limit: 100}); err != nil {
 		web.WriteError(w, r, err)
 		return
+	}
+	// Operations staff see what was sent, never a secret it carried (an
+	// invitation's token would let them act as the invited person).
+	for i := range v.Messages {
+		v.Messages[i] = mail.Masked(v.Messages[i])
 	}
 	p := o.sh.Page(r, "邮件日志")
 	p.Data = v

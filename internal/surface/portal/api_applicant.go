@@ -28,6 +28,7 @@ func (p *Portal) registerApplicantAPI(mux *web.Mux) {
 	mux.Handle("POST /api/v1/application/review", sh.RequireUser("", p.apiRequestReview))
 	mux.Handle("GET /api/v1/application/attachments", sh.RequireUser("", p.apiAttachments))
 	mux.Handle("POST /api/v1/application/attachments", sh.RequireUser("", p.apiAddAttachment))
+	mux.AllowBody("POST /api/v1/application/attachments", uploadLimit)
 	mux.Handle("DELETE /api/v1/application/attachments/{att}", sh.RequireUser("", p.apiRemoveAttachment))
 }
 

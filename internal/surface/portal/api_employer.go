@@ -334,8 +334,9 @@ func (p *Portal) apiOperators(w http.ResponseWriter, r *http.Request) {
 	web.JSON(w, http.StatusOK, map[string]any{"operators": out})
 }
 
-// apiInvite invites a colleague; the token is in the answer once (and in the
-// e-mail) so the operator can also pass it on by hand.
+// apiInvite invites a colleague. The token is in the e-mail only: the
+// invitation is accepted by whoever reads that mailbox, never by the one
+// who invited.
 func (p *Portal) apiInvite(w http.ResponseWriter, r *http.Request) {
 	c, ok := p.operatorOf(w, r)
 	if !ok {
@@ -348,13 +349,12 @@ func (p *Portal) apiInvite(w http.ResponseWriter, r *http.Request) {
 		web.WriteError(w, r, err)
 		return
 	}
-	inv, token, err := p.svc.Employers.CreateInvite(r.Context(), c.caller, in.Email)
+	inv, _, err := p.svc.Employers.CreateInvite(r.Context(), c.caller, in.Email)
 	if err != nil {
 		web.WriteError(w, r, err)
 		return
 	}
-	web.JSON(w, http.StatusCreated, map[string]any{"email": inv.Email, "expires_at": inv.ExpiresAt, "token": token,
-		"path": "/employer/invite/" + token})
+	web.JSON(w, http.StatusCreated, map[string]any{"email": inv.Email, "expires_at": inv.ExpiresAt})
 }
 
 func (p *Portal) apiInviteInfo(w http.ResponseWriter, r *http.Request) {

@@ -179,8 +179,9 @@ func (p *Portal) attachmentDownload(w http.ResponseWriter, r *http.Request) {
 }
 
 // sendAttachment answers with an attachment of application id the caller
-// may see: as a download, with the type sniffed at upload, never shown
-// inline (a file is the applicant's, not the site's).
+// may see: as a download, with the type sniffed at upload and a name that
+// ends in that type's extension, never shown inline (a file is the
+// applicant's, not the site's).
 func (p *Portal) sendAttachment(w http.ResponseWriter, r *http.Request, caller actor.Actor, id int64) {
 	att, ok := pathInt(r, "att")
 	if !ok {
@@ -193,7 +194,7 @@ func (p *Portal) sendAttachment(w http.ResponseWriter, r *http.Request, caller a
 		return
 	}
 	defer rc.Close()
-	disp := mime.FormatMediaType("attachment", map[string]string{"filename": at.Filename})
+	disp := mime.FormatMediaType("attachment", map[string]string{"filename": at.DownloadName()})
 	if disp == "" {
 		disp = "attachment"
 	}

@@ -21,8 +21,7 @@ func (p *Portal) registerOperatorPages(mux *web.Mux) {
 type operatorsView struct {
 	Employer  *employer.Employer
 	Operators []employer.Operator
-	Invited   string // e-mail just invited
-	Link      string // the invitation's path, shown once
+	Invited   string // e-mail just invited; the link goes to that address only
 }
 
 func (p *Portal) operatorsPage(w http.ResponseWriter, r *http.Request) {
@@ -55,12 +54,12 @@ func (p *Portal) operatorsInvite(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_ = r.ParseForm()
-	inv, token, err := p.svc.Employers.CreateInvite(r.Context(), c.caller, r.PostFormValue("email"))
+	inv, _, err := p.svc.Employers.CreateInvite(r.Context(), c.caller, r.PostFormValue("email"))
 	if err != nil {
 		p.renderOperators(w, r, web.Status(err), err, operatorsView{})
 		return
 	}
-	p.renderOperators(w, r, http.StatusCreated, nil, operatorsView{Invited: inv.Email, Link: "/employer/invite/" + token})
+	p.renderOperators(w, r, http.StatusCreated, nil, operatorsView{Invited: inv.Email})
 }
 
 type inviteView struct {
@@ -91,7 +90,7 @@ func (p *Portal) inviteAccept(w http.ResponseWriter, r *http.Request) {
 	}
 	_ = r.ParseForm()
 	form := map[string]string{}
-	for _, k := range []string{"login", "name", "phone", "email"} {
+	for _, k := range []string{"login", "name", "phone"} {
 		form[k] = r.PostFormValue(k)
 	}
 	pg := p.page(r, "成为单位经办人")
@@ -101,7 +100,7 @@ func (p *Portal) inviteAccept(w http.ResponseWriter, r *http.Request) {
 	} else {
 		var u *account.User
 		u, err = p.svc.Employers.AcceptInvite(r.Context(), r.PathValue("token"), account.NewUser{Login: form["login"],
-			DisplayName: form["name"], Phone: form["phone"], Email: form["email"], Password: r.PostFormValue("password")})
+			DisplayName: form["name"], Phone: form["phone"], Email: r.PostFormValue("email"), Password: r.PostFormValue("password")})
 		if err == nil {
 			v.Done, v.Login = true, u.Login
 		}

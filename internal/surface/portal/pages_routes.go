@@ -34,6 +34,7 @@ func (p *Portal) registerPages(mux *web.Mux) {
 	mux.Handle("GET /me/application/{section}", user(p.sectionPage))
 	mux.Handle("POST /me/application/{section}", user(p.sectionPost))
 	mux.Handle("POST /me/application/attachments", user(p.attachmentUpload))
+	mux.AllowBody("POST /me/application/attachments", uploadLimit)
 	mux.Handle("GET /me/application/attachments/{att}", user(p.attachmentDownload))
 	mux.Handle("POST /me/application/attachments/{att}/remove", user(p.attachmentRemove))
 	mux.Handle("GET /me/review", user(p.reviewPage))

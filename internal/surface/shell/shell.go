@@ -184,12 +184,21 @@ func (s *Shell) stagePath(st account.Stage) string {
 	return s.Prefix + "/totp"
 }
 
-// safeNext keeps only same-site relative paths for redirects after login.
+// safeNext keeps only same-site relative paths for redirects after login:
+// a single "/" followed by a letter or digit, and no control character or
+// backslash anywhere. Browsers drop tabs and newlines and read a
+// backslash as "/", so "/<tab>/evil.example" and "/<backslash>evil" would
+// leave the site.
 func safeNext(p string) string {
-	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") {
+	if len(p) < 2 || p[0] != '/' || !isASCIIAlnum(p[1]) ||
+		strings.ContainsFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }) {
 		return "/"
 	}
 	return p
+}
+
+func isASCIIAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
 // Page returns the base page for r: user, navigation, notices.

@@ -205,10 +205,21 @@ func (r *Renderer) Fragment(page, name string, data any) (template.HTML, error) 
 }
 
 // Static serves the embedded stylesheet, script and images under /static/.
+// A directory is not a page: its listing would show what the site holds,
+// so it answers 404 like any unknown path.
 func Static() http.Handler {
 	sub, _ := fs.Sub(files, "static")
 	fsrv := http.StripPrefix("/static/", http.FileServerFS(sub))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimPrefix(r.URL.Path, "/static/")
+		if name == "" || strings.HasSuffix(name, "/") {
+			web.NotFound(w, r)
+			return
+		}
+		if st, err := fs.Stat(sub, name); err == nil && st.IsDir() {
+			web.NotFound(w, r)
+			return
+		}
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		fsrv.ServeHTTP(w, r)
 	})
