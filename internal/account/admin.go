@@ -87,7 +87,9 @@ func (s *Service) needsSecondAdmin(by actor.Actor, target *User) error {
 	return nil
 }
 
-func onConsole(by actor.Actor) bool { return by.UserID == 0 && slices.Contains(by.Roles, actor.Console) }
+func onConsole(by actor.Actor) bool {
+	return by.UserID == 0 && slices.Contains(by.Roles, actor.Console)
+}
 
 // SetPasswordHash stores a new password hash, ends the user's sessions and
 // clears the lockout of the login name, with an audit record of action.
