@@ -284,6 +284,26 @@ func TestAdminSessionLimit(t *testing.T) {
 	if page.Status != 200 || strings.Count(page.Body, ">clerk<") != 2 || strings.Count(page.Body, ">sys<") != 1 {
 		t.Fatalf("sessions page: %d", page.Status)
 	}
+	// The security admin ends one of them.
+	list, err := a.Accounts.StaffSessions(t.Context(), mustUser(t, a, "sec").Actor())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var clerkSession string
+	for _, se := range list {
+		if se.Login == "clerk" {
+			clerkSession = se.ID
+		}
+	}
+	if r := sec.PostForm("/office/security/sessions/end", url.Values{"session": {clerkSession}}); r.Status != 303 {
+		t.Fatalf("end session: %d %s", r.Status, r.Body)
+	}
+	if c1.Get("/api/v1/session").Status+c2.Get("/api/v1/session").Status != 200+401 {
+		t.Fatal("ended session still live, or both ended")
+	}
+	if r := sec.PostForm("/office/security/sessions/end", url.Values{"session": {clerkSession}}); r.Status != 404 {
+		t.Fatalf("end an ended session: %d", r.Status)
+	}
 	if r := cur.Get("/office/security/sessions"); r.Status != 403 {
 		t.Fatalf("sys on the sessions page: %d", r.Status)
 	}
