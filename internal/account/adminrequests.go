@@ -56,6 +56,9 @@ func (s *Service) RequestAdminAction(ctx context.Context, by actor.Actor, userID
 	if err := by.Require(PermUsersManage); err != nil {
 		return nil, err
 	}
+	if onConsole(by) {
+		return nil, apperr.New(apperr.Conflict, "服务器控制台可直接操作，无需申请")
+	}
 	if AdminActionName(action) == "" {
 		return nil, apperr.Field("action", "不支持的操作")
 	}
