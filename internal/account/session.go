@@ -27,6 +27,9 @@ const (
 	StageFull           Stage = ""
 	StageChangePassword Stage = "change_password"
 	StageTOTP           Stage = "totp"
+	// stageReplaced marks a session ended by a newer login of the same
+	// account (the session limit): its next request is told why, once.
+	stageReplaced Stage = "replaced"
 )
 
 // Session is a server-side login session. The cookie holds a random token;
@@ -88,6 +91,10 @@ func (s *Service) createSession(ctx context.Context, u *User, zone Zone, stage S
 // ErrNoSession means the token names no live session.
 var ErrNoSession = apperr.New(apperr.Unauthorized, "登录已失效，请重新登录")
 
+// ErrSessionReplaced means the session was ended by a newer login of the same
+// account, beyond the account's limit of concurrent sessions.
+var ErrSessionReplaced = apperr.New(apperr.Unauthorized, "您的账号已在其他地方登录，本会话已退出。如非本人操作，请立即修改密码")
+
 // Authenticate returns the session and user for token on zone. Expired
 // sessions (idle or absolute) are deleted and answer ErrNoSession.
 func (s *Service) Authenticate(ctx context.Context, zone Zone, token string) (*Session, *User, error) {
@@ -112,6 +119,10 @@ func (s *Service) Authenticate(ctx context.Context, zone Zone, token string) (*S
 	se.CreatedAt, se.LastSeenAt, se.ExpiresAt = db.FromMicros(created), db.FromMicros(seen), db.FromMicros(exp)
 	if se.Zone != zone || u.Disabled {
 		return nil, nil, ErrNoSession
+	}
+	if se.Stage == stageReplaced {
+		_, _ = s.db.Exec(ctx, `DELETE FROM sessions WHERE id = $1`, id)
+		return nil, nil, ErrSessionReplaced
 	}
 	now := s.clock.Now()
 	if !now.Before(se.ExpiresAt) || !now.Before(se.LastSeenAt.Add(s.idle(ctx, zone))) {
@@ -184,7 +195,7 @@ func (s *Service) LogoutEverywhere(ctx context.Context, u *User) (int64, error) 
 // Sessions lists the live sessions of a user, newest first.
 func (s *Service) Sessions(ctx context.Context, userID int64) ([]Session, error) {
 	rows, err := s.db.Query(ctx, `SELECT id, zone, stage, created_at, last_seen_at, expires_at, client_addr, user_agent
-		FROM sessions WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at DESC`, userID, db.Micros(s.clock.Now()))
+		FROM sessions WHERE user_id = $1 AND expires_at > $2 AND stage <> 'replaced' ORDER BY created_at DESC`, userID, db.Micros(s.clock.Now()))
 	if err != nil {
 		return nil, err
 	}
@@ -263,7 +274,8 @@ func (s *Service) endExcessSessions(ctx context.Context, u *User, keep string) e
 	}
 	ended := ids[limit-1:]
 	for _, id := range ended {
-		if _, err := s.db.Exec(ctx, `DELETE FROM sessions WHERE id = $1`, id); err != nil {
+		// Kept, marked, until its holder's next request tells them why.
+		if _, err := s.db.Exec(ctx, `UPDATE sessions SET stage = 'replaced' WHERE id = $1`, id); err != nil {
 			return err
 		}
 	}
@@ -289,7 +301,8 @@ func (s *Service) StaffSessions(ctx context.Context, by actor.Actor) ([]StaffSes
 	idleSince := now.Add(-s.idle(ctx, Office))
 	rows, err := s.db.Query(ctx, `SELECT s.id, s.user_id, s.stage, s.created_at, s.last_seen_at, s.expires_at, s.client_addr,
 		s.user_agent, u.login, u.display_name FROM sessions s JOIN users u ON u.id = s.user_id
-		WHERE s.zone = 'office' AND s.expires_at > $1 AND s.last_seen_at > $2 ORDER BY s.created_at DESC LIMIT 500`,
+		WHERE s.zone = 'office' AND s.expires_at > $1 AND s.last_seen_at > $2 AND s.stage <> 'replaced'
+		ORDER BY s.created_at DESC LIMIT 500`,
 		db.Micros(now), db.Micros(idleSince))
 	if err != nil {
 		return nil, err

@@ -269,6 +269,13 @@ func TestAdminSessionLimit(t *testing.T) {
 		return c
 	}
 	old, cur := login("sys"), login("sys")
+	// The older session's next page sends it to the login, which says why.
+	if r := old.Get("/office/"); r.Status != 303 && r.Status != 302 {
+		t.Fatalf("older admin session after a new login: %d", r.Status)
+	}
+	if r := old.Get("/office/login"); !strings.Contains(r.Body, "您的账号已在其他地方登录") {
+		t.Fatal("the login page does not say why the session ended")
+	}
 	if r := old.Get("/api/v1/session"); r.Status != 401 {
 		t.Fatalf("older admin session after a new login: %d", r.Status)
 	}
