@@ -41,17 +41,21 @@ func (s *Service) ResetPassword(ctx context.Context, by actor.Actor, userID int6
 	if err := by.Require(PermUsersManage); err != nil {
 		return err
 	}
-	u, err := s.UserByID(ctx, userID)
-	if err != nil {
-		return err
-	}
-	if u.ID == by.UserID {
+	if userID == by.UserID {
 		return apperr.New(apperr.Forbidden, "不能重置自己的密码，请使用修改密码功能")
 	}
-	if err := s.needsSecondAdmin(by, u); err != nil {
-		return err
-	}
-	return s.db.WithTx(ctx, func(ctx context.Context) error { return s.resetAndMail(ctx, u) })
+	// The target's roles are read in the transaction that writes, so a role
+	// granted meanwhile cannot slip an administrator past the check.
+	return s.db.WithTx(ctx, func(ctx context.Context) error {
+		u, err := s.UserByID(ctx, userID)
+		if err != nil {
+			return err
+		}
+		if err := s.needsSecondAdmin(by, u); err != nil {
+			return err
+		}
+		return s.resetAndMail(ctx, u)
+	})
 }
 
 // resetAndMail sets a generated one-time password on u and mails it to u,
@@ -120,14 +124,16 @@ func (s *Service) SetDisabled(ctx context.Context, by actor.Actor, userID int64,
 	if by.UserID != 0 && by.UserID == userID {
 		return apperr.New(apperr.Forbidden, "不能停用自己的账号")
 	}
-	target, err := s.UserByID(ctx, userID)
-	if err != nil {
-		return err
-	}
-	if err := s.needsSecondAdmin(by, target); err != nil {
-		return err
-	}
-	return s.db.WithTx(ctx, func(ctx context.Context) error { return s.setDisabled(ctx, userID, disabled, reason) })
+	return s.db.WithTx(ctx, func(ctx context.Context) error {
+		target, err := s.UserByID(ctx, userID)
+		if err != nil {
+			return err
+		}
+		if err := s.needsSecondAdmin(by, target); err != nil {
+			return err
+		}
+		return s.setDisabled(ctx, userID, disabled, reason)
+	})
 }
 
 func (s *Service) setDisabled(ctx context.Context, userID int64, disabled bool, reason string) error {
