@@ -378,3 +378,78 @@ func TestCreateUserValidation(t *testing.T) {
 		t.Fatalf("duplicate login: %v", err)
 	}
 }
+
+// Staff and public login names are separate namespaces, each listener sees
+// its own, and failures on one never lock the other.
+func TestLoginNamesArePerZone(t *testing.T) {
+	e := newEnv(t)
+	staff := e.user(t, "bob", account.Office, account.DistrictOfficer)
+	public := e.user(t, "bob", account.Internet, account.Applicant)
+	if staff.ID == public.ID {
+		t.Fatal("one account for two zones")
+	}
+	if _, err := e.svc.CreateUser(e.ctx, account.NewUser{Login: "BOB", DisplayName: "x", Zone: account.Office, Password: goodPW}); !apperr.Is(err, apperr.Invalid) {
+		t.Fatalf("second staff bob: %v", err)
+	}
+	if u, err := e.svc.UserByLogin(e.ctx, "bob"); err != nil || u.ID != staff.ID {
+		t.Fatalf("console lookup: %v", err)
+	}
+	for range 5 {
+		_, _ = e.svc.Login(e.ctx, account.Internet, "bob", "Wrong#Pass9", "", "")
+	}
+	if _, err := e.svc.Login(e.ctx, account.Internet, "bob", goodPW, "", ""); !apperr.Is(err, apperr.Locked) {
+		t.Fatalf("internet bob after five failures: %v", err)
+	}
+	res, err := e.svc.Login(e.ctx, account.Office, "bob", goodPW, "", "")
+	if err != nil || res.User.ID != staff.ID {
+		t.Fatalf("office bob: %v", err)
+	}
+	if err := e.svc.UnlockIn(e.ctx, account.Internet, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := e.svc.Login(e.ctx, account.Internet, "bob", goodPW, "", ""); err != nil || res.User.ID != public.ID {
+		t.Fatalf("internet bob after unlock: %v", err)
+	}
+}
+
+// An approval needs an administrator of another role than the requester's,
+// who is neither the requester nor the account concerned.
+func TestAdminRequestDeciders(t *testing.T) {
+	e := newEnv(t)
+	sys := e.user(t, "sys", account.Office, account.SystemAdmin)
+	sys2 := e.user(t, "sys2", account.Office, account.SystemAdmin)
+	sec := e.user(t, "sec", account.Office, account.SecurityAdmin)
+	aud := e.user(t, "aud", account.Office, account.AuditAdmin)
+	clerk := e.user(t, "clerk", account.Office, account.CityOfficer)
+	if err := e.svc.SetDisabled(e.ctx, sys.Actor(), sec.ID, true, "x"); !apperr.Is(err, apperr.Forbidden) {
+		t.Fatalf("direct disable of an admin: %v", err)
+	}
+	if _, err := e.svc.RequestAdminAction(e.ctx, sys.Actor(), clerk.ID, account.AdminDisable, "x"); !apperr.Is(err, apperr.Conflict) {
+		t.Fatalf("request on a non-admin: %v", err)
+	}
+	req, err := e.svc.RequestAdminAction(e.ctx, sys.Actor(), sys2.ID, account.AdminDisable, "离职")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.RequestAdminAction(e.ctx, sys.Actor(), sys2.ID, account.AdminDisable, "again"); !apperr.Is(err, apperr.Conflict) {
+		t.Fatalf("second pending request: %v", err)
+	}
+	for _, by := range []*account.User{sys, sys2, clerk} {
+		if err := e.svc.DecideAdminRequest(e.ctx, by.Actor(), req.ID, true, ""); !apperr.Is(err, apperr.Forbidden) {
+			t.Errorf("%s approved: %v", by.Login, err)
+		}
+	}
+	if err := e.svc.DecideAdminRequest(e.ctx, sec.Actor(), req.ID, false, "理由不足"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.DecideAdminRequest(e.ctx, aud.Actor(), req.ID, true, ""); !apperr.Is(err, apperr.Conflict) {
+		t.Fatalf("decided twice: %v", err)
+	}
+	if u, _ := e.svc.UserByID(e.ctx, sys2.ID); u.Disabled {
+		t.Fatal("a rejected request was applied")
+	}
+	// A reset needs a mailbox: without the outbox it is refused up front.
+	if _, err := e.svc.RequestAdminAction(e.ctx, sys.Actor(), aud.ID, account.AdminReset, "忘记密码"); !apperr.Is(err, apperr.Conflict) {
+		t.Fatalf("reset request without a mailbox: %v", err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"math/big"
+	"slices"
 
 	"jifen/internal/actor"
 	"jifen/internal/audit"
@@ -30,27 +31,68 @@ func (s *Service) CreateStaff(ctx context.Context, by actor.Actor, login, name, 
 }
 
 // ResetPassword gives a staff account a new one-time password that must be
-// changed at the next login, ends its sessions and clears its lockout.
-func (s *Service) ResetPassword(ctx context.Context, by actor.Actor, userID int64) (string, error) {
+// changed at the next login, ends its sessions and clears its lockout. The
+// password is mailed to the account's own address and shown to no one: the
+// administrator who reset it never sees it. An account without an e-mail
+// address cannot be reset this way. An administrator's account is not reset
+// here: the system administrator asks (RequestAdminAction) and another
+// administrator of another role approves.
+func (s *Service) ResetPassword(ctx context.Context, by actor.Actor, userID int64) error {
 	if err := by.Require(PermUsersManage); err != nil {
-		return "", err
+		return err
 	}
-	u, err := s.UserByID(ctx, userID)
-	if err != nil {
-		return "", err
+	if userID == by.UserID {
+		return apperr.New(apperr.Forbidden, "不能重置自己的密码，请使用修改密码功能")
 	}
-	if u.ID == by.UserID {
-		return "", apperr.New(apperr.Forbidden, "不能重置自己的密码，请使用修改密码功能")
+	// The target's roles are read in the transaction that writes, so a role
+	// granted meanwhile cannot slip an administrator past the check.
+	return s.db.WithTx(ctx, func(ctx context.Context) error {
+		u, err := s.UserByID(ctx, userID)
+		if err != nil {
+			return err
+		}
+		if err := s.needsSecondAdmin(by, u); err != nil {
+			return err
+		}
+		return s.resetAndMail(ctx, u)
+	})
+}
+
+// resetAndMail sets a generated one-time password on u and mails it to u,
+// in ctx's transaction.
+func (s *Service) resetAndMail(ctx context.Context, u *User) error {
+	if s.outbox == nil || u.Email == "" {
+		return errNoMailbox
 	}
 	pw, err := GeneratePassword(u.Login)
 	if err != nil {
-		return "", apperr.Wrap(err)
+		return err
 	}
 	hash, err := s.hasher.Hash(ctx, pw)
 	if err != nil {
-		return "", apperr.Wrap(err)
+		return err
 	}
-	return pw, s.SetPasswordHash(ctx, u, hash, true, "account.password_reset")
+	if err := s.SetPasswordHash(ctx, u, hash, true, "account.password_reset"); err != nil {
+		return err
+	}
+	body := "您在北京市积分落户管理信息系统的账号（登录名 " + u.Login + "）的密码已由管理员重置。\n\n" +
+		"一次性密码：" + pw + "\n\n请尽快登录，系统会要求您立即设置新密码。此前登录的会话均已退出。\n"
+	return s.mailOwner(ctx, u, "您的账号密码已重置", body, "account.password_reset", "")
+}
+
+// needsSecondAdmin refuses a direct action on an administrator's account:
+// 三员分立 lets no administrator act alone on another administrator. The
+// server console (the operator at the machine, who bootstraps the three) is
+// exempt.
+func (s *Service) needsSecondAdmin(by actor.Actor, target *User) error {
+	if target.IsAdmin() && !onConsole(by) {
+		return apperr.New(apperr.Forbidden, "对管理员账号的操作需要另一名其他角色的管理员审批，请提交申请")
+	}
+	return nil
+}
+
+func onConsole(by actor.Actor) bool {
+	return by.UserID == 0 && slices.Contains(by.Roles, actor.Console)
 }
 
 // SetPasswordHash stores a new password hash, ends the user's sessions and
@@ -65,14 +107,16 @@ func (s *Service) SetPasswordHash(ctx context.Context, u *User, hash string, mus
 		if _, err := s.db.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, u.ID); err != nil {
 			return err
 		}
-		if _, err := s.db.Exec(ctx, `DELETE FROM login_attempts WHERE login = $1`, u.Login); err != nil {
+		if _, err := s.db.Exec(ctx, `DELETE FROM login_attempts WHERE zone = $1 AND login = $2`, string(u.Zone), u.Login); err != nil {
 			return err
 		}
 		return s.audit.Record(ctx, audit.Entry{Action: action, ObjectType: "user", ObjectID: fmt.Sprint(u.ID)})
 	})
 }
 
-// SetDisabled disables or re-enables an account; disabling ends its sessions.
+// SetDisabled disables or re-enables an account; disabling ends its
+// sessions. An administrator's account is changed only through an approved
+// request (RequestAdminAction), except from the server console.
 func (s *Service) SetDisabled(ctx context.Context, by actor.Actor, userID int64, disabled bool, reason string) error {
 	if err := by.Require(PermUsersManage); err != nil {
 		return err
@@ -80,25 +124,36 @@ func (s *Service) SetDisabled(ctx context.Context, by actor.Actor, userID int64,
 	if by.UserID != 0 && by.UserID == userID {
 		return apperr.New(apperr.Forbidden, "不能停用自己的账号")
 	}
+	return s.db.WithTx(ctx, func(ctx context.Context) error {
+		target, err := s.UserByID(ctx, userID)
+		if err != nil {
+			return err
+		}
+		if err := s.needsSecondAdmin(by, target); err != nil {
+			return err
+		}
+		return s.setDisabled(ctx, userID, disabled, reason)
+	})
+}
+
+func (s *Service) setDisabled(ctx context.Context, userID int64, disabled bool, reason string) error {
 	action := "account.enable"
 	if disabled {
 		action = "account.disable"
 	}
-	return s.db.WithTx(ctx, func(ctx context.Context) error {
-		res, err := s.db.Exec(ctx, `UPDATE users SET disabled = $1, updated_at = $2 WHERE id = $3`, disabled, db.Micros(s.clock.Now()), userID)
-		if err != nil {
+	res, err := s.db.Exec(ctx, `UPDATE users SET disabled = $1, updated_at = $2 WHERE id = $3`, disabled, db.Micros(s.clock.Now()), userID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return errUserNotFound
+	}
+	if disabled {
+		if _, err := s.db.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, userID); err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return errUserNotFound
-		}
-		if disabled {
-			if _, err := s.db.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, userID); err != nil {
-				return err
-			}
-		}
-		return s.audit.Record(ctx, audit.Entry{Action: action, ObjectType: "user", ObjectID: fmt.Sprint(userID), Reason: reason})
-	})
+	}
+	return s.audit.Record(ctx, audit.Entry{Action: action, ObjectType: "user", ObjectID: fmt.Sprint(userID), Reason: reason})
 }
 
 // GeneratePassword returns a random 14-character password that meets the

@@ -120,7 +120,7 @@ func (s *Service) VerifyTOTP(ctx context.Context, se *Session, u *User, code str
 		return "", "", apperr.Field("code", "请先扫描二维码绑定动态口令")
 	}
 	now := s.clock.Now()
-	if locked, err := s.isLocked(ctx, u.Login, now); err != nil {
+	if locked, err := s.isLocked(ctx, u.Zone, u.Login, now); err != nil {
 		return "", "", apperr.Wrap(err)
 	} else if locked {
 		return "", "", ErrLocked
@@ -131,7 +131,7 @@ func (s *Service) VerifyTOTP(ctx context.Context, se *Session, u *User, code str
 	}
 	step, ok := totp.Validate(secret, code, now, 1)
 	if !ok || step <= u.TOTPLastStep {
-		if err := s.loginFailed(ctx, u.ID, u.Login, string(u.PrimaryRole()), "wrong or reused TOTP code", now); apperr.Is(err, apperr.Locked) {
+		if err := s.loginFailed(ctx, u.Zone, u.ID, u.Login, string(u.PrimaryRole()), "wrong or reused TOTP code", now); apperr.Is(err, apperr.Locked) {
 			return "", "", err
 		}
 		return "", "", apperr.Field("code", "动态口令不正确或已使用，请输入验证器中显示的最新6位数字")
@@ -143,11 +143,14 @@ func (s *Service) VerifyTOTP(ctx context.Context, se *Session, u *User, code str
 			step, db.Micros(now), u.ID); err != nil {
 			return err
 		}
-		if _, err := s.db.Exec(ctx, `DELETE FROM login_attempts WHERE login = $1`, u.Login); err != nil {
+		if _, err := s.db.Exec(ctx, `DELETE FROM login_attempts WHERE zone = $1 AND login = $2`, string(u.Zone), u.Login); err != nil {
 			return err
 		}
 		var err error
 		if token, err = s.renew(ctx, se, StageFull); err != nil {
+			return err
+		}
+		if err := s.endExcessSessions(ctx, u, se.ID); err != nil {
 			return err
 		}
 		action := "account.totp_verify"

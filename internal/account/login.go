@@ -27,30 +27,33 @@ type LoginResult struct {
 	Next    Stage // what the session must do before anything else
 }
 
-// Login checks a password for zone and opens a session. Unknown logins,
-// wrong passwords, disabled accounts and accounts of the other zone all
-// answer ErrBadCredentials; a login name with too many recent failures
-// answers ErrLocked whether or not an account has that name, and its
-// password is not even checked.
+// Login checks a password for zone and opens a session. Login names are
+// looked up in the zone's own namespace only: a staff name tried on the
+// internet listener is an unknown login there, hashed against a dummy and
+// counted against the internet's counter of that name, never the staff
+// account's. Unknown logins, wrong passwords and disabled accounts all
+// answer ErrBadCredentials; a login name with too many recent failures in
+// the zone answers ErrLocked whether or not an account has that name, and
+// its password is not even checked.
 func (s *Service) Login(ctx context.Context, zone Zone, login, pw, addr, ua string) (*LoginResult, error) {
 	login = NormalizeLogin(login)
 	if len(login) > 64 {
 		login = login[:64]
 	}
 	now := s.clock.Now()
-	if locked, err := s.isLocked(ctx, login, now); err != nil {
+	if locked, err := s.isLocked(ctx, zone, login, now); err != nil {
 		return nil, apperr.Wrap(err)
 	} else if locked {
-		s.auditLogin(ctx, 0, login, "", "account.login", audit.Denied, "locked")
+		s.auditLogin(ctx, 0, login, "", "account.login", audit.Denied, "locked in the "+string(zone)+" zone")
 		return nil, ErrLocked
 	}
-	u, err := s.UserByLogin(ctx, login)
+	u, err := s.UserInZone(ctx, zone, login)
 	if err != nil && !apperr.Is(err, apperr.NotFound) {
 		return nil, apperr.Wrap(err)
 	}
 	if u == nil {
 		_ = s.hasher.DummyVerify(ctx)
-		return nil, s.loginFailed(ctx, 0, login, "", "unknown login", now)
+		return nil, s.loginFailed(ctx, zone, 0, login, "", "unknown login in the "+string(zone)+" zone", now)
 	}
 	ok, err := s.hasher.Verify(ctx, u.PasswordHash, pw)
 	if err != nil {
@@ -58,21 +61,24 @@ func (s *Service) Login(ctx context.Context, zone Zone, login, pw, addr, ua stri
 	}
 	switch {
 	case !ok:
-		return nil, s.loginFailed(ctx, u.ID, login, string(u.PrimaryRole()), "wrong password", now)
+		return nil, s.loginFailed(ctx, zone, u.ID, login, string(u.PrimaryRole()), "wrong password", now)
 	case u.Disabled:
-		return nil, s.loginFailed(ctx, u.ID, login, string(u.PrimaryRole()), "account disabled", now)
-	case u.Zone != zone:
-		return nil, s.loginFailed(ctx, u.ID, login, string(u.PrimaryRole()), "account of the "+string(u.Zone)+" zone", now)
+		return nil, s.loginFailed(ctx, zone, u.ID, login, string(u.PrimaryRole()), "account disabled", now)
 	}
 	next := s.nextStage(ctx, u, StageFull, now)
 	var res *LoginResult
 	err = s.db.WithTx(ctx, func(ctx context.Context) error {
-		if _, err := s.db.Exec(ctx, `DELETE FROM login_attempts WHERE login = $1`, login); err != nil {
+		if _, err := s.db.Exec(ctx, `DELETE FROM login_attempts WHERE zone = $1 AND login = $2`, string(zone), login); err != nil {
 			return err
 		}
 		token, err := s.createSession(ctx, u, zone, next, addr, ua)
 		if err != nil {
 			return err
+		}
+		if next == StageFull {
+			if err := s.endExcessSessions(ctx, u, sessionID(token)); err != nil {
+				return err
+			}
 		}
 		res = &LoginResult{Token: token, User: u, Next: next}
 		res.Session, err = s.sessionByID(ctx, sessionID(token))
@@ -120,31 +126,32 @@ func (s *Service) sessionByID(ctx context.Context, id string) (*Session, error) 
 	return se, nil
 }
 
-func (s *Service) isLocked(ctx context.Context, login string, now time.Time) (bool, error) {
+func (s *Service) isLocked(ctx context.Context, zone Zone, login string, now time.Time) (bool, error) {
 	var until int64
-	err := s.db.QueryRow(ctx, `SELECT locked_until FROM login_attempts WHERE login = $1`, login).Scan(&until)
+	err := s.db.QueryRow(ctx, `SELECT locked_until FROM login_attempts WHERE zone = $1 AND login = $2`, string(zone), login).Scan(&until)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
 	return until > db.Micros(now), err
 }
 
-// loginFailed counts a failure against the login name (known or not), locks
-// it at the threshold, and records both in the audit trail.
-func (s *Service) loginFailed(ctx context.Context, userID int64, login, role, why string, now time.Time) error {
+// loginFailed counts a failure against the login name (known or not) in the
+// zone it was tried on, locks it there at the threshold, and records both in
+// the audit trail.
+func (s *Service) loginFailed(ctx context.Context, zone Zone, userID int64, login, role, why string, now time.Time) error {
 	threshold := s.settings.Int(ctx, settings.LockoutThreshold)
 	lockFor := time.Duration(s.settings.Int(ctx, settings.LockoutMinutes)) * time.Minute
 	locked := false
 	err := s.db.WithTx(ctx, func(ctx context.Context) error {
 		var failures int
 		var until int64
-		err := s.db.QueryRow(ctx, `SELECT failures, locked_until FROM login_attempts WHERE login = $1`+s.db.ForUpdate(), login).
-			Scan(&failures, &until)
+		err := s.db.QueryRow(ctx, `SELECT failures, locked_until FROM login_attempts WHERE zone = $1 AND login = $2`+s.db.ForUpdate(),
+			string(zone), login).Scan(&failures, &until)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			failures = 0
-			if _, err := s.db.Exec(ctx, `INSERT INTO login_attempts (login, failures, locked_until, updated_at) VALUES ($1, 0, 0, $2)
-				ON CONFLICT (login) DO NOTHING`, login, db.Micros(now)); err != nil {
+			if _, err := s.db.Exec(ctx, `INSERT INTO login_attempts (zone, login, failures, locked_until, updated_at)
+				VALUES ($1, $2, 0, 0, $3) ON CONFLICT (zone, login) DO NOTHING`, string(zone), login, db.Micros(now)); err != nil {
 				return err
 			}
 		case err != nil:
@@ -159,8 +166,8 @@ func (s *Service) loginFailed(ctx context.Context, userID int64, login, role, wh
 			until = db.Micros(now.Add(lockFor))
 			locked = true
 		}
-		if _, err := s.db.Exec(ctx, `UPDATE login_attempts SET failures = $1, locked_until = $2, updated_at = $3 WHERE login = $4`,
-			failures, until, db.Micros(now), login); err != nil {
+		if _, err := s.db.Exec(ctx, `UPDATE login_attempts SET failures = $1, locked_until = $2, updated_at = $3
+			WHERE zone = $4 AND login = $5`, failures, until, db.Micros(now), string(zone), login); err != nil {
 			return err
 		}
 		if err := s.audit.Record(ctx, audit.Entry{ActorID: userID, ActorLogin: login, ActorRole: role,
@@ -170,7 +177,7 @@ func (s *Service) loginFailed(ctx context.Context, userID int64, login, role, wh
 		if locked {
 			return s.audit.Record(ctx, audit.Entry{ActorID: userID, ActorLogin: login, ActorRole: role,
 				Action: "account.lockout", ObjectType: "user", ObjectID: idString(userID), Outcome: audit.Success,
-				Reason: fmt.Sprintf("%d consecutive failures; locked for %s", failures, lockFor)})
+				Reason: fmt.Sprintf("%d consecutive failures in the %s zone; locked for %s", failures, zone, lockFor)})
 		}
 		return nil
 	})
@@ -200,7 +207,8 @@ func idString(id int64) string {
 	return fmt.Sprint(id)
 }
 
-// Unlock clears the failure count of a login name (an administrator's action).
+// Unlock clears the failure counts of a login name in both zones (the
+// server console's action, which names no zone).
 func (s *Service) Unlock(ctx context.Context, login string) error {
 	login = NormalizeLogin(login)
 	return s.db.WithTx(ctx, func(ctx context.Context) error {
@@ -208,5 +216,19 @@ func (s *Service) Unlock(ctx context.Context, login string) error {
 			return err
 		}
 		return s.audit.Record(ctx, audit.Entry{Action: "account.unlock", ObjectType: "login", ObjectID: login})
+	})
+}
+
+// UnlockIn clears the failure count of a login name in one zone (the office
+// unlocks a staff account: the internet's counter of the same name is not
+// the staff account's).
+func (s *Service) UnlockIn(ctx context.Context, zone Zone, login string) error {
+	login = NormalizeLogin(login)
+	return s.db.WithTx(ctx, func(ctx context.Context) error {
+		if _, err := s.db.Exec(ctx, `DELETE FROM login_attempts WHERE zone = $1 AND login = $2`, string(zone), login); err != nil {
+			return err
+		}
+		return s.audit.Record(ctx, audit.Entry{Action: "account.unlock", ObjectType: "login", ObjectID: login,
+			Reason: "zone=" + string(zone)})
 	})
 }

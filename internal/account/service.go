@@ -14,6 +14,7 @@ import (
 	"jifen/internal/platform/crypto"
 	"jifen/internal/platform/db"
 	"jifen/internal/platform/ident"
+	"jifen/internal/platform/mail"
 	"jifen/internal/platform/password"
 	"jifen/internal/rules"
 	"jifen/internal/settings"
@@ -27,12 +28,19 @@ type Service struct {
 	hasher   *password.Hasher
 	keys     *crypto.Keyring
 	settings *settings.Store
+	outbox   *mail.Outbox
 }
 
 // NewService wires the account service.
 func NewService(d *db.DB, a *audit.Log, c clock.Clock, h *password.Hasher, k *crypto.Keyring, st *settings.Store) *Service {
 	return &Service{db: d, audit: a, clock: c, hasher: h, keys: k, settings: st}
 }
+
+// WithMail gives the service the mail outbox through which it tells an
+// account's owner what was done to the account: a reset password, a second
+// registration of their ID number. Without it those actions are refused
+// (a reset) or tell no one (a registration).
+func (s *Service) WithMail(out *mail.Outbox) *Service { s.outbox = out; return s }
 
 // Hasher returns the password hasher (for the synthetic population, which
 // hashes one shared password once).
@@ -154,7 +162,7 @@ func (s *Service) insertUser(ctx context.Context, in NewUser, hash, phoneEnc, ph
 			in.Login, in.DisplayName, string(in.Zone), in.Email, phoneEnc, phoneIdx, hash, now, in.MustChange, in.Demo, in.District,
 			now, now).Scan(&id)
 		if db.IsUniqueViolation(err) {
-			return apperr.Field("login", "该登录名已被使用，请换一个")
+			return apperr.Field("login", MsgLoginTaken)
 		}
 		if err != nil {
 			return err
@@ -174,6 +182,11 @@ func (s *Service) insertUser(ctx context.Context, in NewUser, hash, phoneEnc, ph
 	}
 	return s.UserByID(ctx, id)
 }
+
+// MsgLoginTaken answers a login name another account of the same zone
+// holds. Staff and public names are separate namespaces, so registration on
+// the internet never learns of a staff name.
+const MsgLoginTaken = "该登录名已被使用，请换一个"
 
 // conflictingRoles enforces 三员分立: an account holds at most one of the
 // three administrator roles, and never an administrator role together with

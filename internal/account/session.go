@@ -6,7 +6,11 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"time"
+
+	"jifen/internal/actor"
+	"jifen/internal/audit"
 
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/crypto"
@@ -23,6 +27,9 @@ const (
 	StageFull           Stage = ""
 	StageChangePassword Stage = "change_password"
 	StageTOTP           Stage = "totp"
+	// stageReplaced marks a session ended by a newer login of the same
+	// account (the session limit): its next request is told why, once.
+	stageReplaced Stage = "replaced"
 )
 
 // Session is a server-side login session. The cookie holds a random token;
@@ -84,6 +91,10 @@ func (s *Service) createSession(ctx context.Context, u *User, zone Zone, stage S
 // ErrNoSession means the token names no live session.
 var ErrNoSession = apperr.New(apperr.Unauthorized, "登录已失效，请重新登录")
 
+// ErrSessionReplaced means the session was ended by a newer login of the same
+// account, beyond the account's limit of concurrent sessions.
+var ErrSessionReplaced = apperr.New(apperr.Unauthorized, "您的账号已在其他地方登录，本会话已退出。如非本人操作，请立即修改密码")
+
 // Authenticate returns the session and user for token on zone. Expired
 // sessions (idle or absolute) are deleted and answer ErrNoSession.
 func (s *Service) Authenticate(ctx context.Context, zone Zone, token string) (*Session, *User, error) {
@@ -108,6 +119,10 @@ func (s *Service) Authenticate(ctx context.Context, zone Zone, token string) (*S
 	se.CreatedAt, se.LastSeenAt, se.ExpiresAt = db.FromMicros(created), db.FromMicros(seen), db.FromMicros(exp)
 	if se.Zone != zone || u.Disabled {
 		return nil, nil, ErrNoSession
+	}
+	if se.Stage == stageReplaced {
+		_, _ = s.db.Exec(ctx, `DELETE FROM sessions WHERE id = $1`, id)
+		return nil, nil, ErrSessionReplaced
 	}
 	now := s.clock.Now()
 	if !now.Before(se.ExpiresAt) || !now.Before(se.LastSeenAt.Add(s.idle(ctx, zone))) {
@@ -180,7 +195,7 @@ func (s *Service) LogoutEverywhere(ctx context.Context, u *User) (int64, error) 
 // Sessions lists the live sessions of a user, newest first.
 func (s *Service) Sessions(ctx context.Context, userID int64) ([]Session, error) {
 	rows, err := s.db.Query(ctx, `SELECT id, zone, stage, created_at, last_seen_at, expires_at, client_addr, user_agent
-		FROM sessions WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at DESC`, userID, db.Micros(s.clock.Now()))
+		FROM sessions WHERE user_id = $1 AND expires_at > $2 AND stage <> 'replaced' ORDER BY created_at DESC`, userID, db.Micros(s.clock.Now()))
 	if err != nil {
 		return nil, err
 	}
@@ -207,4 +222,122 @@ func (s *Service) PurgeExpiredSessions(ctx context.Context) (int64, error) {
 		return 0, err
 	}
 	return res.RowsAffected()
+}
+
+// sessionLimit is how many full sessions a staff account may hold at once
+// (0: no limit): the security administrator's settings, one for the three
+// administrators and one for every other staff member. Internet accounts
+// have no limit.
+func (s *Service) sessionLimit(ctx context.Context, u *User) int {
+	switch {
+	case !u.IsStaff():
+		return 0
+	case u.IsAdmin():
+		return s.settings.Int(ctx, settings.MaxSessionsAdmin)
+	default:
+		return s.settings.Int(ctx, settings.MaxSessionsStaff)
+	}
+}
+
+// endExcessSessions ends the oldest full sessions of u beyond its limit,
+// keeping keep (the session that just became full), in ctx's transaction.
+// A new login wins over an old one: an administrator who left a session open
+// on another machine, or whose session was stolen, is never locked out by
+// it, and the older holder is sent back to the login page. It is called
+// when a session completes its last step (the second factor), so a password
+// alone cannot end anyone's session.
+func (s *Service) endExcessSessions(ctx context.Context, u *User, keep string) error {
+	limit := s.sessionLimit(ctx, u)
+	if limit <= 0 {
+		return nil
+	}
+	rows, err := s.db.Query(ctx, `SELECT id FROM sessions WHERE user_id = $1 AND stage = '' AND id <> $2
+		ORDER BY created_at DESC, id`, u.ID, keep)
+	if err != nil {
+		return err
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(ids) < limit {
+		return nil
+	}
+	ended := ids[limit-1:]
+	for _, id := range ended {
+		// Kept, marked, until its holder's next request tells them why.
+		if _, err := s.db.Exec(ctx, `UPDATE sessions SET stage = 'replaced' WHERE id = $1`, id); err != nil {
+			return err
+		}
+	}
+	return s.auditUser(ctx, u, "account.session_replaced",
+		fmt.Sprintf("limit=%d; %d older session(s) ended by a new login", limit, len(ended)))
+}
+
+// StaffSession is a live staff session with its account, for the security
+// administrator.
+type StaffSession struct {
+	Session
+	Login       string
+	DisplayName string
+}
+
+// StaffSessions lists every live staff session, newest first (the security
+// administrator's view; at most 500).
+func (s *Service) StaffSessions(ctx context.Context, by actor.Actor) ([]StaffSession, error) {
+	if err := by.Require(PermSecurityManage); err != nil {
+		return nil, err
+	}
+	now := s.clock.Now()
+	idleSince := now.Add(-s.idle(ctx, Office))
+	rows, err := s.db.Query(ctx, `SELECT s.id, s.user_id, s.stage, s.created_at, s.last_seen_at, s.expires_at, s.client_addr,
+		s.user_agent, u.login, u.display_name FROM sessions s JOIN users u ON u.id = s.user_id
+		WHERE s.zone = 'office' AND s.expires_at > $1 AND s.last_seen_at > $2 AND s.stage <> 'replaced'
+		ORDER BY s.created_at DESC LIMIT 500`,
+		db.Micros(now), db.Micros(idleSince))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []StaffSession
+	for rows.Next() {
+		se := StaffSession{Session: Session{Zone: Office}}
+		var st string
+		var c, l, e int64
+		if err := rows.Scan(&se.ID, &se.UserID, &st, &c, &l, &e, &se.ClientAddr, &se.UserAgent, &se.Login, &se.DisplayName); err != nil {
+			return nil, err
+		}
+		se.Stage = Stage(st)
+		se.CreatedAt, se.LastSeenAt, se.ExpiresAt = db.FromMicros(c), db.FromMicros(l), db.FromMicros(e)
+		out = append(out, se)
+	}
+	return out, rows.Err()
+}
+
+// EndStaffSession ends one staff session (the security administrator's
+// action, e.g. a session from an address nobody recognises).
+func (s *Service) EndStaffSession(ctx context.Context, by actor.Actor, id string) error {
+	if err := by.Require(PermSecurityManage); err != nil {
+		return err
+	}
+	return s.db.WithTx(ctx, func(ctx context.Context) error {
+		var uid int64
+		err := s.db.QueryRow(ctx, `DELETE FROM sessions WHERE id = $1 AND zone = 'office' RETURNING user_id`, id).Scan(&uid)
+		if errors.Is(err, sql.ErrNoRows) {
+			return apperr.New(apperr.NotFound, "该会话已结束")
+		}
+		if err != nil {
+			return err
+		}
+		return s.audit.Record(ctx, audit.Entry{Action: "account.session_end", ObjectType: "user", ObjectID: fmt.Sprint(uid)})
+	})
 }

@@ -72,6 +72,17 @@ func (u *User) PrimaryRole() Role {
 	return u.Roles[0]
 }
 
+// IsAdmin reports whether the account holds one of the three administrator
+// roles (三员).
+func (u *User) IsAdmin() bool {
+	for _, r := range u.Roles {
+		if ri, ok := Info(r); ok && ri.Admin {
+			return true
+		}
+	}
+	return false
+}
+
 // IsStaff reports whether the account belongs to the office zone.
 func (u *User) IsStaff() bool { return u.Zone == Office }
 
@@ -116,8 +127,8 @@ func scanUser(s interface{ Scan(...any) error }) (*User, error) {
 // errUserNotFound is returned when no account matches.
 var errUserNotFound = apperr.New(apperr.NotFound, "账号不存在")
 
-func (s *Service) userBy(ctx context.Context, where string, arg any) (*User, error) {
-	u, err := scanUser(s.db.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE `+where, arg))
+func (s *Service) userBy(ctx context.Context, where string, args ...any) (*User, error) {
+	u, err := scanUser(s.db.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE `+where, args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, &apperr.Error{Code: apperr.NotFound, Message: errUserNotFound.Message, Err: db.ErrNotFound}
 	}
@@ -135,9 +146,29 @@ func (s *Service) UserByID(ctx context.Context, id int64) (*User, error) {
 	return s.userBy(ctx, "id = $1", id)
 }
 
-// UserByLogin returns the account with login (case-insensitive).
+// UserByLogin returns the account with login (case-insensitive) for the
+// server console and the demo, which name no zone: staff and public login
+// names are separate namespaces, and when both hold the name the staff
+// account is the one meant (the console manages staff).
 func (s *Service) UserByLogin(ctx context.Context, login string) (*User, error) {
-	return s.userBy(ctx, "login = $1", NormalizeLogin(login))
+	u, err := s.UserInZone(ctx, Office, login)
+	if apperr.Is(err, apperr.NotFound) {
+		return s.UserInZone(ctx, Internet, login)
+	}
+	return u, err
+}
+
+// UserInZone returns the account with login (case-insensitive) in the
+// namespace of zone.
+func (s *Service) UserInZone(ctx context.Context, zone Zone, login string) (*User, error) {
+	return s.userBy(ctx, "zone = $1 AND login = $2", string(zone), NormalizeLogin(login))
+}
+
+// LoginTaken reports whether an account of zone already has login.
+func (s *Service) LoginTaken(ctx context.Context, zone Zone, login string) (bool, error) {
+	var n int
+	err := s.db.QueryRow(ctx, `SELECT count(*) FROM users WHERE zone = $1 AND login = $2`, string(zone), NormalizeLogin(login)).Scan(&n)
+	return n > 0, err
 }
 
 func (s *Service) rolesOf(ctx context.Context, id int64) ([]Role, error) {

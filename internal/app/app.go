@@ -117,6 +117,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	a.Rounds = round.NewService(a.DB, a.Audit, a.Clock)
 	a.Jobs = jobs.New(a.DB, log)
 	a.Outbox = mail.NewOutbox(a.DB, a.Clock)
+	a.Accounts.WithMail(a.Outbox)
 	a.AgencyOps = agencyops.New(a.DB, a.Audit, a.Clock, keys)
 	if err := a.buildCases(); err != nil {
 		_ = a.DB.Close()

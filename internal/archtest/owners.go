@@ -14,6 +14,7 @@ var Owners = map[string]string{
 	"user_roles":         "account",
 	"sessions":           "account",
 	"role_requests":      "account",
+	"admin_requests":     "account",
 	"settings":           "settings",
 	"audit_head":         "audit",
 	"audit_archives":     "audit",

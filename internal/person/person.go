@@ -130,9 +130,20 @@ func ValidateName(name string) (string, error) {
 	return name, nil
 }
 
+// ErrRegisteredAgain is what Register returns when the ID number already
+// has an account and everything else in the registration was valid: nothing
+// was created and the holder was told by e-mail. A surface answers it
+// exactly as it answers a new registration, so registration never reveals
+// which ID numbers have accounts (the answer must not be this error's).
+var ErrRegisteredAgain = errors.New("person: ID number already registered; holder notified")
+
 // Register creates an applicant's account and person record in one
-// transaction. One ID number has one account: a second registration is
-// refused (by the blind index's unique constraint as well as by the check).
+// transaction. One ID number has one account: a second registration
+// creates nothing (the blind index's unique constraint holds it too), tells
+// the holder by e-mail and returns the person as the registration describes
+// it (no id, no account) with ErrRegisteredAgain. Field errors, the login
+// name's included, are reported the same whether or not the ID number has
+// an account.
 func (s *Service) Register(ctx context.Context, r Registration) (*Person, *account.User, error) {
 	var fe []apperr.FieldError
 	id, err := ident.ValidateIDNumber(r.IDNumber, s.clock.Now())
@@ -160,6 +171,7 @@ func (s *Service) Register(ctx context.Context, r Registration) (*Person, *accou
 	}
 	var p *Person
 	var u *account.User
+	holder := false
 	err = s.db.WithTx(ctx, func(ctx context.Context) error {
 		idx := ""
 		if id != "" {
@@ -169,11 +181,25 @@ func (s *Service) Register(ctx context.Context, r Registration) (*Person, *accou
 				return err
 			}
 			if n > 0 {
-				fe = append(fe, apperr.FieldError{Field: "id_number", Message: "该身份证号已注册账号，请直接登录；如忘记密码请联系咨询电话"})
+				holder = true
 			}
 		}
 		if err := apperr.Fields(fe); err != nil {
 			return err
+		}
+		if holder {
+			// Answer a taken login name as the insert below would, then
+			// tell the holder: the same answers as for a new ID number.
+			if taken, err := s.accounts.LoginTaken(ctx, account.Internet, r.Login); err != nil {
+				return err
+			} else if taken {
+				return apperr.Field("login", account.MsgLoginTaken)
+			}
+			var holderID int64
+			if err := s.db.QueryRow(ctx, `SELECT user_id FROM persons WHERE id_idx = $1`, idx).Scan(&holderID); err != nil {
+				return err
+			}
+			return s.accounts.TellRegisteredAgain(ctx, holderID, account.NormalizeLogin(r.Login))
 		}
 		var err error
 		if u, err = s.accounts.InsertUser(ctx, prep); err != nil {
@@ -189,7 +215,8 @@ func (s *Service) Register(ctx context.Context, r Registration) (*Person, *accou
 			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, u.ID, enc, idx, name, birth, ident.IDSex(id),
 			db.Micros(s.clock.Now())).Scan(&pid); err != nil {
 			if db.IsUniqueViolation(err) {
-				return apperr.Field("id_number", "该身份证号已注册账号，请直接登录")
+				// A registration of the same ID number committed first.
+				return apperr.New(apperr.Conflict, "注册未完成，请稍后重试")
 			}
 			return err
 		}
@@ -202,6 +229,10 @@ func (s *Service) Register(ctx context.Context, r Registration) (*Person, *accou
 	})
 	if err != nil {
 		return nil, nil, err
+	}
+	if holder {
+		return &Person{Name: name, BirthDate: ident.IDBirthDate(id).Format("2006-01-02"), Sex: ident.IDSex(id),
+			IDMasked: ident.MaskIDNumber(id)}, nil, ErrRegisteredAgain
 	}
 	return p, u, nil
 }

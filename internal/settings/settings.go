@@ -59,6 +59,8 @@ const (
 	IdleOfficeMin      = "security.idle_office_minutes"
 	AbsoluteHours      = "security.session_absolute_hours"
 	PasswordMaxAgeDays = "security.password_max_age_days"
+	MaxSessionsAdmin   = "security.max_sessions_admin"
+	MaxSessionsStaff   = "security.max_sessions_staff"
 	SiteNotice         = "system.site_notice"
 	HelpdeskPhone      = "system.helpdesk_phone"
 	MailFrom           = "system.mail_from"
@@ -72,6 +74,8 @@ var Defs = []Def{
 	{IdleOfficeMin, "经办端空闲超时（分钟）", "工作人员无操作多长时间后自动退出", OwnerSecurity, "15", 5, 60, false},
 	{AbsoluteHours, "会话最长时间（小时）", "无论是否操作，登录多长时间后必须重新登录", OwnerSecurity, "12", 1, 24, false},
 	{PasswordMaxAgeDays, "工作人员密码有效期（天）", "工作人员密码使用多少天后必须更换", OwnerSecurity, "90", 30, 180, false},
+	{MaxSessionsAdmin, "管理员同时在线数", "系统、安全、审计管理员每个账号同时保持的登录数；超出时新登录使最早的登录退出", OwnerSecurity, "1", 1, 10, false},
+	{MaxSessionsStaff, "其他工作人员同时在线数", "其他工作人员每个账号同时保持的登录数，0为不限；超出时新登录使最早的登录退出", OwnerSecurity, "0", 0, 20, false},
 	{SiteNotice, "门户公告", "显示在互联网门户首页的公告，可为空", OwnerSystem, "", 0, 500, true},
 	{HelpdeskPhone, "咨询电话", "显示在页面底部的咨询电话", OwnerSystem, "12333", 0, 40, true},
 	{MailFrom, "系统发件地址", "系统邮件的发件人地址", OwnerSystem, "noreply@jifen.example", 0, 200, true},

@@ -9,6 +9,11 @@ import "regexp"
 // this shape so that Masked hides it.
 var secretPattern = regexp.MustCompile(`[A-Za-z0-9_-]{20,}`)
 
+// labelledSecret matches a secret shorter than a token that a message names
+// with a label — a reset password after 一次性密码：, a code after 验证码： —
+// whatever its characters; the label stays, the value is masked.
+var labelledSecret = regexp.MustCompile(`(一次性密码|临时密码|验证码|确认码)([：:]\s*)[^\s<]+`)
+
 // SecretMask is what Masked shows in place of a secret.
 const SecretMask = "******（已隐藏）"
 
@@ -16,8 +21,11 @@ const SecretMask = "******（已隐藏）"
 // one-time link) in its subject and bodies replaced by SecretMask: the
 // office reads the mail log, and must not be able to use what it reads.
 func Masked(m Message) Message {
-	m.Subject = secretPattern.ReplaceAllLiteralString(m.Subject, SecretMask)
-	m.Text = secretPattern.ReplaceAllLiteralString(m.Text, SecretMask)
-	m.HTML = secretPattern.ReplaceAllLiteralString(m.HTML, SecretMask)
+	m.Subject, m.Text, m.HTML = maskSecrets(m.Subject), maskSecrets(m.Text), maskSecrets(m.HTML)
 	return m
+}
+
+func maskSecrets(s string) string {
+	s = labelledSecret.ReplaceAllString(s, "${1}${2}"+SecretMask)
+	return secretPattern.ReplaceAllLiteralString(s, SecretMask)
 }

@@ -20,3 +20,18 @@ func TestMaskedHidesOneTimeSecretsOnly(t *testing.T) {
 		}
 	}
 }
+
+// A reset password is shorter than a token but named by its label: the
+// value is masked, the label and the rest of the message stay.
+func TestMaskedHidesLabelledSecrets(t *testing.T) {
+	const pw = "Kp3#x9!Lm2"
+	for _, text := range []string{"一次性密码：" + pw + "\n\n请尽快登录", "一次性密码: " + pw, "<p>验证码：" + pw + "</p>"} {
+		got := Masked(Message{Text: text}).Text
+		if strings.Contains(got, pw) || !strings.Contains(got, SecretMask) {
+			t.Errorf("%q masked as %q", text, got)
+		}
+	}
+	if got := Masked(Message{Text: "一次性密码：" + pw + "\n\n请尽快登录"}).Text; got != "一次性密码："+SecretMask+"\n\n请尽快登录" {
+		t.Errorf("masked %q", got)
+	}
+}

@@ -54,6 +54,10 @@ func (o *Office) Register(mux *web.Mux) {
 	mux.Handle("GET /office/admin/users/new", sh.RequireUser(account.PermUsersManage, o.userNew))
 	mux.Handle("POST /office/admin/users/new", sh.RequireUser(account.PermUsersManage, o.userCreate))
 	mux.Handle("POST /office/admin/users/{id}/{action}", sh.RequireUser(account.PermUsersManage, o.userAction))
+	mux.Handle("GET /office/admin/users/{id}/request", sh.RequireUser(account.PermUsersManage, o.userRequestPage))
+	// Any of the three administrators; the domain checks the role.
+	mux.Handle("GET /office/admin-requests", sh.RequireUser(account.PermOfficeHome, o.adminRequests))
+	mux.Handle("POST /office/admin-requests/{id}/{decision}", sh.RequireUser(account.PermOfficeHome, o.adminRequestDecide))
 	mux.Handle("GET /office/admin/settings", sh.RequireUser(account.PermConfigManage, o.settingsPage))
 	mux.Handle("POST /office/admin/settings", sh.RequireUser(account.PermConfigManage, o.settingsSave))
 
@@ -63,6 +67,8 @@ func (o *Office) Register(mux *web.Mux) {
 	mux.Handle("POST /office/security/roles/grant", sh.RequireUser(account.PermRolesManage, o.roleGrant))
 	mux.Handle("POST /office/security/roles/revoke", sh.RequireUser(account.PermRolesManage, o.roleRevoke))
 	mux.Handle("POST /office/security/roles/{id}/{decision}", sh.RequireUser(account.PermRolesManage, o.roleDecide))
+	mux.Handle("GET /office/security/sessions", sh.RequireUser(account.PermSecurityManage, o.staffSessions))
+	mux.Handle("POST /office/security/sessions/end", sh.RequireUser(account.PermSecurityManage, o.staffSessionEnd))
 
 	mux.Handle("GET /office/audit", sh.RequireUser(account.PermAuditRead, o.auditPage))
 	mux.Handle("GET /office/audit/export.csv", sh.RequireUser(account.PermAuditExport, o.auditExport))
@@ -97,6 +103,10 @@ func (o *Office) nav(u *account.User, path string) []ui.Nav {
 	add(account.PermCheckMonitor, "/office/inspection", "日巡检报告")
 	add(account.PermRolesManage, "/office/security/roles", "角色授权")
 	add(account.PermSecurityManage, "/office/security/settings", "安全参数")
+	add(account.PermSecurityManage, "/office/security/sessions", "在线会话")
+	if u.IsAdmin() {
+		items = append(items, ui.Nav{Href: "/office/admin-requests", Label: "管理员账号审批"})
+	}
 	add(account.PermAuditRead, "/office/audit", "审计日志")
 	items = append(items, ui.Nav{Href: "/office/account", Label: "账号与安全"})
 	for i := range items {

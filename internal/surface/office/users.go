@@ -97,17 +97,17 @@ func (o *Office) userAction(w http.ResponseWriter, r *http.Request) {
 	case "enable":
 		err, flash = o.sh.Accounts.SetDisabled(r.Context(), by, id, false, r.PostFormValue("reason")), "enabled"
 	case "unlock":
-		err, flash = o.sh.Accounts.Unlock(r.Context(), target.Login), "unlocked"
+		err, flash = o.sh.Accounts.UnlockIn(r.Context(), account.Office, target.Login), "unlocked"
 	case "reset":
-		pw, err := o.sh.Accounts.ResetPassword(r.Context(), by, id)
-		if err != nil {
-			web.WriteError(w, r, err)
+		// The new password goes to the owner's mailbox; this page never
+		// shows it.
+		err, flash = o.sh.Accounts.ResetPassword(r.Context(), by, id), "password_reset"
+	case "request":
+		if _, err := o.sh.Accounts.RequestAdminAction(r.Context(), by, id, r.PostFormValue("action"), r.PostFormValue("reason")); err != nil {
+			o.renderAdminRequestForm(w, r, target, err)
 			return
 		}
-		p := o.sh.Page(r, "密码已重置")
-		p.Data = userCreatedView{User: target, Password: pw}
-		o.sh.Render(w, r, http.StatusOK, "office_user_created", p)
-		return
+		flash = "admin_requested"
 	default:
 		web.NotFound(w, r)
 		return
@@ -117,4 +117,47 @@ func (o *Office) userAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	o.sh.Flash(w, r, "/office/admin/users", flash)
+}
+
+type adminRequestFormView struct {
+	User    *account.User
+	Actions []adminActionOption
+}
+
+type adminActionOption struct{ Value, Label string }
+
+// userRequestPage is the system administrator's form to ask for a reset,
+// disable or enable of an administrator's account, which another
+// administrator of another role approves.
+func (o *Office) userRequestPage(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		web.WriteError(w, r, err)
+		return
+	}
+	target, err := o.sh.Accounts.UserByID(r.Context(), id)
+	if err != nil || target.Zone != account.Office || !target.IsAdmin() {
+		web.WriteError(w, r, apperr.New(apperr.NotFound, "您访问的记录不存在"))
+		return
+	}
+	o.renderAdminRequestForm(w, r, target, nil)
+}
+
+func (o *Office) renderAdminRequestForm(w http.ResponseWriter, r *http.Request, target *account.User, err error) {
+	p := o.sh.Page(r, "申请操作管理员账号")
+	v := adminRequestFormView{User: target}
+	for _, a := range []string{account.AdminReset, account.AdminDisable, account.AdminEnable} {
+		if (a == account.AdminDisable && target.Disabled) || (a == account.AdminEnable && !target.Disabled) {
+			continue
+		}
+		v.Actions = append(v.Actions, adminActionOption{a, account.AdminActionName(a)})
+	}
+	status := http.StatusOK
+	if err != nil {
+		p.SetError(err)
+		p.Form["action"], p.Form["reason"] = r.PostFormValue("action"), r.PostFormValue("reason")
+		status = web.Status(err)
+	}
+	p.Data = v
+	o.sh.Render(w, r, status, "office_admin_request_new", p)
 }

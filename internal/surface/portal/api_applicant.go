@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -60,11 +61,21 @@ func (p *Portal) apiRegisterApplicant(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pp, _, err := p.svc.Persons.Register(r.Context(), person.Registration(in))
-	if err != nil {
+	if err != nil && !errors.Is(err, person.ErrRegisteredAgain) {
 		web.WriteError(w, r, err)
 		return
 	}
-	web.JSON(w, http.StatusCreated, personOut(pp))
+	// The same answer whether or not the ID number already had an account
+	// (then nothing was created and the holder was told by mail): only what
+	// the registration itself says, no id.
+	web.JSON(w, http.StatusCreated, registrationAnswer{Name: pp.Name, IDNumber: pp.IDMasked, BirthDate: pp.BirthDate, Sex: pp.Sex})
+}
+
+type registrationAnswer struct {
+	Name      string `json:"name"`
+	IDNumber  string `json:"id_number_masked"`
+	BirthDate string `json:"birth_date"`
+	Sex       string `json:"sex"`
 }
 
 type linkJSON struct {

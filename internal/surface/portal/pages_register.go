@@ -2,6 +2,7 @@ package portal
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -46,6 +47,9 @@ func (p *Portal) registerApplicantSubmit(w http.ResponseWriter, r *http.Request)
 		in.Password = ""
 	}
 	_, _, err := p.svc.Persons.Register(r.Context(), in)
+	if errors.Is(err, person.ErrRegisteredAgain) {
+		err = nil // answered like a new registration; the holder was told by mail
+	}
 	err = registrationError(err, mismatch, map[string]string{"display_name": "name"})
 	if err == nil {
 		web.Redirect(w, r, "/register/done?as=applicant")
@@ -166,7 +170,12 @@ func (p *Portal) registerEmployerSubmit(w http.ResponseWriter, r *http.Request) 
 type registeredView struct{ Employer bool }
 
 func (p *Portal) registeredPage(w http.ResponseWriter, r *http.Request) {
-	pg := p.page(r, "注册成功")
-	pg.Data = registeredView{Employer: r.URL.Query().Get("as") == "employer"}
+	v := registeredView{Employer: r.URL.Query().Get("as") == "employer"}
+	title := "注册已提交"
+	if v.Employer {
+		title = "注册成功"
+	}
+	pg := p.page(r, title)
+	pg.Data = v
 	p.sh.Render(w, r, http.StatusOK, "portal_registered", pg)
 }

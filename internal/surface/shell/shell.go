@@ -6,6 +6,7 @@ package shell
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -112,6 +113,9 @@ func (s *Shell) Authn(next http.Handler) http.Handler {
 				who = u.ActorAt(who.ClientAddr, who.RequestID)
 			case apperr.Is(err, apperr.Unauthorized):
 				s.clearCookie(w)
+				if errors.Is(err, account.ErrSessionReplaced) && !web.WantsJSON(r) {
+					s.setFlash(w, "session_replaced") // shown on the login page the request is sent to
+				}
 			default:
 				web.WriteError(w, r, err)
 				return
@@ -252,9 +256,13 @@ func (s *Shell) ErrorPage(w http.ResponseWriter, r *http.Request, e web.ErrorPag
 
 // Flash sets a one-time message shown on the next page, then redirects.
 func (s *Shell) Flash(w http.ResponseWriter, r *http.Request, to, code string) {
+	s.setFlash(w, code)
+	web.Redirect(w, r, to)
+}
+
+func (s *Shell) setFlash(w http.ResponseWriter, code string) {
 	http.SetCookie(w, &http.Cookie{Name: "jifen_flash", Value: code, Path: "/", HttpOnly: true, Secure: s.TLS,
 		SameSite: http.SameSiteLaxMode, MaxAge: 60})
-	web.Redirect(w, r, to)
 }
 
 // flashes are the messages a flash cookie may name (the cookie holds a
@@ -272,6 +280,10 @@ var flashes = map[string]string{
 	"disabled":          "账号已停用。",
 	"enabled":           "账号已启用。",
 	"unlocked":          "已解除锁定。",
+	"password_reset":    "密码已重置：新的一次性密码已发送到该账号登记的电子邮箱，不在本页显示。",
+	"admin_requested":   "申请已提交：对管理员账号的操作须由另一名其他角色的管理员审批后生效。",
+	"session_ended":     "已结束该会话。",
+	"session_replaced":  "您的账号已在其他地方登录，本会话已退出。如非本人操作，请登录后立即修改密码。",
 	"logged_out":        "您已安全退出。",
 	"employer_verified": "已核验通过，系统已生成单位注册码。",
 	"employer_rejected": "已记录不予核验。",
