@@ -10,6 +10,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"jifen/internal/agency"
 	"jifen/internal/platform/db"
 	"jifen/internal/platform/jobs"
 	"jifen/internal/platform/retry"
@@ -24,9 +25,13 @@ import (
 // and .applied), so a job River runs twice — its worker presumed dead —
 // takes effect once.
 const (
-	// QueryQueue holds the agency queries: as many run at once as the
-	// engine has Workers.
-	QueryQueue = "check_query"
+	// QueryQueue is the prefix of the agency queries' queues: one queue per
+	// agency, each running the engine's Workers at once. One shared queue
+	// blocked at the head: after an outage the snoozed jobs of one agency
+	// come due together, every worker took one and slept on that agency's
+	// rate slots while the other agencies' work waited behind them
+	// (measured: 5 calls/s in all instead of 5 per agency).
+	QueryQueue = "check_query_"
 	// BatchQueue holds scoring and applying, which finish what the queries
 	// started, so results reach the applicants batch by batch.
 	BatchQueue = "check_batch"
@@ -47,8 +52,8 @@ type queryArgs struct {
 
 func (queryArgs) Kind() string { return "check_query" }
 
-func (queryArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: QueryQueue, MaxAttempts: queryMaxAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+func (a queryArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueryQueue + a.Agency, MaxAttempts: queryMaxAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
 
 type scoreArgs struct {
@@ -114,12 +119,15 @@ func (e *Engine) register() {
 	e.SetWorkers(e.Workers)
 }
 
-// SetWorkers sets how many queries one process runs at once (and a quarter
-// as many scorings), before the job mechanism starts.
+// SetWorkers sets how many queries to each agency one process runs at once
+// (and how many batches it scores at once), before the job mechanism
+// starts.
 func (e *Engine) SetWorkers(n int) {
 	e.Workers = max(n, 1)
-	e.jobs.Queue(QueryQueue, e.Workers)
-	e.jobs.Queue(BatchQueue, max(e.Workers/4, 2))
+	for _, ag := range agency.Codes() {
+		e.jobs.Queue(QueryQueue+ag, e.Workers)
+	}
+	e.jobs.Queue(BatchQueue, max(e.Workers, 2))
 }
 
 // Work runs the job mechanism of this engine's process — the cross-check's
