@@ -184,11 +184,14 @@ func (a *App) wrap(surface string, mux *web.Mux, sh *shell.Shell) http.Handler {
 		web.WithErrorPages(sh.ErrorPage),
 		a.Metrics.HTTP(surface),
 		web.AccessLog(a.Log, surface),
+		web.ServerErrors(a.Log),
 		web.Recover(a.Log, func(w http.ResponseWriter, r *http.Request) {
 			web.WriteError(w, r, errors.New("panic"))
 		}),
 		web.SecurityHeaders(a.Cfg.TLSCert != ""),
 		web.BodyLimit(a.Cfg.BodyLimit),
+		web.ValidInput,
+		auditRoute,
 		web.CrossOrigin(),
 		sh.Authn,
 	)
@@ -256,6 +259,11 @@ func (a *App) Start(ctx context.Context) error {
 			return fmt.Errorf("agencysim: %w", err)
 		}
 	}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		a.runReadFlusher(ctx)
+	}()
 	if a.Cfg.Worker {
 		a.wg.Add(1)
 		go func() {
