@@ -172,7 +172,7 @@ func (a *App) OfficeHandler() http.Handler {
 	sh := shell.New(a.deps(), account.Office)
 	mux := web.NewMux()
 	office.New(sh, a.Cases.Employers, a.Cases.Applications, a.Outbox, a.smtpDescription()).
-		WithCheck(a.Check).WithDiscrepancies(a.Cases.Discrepancies).WithAgencies(a.AgencyOps).
+		WithCheck(a.Check).WithDiscrepancies(a.Cases.Discrepancies).WithPersons(a.Cases.Persons).WithAgencies(a.AgencyOps).
 		WithQueues(a.Jobs.Depth, a.Check.QueueDepth).Register(mux)
 	return a.wrap("office", mux, sh)
 }
