@@ -64,6 +64,7 @@ type App struct {
 	// AgencyOps holds the agencies' connector settings, health and call log.
 	AgencyOps *agencyops.Service
 
+	routes  routeTable // the route patterns of each listener (routes.go)
 	servers []*server
 	sim     *http.Server // the demo's in-process agencysim
 	wg      sync.WaitGroup
@@ -164,6 +165,7 @@ func (a *App) InternetHandler() http.Handler {
 	sh := shell.New(a.deps(), account.Internet)
 	mux := web.NewMux()
 	portal.New(sh, a.portalServices()).Register(mux)
+	a.rememberRoutes("internet", mux)
 	return a.wrap("internet", mux, sh)
 }
 
@@ -174,6 +176,7 @@ func (a *App) OfficeHandler() http.Handler {
 	office.New(sh, a.Cases.Employers, a.Cases.Applications, a.Outbox, a.smtpDescription()).
 		WithCheck(a.Check).WithDiscrepancies(a.Cases.Discrepancies).WithPersons(a.Cases.Persons).WithAgencies(a.AgencyOps).
 		WithQueues(a.Jobs.Depth, a.Check.QueueDepth).Register(mux)
+	a.rememberRoutes("office", mux)
 	return a.wrap("office", mux, sh)
 }
 

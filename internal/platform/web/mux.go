@@ -10,10 +10,27 @@ import (
 // access log and metrics.
 type Mux struct {
 	*http.ServeMux
+	patterns []string
 }
 
 // NewMux returns an empty Mux.
-func NewMux() *Mux { return &Mux{http.NewServeMux()} }
+func NewMux() *Mux { return &Mux{ServeMux: http.NewServeMux()} }
+
+// Handle registers h for pattern and remembers the pattern (Patterns).
+func (m *Mux) Handle(pattern string, h http.Handler) {
+	m.patterns = append(m.patterns, pattern)
+	m.ServeMux.Handle(pattern, h)
+}
+
+// HandleFunc registers f for pattern and remembers the pattern (Patterns).
+func (m *Mux) HandleFunc(pattern string, f func(http.ResponseWriter, *http.Request)) {
+	m.patterns = append(m.patterns, pattern)
+	m.ServeMux.HandleFunc(pattern, f)
+}
+
+// Patterns returns the registered route patterns in order of registration:
+// the route table that tests walk (every route × role × owner).
+func (m *Mux) Patterns() []string { return append([]string(nil), m.patterns...) }
 
 type routeKey struct{}
 
