@@ -162,28 +162,29 @@ func (l *Log) FlushReads(ctx context.Context) error {
 }
 
 // RunReadFlusher writes buffered reads every interval, or as soon as a
-// batch is full, until ctx ends; then it writes what is left (with a short
-// grace period of its own, since ctx is already done).
+// batch is full, until ctx ends; then it writes what is left.
 func (l *Log) RunReadFlusher(ctx context.Context, interval time.Duration, onErr func(error)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	full := l.reads.fullChan()
-	flush := func(ctx context.Context) {
-		if err := l.FlushReads(ctx); err != nil && onErr != nil {
+	// A flush under way when ctx ends runs to its end: its own context
+	// is not ctx's, with a deadline of its own.
+	flush := func() {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := l.FlushReads(fctx); err != nil && onErr != nil {
 			onErr(err)
 		}
 	}
 	for {
 		select {
 		case <-ctx.Done():
-			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			flush(fctx)
-			cancel()
+			flush()
 			return
 		case <-t.C:
-			flush(ctx)
+			flush()
 		case <-full:
-			flush(ctx)
+			flush()
 		}
 	}
 }
