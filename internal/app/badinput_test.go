@@ -101,6 +101,13 @@ func TestBadInputNeverAnswers500(t *testing.T) {
 			t.Errorf("probe request: %d %s", r.Status, r.Body)
 		}
 	}
+	// A user agent that is not UTF-8 (the HTTP parser lets it through) is
+	// stored with the session.
+	ua := w.a.Client(w.a.Internet)
+	if r := ua.Do("POST", "/api/v1/session", strings.NewReader(`{"login":"appA","password":"`+apptest.Password+`"}`),
+		map[string]string{"Content-Type": "application/json", "User-Agent": "probe\xff\xfe"}); r.Status != 200 {
+		t.Errorf("login with a non-UTF-8 user agent: %d %s", r.Status, r.Body)
+	}
 	if r := w.client("office", "hd").Get("/office/discrepancies?page=9223372036854775807"); r.Status != 200 {
 		t.Errorf("page 2^63-1 of the discrepancy queue: %d", r.Status)
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"jifen/internal/platform/apperr"
@@ -33,6 +34,11 @@ const maxCheckedBody = 4 << 20
 // MaxPage. Multipart bodies (uploads) are left to their handler.
 func ValidInput(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The user agent is stored with a session: PostgreSQL refuses invalid
+		// UTF-8, which the HTTP parser lets through in header values.
+		if ua := r.Header.Get("User-Agent"); !utf8.ValidString(ua) {
+			r.Header.Set("User-Agent", strings.ToValidUTF8(ua, "\uFFFD"))
+		}
 		if !validText(r.URL.Path) {
 			WriteError(w, r, badText("path", "访问地址"))
 			return

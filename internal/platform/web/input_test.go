@@ -2,6 +2,7 @@ package web
 
 import (
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -73,5 +74,40 @@ func TestValidInputRefusesBadTextAndClampsPages(t *testing.T) {
 	h.ServeHTTP(httptest.NewRecorder(), r)
 	if seenBody != "id=1&page=100000" {
 		t.Errorf("form page not clamped: %q", seenBody)
+	}
+}
+
+// Every 5xx answer is logged at error level with its request id and route,
+// however it was written (here a page rendered with status 500 by hand).
+func TestServerErrorsAreLoggedWithTheRequestID(t *testing.T) {
+	var log strings.Builder
+	l := slog.New(slog.NewTextHandler(&log, nil))
+	mux := NewMux()
+	mux.HandleFunc("GET /page", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) })
+	mux.HandleFunc("GET /ok", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok")) })
+	h := Chain(mux, WithRequest(NewClientIPs(nil)), ServerErrors(l))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/page?token=secret", nil))
+	id := rec.Header().Get("X-Request-Id")
+	if id == "" || !strings.Contains(log.String(), "level=ERROR") || !strings.Contains(log.String(), "request_id="+id) ||
+		!strings.Contains(log.String(), `route="GET /page"`) || strings.Contains(log.String(), "secret") {
+		t.Fatalf("log: %s", log.String())
+	}
+	log.Reset()
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/ok", nil))
+	if log.Len() != 0 {
+		t.Fatalf("a 200 was logged as an error: %s", log.String())
+	}
+}
+
+// A user agent that is not UTF-8 reaches the handler repaired.
+func TestValidInputRepairsTheUserAgent(t *testing.T) {
+	var ua string
+	h := ValidInput(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { ua = r.UserAgent() }))
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header.Set("User-Agent", "probe\xff")
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	if ua != "probe\uFFFD" {
+		t.Fatalf("user agent %q", ua)
 	}
 }
