@@ -8,6 +8,8 @@ import (
 
 	"jifen/internal/actor"
 	"jifen/internal/audit"
+	"jifen/internal/platform/clock"
+	"jifen/internal/platform/db/dbtest"
 )
 
 // Reads are buffered, written in one batch that joins the chain between
@@ -88,5 +90,49 @@ func TestReadFlusherWritesFullBatchesAndTheRestAtStop(t *testing.T) {
 	}
 	if res, err := l.Verify(context.Background()); err != nil || !res.OK() {
 		t.Fatalf("verify: %+v %v", res, err)
+	}
+}
+
+// BenchmarkRecordRead is what a page pays to audit a read (an append to
+// the buffer), against BenchmarkRecord, an audit row in its own
+// transaction, and BenchmarkFlushReads, the batch write per 256 reads.
+func BenchmarkRecordRead(b *testing.B) {
+	l := audit.New(dbtest.Open(b), clock.NewFake(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)))
+	by := actor.Actor{UserID: 1, Login: "op", Roles: []actor.Role{actor.EmployerOperator}, EmployerID: 3}
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		l.RecordRead(ctx, by, audit.Read{Action: audit.ReadApplication, PersonID: 7, What: "申请 1"})
+		if i%audit.ReadBatch == audit.ReadBatch-1 {
+			b.StopTimer()
+			_ = l.FlushReads(ctx)
+			b.StartTimer()
+		}
+	}
+}
+
+func BenchmarkRecord(b *testing.B) {
+	l := audit.New(dbtest.Open(b), clock.NewFake(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)))
+	ctx := context.Background()
+	for i := 0; i < b.N; i++ {
+		if err := l.Record(ctx, audit.Entry{Action: audit.ReadApplication, ObjectType: "person", ObjectID: "7", ActorLogin: "op"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkFlushReads(b *testing.B) {
+	l := audit.New(dbtest.Open(b), clock.NewFake(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)))
+	by := actor.Actor{UserID: 1, Login: "op", Roles: []actor.Role{actor.EmployerOperator}, EmployerID: 3}
+	ctx := context.Background()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		for j := 0; j < audit.ReadBatch; j++ {
+			l.RecordRead(ctx, by, audit.Read{Action: audit.ReadApplication, PersonID: 7, What: "申请 1"})
+		}
+		b.StartTimer()
+		if err := l.FlushReads(ctx); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
