@@ -145,6 +145,13 @@ func TestReadsOfAnApplicantsFileAreAuditedAndFoundByApplicant(t *testing.T) {
 			t.Errorf("audit search by applicant does not show %q", s)
 		}
 	}
+	if r := aud.Get("/office/audit/export.csv?applicant=" + idNumber); r.Status != 200 || !strings.Contains(r.Body, "person.read_attachment") {
+		t.Fatalf("export by applicant: %d", r.Status)
+	}
+	ex, err := a.Audit.Search(ctx, audit.Filter{Action: "audit.export"})
+	if err != nil || len(ex) != 1 || strings.Contains(ex[0].Reason, idNumber) || !strings.Contains(ex[0].Reason, idNumber[:4]) {
+		t.Fatalf("the export's own row keeps the ID number unmasked: %+v %v", ex, err)
+	}
 	if r := aud.Get("/office/audit?applicant=110101199001011234"); r.Status != 400 || !strings.Contains(r.Body, "没有找到该身份证号的申请人") {
 		t.Fatalf("unknown applicant: %d", r.Status)
 	}

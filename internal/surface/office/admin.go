@@ -10,6 +10,7 @@ import (
 	"jifen/internal/audit"
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/clock"
+	"jifen/internal/platform/ident"
 	"jifen/internal/platform/web"
 	"jifen/internal/settings"
 	"jifen/internal/surface/shell"
@@ -261,7 +262,13 @@ func (o *Office) auditExport(w http.ResponseWriter, r *http.Request) {
 	}
 	f.BeforeID = 0
 	// The export itself is audited before it is streamed.
-	if err := o.sh.Audit.Record(r.Context(), audit.Entry{Action: "audit.export", ObjectType: "audit_log", Reason: r.URL.RawQuery}); err != nil {
+	// The search as the reason, with an applicant's ID number masked: the
+	// trail keeps who exported what, not the number itself.
+	q := r.URL.Query()
+	if id := q.Get("applicant"); id != "" {
+		q.Set("applicant", ident.MaskIDNumber(id))
+	}
+	if err := o.sh.Audit.Record(r.Context(), audit.Entry{Action: "audit.export", ObjectType: "audit_log", Reason: q.Encode()}); err != nil {
 		web.WriteError(w, r, err)
 		return
 	}
