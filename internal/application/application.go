@@ -149,8 +149,8 @@ func (s *Service) get(ctx context.Context, id int64) (*Application, error) {
 }
 
 // Get returns an application the caller may see. Anything else is
-// ErrNotFound, and the attempt is audited.
-// A read by anyone but the applicant is audited (auditRead).
+// ErrNotFound, and the attempt is audited; so is a read by anyone but the
+// applicant (auditRead).
 func (s *Service) Get(ctx context.Context, c actor.Actor, id int64) (*Application, error) {
 	a, err := s.getFor(ctx, c, id)
 	if err == nil {

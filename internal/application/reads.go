@@ -17,7 +17,7 @@ func (s *Service) auditRead(ctx context.Context, c actor.Actor, a *Application, 
 }
 
 func applicationRead(a *Application) string {
-	return fmt.Sprintf("申请 %d（%s，%d年度）：申报信息、材料清单、办理记录", a.ID, a.PersonName, a.RoundYear)
+	return fmt.Sprintf("申请 %d（%d年度）：申报信息、材料清单、办理记录", a.ID, a.RoundYear)
 }
 
 func attachmentRead(a *Application, at *Attachment) string {
