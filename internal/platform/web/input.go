@@ -43,18 +43,19 @@ func ValidInput(next http.Handler) http.Handler {
 			WriteError(w, r, badText("path", "访问地址"))
 			return
 		}
-		q, err := url.ParseQuery(r.URL.RawQuery)
-		if err == nil {
-			if err := checkValues(q); err != nil {
-				WriteError(w, r, err)
-				return
-			}
-			if clampPage(q) {
-				r.URL.RawQuery = q.Encode()
-			}
-		} else if !validText(r.URL.RawQuery) {
+		// A malformed pair does not stop the parse (nor the handler's
+		// r.URL.Query()), so the values are checked whatever the error.
+		q, qerr := url.ParseQuery(r.URL.RawQuery)
+		if err := checkValues(q); err != nil {
+			WriteError(w, r, err)
+			return
+		}
+		if !validText(r.URL.RawQuery) {
 			WriteError(w, r, badText("query", "查询参数"))
 			return
+		}
+		if qerr == nil && clampPage(q) {
+			r.URL.RawQuery = q.Encode()
 		}
 		if r.Body == nil || r.Body == http.NoBody || r.ContentLength > maxCheckedBody {
 			next.ServeHTTP(w, r)
@@ -67,7 +68,10 @@ func ValidInput(next http.Handler) http.Handler {
 		}
 		body, err := io.ReadAll(io.LimitReader(r.Body, maxCheckedBody+1))
 		if err != nil {
-			WriteError(w, r, err) // past the body limit: 413
+			if !IsTooLarge(err) { // past the body limit: 413; else the client went away
+				err = apperr.Field("body", "请求内容无法读取，请重新提交")
+			}
+			WriteError(w, r, err)
 			return
 		}
 		if len(body) > maxCheckedBody {
@@ -76,12 +80,15 @@ func ValidInput(next http.Handler) http.Handler {
 		}
 		if ct == "application/json" {
 			err = checkJSON(body)
-		} else if form, perr := url.ParseQuery(string(body)); perr == nil {
-			if err = checkValues(form); err == nil && clampPage(form) {
+		} else {
+			form, perr := url.ParseQuery(string(body))
+			switch err = checkValues(form); {
+			case err != nil:
+			case !validText(string(body)):
+				err = badText("body", "表单内容")
+			case perr == nil && clampPage(form):
 				body = []byte(form.Encode())
 			}
-		} else if !validText(string(body)) {
-			err = badText("body", "表单内容")
 		}
 		if err != nil {
 			WriteError(w, r, err)

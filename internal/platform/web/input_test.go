@@ -28,6 +28,8 @@ func TestValidInputRefusesBadTextAndClampsPages(t *testing.T) {
 		{"query NUL", "GET", "/api/v1/x?q=%00", "", "", 400, "q"},
 		{"query invalid UTF-8", "GET", "/api/v1/x?status=%ff", "", "", 400, "status"},
 		{"query key", "GET", "/api/v1/x?a%00=1", "", "", 400, "query"},
+		{"query NUL after a malformed pair", "GET", "/api/v1/x?a=%zz&q=%00", "", "", 400, "q"},
+		{"form NUL after a malformed pair", "POST", "/api/v1/x", "application/x-www-form-urlencoded", "a=%zz&login=a%00b", 400, "login"},
 		{"path NUL", "GET", "/api/v1/invites/a%00b", "", "", 400, "path"},
 		{"form NUL", "POST", "/api/v1/login", "application/x-www-form-urlencoded", "login=a%00b&password=x", 400, "login"},
 		{"form invalid UTF-8", "POST", "/api/v1/login", "application/x-www-form-urlencoded; charset=utf-8", "login=%C0%AF", 400, "login"},
