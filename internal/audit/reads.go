@@ -66,7 +66,11 @@ const maxPendingReads = 100_000
 // appends to a slice under a mutex instead of taking the audit head's lock
 // and writing a row, and one transaction writes many reads.
 type readBuffer struct {
-	mu      sync.Mutex
+	// flushing is held for a whole flush, so that when FlushReads returns
+	// every read recorded before the call is written, even those a flush
+	// running alongside took from the buffer.
+	flushing sync.Mutex
+	mu       sync.Mutex
 	pending []Entry
 	dropped int
 	full    chan struct{} // signalled when a batch is ready to go
@@ -139,6 +143,8 @@ func (l *Log) PendingReads() int {
 // failure the reads go back to the buffer for the next flush.
 func (l *Log) FlushReads(ctx context.Context) error {
 	b := &l.reads
+	b.flushing.Lock()
+	defer b.flushing.Unlock()
 	b.mu.Lock()
 	batch, dropped := b.pending, b.dropped
 	b.pending, b.dropped = nil, 0
