@@ -71,9 +71,9 @@ type readBuffer struct {
 	// running alongside took from the buffer.
 	flushing sync.Mutex
 	mu       sync.Mutex
-	pending []Entry
-	dropped int
-	full    chan struct{} // signalled when a batch is ready to go
+	pending  []Entry
+	dropped  int
+	full     chan struct{} // signalled when a batch is ready to go
 }
 
 // ReadBatch is how many buffered reads make the flusher write at once,
