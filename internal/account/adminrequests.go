@@ -106,9 +106,18 @@ func (s *Service) RequestAdminAction(ctx context.Context, by actor.Actor, userID
 // mayDecide reports why by may not decide req, or nil: the decider holds an
 // administrator role, none of the requester's role, and is neither the
 // requester nor the account concerned.
-func mayDecide(by actor.Actor, req *AdminRequest) error {
+// requireAdmin refuses an actor who holds none of the three
+// administrators' roles.
+func requireAdmin(by actor.Actor) error {
 	if !slices.ContainsFunc(by.Roles, func(r Role) bool { ri, ok := Info(r); return ok && ri.Admin }) {
 		return apperr.New(apperr.Forbidden, "您没有执行此操作的权限")
+	}
+	return nil
+}
+
+func mayDecide(by actor.Actor, req *AdminRequest) error {
+	if err := requireAdmin(by); err != nil {
+		return err
 	}
 	if by.UserID == req.RequestedBy {
 		return apperr.New(apperr.Forbidden, "双人审批：不能审批自己提出的申请")
@@ -127,6 +136,11 @@ func mayDecide(by actor.Actor, req *AdminRequest) error {
 // account's owner and is shown to no one. The update is conditional on the
 // request still pending, so two deciders cannot both apply it.
 func (s *Service) DecideAdminRequest(ctx context.Context, by actor.Actor, requestID int64, approve bool, reason string) error {
+	// Who is no administrator learns nothing, not even whether the request
+	// exists.
+	if err := requireAdmin(by); err != nil {
+		return err
+	}
 	return s.db.WithTx(ctx, func(ctx context.Context) error {
 		req, err := s.adminRequest(ctx, requestID)
 		if err != nil {
@@ -201,8 +215,8 @@ func (s *Service) adminRequest(ctx context.Context, id int64) (*AdminRequest, er
 // AdminRequests lists the requests on administrators' accounts, pending
 // first then newest, for any of the three administrators.
 func (s *Service) AdminRequests(ctx context.Context, by actor.Actor, limit int) ([]*AdminRequest, error) {
-	if !slices.ContainsFunc(by.Roles, func(r Role) bool { ri, ok := Info(r); return ok && ri.Admin }) {
-		return nil, apperr.New(apperr.Forbidden, "您没有执行此操作的权限")
+	if err := requireAdmin(by); err != nil {
+		return nil, err
 	}
 	if limit <= 0 || limit > 500 {
 		limit = 100

@@ -64,6 +64,7 @@ type App struct {
 	// AgencyOps holds the agencies' connector settings, health and call log.
 	AgencyOps *agencyops.Service
 
+	routes  routeTable // the route patterns of each listener (routes.go)
 	servers []*server
 	sim     *http.Server // the demo's in-process agencysim
 	wg      sync.WaitGroup
@@ -165,6 +166,7 @@ func (a *App) InternetHandler() http.Handler {
 	sh := shell.New(a.deps(), account.Internet)
 	mux := web.NewMux()
 	portal.New(sh, a.portalServices()).Register(mux)
+	a.rememberRoutes("internet", mux)
 	return a.wrap("internet", mux, sh)
 }
 
@@ -173,8 +175,9 @@ func (a *App) OfficeHandler() http.Handler {
 	sh := shell.New(a.deps(), account.Office)
 	mux := web.NewMux()
 	office.New(sh, a.Cases.Employers, a.Cases.Applications, a.Outbox, a.smtpDescription()).
-		WithCheck(a.Check).WithDiscrepancies(a.Cases.Discrepancies).WithAgencies(a.AgencyOps).
+		WithCheck(a.Check).WithDiscrepancies(a.Cases.Discrepancies).WithPersons(a.Cases.Persons).WithAgencies(a.AgencyOps).
 		WithQueues(a.Jobs.Depth).Register(mux)
+	a.rememberRoutes("office", mux)
 	return a.wrap("office", mux, sh)
 }
 
@@ -185,11 +188,14 @@ func (a *App) wrap(surface string, mux *web.Mux, sh *shell.Shell) http.Handler {
 		web.WithErrorPages(sh.ErrorPage),
 		a.Metrics.HTTP(surface),
 		web.AccessLog(a.Log, surface),
+		web.ServerErrors(a.Log),
 		web.Recover(a.Log, func(w http.ResponseWriter, r *http.Request) {
 			web.WriteError(w, r, errors.New("panic"))
 		}),
 		web.SecurityHeaders(a.Cfg.TLSCert != ""),
 		web.BodyLimit(a.Cfg.BodyLimit, mux),
+		web.ValidInput,
+		auditRoute,
 		web.CrossOrigin(),
 		sh.Authn,
 	)
@@ -257,6 +263,11 @@ func (a *App) Start(ctx context.Context) error {
 			return fmt.Errorf("agencysim: %w", err)
 		}
 	}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		a.runReadFlusher(ctx)
+	}()
 	if a.Cfg.Worker {
 		a.wg.Add(1)
 		go func() {

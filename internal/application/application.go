@@ -149,9 +149,13 @@ func (s *Service) get(ctx context.Context, id int64) (*Application, error) {
 }
 
 // Get returns an application the caller may see. Anything else is
-// ErrNotFound, and the attempt is audited.
+// ErrNotFound, and the attempt is audited; so is a read by anyone but the
+// applicant (auditRead).
 func (s *Service) Get(ctx context.Context, c actor.Actor, id int64) (*Application, error) {
 	a, err := s.getFor(ctx, c, id)
+	if err == nil {
+		s.auditRead(ctx, c, a, audit.ReadApplication, applicationRead(a))
+	}
 	return a, s.denied(ctx, id, err)
 }
 

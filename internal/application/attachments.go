@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"jifen/internal/actor"
+	"jifen/internal/audit"
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/blob"
 	"jifen/internal/platform/db"
@@ -179,8 +180,13 @@ func (m *Attachments) ListOf(ctx context.Context, c actor.Actor, a *Application)
 }
 
 // Open returns the content of an attachment the caller may see.
+// The read is audited as the attachment's, not as the application's.
 func (m *Attachments) Open(ctx context.Context, c actor.Actor, id, attID int64) (*Attachment, io.ReadCloser, error) {
-	list, err := m.List(ctx, c, id)
+	a, err := m.svc.getFor(ctx, c, id)
+	if err = m.svc.denied(ctx, id, err); err != nil {
+		return nil, nil, err
+	}
+	list, err := m.ListOf(ctx, c, a)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -190,6 +196,7 @@ func (m *Attachments) Open(ctx context.Context, c actor.Actor, id, attID int64) 
 			if err != nil {
 				return nil, nil, apperr.Wrap(err)
 			}
+			m.svc.auditRead(ctx, c, a, audit.ReadAttachment, attachmentRead(a, &list[i]))
 			return &list[i], r, nil
 		}
 	}

@@ -53,6 +53,7 @@ type Entry struct {
 type Log struct {
 	db    *db.DB
 	clock clock.Clock
+	reads readBuffer // reads of applicants' files, written in batches (reads.go)
 }
 
 // New returns the audit trail stored in d.

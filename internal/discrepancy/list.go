@@ -2,6 +2,7 @@ package discrepancy
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -136,12 +137,15 @@ func ActionName(code string) string {
 	return code
 }
 
-// Get returns a discrepancy the viewer may see with its history.
+// Get returns a discrepancy the viewer may see with its history. The read
+// of the applicant's declared and verified values is audited (batched).
 func (s *Service) Get(ctx context.Context, viewer actor.Actor, id int64) (*Detail, error) {
 	it, err := s.getFor(ctx, viewer, id)
 	if err != nil {
 		return nil, err
 	}
+	s.audit.RecordRead(ctx, viewer, audit.Read{Action: audit.ReadDiscrepancy, PersonID: it.PersonID,
+		What: fmt.Sprintf("比对差异 %d（申请 %d，%s）：申报值与核验值", it.ID, it.ApplicationID, it.ItemName())})
 	d := &Detail{Item: it}
 	var book string
 	var score, run int64

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"jifen/internal/account"
+	"jifen/internal/actor"
 	"jifen/internal/audit"
 	"jifen/internal/employer"
 	"jifen/internal/platform/apperr"
@@ -100,15 +101,27 @@ func (s *Service) ByIDNumber(ctx context.Context, idNumber string) (*Person, err
 	return s.scan(s.db.QueryRow(ctx, `SELECT `+columns+` FROM persons WHERE id_idx = $1`, s.keys.BlindIndex("id_number", n)))
 }
 
-// FullIDNumber decrypts a person's ID number for display to its owner or an
-// official whose role needs it. Every call is recorded in the audit trail.
-func (s *Service) FullIDNumber(ctx context.Context, p *Person, why string) (string, error) {
+// FullIDNumber decrypts a person's ID number for display to its owner or to
+// an official who handles cases (the caller has already checked that the
+// official may see this person's case, e.g. through the discrepancy or
+// application it came from). Every reveal to someone else is recorded in
+// the audit trail, with why, before the number is returned; anyone else
+// gets ErrNotFound.
+func (s *Service) FullIDNumber(ctx context.Context, by actor.Actor, p *Person, why string) (string, error) {
+	own := by.PersonID != 0 && by.PersonID == p.ID
+	if !own && !by.Can(actor.PermCasesDistrict) && !by.Can(actor.PermCasesCity) {
+		return "", ErrNotFound
+	}
 	id, err := s.keys.DecryptString(p.idEnc, "id_number")
 	if err != nil {
 		return "", apperr.Wrap(err)
 	}
-	if err := s.audit.Record(ctx, audit.Entry{Action: "person.view_id_number", ObjectType: "person", ObjectID: fmt.Sprint(p.ID),
-		Reason: why}); err != nil {
+	if own {
+		return id, nil
+	}
+	if err := s.audit.Record(ctx, audit.Entry{ActorID: by.UserID, ActorLogin: by.Login, ActorRole: string(by.Role()),
+		ClientAddr: by.ClientAddr, RequestID: by.RequestID, Action: audit.ViewIDNumber, ObjectType: "person",
+		ObjectID: fmt.Sprint(p.ID), Reason: why}); err != nil {
 		return "", apperr.Wrap(err)
 	}
 	return id, nil

@@ -11,6 +11,7 @@ import (
 type Mux struct {
 	*http.ServeMux
 	bodyLimits map[string]int64 // by route pattern; filled in before serving
+	patterns   []string
 }
 
 // NewMux returns an empty Mux.
@@ -35,6 +36,22 @@ func (m *Mux) bodyLimit(r *http.Request) (int64, bool) {
 	n, ok := m.bodyLimits[pattern]
 	return n, ok
 }
+
+// Handle registers h for pattern and remembers the pattern (Patterns).
+func (m *Mux) Handle(pattern string, h http.Handler) {
+	m.patterns = append(m.patterns, pattern)
+	m.ServeMux.Handle(pattern, h)
+}
+
+// HandleFunc registers f for pattern and remembers the pattern (Patterns).
+func (m *Mux) HandleFunc(pattern string, f func(http.ResponseWriter, *http.Request)) {
+	m.patterns = append(m.patterns, pattern)
+	m.ServeMux.HandleFunc(pattern, f)
+}
+
+// Patterns returns the registered route patterns in order of registration:
+// the route table that tests walk (every route × role × owner).
+func (m *Mux) Patterns() []string { return append([]string(nil), m.patterns...) }
 
 type routeKey struct{}
 

@@ -9,6 +9,7 @@ import (
 
 	"jifen/internal/account"
 	"jifen/internal/discrepancy"
+	"jifen/internal/person"
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/clock"
 	"jifen/internal/platform/web"
@@ -19,6 +20,10 @@ import (
 
 // WithDiscrepancies gives the office the discrepancy queue (数据比对结果排查).
 func (o *Office) WithDiscrepancies(s *discrepancy.Service) *Office { o.disc = s; return o }
+
+// WithPersons lets the discrepancy page show the applicant's masked ID
+// number and reveal the full one (audited: person.FullIDNumber).
+func (o *Office) WithPersons(s *person.Service) *Office { o.persons = s; return o }
 
 // registerDiscrepancies adds the district officers' queue of cross-check
 // discrepancies and the page of one, with its actions.
@@ -125,15 +130,17 @@ type discrepancyView struct {
 	OwnOverride bool // the viewer proposed the pending override
 	DeadlineMin string
 	DeadlineMax string
+	IDMasked    string // the applicant's ID number, masked
+	IDFull      string // the full number, after an audited reveal
 }
 
 func (o *Office) discrepancyPage(w http.ResponseWriter, r *http.Request) {
-	o.renderDiscrepancy(w, r, http.StatusOK, o.sh.Page(r, "比对差异"))
+	o.renderDiscrepancy(w, r, http.StatusOK, o.sh.Page(r, "比对差异"), false)
 }
 
 // renderDiscrepancy shows one discrepancy on p, which may carry the error of
-// one of its forms.
-func (o *Office) renderDiscrepancy(w http.ResponseWriter, r *http.Request, status int, p *ui.Page) {
+// one of its forms; reveal shows the applicant's full ID number, audited.
+func (o *Office) renderDiscrepancy(w http.ResponseWriter, r *http.Request, status int, p *ui.Page, reveal bool) {
 	u := shell.Actor(r.Context())
 	id, err := pathID(r, "id")
 	if err != nil {
@@ -148,6 +155,20 @@ func (o *Office) renderDiscrepancy(w http.ResponseWriter, r *http.Request, statu
 	now := o.sh.Clock.Now()
 	first, last := discrepancy.DeadlineBounds(now)
 	v := discrepancyView{Detail: d, Overdue: d.Overdue(now), DeadlineMin: first.Format(time.DateOnly), DeadlineMax: last.Format(time.DateOnly)}
+	if o.persons != nil {
+		pe, err := o.persons.Get(r.Context(), d.PersonID)
+		if err != nil {
+			web.WriteError(w, r, err)
+			return
+		}
+		v.IDMasked = pe.IDMasked
+		if reveal {
+			if v.IDFull, err = o.persons.FullIDNumber(r.Context(), u, pe, fmt.Sprintf("比对差异 %d（%s）核对身份", d.ID, d.ItemName())); err != nil {
+				web.WriteError(w, r, err)
+				return
+			}
+		}
+	}
 	switch d.Status {
 	case discrepancy.Open, discrepancy.MaterialReceived:
 		v.CanAct, v.CanRequest = true, true
@@ -184,6 +205,9 @@ func (o *Office) discrepancyAction(w http.ResponseWriter, r *http.Request) {
 	note := r.PostFormValue("note")
 	var flash string
 	switch r.PathValue("action") {
+	case "reveal-id":
+		o.renderDiscrepancy(w, r, http.StatusOK, o.sh.Page(r, "比对差异"), true)
+		return
 	case "accept":
 		err, flash = o.disc.Accept(ctx, u, id, note), "disc_accepted"
 	case "request":
@@ -211,7 +235,7 @@ func (o *Office) discrepancyAction(w http.ResponseWriter, r *http.Request) {
 				p.Form[k] = vs[0]
 			}
 		}
-		o.renderDiscrepancy(w, r, web.Status(err), p)
+		o.renderDiscrepancy(w, r, web.Status(err), p, false)
 	default:
 		web.WriteError(w, r, err)
 	}

@@ -4,15 +4,17 @@
 package office
 
 import (
+	"net/http"
+	"strconv"
+	"strings"
+
 	"jifen/internal/agencyops"
 	"jifen/internal/application"
 	"jifen/internal/check"
 	"jifen/internal/discrepancy"
 	"jifen/internal/employer"
+	"jifen/internal/person"
 	"jifen/internal/platform/mail"
-	"net/http"
-	"strconv"
-	"strings"
 
 	"jifen/internal/account"
 	"jifen/internal/platform/apperr"
@@ -30,6 +32,8 @@ type Office struct {
 	smtp   string // the SMTP server mail goes to, "" when none is configured
 	check  *check.Engine
 	disc   *discrepancy.Service
+	// persons reveals an applicant's full ID number (set by WithPersons).
+	persons *person.Service
 
 	agencies *agencyops.Service // set by WithAgencies
 	queues   []QueueSource      // set by WithQueues

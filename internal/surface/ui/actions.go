@@ -20,6 +20,7 @@ var actionNames = map[string]string{
 	"round.create": "创建年度批次", "round.update": "修改年度批次",
 	"employer.register": "单位注册", "employer.verify": "单位核验通过", "employer.reject": "单位核验不通过",
 	"employer.regenerate_code": "重新生成单位注册码", "person.register": "申请人注册", "person.view_id_number": "查看完整身份证号",
+	"person.read_application": "查阅申请档案", "person.read_attachment": "查阅申请材料", "person.read_discrepancy": "查阅比对差异",
 	"link.request": "申请关联单位", "link.confirmed": "单位确认关联", "link.rejected": "单位拒绝关联", "link.unlinked": "解除关联",
 	"attachment.add": "上传材料", "attachment.remove": "删除材料", "review.forward": "转交复查申请",
 	"agency.connector_update": "修改委办局接口配置", "agency.connector_defaults": "生成委办局接口默认配置",

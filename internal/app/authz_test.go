@@ -1,0 +1,258 @@
+package app_test
+
+import (
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"jifen/internal/app/apptest"
+)
+
+// access is the authorization rule of one route: a sample path (with the
+// A side's objects: {app}, {att}, {disc}, …) and who may pass. Everyone
+// else on that listener must be refused: 401, 403, a redirect to the login
+// or, where the object is someone else's (owner), 404.
+type access struct {
+	path  string
+	allow string // actors, space-separated; "*" for a public route
+	owner bool   // the path names an object of the A side: 404 refuses the others
+	last  int    // ends sessions: tried after every other route (1: all of the user's sessions, 2: this one)
+	any   bool   // its answer does not depend on the caller (logout): only no 5xx is asserted
+	body  string // a body that passes validation harmlessly, when the empty one would not reach the check
+}
+
+const (
+	applicants = "appA appB"
+	operators  = "opA opB"
+	portalAll  = "appA appB opA opB"
+	staffAll   = "hd cy city sys sec aud liaison"
+	casework   = "hd cy city"
+	monitor    = "city sys liaison" // check.monitor: the cross-check's console and the agencies' health
+)
+
+// internetRoutes is every route of the internet listener (portal, public,
+// shared). A route registered without an entry here fails the test.
+var internetRoutes = map[string]access{
+	"GET /healthz":                                      {path: "/healthz", allow: "*"},
+	"GET /readyz":                                       {path: "/readyz", allow: "*"},
+	"GET /login":                                        {path: "/login", allow: "*"},
+	"POST /login":                                       {path: "/login", allow: "*"},
+	"POST /logout":                                      {path: "/logout", allow: "*", last: 2, any: true},
+	"GET /password":                                     {path: "/password", allow: portalAll},
+	"POST /password":                                    {path: "/password", allow: portalAll},
+	"GET /totp":                                         {path: "/totp", allow: portalAll},
+	"POST /totp":                                        {path: "/totp", allow: portalAll},
+	"GET /account":                                      {path: "/account", allow: portalAll},
+	"POST /account/logout-all":                          {path: "/account/logout-all", allow: portalAll, last: 2, any: true},
+	"POST /api/v1/session":                              {path: "/api/v1/session", allow: "*"},
+	"GET /api/v1/session":                               {path: "/api/v1/session", allow: portalAll},
+	"DELETE /api/v1/session":                            {path: "/api/v1/session", allow: "*", last: 2, any: true},
+	"POST /api/v1/session/password":                     {path: "/api/v1/session/password", allow: portalAll},
+	"GET /api/v1/session/totp":                          {path: "/api/v1/session/totp", allow: portalAll},
+	"POST /api/v1/session/totp":                         {path: "/api/v1/session/totp", allow: portalAll},
+	"POST /api/v1/session/logout-all":                   {path: "/api/v1/session/logout-all", allow: portalAll, last: 1},
+	"GET /static/":                                      {path: "/static/app.css", allow: "*"},
+	"/office":                                           {path: "/office", allow: "", owner: true},
+	"/office/":                                          {path: "/office/admin/users", allow: "", owner: true},
+	"GET /{$}":                                          {path: "/", allow: "*"},
+	"POST /api/v1/calculator":                           {path: "/api/v1/calculator", allow: "*"},
+	"GET /calculator":                                   {path: "/calculator", allow: "*"},
+	"POST /calculator":                                  {path: "/calculator", allow: "*"},
+	"POST /api/v1/applicants":                           {path: "/api/v1/applicants", allow: "*"},
+	"GET /api/v1/me":                                    {path: "/api/v1/me", allow: portalAll},
+	"GET /api/v1/links":                                 {path: "/api/v1/links", allow: applicants},
+	"POST /api/v1/links":                                {path: "/api/v1/links", allow: applicants},
+	"GET /api/v1/application":                           {path: "/api/v1/application", allow: applicants},
+	"POST /api/v1/application":                          {path: "/api/v1/application", allow: applicants},
+	"PUT /api/v1/application/declaration":               {path: "/api/v1/application/declaration", allow: applicants},
+	"POST /api/v1/application/submit":                   {path: "/api/v1/application/submit", allow: applicants},
+	"GET /api/v1/application/events":                    {path: "/api/v1/application/events", allow: applicants},
+	"POST /api/v1/application/review":                   {path: "/api/v1/application/review", allow: applicants},
+	"GET /api/v1/application/attachments":               {path: "/api/v1/application/attachments", allow: applicants},
+	"POST /api/v1/application/attachments":              {path: "/api/v1/application/attachments", allow: applicants},
+	"DELETE /api/v1/application/attachments/{att}":      {path: "/api/v1/application/attachments/{att}", allow: "appA", owner: true},
+	"POST /api/v1/employers":                            {path: "/api/v1/employers", allow: "*"},
+	"GET /api/v1/employer":                              {path: "/api/v1/employer", allow: operators},
+	"POST /api/v1/employer/reg-code":                    {path: "/api/v1/employer/reg-code", allow: operators},
+	"GET /api/v1/employer/links":                        {path: "/api/v1/employer/links", allow: operators},
+	"POST /api/v1/employer/links/{id}/{action}":         {path: "/api/v1/employer/links/{link}/confirm", allow: "opA", owner: true},
+	"GET /api/v1/employer/applications":                 {path: "/api/v1/employer/applications", allow: operators},
+	"GET /api/v1/employer/applications/{id}":            {path: "/api/v1/employer/applications/{app}", allow: "opA", owner: true},
+	"POST /api/v1/employer/applications/{id}/{action}":  {path: "/api/v1/employer/applications/{app}/forward-review", allow: "opA", owner: true, body: `{"note":"补充说明"}`},
+	"POST /api/v1/employer/applications/file":           {path: "/api/v1/employer/applications/file", allow: operators},
+	"GET /api/v1/employer/operators":                    {path: "/api/v1/employer/operators", allow: operators},
+	"POST /api/v1/employer/invites":                     {path: "/api/v1/employer/invites", allow: operators},
+	"GET /api/v1/invites/{token}":                       {path: "/api/v1/invites/no-such-token", allow: "*"},
+	"POST /api/v1/invites/{token}":                      {path: "/api/v1/invites/no-such-token", allow: "*"},
+	"GET /register/applicant":                           {path: "/register/applicant", allow: "*"},
+	"POST /register/applicant":                          {path: "/register/applicant", allow: "*"},
+	"GET /register/employer":                            {path: "/register/employer", allow: "*"},
+	"POST /register/employer":                           {path: "/register/employer", allow: "*"},
+	"GET /register/done":                                {path: "/register/done", allow: "*"},
+	"GET /dashboard":                                    {path: "/dashboard", allow: portalAll},
+	"GET /me":                                           {path: "/me", allow: applicants},
+	"POST /me/link":                                     {path: "/me/link", allow: applicants},
+	"POST /me/application":                              {path: "/me/application", allow: applicants},
+	"GET /me/application/submit":                        {path: "/me/application/submit", allow: applicants},
+	"POST /me/application/submit":                       {path: "/me/application/submit", allow: applicants},
+	"GET /me/application/{section}":                     {path: "/me/application/housing", allow: applicants},
+	"POST /me/application/{section}":                    {path: "/me/application/housing", allow: applicants},
+	"POST /me/application/attachments":                  {path: "/me/application/attachments", allow: applicants},
+	"GET /me/application/attachments/{att}":             {path: "/me/application/attachments/{att}", allow: "appA", owner: true},
+	"POST /me/application/attachments/{att}/remove":     {path: "/me/application/attachments/{att}/remove", allow: "appA", owner: true},
+	"GET /me/review":                                    {path: "/me/review", allow: applicants},
+	"POST /me/review":                                   {path: "/me/review", allow: applicants},
+	"GET /employer":                                     {path: "/employer", allow: operators},
+	"GET /employer/reg-code":                            {path: "/employer/reg-code", allow: operators},
+	"POST /employer/reg-code":                           {path: "/employer/reg-code", allow: operators},
+	"GET /employer/links":                               {path: "/employer/links", allow: operators},
+	"POST /employer/links/{id}/{action}":                {path: "/employer/links/{link}/confirm", allow: "opA", owner: true},
+	"GET /employer/applications":                        {path: "/employer/applications", allow: operators},
+	"POST /employer/applications/file":                  {path: "/employer/applications/file", allow: operators},
+	"GET /employer/applications/{id}":                   {path: "/employer/applications/{app}", allow: "opA", owner: true},
+	"POST /employer/applications/{id}/{action}":         {path: "/employer/applications/{app}/return", allow: "opA", owner: true},
+	"GET /employer/applications/{id}/attachments/{att}": {path: "/employer/applications/{app}/attachments/{att}", allow: "opA", owner: true},
+	"GET /employer/operators":                           {path: "/employer/operators", allow: operators},
+	"POST /employer/operators/invite":                   {path: "/employer/operators/invite", allow: operators},
+	"GET /employer/invite/{token}":                      {path: "/employer/invite/no-such-token", allow: "*"},
+	"POST /employer/invite/{token}":                     {path: "/employer/invite/no-such-token", allow: "*"},
+	"GET /me/corrections":                               {path: "/me/corrections", allow: applicants},
+	"POST /me/corrections/{id}":                         {path: "/me/corrections/{disc}", allow: "appA", owner: true, body: "note=%E5%B7%B2%E8%A1%A5%E5%85%85"},
+}
+
+// officeRoutes is every route of the office listener.
+var officeRoutes = map[string]access{
+	"GET /healthz":                                {path: "/healthz", allow: "*"},
+	"GET /readyz":                                 {path: "/readyz", allow: "*"},
+	"GET /office/login":                           {path: "/office/login", allow: "*"},
+	"POST /office/login":                          {path: "/office/login", allow: "*"},
+	"POST /office/logout":                         {path: "/office/logout", allow: "*", last: 2, any: true},
+	"GET /office/password":                        {path: "/office/password", allow: staffAll},
+	"POST /office/password":                       {path: "/office/password", allow: staffAll},
+	"GET /office/totp":                            {path: "/office/totp", allow: staffAll},
+	"POST /office/totp":                           {path: "/office/totp", allow: staffAll},
+	"GET /office/account":                         {path: "/office/account", allow: staffAll},
+	"POST /office/account/logout-all":             {path: "/office/account/logout-all", allow: staffAll, last: 2, any: true},
+	"POST /api/v1/session":                        {path: "/api/v1/session", allow: "*"},
+	"GET /api/v1/session":                         {path: "/api/v1/session", allow: staffAll},
+	"DELETE /api/v1/session":                      {path: "/api/v1/session", allow: "*", last: 2, any: true},
+	"POST /api/v1/session/password":               {path: "/api/v1/session/password", allow: staffAll},
+	"GET /api/v1/session/totp":                    {path: "/api/v1/session/totp", allow: staffAll},
+	"POST /api/v1/session/totp":                   {path: "/api/v1/session/totp", allow: staffAll},
+	"POST /api/v1/session/logout-all":             {path: "/api/v1/session/logout-all", allow: staffAll, last: 1},
+	"GET /static/":                                {path: "/static/app.css", allow: "*"},
+	"GET /{$}":                                    {path: "/", allow: "*"},
+	"GET /office/{$}":                             {path: "/office/", allow: staffAll},
+	"GET /office/admin/users":                     {path: "/office/admin/users", allow: "sys sec"},
+	"GET /office/admin/users/new":                 {path: "/office/admin/users/new", allow: "sys"},
+	"POST /office/admin/users/new":                {path: "/office/admin/users/new", allow: "sys"},
+	"POST /office/admin/users/{id}/{action}":      {path: "/office/admin/users/{user}/unlock", allow: "sys"},
+	"GET /office/admin/users/{id}/request":        {path: "/office/admin/users/{admin}/request", allow: "sys"},
+	"GET /office/admin-requests":                  {path: "/office/admin-requests", allow: "sys sec aud"},
+	"POST /office/admin-requests/{id}/{decision}": {path: "/office/admin-requests/999999/reject", allow: "sys sec aud"},
+	"GET /office/security/sessions":               {path: "/office/security/sessions", allow: "sec"},
+	"POST /office/security/sessions/end":          {path: "/office/security/sessions/end", allow: "sec"},
+	"GET /office/admin/settings":                  {path: "/office/admin/settings", allow: "sys"},
+	"POST /office/admin/settings":                 {path: "/office/admin/settings", allow: "sys"},
+	"GET /office/security/settings":               {path: "/office/security/settings", allow: "sec"},
+	"POST /office/security/settings":              {path: "/office/security/settings", allow: "sec"},
+	"GET /office/security/roles":                  {path: "/office/security/roles", allow: "sec"},
+	"POST /office/security/roles/grant":           {path: "/office/security/roles/grant", allow: "sec"},
+	"POST /office/security/roles/revoke":          {path: "/office/security/roles/revoke", allow: "sec"},
+	"POST /office/security/roles/{id}/{decision}": {path: "/office/security/roles/999999/reject", allow: "sec"},
+	"GET /office/audit":                           {path: "/office/audit", allow: "aud"},
+	"GET /office/audit/export.csv":                {path: "/office/audit/export.csv?action=none.", allow: "aud"},
+	"GET /office/rounds":                          {path: "/office/rounds", allow: "city"},
+	"GET /office/rounds/new":                      {path: "/office/rounds/new", allow: "city"},
+	"POST /office/rounds/new":                     {path: "/office/rounds/new", allow: "city"},
+	"GET /office/rounds/{id}/edit":                {path: "/office/rounds/{round}/edit", allow: "city"},
+	"POST /office/rounds/{id}/edit":               {path: "/office/rounds/{round}/edit", allow: "city"},
+	"GET /office/employers":                       {path: "/office/employers", allow: casework},
+	"POST /office/employers/{id}/{decision}":      {path: "/office/employers/{emp}/verify", allow: "hd city", owner: true},
+	"GET /office/ops/mail":                        {path: "/office/ops/mail", allow: "sys"},
+	"POST /office/ops/mail/{id}/retry":            {path: "/office/ops/mail/{mail}/retry", allow: "sys"},
+	"GET /office/reviews":                         {path: "/office/reviews", allow: casework},
+	"POST /office/reviews/{id}/receive":           {path: "/office/reviews/999999/receive", allow: casework},
+	"GET /office/check":                           {path: "/office/check", allow: monitor},
+	"POST /office/check/runs":                     {path: "/office/check/runs", allow: "city"},
+	"GET /office/check/runs/{id}":                 {path: "/office/check/runs/{run}", allow: monitor},
+	"POST /office/check/runs/{id}/{action}":       {path: "/office/check/runs/{run}/discard", allow: "city"},
+	"GET /office/discrepancies":                   {path: "/office/discrepancies", allow: casework},
+	"GET /office/discrepancies/{id}":              {path: "/office/discrepancies/{disc}", allow: "hd city", owner: true},
+	"POST /office/discrepancies/{id}/{action}":    {path: "/office/discrepancies/{disc}/reveal-id", allow: "hd city", owner: true},
+	"GET /office/agencies":                        {path: "/office/agencies", allow: monitor},
+	"GET /office/agencies/{agency}":               {path: "/office/agencies/{agency}", allow: "sys"},
+	"POST /office/agencies/{agency}":              {path: "/office/agencies/{agency}", allow: "sys"},
+	"GET /office/calls":                           {path: "/office/calls", allow: monitor},
+	"GET /office/inspection":                      {path: "/office/inspection", allow: monitor},
+	"GET /office/inspection.csv":                  {path: "/office/inspection.csv", allow: monitor},
+}
+
+// refused reports whether an answer refuses the request: no session, no
+// permission, or (for an owned object) not found.
+func refused(r *apptest.Response, owner bool) bool {
+	switch r.Status {
+	case 401, 403:
+		return true
+	case 404:
+		return owner
+	case 303, 302:
+		loc := r.Header.Get("Location")
+		return strings.HasPrefix(loc, "/login") || strings.HasPrefix(loc, "/office/login")
+	}
+	return false
+}
+
+// TestAuthorizationMatrix walks every route of both listeners as every
+// role, with objects of their own and of someone else: a route without an
+// entry in the tables fails, an entry without a route fails, a role that
+// gets through where the table says no fails, and so does one refused where
+// the table says yes. Nothing answers 500.
+func TestAuthorizationMatrix(t *testing.T) {
+	w := newWorld(t)
+	print := os.Getenv("JIFEN_AUTHZ_PRINT") != ""
+	for _, l := range []struct {
+		name   string
+		table  map[string]access
+		actors []string
+	}{{"internet", internetRoutes, internetActors}, {"office", officeRoutes, officeActors}} {
+		routes := w.a.Routes(l.name)
+		for _, p := range routes {
+			if _, ok := l.table[p]; !ok {
+				t.Errorf("%s route %q has no entry in the authorization table (authz_test.go)", l.name, p)
+			}
+		}
+		for p := range l.table {
+			if !slices.Contains(routes, p) {
+				t.Errorf("%s authorization table names %q, which is not a route", l.name, p)
+			}
+		}
+		for pass := 0; pass <= 2; pass++ {
+			for _, p := range sortedKeys(l.table) {
+				rule := l.table[p]
+				if rule.last != pass {
+					continue
+				}
+				method, _ := splitPattern(p)
+				path := w.path(rule.path)
+				for _, who := range l.actors {
+					r := send(w.client(l.name, who), method, path, rule.body)
+					ok := rule.allow == "*" || slices.Contains(strings.Fields(rule.allow), who)
+					if print {
+						t.Logf("%s %-55s %-6s %d %s", l.name, p, who, r.Status, r.Header.Get("Location"))
+					}
+					switch {
+					case r.Status >= 500:
+						t.Errorf("%s %s %s as %s: %d", l.name, method, path, who, r.Status)
+					case rule.any:
+					case ok && refused(r, rule.owner):
+						t.Errorf("%s %s %s as %s: refused (%d %s), the table allows it", l.name, method, path, who, r.Status, r.Header.Get("Location"))
+					case !ok && !refused(r, rule.owner):
+						t.Errorf("%s %s %s as %s: let through (%d), the table refuses it", l.name, method, path, who, r.Status)
+					}
+				}
+			}
+		}
+	}
+}
