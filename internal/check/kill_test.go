@@ -100,14 +100,18 @@ func TestWorkerKilledMidRunCompletesOnce(t *testing.T) {
 // given up on by River) gets them back from Resume at the next worker's
 // start, once each however often Resume runs.
 func TestResumeQueuesOpenWorkOnce(t *testing.T) {
-	e := newEnv(t, 300)
+	e := newEnv(t, 600)
 	r, err := e.eng.StartRun(e.ctx, officer, RunInput{RoundID: e.roundID})
 	if err != nil {
 		t.Fatal(err)
 	}
 	queries := r.Batches * len(agency.PersonAgencies())
-	// Half the queries answered before the jobs were lost.
-	e.workUntil(e.eng, 60*time.Second, func() bool {
+	// Half the queries answered before the jobs were lost, by a worker
+	// slow enough that the rest is still open when it stops.
+	e.setFaults("*", agencysim.Faults{LatencyMS: 30})
+	slow := e.newEngine()
+	slow.SetWorkers(1)
+	e.workUntil(slow, 60*time.Second, func() bool {
 		return e.count(`SELECT COUNT(*) FROM check_queries WHERE run_id = $1 AND answered_at <> 0`, r.ID) >= queries/2
 	})
 	if _, err := e.db.Exec(e.ctx, `DELETE FROM river_job WHERE kind LIKE 'check_%'`); err != nil {
@@ -118,6 +122,7 @@ func TestResumeQueuesOpenWorkOnce(t *testing.T) {
 	if open == 0 {
 		t.Fatal("the run finished before its jobs were lost; nothing was tested")
 	}
+	e.setFaults("*", agencysim.Faults{})
 	for range 2 {
 		if err := e.eng.Resume(e.ctx); err != nil {
 			t.Fatal(err)
