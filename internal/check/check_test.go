@@ -178,9 +178,13 @@ func TestOutageInTheMiddleOfARun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// One query per agency at a time, so most of the run is still to do
+	// when the first batch is scored.
+	w := e.newEngine()
+	w.SetWorkers(1)
 	ctx, cancel := contextWithCancel(e)
 	done := make(chan struct{})
-	go func() { e.eng.Work(ctx); close(done) }()
+	go func() { w.Work(ctx); close(done) }()
 	for e.count(`SELECT COUNT(*) FROM check_batches WHERE run_id = $1 AND scored`, r.ID) == 0 {
 		sleepMS(5)
 	}

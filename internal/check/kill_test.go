@@ -45,7 +45,7 @@ func childWorker(dsn string) int {
 	eng := New(d, keys, conn, clock.System{}, audit.New(d, clock.System{}), slog.New(slog.NewTextHandler(io.Discard, nil)),
 		testOwners(d), testJobs(d))
 	eng.BatchSize = 50
-	eng.SetWorkers(4)
+	eng.SetWorkers(1)
 	eng.Work(ctx)
 	return 0
 }
