@@ -246,27 +246,33 @@ func (s *Service) sessionLimit(ctx context.Context, u *User) int {
 // it, and the older holder is sent back to the login page. It is called
 // when a session completes its last step (the second factor), so a password
 // alone cannot end anyone's session.
+// fullSessionsBut returns the ids of the user's full sessions other than
+// keep, newest first.
+func (s *Service) fullSessionsBut(ctx context.Context, userID int64, keep string) ([]string, error) {
+	rows, err := s.db.Query(ctx, `SELECT id FROM sessions WHERE user_id = $1 AND stage = '' AND id <> $2
+		ORDER BY created_at DESC, id`, userID, keep)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
 func (s *Service) endExcessSessions(ctx context.Context, u *User, keep string) error {
 	limit := s.sessionLimit(ctx, u)
 	if limit <= 0 {
 		return nil
 	}
-	rows, err := s.db.Query(ctx, `SELECT id FROM sessions WHERE user_id = $1 AND stage = '' AND id <> $2
-		ORDER BY created_at DESC, id`, u.ID, keep)
+	ids, err := s.fullSessionsBut(ctx, u.ID, keep)
 	if err != nil {
-		return err
-	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return err
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	if len(ids) < limit {

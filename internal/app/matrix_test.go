@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"regexp"
 	"sort"
@@ -196,10 +195,6 @@ func splitPattern(p string) (method, path string) {
 	}
 	return "GET", p
 }
-
-func itoaS(n int) string { return strconv.Itoa(n) }
-
-func jsonOf(v any) string { b, _ := json.Marshal(v); return string(b) }
 
 func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))

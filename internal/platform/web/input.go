@@ -163,10 +163,16 @@ func checkJSON(body []byte) error {
 		}
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
-	for {
+	// At the end of the input, or if it is not JSON, the check ends: the
+	// handler answers malformed JSON with its own message.
+	next := func() (json.Token, bool) {
 		tok, err := dec.Token()
-		if err != nil {
-			return nil // end of input, or not JSON: the handler answers
+		return tok, err == nil
+	}
+	for {
+		tok, ok := next()
+		if !ok {
+			break
 		}
 		switch t := tok.(type) {
 		case json.Delim:
@@ -201,6 +207,7 @@ func checkJSON(body []byte) error {
 		}
 		valueDone()
 	}
+	return nil
 }
 
 // ServerErrors logs every answer of status 500 or more at error level with
