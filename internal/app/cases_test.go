@@ -62,7 +62,7 @@ func flow(t *testing.T, a *apptest.App) (emp, app *apptest.Client, appID int64) 
 	}
 	app = a.Client(a.Internet)
 	r = app.PostJSON("/api/v1/applicants", map[string]string{"id_number": casetest.IDNumber(true), "name": "王小明", "login": "app1",
-		"phone": "13900139000", "email": "app1@example.cn", "password": apptest.Password})
+		"phone": "13900139000", "email": "app1@example.cn", "password": apptest.Password, "privacy_version": account.PrivacyNoticeVersion})
 	if r.Status != 201 || !strings.Contains(r.Body, "**********") {
 		t.Fatalf("applicant registration: %d %s", r.Status, r.Body)
 	}
@@ -202,7 +202,7 @@ func TestSomebodyElsesCaseIs404(t *testing.T) {
 	_, _, id := flow(t, a)
 	other := a.Client(a.Internet)
 	other.PostJSON("/api/v1/applicants", map[string]string{"id_number": casetest.IDNumber(false), "name": "李小红", "login": "app2",
-		"phone": "13900139001", "email": "app2@example.cn", "password": apptest.Password})
+		"phone": "13900139001", "email": "app2@example.cn", "password": apptest.Password, "privacy_version": account.PrivacyNoticeVersion})
 	other.LoginAPI("app2", apptest.Password)
 	if r := other.Get("/api/v1/application"); r.Status != 404 {
 		t.Fatalf("no application yet: %d", r.Status)
@@ -266,7 +266,7 @@ func TestRegistrationRejectsBadCheckDigits(t *testing.T) {
 	id := casetest.IDNumber(true)
 	badID := id[:17] + map[bool]string{true: "1", false: "2"}[id[17] != '1']
 	r = c.PostJSON("/api/v1/applicants", map[string]string{"id_number": badID, "name": "王五", "login": "appx",
-		"phone": "13900139000", "email": "y@example.cn", "password": apptest.Password})
+		"phone": "13900139000", "email": "y@example.cn", "password": apptest.Password, "privacy_version": account.PrivacyNoticeVersion})
 	r.JSON(&e)
 	if r.Status != 400 || e.Error.Fields[0].Field != "id_number" || !strings.Contains(e.Error.Fields[0].Message, "校验码") {
 		t.Fatalf("bad ID: %d %s", r.Status, r.Body)

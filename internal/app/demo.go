@@ -21,6 +21,7 @@ import (
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/ident"
 	"jifen/internal/round"
+	"jifen/internal/rules"
 	"jifen/internal/synth"
 )
 
@@ -156,8 +157,9 @@ func (a *App) demoApplicant(ctx context.Context, login, pw string, r *round.Roun
 	if err != nil {
 		return err
 	}
-	p, u, err := a.Cases.Persons.Register(ctx, person.Registration{IDNumber: first + string(c), Name: "演示申请人", Login: login,
-		Phone: "13900139000", Email: login + "@demo.jifen.test", Password: pw})
+	idNumber := first + string(c)
+	p, u, err := a.Cases.Persons.Register(ctx, person.Registration{IDNumber: idNumber, Name: "演示申请人", Login: login,
+		Phone: "13900139000", Email: login + "@demo.jifen.test", Password: pw, PrivacyVersion: account.PrivacyNoticeVersion})
 	if err != nil {
 		return err
 	}
@@ -178,9 +180,53 @@ func (a *App) demoApplicant(ctx context.Context, login, pw string, r *round.Roun
 	if err := a.Cases.Persons.DecideLink(ctx, opActor, l.ID, true, ""); err != nil {
 		return err
 	}
-	_, err = a.Cases.Applications.Open(ctx, actor.Actor{UserID: u.ID, Login: u.Login, Roles: []actor.Role{actor.Applicant}, PersonID: p.ID},
+	me := actor.Actor{UserID: u.ID, Login: u.Login, Roles: []actor.Role{actor.Applicant}, PersonID: p.ID}
+	ap, err := a.Cases.Applications.Open(ctx, me,
 		application.Subject{PersonID: p.ID, EmployerID: emp.ID, BirthDate: p.BirthDate, Sex: p.Sex}, r.ID, r.Year)
+	if err != nil {
+		return err
+	}
+	// The agencies hold the true record; the application declares it with
+	// one deliberate difference, and the employer has filed it, so the
+	// round's cross-check finds a real score and one discrepancy.
+	truth, decl := DemoApplicantRecord(r.Year)
+	if err := synth.WriteRecords(ctx, a.DB, idNumber, p.Name, truth, emp.CreditCode, a.Clock.Now()); err != nil {
+		return err
+	}
+	if ap, err = a.Cases.Applications.SaveDraft(ctx, me, ap.ID, decl, ap.Version); err != nil {
+		return err
+	}
+	if _, err = a.Cases.Applications.SubmitToEmployer(ctx, me, ap.ID, true); err != nil {
+		return err
+	}
+	_, err = a.Cases.Applications.File(ctx, opActor, ap.ID)
 	return err
+}
+
+// DemoApplicantRecord is demo-applicant's life as the agencies record it
+// (truth) and as the application declares it (decl), for the round of year:
+// born 1988-08-08, insured by the demo employer in 海淀区 since 2012-07, a
+// registered rental and then a home of their own in 海淀区, a bachelor's
+// degree, income tax paid. The declaration differs in one place, the
+// deliberate discrepancy: it dates the rental from 2012-01, six months
+// before the housing authority's registration.
+func DemoApplicantRecord(year int) (truth, decl rules.CalculatorRequest) {
+	last := fmt.Sprintf("%04d-12", year-1) // the statistics month
+	truth = rules.CalculatorRequest{ApplicationYear: year, BirthDate: "1988-08-08", Sex: "M", ResidencePermit: true,
+		SocialInsurance: []rules.PeriodInput{{From: "2012-07", To: last}},
+		Housing: []rules.HousingInput{
+			{Kind: "rented", From: "2012-07", To: "2017-12", District: "海淀区", Registered: true},
+			{Kind: "owned", From: "2018-01", To: last, District: "海淀区"}},
+		Education:  rules.EducationInput{Level: "bachelor", Diploma: true, Degree: true},
+		Workplaces: []rules.WorkplaceInput{{From: "2012-07", To: last, District: "海淀区"}},
+		IncomeTax: map[string]rules.Decimal{fmt.Sprint(year - 3): "96000", fmt.Sprint(year - 2): "104000",
+			fmt.Sprint(year - 1): "112000"},
+	}
+	decl = truth
+	decl.Housing = []rules.HousingInput{
+		{Kind: "rented", From: "2012-01", To: "2017-12", District: "海淀区", Registered: true},
+		{Kind: "owned", From: "2018-01", To: last, District: "海淀区"}}
+	return truth, decl
 }
 
 func (a *App) demoOperatorID(ctx context.Context) int64 {

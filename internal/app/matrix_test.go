@@ -74,7 +74,8 @@ func newWorld(t *testing.T) *world {
 			t.Fatal(err)
 		}
 		p, u, err := a.Cases.Persons.Register(ctx, person.Registration{IDNumber: casetest.IDNumber(true), Name: "钱矩阵",
-			Login: "app" + side.name, Phone: "13900139000", Email: "app" + side.name + "@example.cn", Password: apptest.Password})
+			Login: "app" + side.name, Phone: "13900139000", Email: "app" + side.name + "@example.cn", Password: apptest.Password,
+			PrivacyVersion: account.PrivacyNoticeVersion})
 		if err != nil {
 			t.Fatal(err)
 		}

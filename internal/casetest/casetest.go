@@ -165,7 +165,7 @@ func (e *Env) VerifiedEmployer(login string) (*employer.Employer, *account.User)
 func (e *Env) Applicant(login string) (*person.Person, *account.User) {
 	e.T.Helper()
 	p, u, err := e.Persons.Register(e.Ctx, person.Registration{IDNumber: IDNumber(true), Name: "王小明", Login: login,
-		Phone: "13900139000", Email: login + "@example.cn", Password: Password})
+		Phone: "13900139000", Email: login + "@example.cn", Password: Password, PrivacyVersion: account.PrivacyNoticeVersion})
 	if err != nil {
 		e.T.Fatal(err)
 	}

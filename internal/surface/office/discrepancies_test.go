@@ -47,7 +47,7 @@ func newCheckedCase(t *testing.T, a *apptest.App, login string, codes ...string)
 		t.Fatal(err)
 	}
 	p, u, err := a.Cases.Persons.Register(ctx, person.Registration{IDNumber: casetest.IDNumber(true), Name: "赵比对", Login: login,
-		Phone: "13900139000", Email: login + "@example.cn", Password: apptest.Password})
+		Phone: "13900139000", Email: login + "@example.cn", Password: apptest.Password, PrivacyVersion: account.PrivacyNoticeVersion})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"jifen/internal/account"
 	"jifen/internal/actor"
 	"jifen/internal/app/apptest"
 	"jifen/internal/application"
@@ -77,8 +78,7 @@ func registerApplicant(t *testing.T, a *apptest.App, login, name, code string) (
 	id := casetest.IDNumber(true)
 	expectRedirect(t, "register "+login, c.PostForm("/register/applicant", url.Values{"id_number": {id}, "name": {name},
 		"login": {login}, "phone": {"13900139000"}, "email": {login + "@example.cn"}, "password": {apptest.Password},
-		"password2": {apptest.Password}}), "/register/done?as=applicant")
-	loginPage(t, c, login)
+		"password2": {apptest.Password}, "privacy": {account.PrivacyNoticeVersion}}), "/me")
 	expectRedirect(t, "link "+login, c.PostForm("/me/link", url.Values{"reg_code": {strings.ToLower(code)}}), "/me")
 	p, err := a.Cases.Persons.ByIDNumber(context.Background(), id)
 	if err != nil {
