@@ -51,19 +51,29 @@ var demoAccounts = []struct {
 // employer submission are open now; a small synthetic population (about
 // 2,000 applicants) the first time; one demo account per role, each with a
 // fresh random password returned so the caller prints them once. The demo
-// employer is verified and the demo applicant is linked to it with a draft
-// application. Demo accounts skip the second factor and pages say "演示账号".
+// employer is verified; the demo applicant is linked to it with an
+// application the employer has filed, and the agencies hold the
+// applicant's records (DemoApplicantRecord), so the round's cross-check
+// gives a real score and one discrepancy for demo-district. The synthetic
+// population declares truthfully: that discrepancy is the only one. Demo
+// accounts skip the second factor and pages say "演示账号".
 func (a *App) SeedDemo(ctx context.Context) ([]DemoAccount, error) {
+	return a.SeedDemoSized(ctx, DemoPeople, DemoEmployers)
+}
+
+// SeedDemoSized is SeedDemo with a population of the given size (tests use
+// a small one).
+func (a *App) SeedDemoSized(ctx context.Context, people, employers int) ([]DemoAccount, error) {
 	r, err := a.EnsureRound(ctx, 0, true)
 	if err != nil {
 		return nil, fmt.Errorf("demo round: %w", err)
 	}
-	var employers int
-	if err := a.DB.QueryRow(ctx, `SELECT count(*) FROM employers`).Scan(&employers); err != nil {
+	var have int
+	if err := a.DB.QueryRow(ctx, `SELECT count(*) FROM employers`).Scan(&have); err != nil {
 		return nil, err
 	}
-	if employers == 0 {
-		res, err := a.Synth(ctx, r, DemoPeople, DemoEmployers, 2026, 0.05, nil)
+	if have == 0 {
+		res, err := a.Synth(ctx, r, people, employers, 2026, 0, nil)
 		if err != nil {
 			return nil, fmt.Errorf("demo population: %w", err)
 		}
@@ -199,6 +209,20 @@ func (a *App) demoApplicant(ctx context.Context, login, pw string, r *round.Roun
 	if _, err = a.Cases.Applications.SubmitToEmployer(ctx, me, ap.ID, true); err != nil {
 		return err
 	}
+	// The identity check (公安) asks about applications with the employer,
+	// as the worker would while the application waits there.
+	if err := a.StartAgencySim(ctx); err != nil {
+		return err
+	}
+	for {
+		n, err := a.Check.SweepSingles(ctx, 500)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			break
+		}
+	}
 	_, err = a.Cases.Applications.File(ctx, opActor, ap.ID)
 	return err
 }
@@ -302,6 +326,9 @@ func hostPort(addr string) string {
 // simulator listens on a loopback port and every connector points at it
 // with a fresh key, so the cross-check works out of the box.
 func (a *App) StartAgencySim(ctx context.Context) error {
+	if a.sim != nil {
+		return nil // already playing them (the demo seed starts it early)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
