@@ -96,7 +96,7 @@ func TestDemoTellsTheStory(t *testing.T) {
 		t.Fatal(err)
 	}
 	type disc struct {
-		app              int64
+		app            int64
 		item, district string
 	}
 	var open []disc
