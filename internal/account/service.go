@@ -68,6 +68,19 @@ type NewUser struct {
 // Change it whenever the notice's text changes.
 const PrivacyNoticeVersion = "2026-01"
 
+// CheckConsent checks a self-registration's consent to the privacy notice:
+// it must name the notice's current version.
+func CheckConsent(version string) error {
+	switch version {
+	case PrivacyNoticeVersion:
+		return nil
+	case "":
+		return apperr.Field("privacy", "请阅读并同意《个人信息处理规则》")
+	default:
+		return apperr.Field("privacy", "《个人信息处理规则》已更新，请阅读新版本后再次同意")
+	}
+}
+
 // CreateUser creates an account. Roles given here are granted without the
 // four-eyes procedure: this is for the operator's command line (bootstrap),
 // self-registration (applicant, employer_operator) and the demo only.

@@ -153,7 +153,7 @@ func (a *App) demoEmployer(ctx context.Context, login, name, pw string) error {
 	}
 	e, _, err := a.Cases.Employers.Register(ctx, employer.Registration{CreditCode: demoCreditCode + string(c),
 		Name: "北京演示科技有限公司", District: "海淀区", Address: "北京市海淀区中关村大街27号", LegalRep: "演示法人",
-		OperatorName: name, OperatorLogin: login, Phone: "13800138000", Email: login + "@demo.jifen.test", Password: pw})
+		OperatorName: name, OperatorLogin: login, Phone: "13800138000", Email: login + "@demo.jifen.test", Password: pw, PrivacyVersion: account.PrivacyNoticeVersion})
 	if err != nil {
 		return err
 	}

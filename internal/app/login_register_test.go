@@ -213,6 +213,24 @@ func TestRegistrationAsksConsentAndSignsIn(t *testing.T) {
 		Scan(&version, &at); err != nil || version != account.PrivacyNoticeVersion || at == 0 {
 		t.Errorf("consent stored: %q %d %v", version, at, err)
 	}
+	// So does the employer's registration, for its operator.
+	if _, err := a.EnsureRound(context.Background(), 0, true); err != nil {
+		t.Fatal(err)
+	}
+	emp := url.Values{"credit_code": {casetest.CreditCode()}, "name": {"北京同意测试有限公司"}, "district": {"海淀区"},
+		"address": {"北京市海淀区中关村大街1号"}, "legal_rep": {"张三"}, "operator_name": {"李四"}, "operator_login": {"op9"},
+		"phone": {"13800138000"}, "email": {"op9@example.cn"}, "password": {apptest.Password}, "password2": {apptest.Password}}
+	if r := a.Client(a.Internet).PostForm("/register/employer", emp); r.Status != 400 || !strings.Contains(r.Body, `id="e-privacy"`) {
+		t.Errorf("employer without consent: %d", r.Status)
+	}
+	emp.Set("privacy", account.PrivacyNoticeVersion)
+	if r := a.Client(a.Internet).PostForm("/register/employer", emp); r.Status != 303 {
+		t.Fatalf("employer with consent: %d %s", r.Status, r.Body)
+	}
+	if err := a.DB.QueryRow(context.Background(), `SELECT privacy_version FROM users WHERE login = 'op9'`).Scan(&version); err != nil ||
+		version != account.PrivacyNoticeVersion {
+		t.Errorf("operator's consent: %q %v", version, err)
+	}
 	// The API asks the same consent.
 	api := a.Client(a.Internet)
 	if r := api.PostJSON("/api/v1/applicants", map[string]string{"id_number": casetest.IDNumber(false), "name": "李小红", "login": "lxh",

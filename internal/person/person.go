@@ -147,19 +147,6 @@ func ValidateName(name string) (string, error) {
 	return name, nil
 }
 
-// CheckConsent checks a registration's consent to the privacy notice: it
-// must name the notice's current version.
-func CheckConsent(version string) error {
-	switch version {
-	case account.PrivacyNoticeVersion:
-		return nil
-	case "":
-		return apperr.Field("privacy", "请阅读并同意《个人信息处理规则》")
-	default:
-		return apperr.Field("privacy", "《个人信息处理规则》已更新，请阅读新版本后再次同意")
-	}
-}
-
 // ErrRegisteredAgain is what Register returns when the ID number already
 // has an account and everything else in the registration was valid: nothing
 // was created and the holder was told by e-mail. A surface answers it
@@ -190,7 +177,7 @@ func (s *Service) Register(ctx context.Context, r Registration) (*Person, *accou
 	if r.Email == "" {
 		fe = append(fe, apperr.FieldError{Field: "email", Message: "请填写电子邮箱，用于接收办理进度通知"})
 	}
-	if err := CheckConsent(r.PrivacyVersion); err != nil {
+	if err := account.CheckConsent(r.PrivacyVersion); err != nil {
 		fe = append(fe, apperr.As(err).Fields...)
 	}
 	prep, err := s.accounts.PrepareUser(ctx, account.NewUser{Login: r.Login, DisplayName: name, Zone: account.Internet,

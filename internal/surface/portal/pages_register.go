@@ -36,7 +36,7 @@ var applicantFields = []formField{{"id_number", "请填写身份证号"}, {"name
 var employerFields = []formField{{"credit_code", "请填写统一社会信用代码"}, {"name", "请填写单位名称"}, {"district", "请选择所在区"},
 	{"address", "请填写单位地址"}, {"legal_rep", "请填写法定代表人"}, {"operator_name", "请填写经办人姓名"},
 	{"operator_login", "请填写登录名"}, {"phone", "请填写手机号"}, {"email", "请填写电子邮箱"}, {"password", "请设置密码"},
-	{"password2", "请再次输入密码"}}
+	{"password2", "请再次输入密码"}, {"privacy", ""}}
 
 func (p *Portal) registerApplicantPage(w http.ResponseWriter, r *http.Request) {
 	pg := p.page(r, "申请人注册")
@@ -174,7 +174,7 @@ func (p *Portal) employerWindow(ctx context.Context) error {
 
 func (p *Portal) registerEmployerPage(w http.ResponseWriter, r *http.Request) {
 	pg := p.page(r, "用人单位注册")
-	v := registerView{Open: true, Districts: rules.Districts()}
+	v := registerView{Open: true, Districts: rules.Districts(), PrivacyVersion: account.PrivacyNoticeVersion}
 	if err := p.employerWindow(r.Context()); err != nil {
 		if !shownOnPage(err) {
 			web.WriteError(w, r, err)
@@ -193,13 +193,14 @@ func (p *Portal) registerEmployerSubmit(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	f := r.PostForm
-	v := registerView{Open: true, Districts: rules.Districts()}
+	v := registerView{Open: true, Districts: rules.Districts(), PrivacyVersion: account.PrivacyNoticeVersion}
 	err := p.employerWindow(r.Context())
 	if err == nil {
 		in := employer.Registration{CreditCode: strings.TrimSpace(f.Get("credit_code")), Name: f.Get("name"),
 			District: f.Get("district"), Address: f.Get("address"), LegalRep: f.Get("legal_rep"),
 			OperatorName: f.Get("operator_name"), OperatorLogin: strings.TrimSpace(f.Get("operator_login")),
-			Phone: strings.TrimSpace(f.Get("phone")), Email: strings.TrimSpace(f.Get("email")), Password: f.Get("password")}
+			Phone: strings.TrimSpace(f.Get("phone")), Email: strings.TrimSpace(f.Get("email")), Password: f.Get("password"),
+			PrivacyVersion: f.Get("privacy")}
 		mismatch := in.Password != f.Get("password2")
 		if mismatch {
 			in.Password = ""
@@ -219,7 +220,8 @@ func (p *Portal) registerEmployerSubmit(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	pg := p.page(r, "用人单位注册")
-	keepForm(pg, f, "credit_code", "name", "district", "address", "legal_rep", "operator_name", "operator_login", "phone", "email")
+	keepForm(pg, f, "credit_code", "name", "district", "address", "legal_rep", "operator_name", "operator_login", "phone", "email",
+		"privacy")
 	pg.SetError(err)
 	pg.Data = v
 	p.sh.Render(w, r, statusOf(err), "portal_register_employer", pg)
