@@ -289,7 +289,7 @@ func (a *App) synthSamples() [][2]string {
 	ctx := context.Background()
 	var out [][2]string
 	rows, err := a.DB.Query(ctx, `SELECT min(u.login), ap.status FROM applications ap JOIN persons p ON p.id = ap.person_id
-		JOIN users u ON u.id = p.user_id WHERE u.email LIKE '%@synth.jifen.test' AND ap.status IN ('draft', 'with_employer', 'first_result')
+		JOIN users u ON u.id = p.user_id WHERE u.email LIKE '%@synth.jifen.test' AND ap.status IN ('draft', 'with_employer', 'first_result', 'review_requested')
 		GROUP BY ap.status ORDER BY ap.status`)
 	if err != nil {
 		return nil
