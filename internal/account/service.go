@@ -58,6 +58,27 @@ type NewUser struct {
 	MustChange  bool
 	Demo        bool
 	District    string // staff of a district bureau: their district
+	// PrivacyVersion is the version of the privacy notice the holder
+	// accepted at self-registration; "" for accounts made otherwise.
+	PrivacyVersion string
+}
+
+// PrivacyNoticeVersion is the version of the privacy notice (个人信息处理规则)
+// the portal shows now; a registration records the version it accepted.
+// Change it whenever the notice's text changes.
+const PrivacyNoticeVersion = "2026-01"
+
+// CheckConsent checks a self-registration's consent to the privacy notice:
+// it must name the notice's current version.
+func CheckConsent(version string) error {
+	switch version {
+	case PrivacyNoticeVersion:
+		return nil
+	case "":
+		return apperr.Field("privacy", "请阅读并同意《个人信息处理规则》")
+	default:
+		return apperr.Field("privacy", "《个人信息处理规则》已更新，请阅读新版本后再次同意")
+	}
 }
 
 // CreateUser creates an account. Roles given here are granted without the
@@ -157,10 +178,10 @@ func (s *Service) insertUser(ctx context.Context, in NewUser, hash, phoneEnc, ph
 	now := db.Micros(s.clock.Now())
 	err := s.db.WithTx(ctx, func(ctx context.Context) error {
 		err := s.db.QueryRow(ctx, `INSERT INTO users (login, display_name, zone, email, phone_enc, phone_idx, password_hash,
-			password_changed_at, must_change_password, demo, district, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
+			password_changed_at, must_change_password, demo, district, created_at, updated_at, privacy_version, privacy_accepted_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id`,
 			in.Login, in.DisplayName, string(in.Zone), in.Email, phoneEnc, phoneIdx, hash, now, in.MustChange, in.Demo, in.District,
-			now, now).Scan(&id)
+			now, now, in.PrivacyVersion, consentAt(in.PrivacyVersion, now)).Scan(&id)
 		if db.IsUniqueViolation(err) {
 			return apperr.Field("login", MsgLoginTaken)
 		}
@@ -218,4 +239,13 @@ func (s *Service) Phone(u *User) (string, error) {
 		return "", nil
 	}
 	return s.keys.DecryptString(u.PhoneEnc, "phone")
+}
+
+// consentAt is when a consent to the privacy notice was given: now when
+// there is one, 0 when not.
+func consentAt(version string, now int64) int64 {
+	if version == "" {
+		return 0
+	}
+	return now
 }

@@ -9,6 +9,7 @@ import (
 	"jifen/internal/account"
 	"jifen/internal/app/apptest"
 	"jifen/internal/casetest"
+	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/mail"
 )
 
@@ -46,13 +47,13 @@ func TestInternetCannotLockOutStaff(t *testing.T) {
 	}
 	// Registration on the internet takes the staff name as a free one.
 	r := in.PostJSON("/api/v1/applicants", map[string]string{"id_number": casetest.IDNumber(true), "name": "王小明", "login": "demo-agency",
-		"phone": "13900139000", "email": "wxm@example.cn", "password": apptest.Password})
+		"phone": "13900139000", "email": "wxm@example.cn", "password": apptest.Password, "privacy_version": account.PrivacyNoticeVersion})
 	if r.Status != 201 || strings.Contains(r.Body, "已被使用") {
 		t.Fatalf("registration with a staff name: %d %s", r.Status, r.Body)
 	}
 	// A second applicant with that name is told it is taken: it is a public name now.
 	r = in.PostJSON("/api/v1/applicants", map[string]string{"id_number": casetest.IDNumber(false), "name": "李小红", "login": "demo-agency",
-		"phone": "13900139001", "email": "lxh@example.cn", "password": apptest.Password})
+		"phone": "13900139001", "email": "lxh@example.cn", "password": apptest.Password, "privacy_version": account.PrivacyNoticeVersion})
 	if r.Status != 400 || !strings.Contains(r.Body, account.MsgLoginTaken) {
 		t.Fatalf("second registration of the name: %d %s", r.Status, r.Body)
 	}
@@ -66,7 +67,7 @@ func TestRegistrationDoesNotRevealRegisteredIDNumbers(t *testing.T) {
 	id := casetest.IDNumber(true)
 	reg := func(login, email string) *apptest.Response {
 		return in.PostJSON("/api/v1/applicants", map[string]string{"id_number": id, "name": "王小明", "login": login,
-			"phone": "13900139000", "email": email, "password": apptest.Password})
+			"phone": "13900139000", "email": email, "password": apptest.Password, "privacy_version": account.PrivacyNoticeVersion})
 	}
 	first := reg("holder1", "holder@example.cn")
 	second := reg("intruder1", "intruder@example.cn")
@@ -94,15 +95,23 @@ func TestRegistrationDoesNotRevealRegisteredIDNumbers(t *testing.T) {
 		e1.Error.Fields[0].Field != "login" {
 		t.Fatalf("taken login: registered ID %d %s, new ID %d %s", taken.Status, taken.Body, takenNew.Status, takenNew.Body)
 	}
-	// The form answers the same page both ways.
+	// The form signs a new applicant in (/me); a second registration of the
+	// same ID number creates nothing and ends on the confirmation page with
+	// no session. It tells the registrant only what logging in with the
+	// login name they chose would tell them anyway.
 	id = casetest.IDNumber(false)
 	form := func(login string) *apptest.Response {
 		return in.PostForm("/register/applicant", url.Values{"id_number": {id}, "name": {"李小红"}, "login": {login},
-			"phone": {"13900139001"}, "email": {login + "@example.cn"}, "password": {apptest.Password}, "password2": {apptest.Password}})
+			"phone": {"13900139001"}, "email": {login + "@example.cn"}, "password": {apptest.Password}, "password2": {apptest.Password},
+			"privacy": {account.PrivacyNoticeVersion}})
 	}
 	f1, f2 := form("form1"), form("form2")
-	if f1.Status != 303 || f2.Status != 303 || f1.Header.Get("Location") != f2.Header.Get("Location") {
-		t.Fatalf("form: %d %s, %d %s", f1.Status, f1.Header.Get("Location"), f2.Status, f2.Header.Get("Location"))
+	if f1.Status != 303 || f1.Header.Get("Location") != "/me" || f2.Status != 303 ||
+		f2.Header.Get("Location") != "/register/done?as=applicant" || f2.Header.Get("Set-Cookie") != "" || f1.Header.Get("Set-Cookie") == "" {
+		t.Fatalf("form: %d %s, %d %s %s", f1.Status, f1.Header.Get("Location"), f2.Status, f2.Header.Get("Location"), f2.Header.Get("Set-Cookie"))
+	}
+	if _, err := a.Accounts.UserByLogin(t.Context(), "form2"); !apperr.Is(err, apperr.NotFound) {
+		t.Errorf("a second registration of an ID number made an account: %v", err)
 	}
 }
 

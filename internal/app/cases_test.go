@@ -36,7 +36,7 @@ func flow(t *testing.T, a *apptest.App) (emp, app *apptest.Client, appID int64) 
 	emp = a.Client(a.Internet)
 	r := emp.PostJSON("/api/v1/employers", map[string]string{"credit_code": casetest.CreditCode(), "name": "北京测试科技有限公司",
 		"district": "海淀区", "address": "北京市海淀区中关村大街1号", "legal_rep": "张三", "operator_name": "李四",
-		"operator_login": "op1", "phone": "13800138000", "email": "op1@example.cn", "password": apptest.Password})
+		"operator_login": "op1", "phone": "13800138000", "email": "op1@example.cn", "password": apptest.Password, "privacy_version": account.PrivacyNoticeVersion})
 	if r.Status != 201 || !strings.Contains(r.Body, `"status":"pending"`) {
 		t.Fatalf("employer registration: %d %s", r.Status, r.Body)
 	}
@@ -62,7 +62,7 @@ func flow(t *testing.T, a *apptest.App) (emp, app *apptest.Client, appID int64) 
 	}
 	app = a.Client(a.Internet)
 	r = app.PostJSON("/api/v1/applicants", map[string]string{"id_number": casetest.IDNumber(true), "name": "王小明", "login": "app1",
-		"phone": "13900139000", "email": "app1@example.cn", "password": apptest.Password})
+		"phone": "13900139000", "email": "app1@example.cn", "password": apptest.Password, "privacy_version": account.PrivacyNoticeVersion})
 	if r.Status != 201 || !strings.Contains(r.Body, "**********") {
 		t.Fatalf("applicant registration: %d %s", r.Status, r.Body)
 	}
@@ -202,7 +202,7 @@ func TestSomebodyElsesCaseIs404(t *testing.T) {
 	_, _, id := flow(t, a)
 	other := a.Client(a.Internet)
 	other.PostJSON("/api/v1/applicants", map[string]string{"id_number": casetest.IDNumber(false), "name": "李小红", "login": "app2",
-		"phone": "13900139001", "email": "app2@example.cn", "password": apptest.Password})
+		"phone": "13900139001", "email": "app2@example.cn", "password": apptest.Password, "privacy_version": account.PrivacyNoticeVersion})
 	other.LoginAPI("app2", apptest.Password)
 	if r := other.Get("/api/v1/application"); r.Status != 404 {
 		t.Fatalf("no application yet: %d", r.Status)
@@ -214,7 +214,7 @@ func TestSomebodyElsesCaseIs404(t *testing.T) {
 	op2 := a.Client(a.Internet)
 	op2.PostJSON("/api/v1/employers", map[string]string{"credit_code": casetest.CreditCode(), "name": "北京其他有限公司",
 		"district": "朝阳区", "address": "北京市朝阳区建国路1号", "legal_rep": "赵六", "operator_name": "钱七",
-		"operator_login": "op2", "phone": "13800138001", "email": "op2@example.cn", "password": apptest.Password})
+		"operator_login": "op2", "phone": "13800138001", "email": "op2@example.cn", "password": apptest.Password, "privacy_version": account.PrivacyNoticeVersion})
 	op2.LoginAPI("op2", apptest.Password)
 	for _, path := range []string{"/api/v1/employer/applications/" + strconv.FormatInt(id, 10)} {
 		if r := op2.Get(path); r.Status != 404 {
@@ -241,7 +241,7 @@ func TestWindowsAreCheckedOnTheServer(t *testing.T) {
 	reg := a.Client(a.Internet)
 	r = reg.PostJSON("/api/v1/employers", map[string]string{"credit_code": casetest.CreditCode(), "name": "晚到的单位",
 		"district": "海淀区", "address": "北京市海淀区某路1号", "legal_rep": "张三", "operator_name": "李四",
-		"operator_login": "late1", "phone": "13800138002", "email": "late@example.cn", "password": apptest.Password})
+		"operator_login": "late1", "phone": "13800138002", "email": "late@example.cn", "password": apptest.Password, "privacy_version": account.PrivacyNoticeVersion})
 	if r.Status != 409 {
 		t.Fatalf("employer registration after the window: %d %s", r.Status, r.Body)
 	}
@@ -257,7 +257,7 @@ func TestRegistrationRejectsBadCheckDigits(t *testing.T) {
 	badCC := cc[:17] + map[bool]string{true: "1", false: "2"}[cc[17] != '1']
 	r := c.PostJSON("/api/v1/employers", map[string]string{"credit_code": badCC, "name": "北京测试有限公司", "district": "海淀区",
 		"address": "北京市海淀区某路1号", "legal_rep": "张三", "operator_name": "李四", "operator_login": "opx",
-		"phone": "13800138000", "email": "x@example.cn", "password": apptest.Password})
+		"phone": "13800138000", "email": "x@example.cn", "password": apptest.Password, "privacy_version": account.PrivacyNoticeVersion})
 	var e errBody
 	r.JSON(&e)
 	if r.Status != 400 || e.Error.Fields[0].Field != "credit_code" {
@@ -266,7 +266,7 @@ func TestRegistrationRejectsBadCheckDigits(t *testing.T) {
 	id := casetest.IDNumber(true)
 	badID := id[:17] + map[bool]string{true: "1", false: "2"}[id[17] != '1']
 	r = c.PostJSON("/api/v1/applicants", map[string]string{"id_number": badID, "name": "王五", "login": "appx",
-		"phone": "13900139000", "email": "y@example.cn", "password": apptest.Password})
+		"phone": "13900139000", "email": "y@example.cn", "password": apptest.Password, "privacy_version": account.PrivacyNoticeVersion})
 	r.JSON(&e)
 	if r.Status != 400 || e.Error.Fields[0].Field != "id_number" || !strings.Contains(e.Error.Fields[0].Message, "校验码") {
 		t.Fatalf("bad ID: %d %s", r.Status, r.Body)

@@ -21,6 +21,7 @@ import (
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/ident"
 	"jifen/internal/round"
+	"jifen/internal/rules"
 	"jifen/internal/synth"
 )
 
@@ -50,19 +51,29 @@ var demoAccounts = []struct {
 // employer submission are open now; a small synthetic population (about
 // 2,000 applicants) the first time; one demo account per role, each with a
 // fresh random password returned so the caller prints them once. The demo
-// employer is verified and the demo applicant is linked to it with a draft
-// application. Demo accounts skip the second factor and pages say "演示账号".
+// employer is verified; the demo applicant is linked to it with an
+// application the employer has filed, and the agencies hold the
+// applicant's records (DemoApplicantRecord), so the round's cross-check
+// gives a real score and one discrepancy for demo-district. The synthetic
+// population declares truthfully: that discrepancy is the only one. Demo
+// accounts skip the second factor and pages say "演示账号".
 func (a *App) SeedDemo(ctx context.Context) ([]DemoAccount, error) {
+	return a.SeedDemoSized(ctx, DemoPeople, DemoEmployers)
+}
+
+// SeedDemoSized is SeedDemo with a population of the given size (tests use
+// a small one).
+func (a *App) SeedDemoSized(ctx context.Context, people, employers int) ([]DemoAccount, error) {
 	r, err := a.EnsureRound(ctx, 0, true)
 	if err != nil {
 		return nil, fmt.Errorf("demo round: %w", err)
 	}
-	var employers int
-	if err := a.DB.QueryRow(ctx, `SELECT count(*) FROM employers`).Scan(&employers); err != nil {
+	var have int
+	if err := a.DB.QueryRow(ctx, `SELECT count(*) FROM employers`).Scan(&have); err != nil {
 		return nil, err
 	}
-	if employers == 0 {
-		res, err := a.Synth(ctx, r, DemoPeople, DemoEmployers, 2026, 0.05, nil)
+	if have == 0 {
+		res, err := a.Synth(ctx, r, people, employers, 2026, 0, nil)
 		if err != nil {
 			return nil, fmt.Errorf("demo population: %w", err)
 		}
@@ -142,7 +153,7 @@ func (a *App) demoEmployer(ctx context.Context, login, name, pw string) error {
 	}
 	e, _, err := a.Cases.Employers.Register(ctx, employer.Registration{CreditCode: demoCreditCode + string(c),
 		Name: "北京演示科技有限公司", District: "海淀区", Address: "北京市海淀区中关村大街27号", LegalRep: "演示法人",
-		OperatorName: name, OperatorLogin: login, Phone: "13800138000", Email: login + "@demo.jifen.test", Password: pw})
+		OperatorName: name, OperatorLogin: login, Phone: "13800138000", Email: login + "@demo.jifen.test", Password: pw, PrivacyVersion: account.PrivacyNoticeVersion})
 	if err != nil {
 		return err
 	}
@@ -156,8 +167,9 @@ func (a *App) demoApplicant(ctx context.Context, login, pw string, r *round.Roun
 	if err != nil {
 		return err
 	}
-	p, u, err := a.Cases.Persons.Register(ctx, person.Registration{IDNumber: first + string(c), Name: "演示申请人", Login: login,
-		Phone: "13900139000", Email: login + "@demo.jifen.test", Password: pw})
+	idNumber := first + string(c)
+	p, u, err := a.Cases.Persons.Register(ctx, person.Registration{IDNumber: idNumber, Name: "演示申请人", Login: login,
+		Phone: "13900139000", Email: login + "@demo.jifen.test", Password: pw, PrivacyVersion: account.PrivacyNoticeVersion})
 	if err != nil {
 		return err
 	}
@@ -178,9 +190,67 @@ func (a *App) demoApplicant(ctx context.Context, login, pw string, r *round.Roun
 	if err := a.Cases.Persons.DecideLink(ctx, opActor, l.ID, true, ""); err != nil {
 		return err
 	}
-	_, err = a.Cases.Applications.Open(ctx, actor.Actor{UserID: u.ID, Login: u.Login, Roles: []actor.Role{actor.Applicant}, PersonID: p.ID},
+	me := actor.Actor{UserID: u.ID, Login: u.Login, Roles: []actor.Role{actor.Applicant}, PersonID: p.ID}
+	ap, err := a.Cases.Applications.Open(ctx, me,
 		application.Subject{PersonID: p.ID, EmployerID: emp.ID, BirthDate: p.BirthDate, Sex: p.Sex}, r.ID, r.Year)
+	if err != nil {
+		return err
+	}
+	// The agencies hold the true record; the application declares it with
+	// one deliberate difference, and the employer has filed it, so the
+	// round's cross-check finds a real score and one discrepancy.
+	truth, decl := DemoApplicantRecord(r.Year)
+	if err := synth.WriteRecords(ctx, a.DB, idNumber, p.Name, truth, emp.CreditCode, a.Clock.Now()); err != nil {
+		return err
+	}
+	if ap, err = a.Cases.Applications.SaveDraft(ctx, me, ap.ID, decl, ap.Version); err != nil {
+		return err
+	}
+	if _, err = a.Cases.Applications.SubmitToEmployer(ctx, me, ap.ID, true); err != nil {
+		return err
+	}
+	// The identity check (公安) asks about applications with the employer,
+	// as the worker would while the application waits there.
+	if err := a.StartAgencySim(ctx); err != nil {
+		return err
+	}
+	for {
+		n, err := a.Check.SweepSingles(ctx, 500)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			break
+		}
+	}
+	_, err = a.Cases.Applications.File(ctx, opActor, ap.ID)
 	return err
+}
+
+// DemoApplicantRecord is demo-applicant's life as the agencies record it
+// (truth) and as the application declares it (decl), for the round of year:
+// born 1988-08-08, insured by the demo employer in 海淀区 since 2012-07, a
+// registered rental and then a home of their own in 海淀区, a bachelor's
+// degree, income tax paid. The declaration differs in one place, the
+// deliberate discrepancy: it dates the rental from 2012-01, six months
+// before the housing authority's registration.
+func DemoApplicantRecord(year int) (truth, decl rules.CalculatorRequest) {
+	last := fmt.Sprintf("%04d-12", year-1) // the statistics month
+	truth = rules.CalculatorRequest{ApplicationYear: year, BirthDate: "1988-08-08", Sex: "M", ResidencePermit: true,
+		SocialInsurance: []rules.PeriodInput{{From: "2012-07", To: last}},
+		Housing: []rules.HousingInput{
+			{Kind: "rented", From: "2012-07", To: "2017-12", District: "海淀区", Registered: true},
+			{Kind: "owned", From: "2018-01", To: last, District: "海淀区"}},
+		Education:  rules.EducationInput{Level: "bachelor", Diploma: true, Degree: true},
+		Workplaces: []rules.WorkplaceInput{{From: "2012-07", To: last, District: "海淀区"}},
+		IncomeTax: map[string]rules.Decimal{fmt.Sprint(year - 3): "96000", fmt.Sprint(year - 2): "104000",
+			fmt.Sprint(year - 1): "112000"},
+	}
+	decl = truth
+	decl.Housing = []rules.HousingInput{
+		{Kind: "rented", From: "2012-01", To: "2017-12", District: "海淀区", Registered: true},
+		{Kind: "owned", From: "2018-01", To: last, District: "海淀区"}}
+	return truth, decl
 }
 
 func (a *App) demoOperatorID(ctx context.Context) int64 {
@@ -219,7 +289,7 @@ func (a *App) synthSamples() [][2]string {
 	ctx := context.Background()
 	var out [][2]string
 	rows, err := a.DB.Query(ctx, `SELECT min(u.login), ap.status FROM applications ap JOIN persons p ON p.id = ap.person_id
-		JOIN users u ON u.id = p.user_id WHERE u.email LIKE '%@synth.jifen.test' AND ap.status IN ('draft', 'with_employer', 'first_result')
+		JOIN users u ON u.id = p.user_id WHERE u.email LIKE '%@synth.jifen.test' AND ap.status IN ('draft', 'with_employer', 'first_result', 'review_requested')
 		GROUP BY ap.status ORDER BY ap.status`)
 	if err != nil {
 		return nil
@@ -256,6 +326,9 @@ func hostPort(addr string) string {
 // simulator listens on a loopback port and every connector points at it
 // with a fresh key, so the cross-check works out of the box.
 func (a *App) StartAgencySim(ctx context.Context) error {
+	if a.sim != nil {
+		return nil // already playing them (the demo seed starts it early)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err

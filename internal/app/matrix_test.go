@@ -65,7 +65,7 @@ func newWorld(t *testing.T) *world {
 		emp, op, err := a.Cases.Employers.Register(ctx, employer.Registration{CreditCode: casetest.CreditCode(),
 			Name: "北京矩阵" + side.name + "科技有限公司", District: side.district, Address: "北京市" + side.district + "某路1号",
 			LegalRep: "张三", OperatorName: "李四", OperatorLogin: "op" + side.name, Phone: "13800138000",
-			Email: "op" + side.name + "@example.cn", Password: apptest.Password})
+			Email: "op" + side.name + "@example.cn", Password: apptest.Password, PrivacyVersion: account.PrivacyNoticeVersion})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -73,7 +73,8 @@ func newWorld(t *testing.T) *world {
 			t.Fatal(err)
 		}
 		p, u, err := a.Cases.Persons.Register(ctx, person.Registration{IDNumber: casetest.IDNumber(true), Name: "钱矩阵",
-			Login: "app" + side.name, Phone: "13900139000", Email: "app" + side.name + "@example.cn", Password: apptest.Password})
+			Login: "app" + side.name, Phone: "13900139000", Email: "app" + side.name + "@example.cn", Password: apptest.Password,
+			PrivacyVersion: account.PrivacyNoticeVersion})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -150,7 +150,7 @@ func (e *Env) VerifiedEmployer(login string) (*employer.Employer, *account.User)
 	e.T.Helper()
 	emp, op, err := e.Employers.Register(e.Ctx, employer.Registration{CreditCode: CreditCode(), Name: "北京测试科技有限公司",
 		District: "海淀区", Address: "北京市海淀区中关村大街1号", LegalRep: "张三", OperatorName: "李四", OperatorLogin: login,
-		Phone: "13800138000", Email: login + "@example.cn", Password: Password})
+		Phone: "13800138000", Email: login + "@example.cn", Password: Password, PrivacyVersion: account.PrivacyNoticeVersion})
 	if err != nil {
 		e.T.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func (e *Env) VerifiedEmployer(login string) (*employer.Employer, *account.User)
 func (e *Env) Applicant(login string) (*person.Person, *account.User) {
 	e.T.Helper()
 	p, u, err := e.Persons.Register(e.Ctx, person.Registration{IDNumber: IDNumber(true), Name: "王小明", Login: login,
-		Phone: "13900139000", Email: login + "@example.cn", Password: Password})
+		Phone: "13900139000", Email: login + "@example.cn", Password: Password, PrivacyVersion: account.PrivacyNoticeVersion})
 	if err != nil {
 		e.T.Fatal(err)
 	}

@@ -47,7 +47,7 @@ func TestHelpListsOnlyTheFlagsUsed(t *testing.T) {
 		args      []string
 		has, lack []string
 	}{
-		{[]string{"serve", "-h"}, append([]string{"-demo", "-data-dir", "-db", "-master-key"}, serving...), nil},
+		{[]string{"serve", "-h"}, append([]string{"-demo", "-reset", "-data-dir", "-db", "-master-key"}, serving...), nil},
 		{[]string{"config", "-h"}, append([]string{"-data-dir", "-log-level"}, serving...), nil},
 		{[]string{"synth", "-h"}, []string{"-people", "-seed", "-data-dir", "-db", "-master-key", "-log-level"}, serving},
 		{[]string{"migrate", "-h"}, []string{"-status", "-data-dir", "-db"}, append([]string{"-master-key", "-log-level"}, serving...)},

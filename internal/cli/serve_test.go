@@ -3,8 +3,12 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
+	"io/fs"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -76,5 +80,50 @@ func TestServeDemoStartsAndStopsGracefully(t *testing.T) {
 	}
 	if !strings.Contains(errb.String(), "shutting down") {
 		t.Fatalf("no graceful shutdown logged:\n%s", errb.String())
+	}
+}
+
+// TestServeDemoReset: `serve --demo --reset` deletes the demo's SQLite
+// database (and its journal files) before starting, never a PostgreSQL
+// one, and only with --demo.
+func TestServeDemoReset(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "jifen.db")
+	for _, f := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.WriteFile(f, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	key := filepath.Join(dir, "master.key")
+	if err := os.WriteFile(key, []byte("k"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	removed, err := resetDemoDB(path)
+	if err != nil || len(removed) != 3 {
+		t.Fatalf("reset: %v %v", removed, err)
+	}
+	for _, f := range []string{path, path + "-wal", path + "-shm"} {
+		if _, err := os.Stat(f); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s still there: %v", f, err)
+		}
+	}
+	if _, err := os.Stat(key); err != nil {
+		t.Errorf("the master key went too: %v", err)
+	}
+	if removed, err := resetDemoDB(path); err != nil || len(removed) != 0 {
+		t.Errorf("reset of nothing: %v %v", removed, err)
+	}
+	if _, err := resetDemoDB("postgres://u:secret@db.example/jifen"); err == nil || strings.Contains(err.Error(), "secret") {
+		t.Errorf("reset of PostgreSQL: %v", err)
+	}
+	env := map[string]string{"JIFEN_DATA_DIR": dir, "JIFEN_DB": path}
+	if err := os.WriteFile(path, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := jifen(t, env, "", "serve", "--reset"); r.code == 0 || !strings.Contains(r.stderr, "--demo") {
+		t.Errorf("--reset without --demo: %+v", r)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("--reset without --demo deleted the database: %v", err)
 	}
 }

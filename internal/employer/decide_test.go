@@ -3,6 +3,8 @@ package employer_test
 import (
 	"testing"
 
+	"jifen/internal/account"
+
 	"jifen/internal/actor"
 	"jifen/internal/casetest"
 	"jifen/internal/employer"
@@ -17,7 +19,7 @@ func TestDecideChecksTheActor(t *testing.T) {
 		t.Helper()
 		emp, _, err := e.Employers.Register(e.Ctx, employer.Registration{CreditCode: casetest.CreditCode(), Name: "北京测试科技有限公司",
 			District: "海淀区", Address: "北京市海淀区中关村大街1号", LegalRep: "张三", OperatorName: "李四", OperatorLogin: login,
-			Phone: "13800138000", Email: login + "@example.cn", Password: casetest.Password})
+			Phone: "13800138000", Email: login + "@example.cn", Password: casetest.Password, PrivacyVersion: account.PrivacyNoticeVersion})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -143,6 +143,9 @@ type Registration struct {
 	Phone         string
 	Email         string
 	Password      string
+	// PrivacyVersion is the operator's consent to the privacy notice
+	// (account.PrivacyNoticeVersion), stored with their account.
+	PrivacyVersion string
 }
 
 // Validate checks the employer's part of a registration; the operator's
@@ -187,11 +190,14 @@ func (r *Registration) Validate() []apperr.FieldError {
 // one transaction. The caller has checked the registration window.
 func (s *Service) Register(ctx context.Context, r Registration) (*Employer, *account.User, error) {
 	fe := r.Validate()
+	if err := account.CheckConsent(r.PrivacyVersion); err != nil {
+		fe = append(fe, apperr.As(err).Fields...)
+	}
 	// Validate and hash the operator's account before the transaction: the
 	// hash is slow and must not hold the write lock.
 	prep, err := s.accounts.PrepareUser(ctx, account.NewUser{Login: r.OperatorLogin, DisplayName: r.OperatorName,
 		Zone: account.Internet, Email: r.Email, Phone: r.Phone, Password: r.Password,
-		Roles: []account.Role{account.EmployerOperator}})
+		Roles: []account.Role{account.EmployerOperator}, PrivacyVersion: r.PrivacyVersion})
 	if err != nil {
 		ae := apperr.As(err)
 		if ae.Code != apperr.Invalid {

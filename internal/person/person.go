@@ -59,6 +59,10 @@ type Registration struct {
 	Phone    string
 	Email    string
 	Password string
+	// PrivacyVersion is the version of the privacy notice (个人信息处理规则)
+	// the registrant accepted; it must be the current one
+	// (account.PrivacyNoticeVersion) and is stored with the account.
+	PrivacyVersion string
 }
 
 // ErrNotFound hides whether a person exists.
@@ -173,8 +177,12 @@ func (s *Service) Register(ctx context.Context, r Registration) (*Person, *accou
 	if r.Email == "" {
 		fe = append(fe, apperr.FieldError{Field: "email", Message: "请填写电子邮箱，用于接收办理进度通知"})
 	}
+	if err := account.CheckConsent(r.PrivacyVersion); err != nil {
+		fe = append(fe, apperr.As(err).Fields...)
+	}
 	prep, err := s.accounts.PrepareUser(ctx, account.NewUser{Login: r.Login, DisplayName: name, Zone: account.Internet,
-		Email: r.Email, Phone: r.Phone, Password: r.Password, Roles: []account.Role{account.Applicant}})
+		Email: r.Email, Phone: r.Phone, Password: r.Password, Roles: []account.Role{account.Applicant},
+		PrivacyVersion: r.PrivacyVersion})
 	if err != nil {
 		ae := apperr.As(err)
 		if ae.Code != apperr.Invalid {

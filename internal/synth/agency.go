@@ -1,7 +1,13 @@
 package synth
 
 import (
+	"context"
 	"encoding/json"
+	"time"
+
+	"jifen/internal/platform/crypto"
+	"jifen/internal/platform/db"
+	"jifen/internal/rules"
 )
 
 // Agency codes of the records synth writes (docs/agencies.md describes what
@@ -54,4 +60,21 @@ func agencyRows(t truth, name, subject string, now int64) [][]any {
 		add(AgencyHonors, map[string]any{"honors": q.Honors})
 	}
 	return rows
+}
+
+// WriteRecords writes the agencies' records of one person, as synth does
+// for its population: what each agency holds about the person whose ID
+// number is id, from the facts in req and the insured employer's credit
+// code. The demo uses it to give its applicant consistent records.
+func WriteRecords(ctx context.Context, d *db.DB, id, name string, req rules.CalculatorRequest, creditCode string, now time.Time) error {
+	rows := agencyRows(truth{req: req, creditCode: creditCode}, name, crypto.SM3Hex([]byte(id)), db.Micros(now))
+	return d.WithTx(ctx, func(ctx context.Context) error {
+		b := newBulk(d, "agency_records", "agency", "subject", "payload", "updated_at")
+		for _, r := range rows {
+			if err := b.add(ctx, r...); err != nil {
+				return err
+			}
+		}
+		return b.flush(ctx)
+	})
 }

@@ -49,6 +49,7 @@ func prevState(s string) string {
 // personRows is one prepared person: every row the writer needs.
 type personRows struct {
 	user, person, link, app []any
+	review                  []any // the 复查 request of an application in review_requested
 	events                  [][]any
 	agency                  [][]any
 }
@@ -186,6 +187,16 @@ func (g *Generator) prepare(lo, hi int, verified []int) chunk {
 				reason = "请补充住房材料"
 			}
 			pr.app = []any{appID, g.cfg.RoundID, pid, emp.id, status, string(b), est, eligible, truthful, submitted, filed, reason, now, now}
+			if status == "review_requested" {
+				// Half wait for the employer to forward them, half wait for
+				// the district office to receive them.
+				if appID%2 == 0 {
+					pr.review = []any{appID, rules.CodeHousing, "租赁住房已办理备案，请核对住建部门记录", "", "requested", now, int64(0)}
+				} else {
+					pr.review = []any{appID, rules.CodeEducation, "学位证书已认证，请核对学信网记录", "单位已核对申请人学位证书原件",
+						"forwarded", now, now}
+				}
+			}
 			evBase := g.base.event + int64(j)*2
 			pr.events = append(pr.events, []any{evBase, appID, now, "", "draft", uid, "applicant", "创建申请"})
 			if status != "draft" {
@@ -215,6 +226,8 @@ func (g *Generator) write(ctx context.Context, ch chunk, res *Result) error {
 		links := newBulk(g.db, "employer_links", "id", "round_id", "person_id", "employer_id", "status", "reason", "created_at", "decided_at")
 		apps := newBulk(g.db, "applications", "id", "round_id", "person_id", "employer_id", "status", "declaration", "estimate",
 			"eligible", "truthful_at", "submitted_at", "filed_at", "return_reason", "created_at", "updated_at")
+		reviews := newBulk(g.db, "review_requests", "application_id", "indicators", "reason", "employer_note", "status", "created_at",
+			"forwarded_at")
 		events := newBulk(g.db, "application_events", "id", "application_id", "at", "from_status", "to_status", "actor_id", "actor_role", "reason")
 		agency := newBulk(g.db, "agency_records", "agency", "subject", "payload", "updated_at")
 		// Parents before children: every table is written in full before the
@@ -234,6 +247,7 @@ func (g *Generator) write(ctx context.Context, ch chunk, res *Result) error {
 			{persons, func(p personRows) [][]any { return [][]any{p.person} }},
 			{links, func(p personRows) [][]any { return one(p.link) }},
 			{apps, func(p personRows) [][]any { return one(p.app) }},
+			{reviews, func(p personRows) [][]any { return one(p.review) }},
 			{events, func(p personRows) [][]any { return p.events }},
 			{agency, func(p personRows) [][]any { return p.agency }},
 		}

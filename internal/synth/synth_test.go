@@ -76,6 +76,12 @@ func TestSynthIsConsistentAndDeterministic(t *testing.T) {
 	if n := count(`SELECT count(*) FROM agency_records WHERE agency = 'public_security'`); n != 3000 {
 		t.Fatalf("%d identity records", n)
 	}
+	// Every application waiting for its 复查 has its request.
+	if n, m := count(`SELECT count(*) FROM applications WHERE status = 'review_requested'`),
+		count(`SELECT count(*) FROM review_requests rr JOIN applications a ON a.id = rr.application_id
+			WHERE a.status = 'review_requested'`); n == 0 || n != m {
+		t.Fatalf("%d applications in review_requested, %d with a request", n, m)
+	}
 	// A synthetic applicant can log in with the documented password.
 	if _, err := e.Accounts.Login(e.Ctx, account.Internet, "p000001", synth.Password, "", ""); err != nil {
 		t.Fatalf("login: %v", err)

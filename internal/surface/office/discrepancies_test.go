@@ -39,7 +39,7 @@ func newCheckedCase(t *testing.T, a *apptest.App, login string, codes ...string)
 	}
 	emp, op, err := a.Cases.Employers.Register(ctx, employer.Registration{CreditCode: casetest.CreditCode(), Name: "北京比对科技有限公司",
 		District: "海淀区", Address: "北京市海淀区中关村大街1号", LegalRep: "张三", OperatorName: "李四", OperatorLogin: login + "_op",
-		Phone: "13800138000", Email: login + "_op@example.cn", Password: apptest.Password})
+		Phone: "13800138000", Email: login + "_op@example.cn", Password: apptest.Password, PrivacyVersion: account.PrivacyNoticeVersion})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func newCheckedCase(t *testing.T, a *apptest.App, login string, codes ...string)
 		t.Fatal(err)
 	}
 	p, u, err := a.Cases.Persons.Register(ctx, person.Registration{IDNumber: casetest.IDNumber(true), Name: "赵比对", Login: login,
-		Phone: "13900139000", Email: login + "@example.cn", Password: apptest.Password})
+		Phone: "13900139000", Email: login + "@example.cn", Password: apptest.Password, PrivacyVersion: account.PrivacyNoticeVersion})
 	if err != nil {
 		t.Fatal(err)
 	}

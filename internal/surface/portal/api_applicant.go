@@ -40,6 +40,9 @@ type applicantRegistration struct {
 	Phone    string `json:"phone"`
 	Email    string `json:"email"`
 	Password string `json:"password"`
+	// PrivacyVersion: the version of the privacy notice accepted
+	// (GET /privacy shows it); required.
+	PrivacyVersion string `json:"privacy_version"`
 }
 
 type personJSON struct {

@@ -42,6 +42,9 @@ type employerRegistration struct {
 	Phone         string `json:"phone"`
 	Email         string `json:"email"`
 	Password      string `json:"password"`
+	// PrivacyVersion: the operator's consent to the privacy notice (GET
+	// /privacy shows its version); required.
+	PrivacyVersion string `json:"privacy_version"`
 }
 
 type employerJSON struct {

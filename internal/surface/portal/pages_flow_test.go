@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"jifen/internal/account"
 	"jifen/internal/actor"
 	"jifen/internal/app/apptest"
 	"jifen/internal/application"
@@ -77,8 +78,7 @@ func registerApplicant(t *testing.T, a *apptest.App, login, name, code string) (
 	id := casetest.IDNumber(true)
 	expectRedirect(t, "register "+login, c.PostForm("/register/applicant", url.Values{"id_number": {id}, "name": {name},
 		"login": {login}, "phone": {"13900139000"}, "email": {login + "@example.cn"}, "password": {apptest.Password},
-		"password2": {apptest.Password}}), "/register/done?as=applicant")
-	loginPage(t, c, login)
+		"password2": {apptest.Password}, "privacy": {account.PrivacyNoticeVersion}}), "/me")
 	expectRedirect(t, "link "+login, c.PostForm("/me/link", url.Values{"reg_code": {strings.ToLower(code)}}), "/me")
 	p, err := a.Cases.Persons.ByIDNumber(context.Background(), id)
 	if err != nil {
@@ -126,7 +126,8 @@ func registerEmployer(t *testing.T, a *apptest.App) (*apptest.Client, *employer.
 	expect(t, "registration page", c.Get("/register/employer"), 200, "统一社会信用代码", `<option>海淀区</option>`)
 	form := url.Values{"credit_code": {casetest.CreditCode()}, "name": {"北京页面测试有限公司"}, "district": {"海淀区"},
 		"address": {"北京市海淀区中关村大街1号"}, "legal_rep": {"张三"}, "operator_name": {"李四"}, "operator_login": {"op1"},
-		"phone": {"13800138000"}, "email": {"op1@example.cn"}, "password": {apptest.Password}, "password2": {apptest.Password + "x"}}
+		"phone": {"13800138000"}, "email": {"op1@example.cn"}, "password": {apptest.Password}, "password2": {apptest.Password + "x"},
+		"privacy": {account.PrivacyNoticeVersion}}
 	r := c.PostForm("/register/employer", form)
 	expect(t, "passwords differ", r, 400, `id="e-password2"`, `value="北京页面测试有限公司"`, `<option selected>海淀区</option>`)
 	if strings.Contains(r.Body, apptest.Password) {

@@ -24,6 +24,7 @@ func (p *Portal) registerPages(mux *web.Mux) {
 	mux.HandleFunc("GET /register/employer", p.registerEmployerPage)
 	mux.Handle("POST /register/employer", sh.Limiter.Limit(http.HandlerFunc(p.registerEmployerSubmit)))
 	mux.HandleFunc("GET /register/done", p.registeredPage)
+	mux.HandleFunc("GET /privacy", p.privacyPage)
 	mux.Handle("GET /dashboard", user(p.dashboard))
 
 	mux.Handle("GET /me", user(p.mePage))

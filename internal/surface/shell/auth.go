@@ -2,11 +2,13 @@ package shell
 
 import (
 	"net/http"
+	"net/url"
 
 	"jifen/internal/account"
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/password"
 	"jifen/internal/platform/web"
+	"jifen/internal/settings"
 )
 
 // Register adds the session routes of the zone to mux: login pages and the
@@ -20,6 +22,7 @@ func (s *Shell) Register(mux *web.Mux) {
 	mux.Handle("GET "+p+"/login", http.HandlerFunc(s.loginPage))
 	mux.Handle("POST "+p+"/login", s.Limiter.Limit(http.HandlerFunc(s.loginSubmit)))
 	mux.Handle("POST "+p+"/logout", http.HandlerFunc(s.logout))
+	mux.Handle("GET "+p+"/recover", http.HandlerFunc(s.recoverPage))
 	mux.Handle("GET "+p+"/password", http.HandlerFunc(s.passwordPage))
 	mux.Handle("POST "+p+"/password", http.HandlerFunc(s.passwordSubmit))
 	mux.Handle("GET "+p+"/totp", http.HandlerFunc(s.totpPage))
@@ -60,25 +63,76 @@ type loginView struct {
 
 type link struct{ Href, Label string }
 
-func (s *Shell) loginView() loginView {
-	v := loginView{Action: s.Prefix + "/login", Demo: s.Demo}
+// loginView is the login form; its action carries next, the page the
+// person was going to, so the login (and the steps after it) end there.
+func (s *Shell) loginView(next string) loginView {
+	v := loginView{Action: withNext(s.Prefix+"/login", next), Demo: s.Demo}
 	if s.Zone == account.Office {
 		v.Intro = "本系统仅供市、区人力社保部门及相关委办局工作人员使用。登录后需输入动态口令。"
+		v.Links = []link{{s.Prefix + "/recover", "忘记密码或账号被锁定"}}
 	} else {
 		v.Intro = "申请人和用人单位经办人请使用注册的登录名和密码登录。"
-		v.Links = []link{{"/calculator", "积分自测（无需登录）"}}
+		v.Links = []link{{"/register/applicant", "申请人注册"}, {"/register/employer", "用人单位注册"},
+			{"/recover", "忘记密码或账号被锁定"}, {"/calculator", "积分自测（无需登录）"}}
 	}
 	return v
 }
 
+// nextOf is the validated page a request asks to go to after login ("/"
+// when none or when it is not a same-site path).
+func nextOf(r *http.Request) string { return safeNext(r.URL.Query().Get("next")) }
+
+// withNext adds next to path as its query, unless next is the default.
+func withNext(path, next string) string {
+	if next = safeNext(next); next == "/" {
+		return path
+	}
+	return path + "?next=" + url.QueryEscape(next)
+}
+
+// landing is where a fully logged-in user goes: next when it names a page,
+// else the user's own dashboard (applicants /me, employer operators
+// /employer), else the zone's home.
+func (s *Shell) landing(u *account.User, next string) string {
+	if next = safeNext(next); next != "/" {
+		return next
+	}
+	if s.Zone == account.Internet && u != nil {
+		switch {
+		case u.HasRole(account.Applicant):
+			return "/me"
+		case u.HasRole(account.EmployerOperator):
+			return "/employer"
+		}
+	}
+	return s.home()
+}
+
 func (s *Shell) loginPage(w http.ResponseWriter, r *http.Request) {
-	if se, _ := Current(r.Context()); se != nil && se.Stage == account.StageFull {
-		web.Redirect(w, r, s.home())
+	if se, u := Current(r.Context()); se != nil && se.Stage == account.StageFull {
+		web.Redirect(w, r, s.landing(u, nextOf(r)))
 		return
 	}
 	p := s.Page(r, "登录")
-	p.Data = s.loginView()
+	p.Data = s.loginView(nextOf(r))
 	s.Render(w, r, http.StatusOK, "login", p)
+}
+
+type recoverView struct {
+	Office      bool
+	LockMinutes int
+	Helpdesk    string
+	Login       string
+}
+
+// recoverPage says how to get back into an account: staff ask the system
+// administrator; applicants and employer operators call the help desk, or
+// (operators) ask another operator of their employer.
+func (s *Shell) recoverPage(w http.ResponseWriter, r *http.Request) {
+	p := s.Page(r, "忘记密码或账号被锁定")
+	p.Data = recoverView{Office: s.Zone == account.Office, LockMinutes: s.Settings.Int(r.Context(), settings.LockoutMinutes),
+		Helpdesk: p.Helpdesk, Login: s.Prefix + "/login"}
+	s.Render(w, r, http.StatusOK, "recover", p)
 }
 
 func (s *Shell) home() string {
@@ -113,20 +167,32 @@ func (s *Shell) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		p := s.Page(r, "登录")
 		p.SetError(err)
 		p.Form["login"] = login
-		p.Data = s.loginView()
+		p.Data = s.loginView(nextOf(r))
 		s.Render(w, r, web.Status(err), "login", p)
 		return
 	}
 	s.setCookie(w, res.Token)
 	if res.Next != account.StageFull {
-		web.Redirect(w, r, s.stagePath(res.Next))
+		web.Redirect(w, r, withNext(s.stagePath(res.Next), nextOf(r)))
 		return
 	}
-	next := safeNext(r.URL.Query().Get("next"))
-	if next == "/" {
-		next = s.home()
+	web.Redirect(w, r, s.landing(res.User, nextOf(r)))
+}
+
+// SignIn opens a session for a person who has just registered with login
+// and pw, through the ordinary login (its checks, audit and session
+// limit), and returns where they go now: the step the session still owes,
+// or their dashboard.
+func (s *Shell) SignIn(w http.ResponseWriter, r *http.Request, login, pw string) (string, error) {
+	res, err := s.Accounts.Login(r.Context(), s.Zone, login, pw, clientOf(r), r.UserAgent())
+	if err != nil {
+		return "", err
 	}
-	web.Redirect(w, r, next)
+	s.setCookie(w, res.Token)
+	if res.Next != account.StageFull {
+		return s.stagePath(res.Next), nil
+	}
+	return s.landing(res.User, ""), nil
 }
 
 func clientOf(r *http.Request) string { return web.ClientAddr(r.Context()) }
@@ -171,7 +237,7 @@ func (s *Shell) passwordPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := s.Page(r, "修改密码")
-	p.Data = passwordView{Action: s.Prefix + "/password", Forced: se.Stage == account.StageChangePassword}
+	p.Data = passwordView{Action: withNext(s.Prefix+"/password", nextOf(r)), Forced: se.Stage == account.StageChangePassword}
 	s.Render(w, r, http.StatusOK, "password", p)
 }
 
@@ -207,16 +273,16 @@ func (s *Shell) passwordSubmit(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		p := s.Page(r, "修改密码")
 		p.SetError(err)
-		p.Data = passwordView{Action: s.Prefix + "/password", Forced: se.Stage == account.StageChangePassword}
+		p.Data = passwordView{Action: withNext(s.Prefix+"/password", nextOf(r)), Forced: se.Stage == account.StageChangePassword}
 		s.Render(w, r, web.Status(err), "password", p)
 		return
 	}
 	s.setCookie(w, token)
 	if next != account.StageFull {
-		web.Redirect(w, r, s.stagePath(next))
+		web.Redirect(w, r, withNext(s.stagePath(next), nextOf(r)))
 		return
 	}
-	s.Flash(w, r, s.home(), "password_changed")
+	s.Flash(w, r, s.landing(u, nextOf(r)), "password_changed")
 }
 
 type totpView struct {
@@ -225,7 +291,7 @@ type totpView struct {
 }
 
 func (s *Shell) totpView(r *http.Request, u *account.User) (totpView, error) {
-	v := totpView{Action: s.Prefix + "/totp"}
+	v := totpView{Action: withNext(s.Prefix+"/totp", nextOf(r))}
 	if !u.TOTPEnabled {
 		enr, err := s.Accounts.BeginTOTP(r.Context(), u)
 		if err != nil {
@@ -242,7 +308,7 @@ func (s *Shell) totpPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if se.Stage != account.StageTOTP {
-		web.Redirect(w, r, s.home())
+		web.Redirect(w, r, s.landing(u, nextOf(r)))
 		return
 	}
 	v, err := s.totpView(r, u)
@@ -278,7 +344,7 @@ func (s *Shell) totpSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.setCookie(w, token)
-	web.Redirect(w, r, s.home())
+	web.Redirect(w, r, s.landing(u, nextOf(r)))
 }
 
 type accountView struct {

@@ -153,7 +153,7 @@ func (s *Shell) RequireUser(perm account.Permission, h http.HandlerFunc) http.Ha
 				web.WriteError(w, r, account.ErrNoSession)
 				return
 			}
-			web.Redirect(w, r, s.Prefix+"/login?next="+safeNext(r.URL.RequestURI()))
+			web.Redirect(w, r, withNext(s.Prefix+"/login", r.URL.RequestURI()))
 			return
 		}
 		if se.Stage != account.StageFull {
