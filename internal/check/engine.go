@@ -64,7 +64,7 @@ type Owners struct {
 // queues there).
 func New(d *db.DB, keys *crypto.Keyring, conn *Connectors, c clock.Clock, a *audit.Log, log *slog.Logger, own Owners, j *jobs.Jobs) *Engine {
 	e := &Engine{db: d, keys: keys, conn: conn, clock: c, audit: a, log: log, own: own, jobs: j,
-		BatchSize: 250, Workers: 4, StopGrace: 10 * time.Second, WaitBase: 15 * time.Second, WaitMax: 10 * time.Minute, shapes: map[int64]*runShape{}}
+		BatchSize: 250, Workers: 8, StopGrace: 10 * time.Second, WaitBase: 15 * time.Second, WaitMax: 10 * time.Minute, shapes: map[int64]*runShape{}}
 	e.register()
 	return e
 }

@@ -121,7 +121,7 @@ func checkStart(fs *flag.FlagSet, env Env) checkAction {
 // done, printing its progress every five seconds.
 func checkWork(fs *flag.FlagSet, env Env) checkAction {
 	runID := fs.Int64("run", 0, "the run; work exits when it is done")
-	workers := fs.Int("workers", 4, "queries to each agency worked on at once, and batches scored at once")
+	workers := fs.Int("workers", 8, "queries to each agency worked on at once, and batches scored at once")
 	return checkAction{run: func(ctx context.Context, a *app.App) error {
 		ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 		defer stop()
