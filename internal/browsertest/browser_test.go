@@ -170,7 +170,7 @@ var unsafeName = regexp.MustCompile(`[^A-Za-z0-9一-龥-]+`)
 func (tb *tab) screenshot(t *testing.T, what string) string {
 	ctx, cancel := context.WithTimeout(tb.ctx, 10*time.Second)
 	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		return "(no screenshot: " + err.Error() + ")"
 	}
@@ -218,12 +218,16 @@ const checkScript = `(() => {
       if (r.wide.length >= 6) break;
     }
   }
-  // A box that scrolls sideways hides what is past its edge (a table's
-  // action column): on a page it counts as not fitting.
+  // A box that scrolls sideways (a wide table) may hold columns of data,
+  // but a control past its right edge is an action the person cannot see.
   for (const el of document.body.querySelectorAll("*")) {
     const ox = getComputedStyle(el).overflowX;
-    if ((ox === "auto" || ox === "scroll") && el.scrollWidth > el.clientWidth + 1 && el.checkVisibility())
-      r.scrollers.push(path(el) + " (" + el.scrollWidth + " in " + el.clientWidth + ")");
+    if (!(ox === "auto" || ox === "scroll") || el.scrollWidth <= el.clientWidth + 1 || !el.checkVisibility()) continue;
+    const edge = el.getBoundingClientRect().left + el.clientWidth;
+    const hidden = [...el.querySelectorAll("a[href], button, input:not([type=hidden]), select, textarea")]
+      .filter((c) => c.getBoundingClientRect().right > edge + 1 && c.checkVisibility());
+    if (hidden.length) r.scrollers.push(path(el) + ": " + hidden.length + " controls past the edge, first " +
+      path(hidden[0]) + " \"" + (hidden[0].textContent || hidden[0].value || "").trim().substring(0, 20) + "\"");
   }
   for (const el of document.querySelectorAll("input, select, textarea")) {
     const type = (el.getAttribute("type") || "").toLowerCase();
@@ -271,7 +275,7 @@ func problems(r pageReport, errs []string) []string {
 			strings.Join(r.Wide, "; ")))
 	}
 	for _, sc := range r.Scrollers {
-		out = append(out, "scrolls sideways (content cut off at the edge): "+sc)
+		out = append(out, "controls off-screen in a box that scrolls sideways: "+sc)
 	}
 	for _, e := range errs {
 		out = append(out, "console: "+e)
@@ -311,7 +315,7 @@ var identifier = regexp.MustCompile(`\b[A-Za-z][A-Za-z0-9]*(?:[._][A-Za-z0-9]+)+
 
 // allowedASCII are the places ASCII with dots is fine: e-mail addresses,
 // URLs, host names with a port, file names.
-var allowedASCII = regexp.MustCompile(`(?i)[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+|https?://\S+|` +
+var allowedASCII = regexp.MustCompile(`(?i)[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+|https?://\S+|(?:^|\s)/[\w/{}.-]+|` +
 	`[A-Za-z0-9._-]+\.(pdf|png|jpe?g|csv|xlsx?|zip|txt|json|svg|docx?|ofd)\b|\b\d+(\.\d+)+\b`)
 
 // rawCodes reports codes and identifiers in visible text.
@@ -372,11 +376,14 @@ func (tb *tab) checkHere(t *testing.T, label string) []string {
 }
 
 // htmlPage reports whether a GET of u by c answers an HTML page with 200
-// (downloads and redirects are not pages to walk).
-func htmlPage(c *apptest.Client, u string) bool {
+// (downloads are not pages to walk), or else where it redirects to.
+func htmlPage(c *apptest.Client, u string) (bool, string) {
 	p := strings.TrimPrefix(u, c.Base)
 	r := c.Do(http.MethodGet, p, nil, nil)
-	return r.Status == 200 && strings.HasPrefix(r.Header.Get("Content-Type"), "text/html")
+	if r.Status >= 300 && r.Status < 400 {
+		return false, r.Header.Get("Location")
+	}
+	return r.Status == 200 && strings.HasPrefix(r.Header.Get("Content-Type"), "text/html"), ""
 }
 
 var number = regexp.MustCompile(`/\d+`)
@@ -424,7 +431,11 @@ func (tb *tab) walk(t *testing.T, c *apptest.Client, start string, limit int) []
 			continue
 		}
 		seen[pat] = true
-		if !htmlPage(c, pu.String()) {
+		ok, moved := htmlPage(c, pu.String())
+		if moved != "" && strings.HasPrefix(moved, "/") {
+			queue = append(queue, c.Base+moved)
+		}
+		if !ok {
 			continue
 		}
 		tb.load(t, pu.String())
