@@ -124,6 +124,9 @@ func TestBrowser(t *testing.T) {
 			}
 		}
 	})
+	t.Run("Calculator", func(t *testing.T) { calculatorJourney(t, b, w) })
+	t.Run("EmployerFiles", func(t *testing.T) { employerJourney(t, b, w) })
+	t.Run("OfficerResolvesDiscrepancy", func(t *testing.T) { officerJourney(t, b, w) })
 }
 
 func mustURL(s string) *url.URL { u, _ := url.Parse(s); return u }
