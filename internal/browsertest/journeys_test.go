@@ -176,7 +176,7 @@ func employerJourney(t *testing.T, b *browser, w *world) {
 			tb.click(t, "main form[method=post] button[type=submit]", "确认", true)
 		}
 	}
-	tb.expect(t, "提交")
+	tb.expect(t, "成功 1 份", name+"：已确认提交")
 	tb.checkHere(t, "employer-filed")
 }
 
@@ -202,6 +202,6 @@ func officerJourney(t *testing.T, b *browser, w *world) {
 		strings.Contains(tb.location(t), "confirm") {
 		tb.click(t, "main form button[type=submit]", "确认", true)
 	}
-	tb.expect(t, "已")
+	tb.expect(t, "已确认以比对结果为准")
 	tb.checkHere(t, "discrepancy-resolved")
 }
