@@ -3,12 +3,15 @@ package browsertest
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"jifen/internal/app/apptest"
+	"jifen/internal/casetest"
 	"jifen/internal/synth"
 )
 
@@ -204,4 +207,88 @@ func officerJourney(t *testing.T, b *browser, w *world) {
 	}
 	tb.expect(t, "已确认以比对结果为准")
 	tb.checkHere(t, "discrepancy-resolved")
+}
+
+// applicantJourney: on a phone, a person registers, signs in, asks to be
+// linked to their employer (who confirms), fills in the required sections
+// and submits the application to the employer.
+func applicantJourney(t *testing.T, b *browser, w *world) {
+	tb := b.tab(t, "申请人（注册到提交）")
+	tb.phone(t)
+	tb.load(t, w.a.Internet+"/register/applicant")
+	tb.checkHere(t, "register")
+	tb.phone(t)
+	tb.fill(t, map[string]string{"id_number": casetest.IDNumber(false), "name": "林晓雨", "login": "linxiaoyu1",
+		"phone": "13912345678", "email": "linxiaoyu1@example.cn", "password": apptest.Password})
+	// Consent to the privacy notice and any other box the form asks to tick.
+	// The password is typed twice.
+	eval[bool](t, tb, `(() => { for (const c of document.querySelectorAll("main form input[type=checkbox][required]")) c.checked = true;
+	  for (const p of document.querySelectorAll("main form input[type=password]")) p.value = `+jsString(apptest.Password)+`; return true; })()`)
+	tb.click(t, "main form button[type=submit]", "注册", true)
+	if strings.Contains(tb.location(t), "/register/applicant") {
+		t.Fatalf("registration refused: %s", clip(tb.text(t)))
+	}
+	tb.checkHere(t, "registered")
+	tb.load(t, w.a.Internet+"/me")
+	if strings.Contains(tb.location(t), "/login") {
+		tb.phone(t)
+		tb.fill(t, map[string]string{"login": "linxiaoyu1", "password": apptest.Password})
+		tb.click(t, "main form button[type=submit]", "登录", true)
+		if !strings.Contains(tb.location(t), "/me") {
+			tb.load(t, w.a.Internet+"/me")
+		}
+	}
+	tb.checkHere(t, "me-new")
+	tb.phone(t)
+
+	// Link to the employer by its registration code; the employer confirms.
+	op := w.clients["operator"]
+	var emp struct {
+		RegCode string `json:"reg_code"`
+	}
+	op.Get("/api/v1/employer").JSON(&emp)
+	tb.fill(t, map[string]string{"reg_code": emp.RegCode})
+	tb.click(t, "main form button[type=submit]", "提交关联申请", true)
+	var links struct{ Links []struct{ ID int64 } }
+	op.Get("/api/v1/employer/links?status=pending").JSON(&links)
+	var newest int64 // this person's request is the latest
+	for _, l := range links.Links {
+		newest = max(newest, l.ID)
+	}
+	if newest == 0 {
+		t.Fatalf("the employer has no pending link (screenshot %s)", tb.screenshot(t, "link"))
+	}
+	if r := op.PostJSON("/api/v1/employer/links/"+strconv.FormatInt(newest, 10)+"/confirm", nil); r.Status != 200 {
+		t.Fatalf("confirm link: %d %s", r.Status, r.Body)
+	}
+	tb.load(t, w.a.Internet+"/me")
+	tb.click(t, "main form button[type=submit]", "开始填报", true)
+	tb.checkHere(t, "application-opened")
+
+	// The required sections, each saved with its own button.
+	tb.load(t, w.a.Internet+"/me/application/eligibility")
+	tb.phone(t)
+	tb.fill(t, map[string]string{"residence_permit": "true", "criminal_record": "false", "cadre": "false"})
+	tb.click(t, "main form button.button[type=submit]", "保存", true)
+	tb.checkHere(t, "eligibility-saved")
+	tb.load(t, w.a.Internet+"/me/application/insurance")
+	tb.checkHere(t, "insurance")
+	tb.phone(t)
+	tb.fill(t, map[string]string{"social_insurance[0].from": "2012-07", "social_insurance[0].to": "2025-12"})
+	tb.click(t, "main form button.button[type=submit]", "保存", true)
+	tb.checkHere(t, "insurance-saved")
+
+	tb.load(t, w.a.Internet+"/me/application/submit")
+	tb.checkHere(t, "submit")
+	tb.phone(t)
+	tb.fill(t, map[string]string{"truthful": "true"})
+	tb.click(t, "main form button[type=submit]", "提交单位", true)
+	// A confirmation step, when the page asks for one.
+	if !strings.Contains(tb.text(t), "已提交单位") {
+		if ok := eval[bool](t, tb, `!![...document.querySelectorAll("main form[method=post] button[type=submit]")].find((e) => e.textContent.includes("确认"))`); ok {
+			tb.click(t, "main form[method=post] button[type=submit]", "确认", true)
+		}
+	}
+	tb.expect(t, "已提交单位")
+	tb.checkHere(t, "submitted")
 }

@@ -124,6 +124,7 @@ func TestBrowser(t *testing.T) {
 			}
 		}
 	})
+	t.Run("ApplicantRegistersAndSubmits", func(t *testing.T) { applicantJourney(t, b, w) })
 	t.Run("Calculator", func(t *testing.T) { calculatorJourney(t, b, w) })
 	t.Run("EmployerFiles", func(t *testing.T) { employerJourney(t, b, w) })
 	t.Run("OfficerResolvesDiscrepancy", func(t *testing.T) { officerJourney(t, b, w) })
