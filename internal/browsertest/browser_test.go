@@ -204,6 +204,7 @@ type pageReport struct {
 	ScrollWidth int64    `json:"scrollWidth"`
 	Wide        []string `json:"wide"`
 	Scrollers   []string `json:"scrollers"`
+	Layout      []string `json:"layout"`
 	Unlabelled  []string `json:"unlabelled"`
 	Headings    []string `json:"headings"`
 	Text        []string `json:"text"`
@@ -219,7 +220,7 @@ const checkScript = `(() => {
   const desc = (el) => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") +
     (typeof el.className === "string" && el.className ? "." + el.className.trim().split(/\s+/).join(".") : "");
   const path = (el) => { const p = []; for (let e = el; e && e !== document.body && p.length < 4; e = e.parentElement) p.unshift(desc(e)); return p.join(" > "); };
-  const r = {url: location.href, width: vw, scrollWidth: de.scrollWidth, wide: [], scrollers: [], unlabelled: [], headings: [], text: [], links: []};
+  const r = {url: location.href, width: vw, scrollWidth: de.scrollWidth, wide: [], scrollers: [], layout: [], unlabelled: [], headings: [], text: [], links: []};
   if (de.scrollWidth > vw) {
     for (const el of document.body.querySelectorAll("*")) {
       const b = el.getBoundingClientRect();
@@ -240,6 +241,17 @@ const checkScript = `(() => {
       .filter((c) => c.getBoundingClientRect().right > edge + 1 && c.checkVisibility());
     if (hidden.length) r.scrollers.push(path(el) + ": " + hidden.length + " controls past the edge, first " +
       path(hidden[0]) + " \"" + (hidden[0].textContent || hidden[0].value || "").trim().substring(0, 20) + "\"");
+  }
+  // 退出 must not sit alone on a row of the header.
+  const out = [...document.querySelectorAll("header button")].find((b) => b.textContent.trim() === "退出");
+  if (out && out.checkVisibility()) {
+    const o = out.getBoundingClientRect();
+    const beside = [...document.querySelectorAll("header *")].some((e) => {
+      if (e === out || e.contains(out) || out.contains(e) || e.children.length || !e.checkVisibility()) return false;
+      const b = e.getBoundingClientRect();
+      return b.width > 0 && b.top < o.bottom - 4 && b.bottom > o.top + 4;
+    });
+    if (!beside) r.layout.push("退出 is alone on a row of the header");
   }
   for (const el of document.querySelectorAll("input, select, textarea")) {
     const type = (el.getAttribute("type") || "").toLowerCase();
@@ -289,6 +301,7 @@ func problems(r pageReport, errs []string) []string {
 	for _, sc := range r.Scrollers {
 		out = append(out, "controls off-screen in a box that scrolls sideways: "+sc)
 	}
+	out = append(out, r.Layout...)
 	for _, e := range errs {
 		out = append(out, "console: "+e)
 	}

@@ -45,7 +45,15 @@ func newWorld(t *testing.T) *world {
 		role            account.Role
 	}{{"hd01", "海淀区", account.DistrictOfficer}, {"city01", "", account.CityOfficer}, {"liaison01", "", account.AgencyLiaison},
 		{"sys01", "", account.SystemAdmin}, {"sec01", "", account.SecurityAdmin}, {"aud01", "", account.AuditAdmin}} {
-		a.CreateUserIn(s.district, s.login, s.role)
+		u := a.CreateUserIn(s.district, s.login, s.role)
+		// A long name, as people have: the header must still fit.
+		name := "欧阳" + s.login + "明"
+		if s.login == "hd01" {
+			name = "阿卜杜热合曼·买买提明·艾力"
+		}
+		if _, err := a.DB.Exec(ctx, `UPDATE users SET display_name = $1 WHERE id = $2`, name, u.ID); err != nil {
+			t.Fatal(err)
+		}
 		c := a.Client(a.Office)
 		a.LoginStaff(c, s.login, apptest.Password)
 		w.clients[s.login] = c
