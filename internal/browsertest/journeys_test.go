@@ -296,4 +296,9 @@ func applicantJourney(t *testing.T, b *browser, w *world) {
 	}
 	tb.expect(t, "已提交单位")
 	tb.checkHere(t, "submitted")
+	// The person's sessions name this browser and system, not the raw
+	// User-Agent string.
+	tb.load(t, w.a.Internet+"/account")
+	tb.expect(t, "Chrome 浏览器")
+	tb.checkHere(t, "account")
 }

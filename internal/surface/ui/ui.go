@@ -116,6 +116,7 @@ var Funcs = template.FuncMap{
 	"roleName":    RoleName,
 	"objectName":  ObjectName,
 	"auditReason": AuditReason,
+	"userAgent":   UserAgent,
 }
 
 // FieldID turns a field path into the element id pages give its control,
