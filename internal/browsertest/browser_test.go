@@ -343,7 +343,12 @@ var identifier = regexp.MustCompile(`\b[A-Za-z][A-Za-z0-9]*(?:[._][A-Za-z0-9]+)+
 var allowedASCII = regexp.MustCompile(`(?i)[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+|https?://\S+|(?:^|\s)/[\w/{}.-]+|` +
 	`[A-Za-z0-9._-]+\.(pdf|png|jpe?g|csv|xlsx?|zip|txt|json|svg|docx?|ofd)\b|\b\d+(\.\d+)+\b`)
 
-// rawCodes reports codes and identifiers in visible text.
+// strayPunctuation is punctuation left by an empty part of a sentence:
+// "整批次 ，1247件，", "（）".
+var strayPunctuation = regexp.MustCompile(`[\p{Han}\w]\s+[，。；、]|[，；、][，。；、]|（）|，$`)
+
+// rawCodes reports codes and identifiers in visible text, and stray
+// punctuation.
 func rawCodes(text []string) []string {
 	var out []string
 	for _, s := range text {
@@ -354,6 +359,10 @@ func rawCodes(text []string) []string {
 		}
 		if m := identifier.FindString(clean); m != "" {
 			out = append(out, fmt.Sprintf("ASCII identifier %q in %q", m, clip(s)))
+			continue
+		}
+		if m := strayPunctuation.FindString(s); m != "" {
+			out = append(out, fmt.Sprintf("stray punctuation %q in %q", m, clip(s)))
 		}
 	}
 	return out
