@@ -347,6 +347,10 @@ var allowedASCII = regexp.MustCompile(`(?i)[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+|http
 // "整批次 ，1247件，", "（）".
 var strayPunctuation = regexp.MustCompile(`[\p{Han}\w]\s+[，。；、]|[，；、][，。；、]|（）|，$`)
 
+// offGlossary are words the glossary (docs/glossary.md) replaces by one
+// term used everywhere.
+var offGlossary = regexp.MustCompile(`社保缴费记录|社保补缴记录`)
+
 // rawCodes reports codes and identifiers in visible text, and stray
 // punctuation.
 func rawCodes(text []string) []string {
@@ -360,6 +364,9 @@ func rawCodes(text []string) []string {
 		if m := identifier.FindString(clean); m != "" {
 			out = append(out, fmt.Sprintf("ASCII identifier %q in %q", m, clip(s)))
 			continue
+		}
+		if m := offGlossary.FindString(s); m != "" {
+			out = append(out, fmt.Sprintf("%q is not the glossary's term in %q", m, clip(s)))
 		}
 		if m := strayPunctuation.FindString(s); m != "" {
 			out = append(out, fmt.Sprintf("stray punctuation %q in %q", m, clip(s)))
