@@ -276,7 +276,7 @@ func applicantJourney(t *testing.T, b *browser, w *world) {
 	tb.phone(t)
 	// The status panel is folded to one line above the section's form.
 	if h := eval[float64](t, tb, `(() => { const d = document.querySelector("main details.status-line");
-	  return d ? d.getBoundingClientRect().height : -1; })()`); h < 0 || h > 60 {
+	  return d ? d.getBoundingClientRect().height : -1; })()`); h < 0 || h > 48 {
 		t.Errorf("the status panel above a section is %.0f px tall on a phone, want one line (screenshot %s)", h, tb.screenshot(t, "status"))
 	}
 	tb.fill(t, map[string]string{"social_insurance[0].from": "2012-07", "social_insurance[0].to": "2025-12"})
