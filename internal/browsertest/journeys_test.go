@@ -118,7 +118,9 @@ func calculatorJourney(t *testing.T, b *browser, w *world) {
 	tb := b.tab(t, "积分自测")
 	tb.phone(t)
 	tb.load(t, w.a.Internet+"/calculator")
-	if h := eval[float64](t, tb, `document.documentElement.scrollHeight`); h > 6000 {
+	h := eval[float64](t, tb, `document.documentElement.scrollHeight`)
+	t.Logf("the empty calculator is %.0f px tall on a phone", h)
+	if h > 6000 {
 		t.Errorf("the empty calculator is %.0f px tall on a phone (screenshot %s)", h, tb.screenshot(t, "tall"))
 	}
 	if n := eval[int](t, tb, `document.querySelectorAll("#f-social_insurance > fieldset.calc-row").length`); n != 1 {
