@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -108,7 +109,7 @@ func (e *Engine) StartRun(ctx context.Context, by actor.Actor, in RunInput) (*Ru
 			return err
 		}
 		return e.audited(ctx, by, "check.run.start", "check_run", strconv.FormatInt(run.ID, 10),
-			fmt.Sprintf("%s %s，%d件，%s", ScopeNames[run.Scope], in.Item, len(apps), in.Reason))
+			joinNonEmpty(ScopeNames[run.Scope]+itemSuffix(in.Item), fmt.Sprintf("%d件", len(apps)), in.Reason))
 	})
 	if err != nil {
 		return nil, err
@@ -362,4 +363,23 @@ func Percent(done, total int64) int64 {
 		return 0
 	}
 	return done * 100 / total
+}
+
+// joinNonEmpty joins the parts of a sentence with "，", leaving out the
+// empty ones (no "整批次 ，1247件，").
+func joinNonEmpty(parts ...string) string {
+	var out []string
+	for _, p := range parts {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, "，")
+}
+
+func itemSuffix(item string) string {
+	if item == "" {
+		return ""
+	}
+	return "（" + rules.CheckItemName(item) + "）"
 }

@@ -41,6 +41,7 @@ func (o *Office) WithQueues(sources ...QueueSource) *Office {
 var jobKindNames = map[string]string{
 	"schedule": "定时任务（会话清理、委办局探测、日志留存、单项核验）", "check_query": "业务比对：查询委办局",
 	"check_score": "业务比对：计分", "check_apply": "业务比对：结果生效",
+	"mail_send": "发送邮件", "mail_sweep": "邮件重发检查",
 }
 
 // queueRow is one job kind's line on the status page.
@@ -63,7 +64,7 @@ func (o *Office) queueRows(ctx context.Context, now time.Time) []queueRow {
 		for _, d := range ds {
 			r := queueRow{Kind: d.Kind, Name: jobKindNames[d.Kind], Waiting: d.Waiting, Running: d.Running, Failures: d.Failures, Oldest: d.Oldest}
 			if r.Name == "" {
-				r.Name = d.Kind
+				r.Name = "其他任务" // the code is shown under the name
 			}
 			if !d.Oldest.IsZero() {
 				r.Age = fmtAge(now.Sub(d.Oldest))

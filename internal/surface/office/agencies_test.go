@@ -201,7 +201,7 @@ func TestAgencyPageShowsQueues(t *testing.T) {
 	r := city.Get("/office/agencies")
 	row := r.Body[strings.Index(r.Body, "定时任务"):]
 	row = row[:strings.Index(row, "</tr>")]
-	if r.Status != 200 || !strings.Contains(row, `<td class="num">2</td>`) || !strings.Contains(row, " 起") {
+	if r.Status != 200 || !strings.Contains(row, `<td class="num" data-label="等待中">2</td>`) || !strings.Contains(row, " 起") {
 		t.Fatalf("queue row: %d\n%s", r.Status, row)
 	}
 }

@@ -23,6 +23,7 @@ type mailCount struct {
 }
 
 type mailView struct {
+	Names    map[mail.Status]string
 	SMTP     string
 	Counts   []mailCount
 	Messages []mail.Message
@@ -34,7 +35,7 @@ var mailStatusNames = map[mail.Status]string{mail.StatusQueued: "待发送", mai
 
 func (o *Office) mailLog(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	v := mailView{SMTP: o.smtp, Status: mail.Status(q.Get("status")), To: q.Get("to")}
+	v := mailView{Names: mailStatusNames, SMTP: o.smtp, Status: mail.Status(q.Get("status")), To: q.Get("to")}
 	counts, err := o.outbox.Counts(r.Context())
 	if err != nil {
 		web.WriteError(w, r, err)

@@ -139,18 +139,18 @@ func (p *Portal) calculatorSubmit(w http.ResponseWriter, r *http.Request) {
 type calcList struct {
 	name, title, hint string
 	subs              []string // the fields of a row
-	min               int      // rows shown at least
+	min               int      // rows shown at least (one blank row: 增加一行 adds more)
 }
 
 var calcLists = []calcList{
 	{"social_insurance", "社会保险缴费记录（实际缴纳）", "按段填写在北京实际缴纳社会保险的月份，如 2015-03 至 2021-12。就业指标按1998年7月起实际缴纳的月数计分。",
-		[]string{"from", "to"}, 3},
+		[]string{"from", "to"}, 1},
 	{"back_paid", "社会保险补缴记录", "补缴的月份不计就业分，但计入连续缴纳；统计截止月前连续84个月中补缴不得超过5个月。没有补缴可不填。",
 		[]string{"from", "to"}, 1},
 	{"housing", "住所记录", "填写自有住房、租赁住房或单位宿舍。2020年8月起的租赁住房须已办理租赁备案方可计分。",
-		[]string{"kind", "from", "to", "district", "registered"}, 3},
+		[]string{"kind", "from", "to", "district", "registered"}, 1},
 	{"workplaces", "工作地记录", "用于职住区域指标：自有住房在城六区以外，且工作地也在城六区以外的月份加分更多。",
-		[]string{"from", "to", "district"}, 2},
+		[]string{"from", "to", "district"}, 1},
 	{"innovation", "创新创业项目", "融资项目填写融资金额（万元）；获奖和大赛项目选择等级。多个项目取最高一项。没有可不填。",
 		[]string{"kind", "amount_wan", "level"}, 1},
 }

@@ -24,6 +24,12 @@ var actionNames = map[string]string{
 	"link.request": "申请关联单位", "link.confirmed": "单位确认关联", "link.rejected": "单位拒绝关联", "link.unlinked": "解除关联",
 	"attachment.add": "上传材料", "attachment.remove": "删除材料", "review.forward": "转交复查申请",
 	"agency.connector_update": "修改委办局接口配置", "agency.connector_defaults": "生成委办局接口默认配置",
+	"account.admin_request": "申请管理员账号操作", "account.admin_request_approved": "批准管理员账号操作",
+	"account.admin_request_rejected": "驳回管理员账号操作", "account.session_end": "结束会话",
+	"account.session_replaced": "会话被新登录替换", "account.register_duplicate": "重复注册",
+	"person.register_duplicate": "重复注册申请人", "employer.invite": "邀请经办人", "employer.invite_accept": "接受经办人邀请",
+	"check.run.start": "开始比对", "check.run.apply": "比对结果生效", "check.run.discard": "放弃比对结果",
+	"check.monitor": "比对监控", "application.rescore": "重新计算积分",
 }
 
 // ActionName returns the Chinese name of an audited action code.

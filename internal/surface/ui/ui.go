@@ -112,7 +112,11 @@ var Funcs = template.FuncMap{
 		}
 		return time.UnixMicro(us).In(clock.Beijing).Format("2006-01-02 15:04")
 	},
-	"fieldID": FieldID,
+	"fieldID":     FieldID,
+	"roleName":    RoleName,
+	"objectName":  ObjectName,
+	"auditReason": AuditReason,
+	"userAgent":   UserAgent,
 }
 
 // FieldID turns a field path into the element id pages give its control,
