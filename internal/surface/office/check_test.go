@@ -1,0 +1,109 @@
+package office_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"jifen/internal/account"
+	"jifen/internal/app/apptest"
+)
+
+// liveAnswer is the JSON a watching page polls.
+type liveAnswer struct {
+	Finished bool              `json:"finished"`
+	Status   string            `json:"status"`
+	Fields   map[string]string `json:"fields"`
+}
+
+// TestRunProgressIsLive: the run page and the console carry the live
+// marker and its progress URL while the run is under way; the URL answers
+// the figures as JSON for the monitor only; once the run is finished the
+// answer says so and the page is no longer marked for polling.
+func TestRunProgressIsLive(t *testing.T) {
+	a := apptest.Start(t)
+	ctx := context.Background()
+	if err := a.StartAgencySim(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rd, err := a.EnsureRound(ctx, 2026, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Synth(ctx, rd, 30, 5, 7, 0.2, nil); err != nil {
+		t.Fatal(err)
+	}
+	city := login(a, "city-live", account.CityOfficer)
+	a.CreateUserIn("海淀区", "district-live", account.DistrictOfficer)
+	district := a.Client(a.Office)
+	a.LoginStaff(district, "district-live", apptest.Password)
+
+	r := city.PostForm("/office/check/runs", url.Values{"round": {strconv.FormatInt(rd.ID, 10)}})
+	if r.Status != 303 {
+		t.Fatalf("start: %d", r.Status)
+	}
+	runURL := r.Header.Get("Location")
+	progress := runURL + "/progress"
+
+	get := func(c *apptest.Client) (int, liveAnswer) {
+		t.Helper()
+		r := c.Get(progress)
+		var v liveAnswer
+		if r.Status == 200 {
+			if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+				t.Fatalf("content type %q", r.Header.Get("Content-Type"))
+			}
+			if err := json.Unmarshal([]byte(r.Body), &v); err != nil {
+				t.Fatalf("progress: %v\n%s", err, r.Body)
+			}
+		}
+		return r.Status, v
+	}
+
+	status, v := get(city)
+	total := v.Fields["total"]
+	if status != 200 || v.Finished || v.Status != "running" || v.Fields["status"] != "比对中" || v.Fields["total"] == "0" ||
+		v.Fields["checked"] != "0" || v.Fields["pending"] != v.Fields["total"] || v.Fields["agency.tax.total"] == "" {
+		t.Fatalf("progress while running: %d %+v", status, v)
+	}
+	page := city.Get(runURL)
+	if page.Status != 200 || !strings.Contains(page.Body, `data-live="`+progress+`"`) || strings.Contains(page.Body, "data-live-done") ||
+		!strings.Contains(page.Body, `<script src="/static/live.js"`) || !strings.Contains(page.Body, `data-live-text="checked"`) ||
+		!strings.Contains(page.Body, ">刷新</a>") {
+		t.Fatalf("run page while running: %d\n%s", page.Status, page.Body)
+	}
+	console := city.Get("/office/check?round=" + strconv.FormatInt(rd.ID, 10))
+	if !strings.Contains(console.Body, `data-live="`+progress+`"`) || strings.Contains(console.Body, "data-live-done") {
+		t.Fatalf("console while running:\n%s", console.Body)
+	}
+	if js := city.Get("/static/live.js"); js.Status != 200 || !strings.Contains(js.Body, "data-live-text") {
+		t.Fatalf("live.js: %d", js.Status)
+	}
+
+	if status, _ := get(district); status != 403 && status != 404 {
+		t.Errorf("district officer read a run's progress: %d", status)
+	}
+	if status, _ := get(a.Client(a.Office)); status == 200 {
+		t.Error("a visitor read a run's progress")
+	}
+	if r := city.Get("/office/check/runs/999999/progress"); r.Status != 404 {
+		t.Errorf("unknown run: %d", r.Status)
+	}
+
+	a.WorkJobs(60*time.Second, func() bool {
+		_, v := get(city)
+		return v.Finished
+	})
+	status, v = get(city)
+	if status != 200 || !v.Finished || v.Status != "applied" || v.Fields["checked"] != total || v.Fields["pending"] != "0" {
+		t.Fatalf("progress when applied: %d %+v", status, v)
+	}
+	page = city.Get(runURL)
+	if !strings.Contains(page.Body, "data-live-done") || strings.Contains(page.Body, ">刷新</a>") {
+		t.Fatalf("finished run page still polls:\n%s", page.Body)
+	}
+}
