@@ -177,6 +177,7 @@ var officeRoutes = map[string]access{
 	"GET /office/check":                           {path: "/office/check", allow: monitor},
 	"POST /office/check/runs":                     {path: "/office/check/runs", allow: "city"},
 	"GET /office/check/runs/{id}":                 {path: "/office/check/runs/{run}", allow: monitor},
+	"GET /office/check/runs/{id}/progress":        {path: "/office/check/runs/{run}/progress", allow: monitor},
 	"POST /office/check/runs/{id}/{action}":       {path: "/office/check/runs/{run}/discard", allow: "city"},
 	"GET /office/discrepancies":                   {path: "/office/discrepancies", allow: casework},
 	"GET /office/discrepancies/{id}":              {path: "/office/discrepancies/{disc}", allow: "hd city", owner: true},

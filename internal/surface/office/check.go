@@ -12,6 +12,7 @@ import (
 	"jifen/internal/round"
 	"jifen/internal/rules"
 	"jifen/internal/surface/shell"
+	"jifen/internal/surface/ui"
 )
 
 // WithCheck gives the office the cross-check engine (业务比对).
@@ -225,6 +226,10 @@ func (o *Office) checkDecide(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.PathValue("action") {
 	case "apply":
+		if !ui.Confirmed(r) {
+			o.confirmApply(w, r, id)
+			return
+		}
 		err = o.check.Apply(r.Context(), shell.Actor(r.Context()), id)
 	case "discard":
 		err = o.check.Discard(r.Context(), shell.Actor(r.Context()), id, strings.TrimSpace(r.FormValue("reason")))
@@ -237,3 +242,31 @@ func (o *Office) checkDecide(w http.ResponseWriter, r *http.Request) {
 	}
 	o.sh.Flash(w, r, "/office/check/runs/"+strconv.FormatInt(id, 10), "saved")
 }
+
+// confirmApply says what applying a previewed run does before it is done.
+func (o *Office) confirmApply(w http.ResponseWriter, r *http.Request, id int64) {
+	ctx := r.Context()
+	pr, err := o.check.Progress(ctx, id)
+	if err != nil {
+		web.WriteError(w, r, err)
+		return
+	}
+	back := "/office/check/runs/" + strconv.FormatInt(id, 10)
+	c := ui.Confirm{Heading: "确认应用比对任务 #" + strconv.FormatInt(id, 10) + " 的结果？",
+		Lead:   strconv.Itoa(pr.Run.Year) + "年度" + pr.Run.ScopeName() + "比对，积分规则 " + pr.Run.Rulebook + " 版。",
+		Action: back + "/apply", Carry: ui.Carry(r.PostForm), Button: "确认应用", Cancel: back}
+	if pr.Run.Status == "ready" {
+		im, err := o.check.Impact(ctx, id)
+		if err != nil {
+			web.WriteError(w, r, err)
+			return
+		}
+		c.Effects = append(c.Effects,
+			"共 "+i64(im.Changed)+" 件申请的分数会变化：上升 "+i64(im.Up)+" 件，下降 "+i64(im.Down)+" 件。",
+			i64(im.Eligibility)+" 件申请的申请资格结论会变化。")
+	}
+	c.Effects = append(c.Effects, "新的分数和比对差异立即取代原结果，申请人和单位即可看到；应用后不能撤回，只能重新比对。")
+	o.confirm(w, r, c.Heading, c)
+}
+
+func i64(n int64) string { return strconv.FormatInt(n, 10) }

@@ -106,4 +106,43 @@ func TestRunProgressIsLive(t *testing.T) {
 	if !strings.Contains(page.Body, "data-live-done") || strings.Contains(page.Body, ">刷新</a>") {
 		t.Fatalf("finished run page still polls:\n%s", page.Body)
 	}
+
+	// A re-run is a preview; applying it cannot be undone, so the first
+	// POST shows what would change and applies nothing.
+	r = city.PostForm("/office/check/runs", url.Values{"round": {strconv.FormatInt(rd.ID, 10)}, "kind": {"rerun"}, "reason": {"税务局更正数据"}})
+	if r.Status != 303 {
+		t.Fatalf("re-run: %d %s", r.Status, r.Body)
+	}
+	rerun := r.Header.Get("Location")
+	a.WorkJobs(60*time.Second, func() bool {
+		v := liveAnswer{}
+		_ = json.Unmarshal([]byte(city.Get(rerun+"/progress").Body), &v)
+		return v.Finished
+	})
+	r = city.PostForm(rerun+"/apply", nil)
+	if r.Status != 200 || !strings.Contains(r.Body, "确认应用比对任务") || !strings.Contains(r.Body, "件申请的分数会变化") ||
+		!strings.Contains(r.Body, `name="confirmed" value="yes"`) || !strings.Contains(r.Body, `action="`+rerun+`/apply"`) {
+		t.Fatalf("apply unconfirmed: %d\n%s", r.Status, r.Body)
+	}
+	if _, v := getURL(t, city, rerun+"/progress"); v.Status != "ready" {
+		t.Fatalf("applied without confirmation: %s", v.Status)
+	}
+	if r := city.PostForm(rerun+"/apply", url.Values{"confirmed": {"yes"}}); r.Status != 303 {
+		t.Fatalf("apply: %d", r.Status)
+	}
+	if _, v := getURL(t, city, rerun+"/progress"); v.Status != "applying" && v.Status != "applied" {
+		t.Fatalf("after apply: %s", v.Status)
+	}
+}
+
+func getURL(t *testing.T, c *apptest.Client, u string) (int, liveAnswer) {
+	t.Helper()
+	r := c.Get(u)
+	var v liveAnswer
+	if r.Status == 200 {
+		if err := json.Unmarshal([]byte(r.Body), &v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return r.Status, v
 }

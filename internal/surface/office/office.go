@@ -148,3 +148,11 @@ func pathID(r *http.Request, name string) (int64, error) {
 	}
 	return id, nil
 }
+
+// confirm shows the step before an action that cannot be undone; nothing
+// has changed yet.
+func (o *Office) confirm(w http.ResponseWriter, r *http.Request, title string, c ui.Confirm) {
+	p := o.sh.Page(r, title)
+	p.Data = c
+	o.sh.Render(w, r, http.StatusOK, "confirm", p)
+}

@@ -2,10 +2,11 @@ package portal
 
 import (
 	"cmp"
-	"jifen/internal/check"
 	"net/http"
 	"strings"
 	"time"
+
+	"jifen/internal/check"
 
 	"jifen/internal/application"
 	"jifen/internal/person"

@@ -71,6 +71,17 @@ func (p *Portal) submitPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	truthful := r.PostFormValue("truthful") == "true"
+	if !ui.Confirmed(r) {
+		// The submit page is the confirmation step: it shows everything that
+		// goes to the employer and what submitting does; a POST that did not
+		// come from it shows it and changes nothing.
+		pg := p.page(r, "核对并提交")
+		if truthful {
+			pg.Form["truthful"] = "true"
+		}
+		p.renderSubmit(w, r, http.StatusOK, pg, c, d)
+		return
+	}
 	_, err := p.svc.Applications.SubmitToEmployer(r.Context(), c.caller, d.app.ID, truthful)
 	if err == nil {
 		p.sh.Flash(w, r, "/me", "submitted")
