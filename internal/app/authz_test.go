@@ -98,6 +98,7 @@ var internetRoutes = map[string]access{
 	"POST /me/application/submit":                       {path: "/me/application/submit", allow: applicants},
 	"GET /me/application/{section}":                     {path: "/me/application/housing", allow: applicants},
 	"POST /me/application/{section}":                    {path: "/me/application/housing", allow: applicants},
+	"POST /me/application/{section}/estimate":           {path: "/me/application/housing/estimate", allow: applicants},
 	"POST /me/application/attachments":                  {path: "/me/application/attachments", allow: applicants},
 	"GET /me/application/attachments/{att}":             {path: "/me/application/attachments/{att}", allow: "appA", owner: true},
 	"POST /me/application/attachments/{att}/remove":     {path: "/me/application/attachments/{att}/remove", allow: "appA", owner: true},

@@ -8,6 +8,16 @@
 // When the answer says finished, the page is reloaded once so the server
 // renders the final state (with its buttons). Without JavaScript the page
 // keeps its 刷新 link.
+//
+// A form marked data-estimate="URL" posts its fields there as they change
+// (the server scores them and saves nothing) and fills the data-live-text
+// elements of the element named by data-estimate-target: the live estimate.
+// Without JavaScript the estimate is updated when the form is saved.
+//
+// Links inside an element marked data-unsaved-guard="form-id" warn once,
+// with the element's [data-unsaved-message], when that form has input that
+// is not saved (or was marked data-unsaved by the server); a second click
+// on the link leaves.
 (function () {
   "use strict";
   var boxes = document.querySelectorAll("[data-live]");
@@ -38,6 +48,55 @@
         });
     }
     window.setTimeout(tick, every);
+  }
+
+  var est = document.querySelectorAll("form[data-estimate]");
+  for (var k = 0; k < est.length; k++) { estimate(est[k]); }
+
+  function estimate(form) {
+    var target = document.getElementById(form.getAttribute("data-estimate-target"));
+    if (!target || !window.fetch || !window.FormData || !window.URLSearchParams) { return; }
+    var timer = 0, seq = 0;
+    function run() {
+      var mine = ++seq;
+      window.fetch(form.getAttribute("data-estimate"), {
+        method: "POST", credentials: "same-origin",
+        headers: { "Accept": "application/json" },
+        body: new URLSearchParams(new FormData(form))
+      })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (data) {
+          // Only the answer to the latest change counts.
+          if (data && mine === seq) { fill(target, data.fields || {}); }
+        })
+        .catch(function () { /* the saved estimate stays; saving updates it */ });
+    }
+    function later() { window.clearTimeout(timer); timer = window.setTimeout(run, 500); }
+    form.addEventListener("input", later);
+    form.addEventListener("change", later);
+  }
+
+  var guards = document.querySelectorAll("[data-unsaved-guard]");
+  for (var g = 0; g < guards.length; g++) { guard(guards[g]); }
+
+  function guard(box) {
+    var form = document.getElementById(box.getAttribute("data-unsaved-guard"));
+    var msg = box.querySelector("[data-unsaved-message]");
+    if (!form || !msg) { return; }
+    var dirty = form.hasAttribute("data-unsaved");
+    function touch() { dirty = true; }
+    form.addEventListener("input", touch);
+    form.addEventListener("change", touch);
+    form.addEventListener("submit", function () { dirty = false; });
+    box.addEventListener("click", function (e) {
+      var a = e.target.closest && e.target.closest("a[href]");
+      if (!a || !dirty || a.hasAttribute("data-warned")) { return; }
+      e.preventDefault();
+      a.setAttribute("data-warned", "1");
+      msg.hidden = false;
+      msg.setAttribute("tabindex", "-1");
+      msg.focus();
+    });
   }
 
   function fill(box, f) {
