@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/url"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -11,7 +13,10 @@ import (
 
 	"jifen/internal/account"
 	"jifen/internal/app/apptest"
+	"jifen/internal/rules"
 )
+
+var districtCell = regexp.MustCompile(`data-live-text="district\.([^.]+)\.total"`)
 
 // liveAnswer is the JSON a watching page polls.
 type liveAnswer struct {
@@ -75,6 +80,14 @@ func TestRunProgressIsLive(t *testing.T) {
 		!strings.Contains(page.Body, `<script src="/static/live.js"`) || !strings.Contains(page.Body, `data-live-text="checked"`) ||
 		!strings.Contains(page.Body, ">刷新</a>") {
 		t.Fatalf("run page while running: %d\n%s", page.Status, page.Body)
+	}
+	// Districts in the official order (丰台区 before 海淀区), not by code point.
+	var seen []string
+	for _, m := range districtCell.FindAllStringSubmatch(page.Body, -1) {
+		seen = append(seen, m[1])
+	}
+	if len(seen) < 2 || !slices.IsSortedFunc(seen, rules.CompareDistricts) {
+		t.Fatalf("districts of the run page: %v", seen)
 	}
 	console := city.Get("/office/check?round=" + strconv.FormatInt(rd.ID, 10))
 	if !strings.Contains(console.Body, `data-live="`+progress+`"`) || strings.Contains(console.Body, "data-live-done") {
