@@ -132,6 +132,8 @@ type discrepancyView struct {
 	DeadlineMax string
 	IDMasked    string // the applicant's ID number, masked
 	IDFull      string // the full number, after an audited reveal
+	OverrideBy  string // who proposed the override: name and office
+	Delta       int64  // IfOverridden - Score, hundredths
 }
 
 func (o *Office) discrepancyPage(w http.ResponseWriter, r *http.Request) {
@@ -169,6 +171,20 @@ func (o *Office) renderDiscrepancy(w http.ResponseWriter, r *http.Request, statu
 			}
 		}
 	}
+	// Officers by name and office, not by login.
+	names := map[int64]string{}
+	for i := range d.History {
+		if id := d.History[i].ActorID; id != 0 {
+			if _, ok := names[id]; !ok {
+				names[id] = o.officerName(r, id, d.History[i].Actor)
+			}
+			d.History[i].Actor = names[id]
+		}
+	}
+	if d.OverrideBy != 0 {
+		v.OverrideBy = o.officerName(r, d.OverrideBy, d.OverrideLogin)
+	}
+	v.Delta = d.IfOverridden - d.Score
 	switch d.Status {
 	case discrepancy.Open, discrepancy.MaterialReceived:
 		v.CanAct, v.CanRequest = true, true
@@ -249,4 +265,27 @@ func parseDay(s string) time.Time {
 		return time.Time{}
 	}
 	return t
+}
+
+// officerName is how pages name a member of staff: the name and the office
+// (海淀区人力社保局, 市人力社保局), not the login; fallback when the account
+// cannot be read.
+func (o *Office) officerName(r *http.Request, id int64, fallback string) string {
+	u, err := o.sh.Accounts.UserByID(r.Context(), id)
+	if err != nil || u == nil {
+		return fallback
+	}
+	name := u.DisplayName
+	if name == "" {
+		name = fallback
+	}
+	return name + "（" + officeName(u) + "）"
+}
+
+// officeName is the office a member of staff works for.
+func officeName(u *account.User) string {
+	if u.District != "" {
+		return u.District + "人力社保局"
+	}
+	return "市人力社保局"
 }

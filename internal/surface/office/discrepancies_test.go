@@ -145,6 +145,14 @@ func TestDiscrepancyOverrideNeedsASecondOfficer(t *testing.T) {
 		`href="/office/discrepancies/`+id+`"`)
 	r = offA.Get("/office/discrepancies/" + id)
 	mustContain(t, "detail", r.Body, "硕士", "本科", "不一致", "action=\"/office/discrepancies/"+id+"/override\"")
+	// What each choice does to the score: the verified score stays, the
+	// override gives the declared value's score.
+	want := c.verified
+	want.Education = c.declared.Education
+	rd, _ := a.Rounds.Current(context.Background())
+	ifOverridden := rules.Points(scoreOf(t, rd.Rulebook, want).Total).String()
+	mustContain(t, "effects", r.Body, "各处理方式对积分的影响", "以比对结果为准</th><td class=\"num\">"+rules.Points(before).String(),
+		"更正为申报值（审批通过后）</th><td class=\"num\">"+ifOverridden)
 
 	// A reason that is too short is named beside its field.
 	r = offA.PostForm("/office/discrepancies/"+id+"/override", url.Values{"reason": {"短"}})
@@ -156,7 +164,9 @@ func TestDiscrepancyOverrideNeedsASecondOfficer(t *testing.T) {
 		t.Fatalf("override: %d %s", r.Status, r.Body)
 	}
 	r = offA.Get("/office/discrepancies/" + id)
-	mustContain(t, "own override", r.Body, "更正待审批", "本人不能审批", "提出更正为申报值")
+	// Officers by name and office, never by login alone.
+	mustContain(t, "own override", r.Body, "更正待审批", "本人不能审批", "提出更正为申报值", "（测试disc_a（海淀区人力社保局） 提出）",
+		"<td>测试disc_a（海淀区人力社保局）</td>")
 	if strings.Contains(r.Body, "/approve\"") {
 		t.Error("the proposer is offered the approve form")
 	}
@@ -184,14 +194,11 @@ func TestDiscrepancyOverrideNeedsASecondOfficer(t *testing.T) {
 	if r := offB.PostForm("/office/discrepancies/"+id+"/approve", nil); r.Status != 303 {
 		t.Fatalf("B approves: %d %s", r.Status, r.Body)
 	}
-	want := c.verified
-	want.Education = c.declared.Education
-	rd, _ := a.Rounds.Current(context.Background())
 	if got, exp := c.score(t, a), int64(scoreOf(t, rd.Rulebook, want).Total); got != exp || got == before {
 		t.Fatalf("score after approval %d, want %d (before %d)", got, exp, before)
 	}
 	r = offB.Get("/office/discrepancies/" + id)
-	mustContain(t, "after approval", r.Body, "已审批通过更正", "已更正为申报值", "审批通过更正", "disc_b")
+	mustContain(t, "after approval", r.Body, "已审批通过更正", "已更正为申报值", "审批通过更正", "<td>测试disc_b（海淀区人力社保局）</td>")
 	// A second click (or a stale page) is a conflict, not a second approval.
 	if r := offB.PostForm("/office/discrepancies/"+id+"/approve", nil); r.Status != 409 || !strings.Contains(r.Body, "已被处理") {
 		t.Fatalf("second approve: %d", r.Status)
@@ -234,8 +241,13 @@ func TestApplicantAnswersAMaterialRequest(t *testing.T) {
 	if r := app.Get("/me/corrections"); !strings.Contains(r.Body, "已提交说明，等待审核") {
 		t.Error("the answer is not shown")
 	}
-	if r := off.Get("/office/discrepancies/" + id); !strings.Contains(r.Body, "已将房产证复印件交至单位") || !strings.Contains(r.Body, "材料已提交") {
+	r = off.Get("/office/discrepancies/" + id)
+	if !strings.Contains(r.Body, "已将房产证复印件交至单位") || !strings.Contains(r.Body, "材料已提交") {
 		t.Error("the officer does not see the answer")
+	}
+	// 部门无记录 is not 不一致.
+	if !strings.Contains(r.Body, `badge-warn">部门无记录</span>`) || strings.Contains(r.Body, ">不一致<") {
+		t.Errorf("a not-found item shown as a mismatch:\n%s", r.Body)
 	}
 	// Another applicant cannot answer it.
 	newCheckedCase(t, a, "disc_else")
