@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"jifen/internal/account"
 	"jifen/internal/actor"
@@ -259,3 +260,57 @@ func TestApplicantAnswersAMaterialRequest(t *testing.T) {
 }
 
 var discBeijing = clock.Beijing
+
+// todoCount is the count of the 工作台 card labelled label.
+func todoCount(t *testing.T, body, label string) string {
+	t.Helper()
+	_, after, ok := strings.Cut(body, "<h3>"+label+"</h3>")
+	if !ok {
+		t.Fatalf("no to-do %q on the 工作台:\n%s", label, body)
+	}
+	_, after, _ = strings.Cut(after, "<strong>")
+	n, _, _ := strings.Cut(after, "</strong>")
+	return n
+}
+
+// Issue 11 item 8: the 工作台 counts each role's work waiting, in the
+// officer's own district, with links to the queues.
+func TestHomeCountsTheWorkWaiting(t *testing.T) {
+	a := apptest.Start(t)
+	c := newCheckedCase(t, a, "home_case", rules.CodeEducation, rules.CodeHousing)
+	hd := login(a, "home_hd", account.DistrictOfficer) // 海淀区
+	a.CreateUserIn("朝阳区", "home_cy", account.DistrictOfficer)
+	cy := a.Client(a.Office)
+	a.LoginStaff(cy, "home_cy", apptest.Password)
+	city := login(a, "home_city", account.CityOfficer)
+
+	r := hd.Get("/office/")
+	if r.Status != 200 || !strings.Contains(r.Body, "待办事项") || !strings.Contains(r.Body, `href="/office/discrepancies?status=open"`) {
+		t.Fatalf("home: %d\n%s", r.Status, r.Body)
+	}
+	if n := todoCount(t, r.Body, "待处理的比对差异"); n != "2" {
+		t.Errorf("海淀区 officer: %s discrepancies waiting, want 2", n)
+	}
+	if n := todoCount(t, r.Body, "补充材料已逾期"); n != "0" {
+		t.Errorf("overdue: %s", n)
+	}
+	if n := todoCount(t, cy.Get("/office/").Body, "待处理的比对差异"); n != "0" {
+		t.Errorf("朝阳区 officer sees %s of 海淀区's discrepancies", n)
+	}
+	body := city.Get("/office/").Body
+	if n := todoCount(t, body, "待处理的比对差异"); n != "2" {
+		t.Errorf("city officer: %s", n)
+	}
+	// An overdue material request is counted and marked.
+	deadline := a.Clock.Now().In(discBeijing).AddDate(0, 0, 3).Format("2006-01-02")
+	if r := hd.PostForm(fmt.Sprintf("/office/discrepancies/%d/request", c.ids[rules.CodeHousing]),
+		url.Values{"note": {"请提供房屋产权证明"}, "deadline": {deadline}}); r.Status != 303 {
+		t.Fatalf("request: %d", r.Status)
+	}
+	a.Clock.Advance(5 * 24 * time.Hour)
+	hd = login(a, "home_hd2", account.DistrictOfficer)
+	body = hd.Get("/office/").Body
+	if todoCount(t, body, "补充材料已逾期") != "1" || todoCount(t, body, "待处理的比对差异") != "1" || !strings.Contains(body, "需尽快处理") {
+		t.Errorf("after the deadline:\n%s", body)
+	}
+}
