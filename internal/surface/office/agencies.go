@@ -470,7 +470,17 @@ func (o *Office) inspection(w http.ResponseWriter, r *http.Request) {
 		o.sh.Render(w, r, http.StatusBadRequest, "office_inspection", p)
 		return
 	}
-	rep, err := o.agencies.DailyReport(r.Context(), day)
+	var rep agencyops.Report
+	if strings.TrimSpace(r.URL.Query().Get("day")) == "" {
+		// Without a day the report opens on today when today has calls
+		// (a run is under way: that is what the officer wants to see), else
+		// on yesterday, the last whole day.
+		if rep, err = o.agencies.DailyReport(r.Context(), agencyops.DayOf(o.agencies.Now())); err == nil && !hasCalls(rep) {
+			rep, err = o.agencies.DailyReport(r.Context(), day)
+		}
+	} else {
+		rep, err = o.agencies.DailyReport(r.Context(), day)
+	}
 	if err != nil {
 		web.WriteError(w, r, err)
 		return
@@ -515,4 +525,14 @@ func (o *Office) inspectionCSV(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Disposition", `attachment; filename="inspection-`+agencyops.DayOf(day).Format("2006-01-02")+`.csv"`)
 	w.Header().Set("Cache-Control", "no-store")
 	_, _ = w.Write(buf.Bytes())
+}
+
+// hasCalls reports whether any agency was called in the report's day.
+func hasCalls(rep agencyops.Report) bool {
+	for _, a := range rep.Agencies {
+		if a.Calls > 0 {
+			return true
+		}
+	}
+	return false
 }

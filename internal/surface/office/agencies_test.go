@@ -144,8 +144,9 @@ func TestAgencyPages(t *testing.T) {
 			!strings.Contains(r.Body, "/office/inspection.csv?day="+day) || !strings.Contains(r.Body, "当日尚未结束") {
 			t.Fatalf("inspection: %d\n%s", r.Status, r.Body)
 		}
-		if r = city.Get("/office/inspection"); r.Status != 200 || strings.Contains(r.Body, "当日尚未结束") {
-			t.Fatalf("default day: %d", r.Status)
+		// Today has calls: the report opens on today.
+		if r = city.Get("/office/inspection"); r.Status != 200 || !strings.Contains(r.Body, "日巡检报告 "+day) || !strings.Contains(r.Body, "当日尚未结束") {
+			t.Fatalf("default day with calls today: %d", r.Status)
 		}
 		if r = city.Get("/office/inspection?day=2026-13-01"); r.Status != 400 || fieldError(r.Body, "day") == "" {
 			t.Fatalf("bad day: %d", r.Status)
@@ -154,6 +155,18 @@ func TestAgencyPages(t *testing.T) {
 		if r.Status != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/csv") || !strings.HasPrefix(r.Body, "\ufeff日期,") ||
 			!strings.Contains(r.Body, "science") {
 			t.Fatalf("csv: %d %s\n%s", r.Status, r.Header.Get("Content-Type"), r.Body)
+		}
+	})
+
+	t.Run("inspection opens on yesterday when today has no calls", func(t *testing.T) {
+		other := apptest.Start(t)
+		if err := other.AgencyOps.EnsureDefaults(ctx, "http://127.0.0.1:9300", "demo-key"); err != nil {
+			t.Fatal(err)
+		}
+		yesterday := other.Clock.Now().In(clock.Beijing).AddDate(0, 0, -1).Format("2006-01-02")
+		r := login(other, "city-ops2", account.CityOfficer).Get("/office/inspection")
+		if r.Status != 200 || !strings.Contains(r.Body, "日巡检报告 "+yesterday) || strings.Contains(r.Body, "当日尚未结束") {
+			t.Fatalf("default day without calls today: %d", r.Status)
 		}
 	})
 
