@@ -47,6 +47,14 @@ func TestAgencyPages(t *testing.T) {
 		if strings.Contains(r.Body, "/office/agencies/tax") {
 			t.Fatal("a monitor without config.manage sees the edit link")
 		}
+		// Trend lines, drawn on the server as SVG, with a text alternative;
+		// an agency without calls has none.
+		if !strings.Contains(r.Body, `<svg class="chart"`) || !strings.Contains(r.Body, `aria-label="市税务局近24小时错误率：最高 0.0%，最近一小时 0.0%"`) ||
+			!strings.Contains(r.Body, `aria-label="市税务局近24小时P95延迟：最高 120毫秒，最近一小时 120毫秒"`) ||
+			!strings.Contains(r.Body, `<circle class="dot line-time"`) || strings.Contains(r.Body, "市公安局近24小时") ||
+			strings.Count(r.Body, "<script") != 1 {
+			t.Fatalf("trend charts:\n%s", r.Body)
+		}
 		r = city.Get("/office/calls?agency=tax&app=200")
 		if r.Status != 200 || !strings.Contains(r.Body, "9f86d081884c7d65…") || !strings.Contains(r.Body, "101–350") {
 			t.Fatalf("calls: %d\n%s", r.Status, r.Body)
