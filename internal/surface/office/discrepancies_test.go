@@ -192,7 +192,15 @@ func TestDiscrepancyOverrideNeedsASecondOfficer(t *testing.T) {
 	offB := login(a, "disc_b", account.DistrictOfficer)
 	r = offB.Get("/office/discrepancies/" + id)
 	mustContain(t, "B's view", r.Body, "/approve\"", "/reject\"")
-	if r := offB.PostForm("/office/discrepancies/"+id+"/approve", nil); r.Status != 303 {
+	// Approving cannot be undone: the first POST shows what it does to
+	// the score and changes nothing.
+	r = offB.PostForm("/office/discrepancies/"+id+"/approve", nil)
+	mustContain(t, "approve unconfirmed", r.Body, "确认审批通过更正？", "将由 "+rules.Points(before).String()+" 分 变为 "+ifOverridden+" 分",
+		`name="confirmed" value="yes"`, `action="/office/discrepancies/`+id+`/approve"`)
+	if r.Status != 200 || c.score(t, a) != before {
+		t.Fatalf("approve unconfirmed: %d, score %d", r.Status, c.score(t, a))
+	}
+	if r := offB.PostForm("/office/discrepancies/"+id+"/approve", url.Values{"confirmed": {"yes"}}); r.Status != 303 {
 		t.Fatalf("B approves: %d %s", r.Status, r.Body)
 	}
 	if got, exp := c.score(t, a), int64(scoreOf(t, rd.Rulebook, want).Total); got != exp || got == before {
@@ -249,6 +257,15 @@ func TestApplicantAnswersAMaterialRequest(t *testing.T) {
 	// 部门无记录 is not 不一致.
 	if !strings.Contains(r.Body, `badge-warn">部门无记录</span>`) || strings.Contains(r.Body, ">不一致<") {
 		t.Errorf("a not-found item shown as a mismatch:\n%s", r.Body)
+	}
+	// 以比对结果为准 is final: the first POST asks, and changes nothing.
+	r = off.PostForm("/office/discrepancies/"+id+"/accept", url.Values{"note": {"材料不足"}})
+	mustContain(t, "accept unconfirmed", r.Body, "确认以比对结果为准？", "初审积分保持", `name="note" value="材料不足"`)
+	if r := off.Get("/office/discrepancies/" + id); !strings.Contains(r.Body, "材料已提交") {
+		t.Fatal("accepted without confirmation")
+	}
+	if r := off.PostForm("/office/discrepancies/"+id+"/accept", url.Values{"note": {"材料不足"}, "confirmed": {"yes"}}); r.Status != 303 {
+		t.Fatalf("accept: %d", r.Status)
 	}
 	// Another applicant cannot answer it.
 	newCheckedCase(t, a, "disc_else")
