@@ -3,6 +3,7 @@ package portal_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"regexp"
 	"testing"
@@ -56,6 +57,17 @@ func TestOneEstimateEverywhere(t *testing.T) {
 		return me
 	}
 	before := same("opened")
+	// The API (and the employer's list, from the same stored figure) says
+	// the same of the new draft: not 0.
+	var api struct {
+		Estimate json.Number `json:"estimate"`
+	}
+	if r := app.Get("/api/v1/application"); r.Status != 200 || json.Unmarshal([]byte(r.Body), &api) != nil {
+		t.Fatalf("api: %d %s", r.Status, r.Body)
+	}
+	if f, _ := api.Estimate.Float64(); fmt.Sprintf("%.2f", f) != before {
+		t.Fatalf("the API says %s, the pages %s", api.Estimate, before)
+	}
 
 	form := url.Values{"version": {version(t, app, "insurance")}}
 	for k, v := range insurance {
