@@ -225,7 +225,13 @@ func TestAdminAccountsNeedASecondAdminOfAnotherRole(t *testing.T) {
 		t.Fatal("approved disable not applied")
 	}
 	// Other staff: reset at once, the password by mail only.
+	// A reset cannot be undone: the first POST asks and mails nothing.
 	r = c["sys"].PostForm("/office/admin/users/"+itoa(clerk.ID)+"/reset", nil)
+	if r.Status != 200 || !strings.Contains(r.Body, "确认重置") || !strings.Contains(r.Body, `name="confirmed" value="yes"`) ||
+		resetMail(t, a, "clerk@gov.example.cn") != "" {
+		t.Fatalf("clerk reset unconfirmed: %d", r.Status)
+	}
+	r = c["sys"].PostForm("/office/admin/users/"+itoa(clerk.ID)+"/reset", url.Values{"confirmed": {"yes"}})
 	if r.Status != 303 {
 		t.Fatalf("clerk reset: %d %s", r.Status, r.Body)
 	}
