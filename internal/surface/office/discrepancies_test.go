@@ -331,3 +331,17 @@ func TestHomeCountsTheWorkWaiting(t *testing.T) {
 		t.Errorf("after the deadline:\n%s", body)
 	}
 }
+
+// Administrators' 工作台 counts the requests waiting for them.
+func TestHomeCountsAdministratorsWork(t *testing.T) {
+	a := apptest.Start(t)
+	sys := login(a, "home_sys", account.SystemAdmin)
+	sec := login(a, "home_sec", account.SecurityAdmin)
+	if n := todoCount(t, sys.Get("/office/").Body, "待审批的管理员账号操作"); n != "0" {
+		t.Errorf("system admin: %s", n)
+	}
+	body := sec.Get("/office/").Body
+	if todoCount(t, body, "待审批的角色授权") != "0" || strings.Contains(body, "待处理的比对差异") {
+		t.Errorf("security admin:\n%s", body)
+	}
+}

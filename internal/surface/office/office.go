@@ -196,6 +196,33 @@ func (o *Office) todos(r *http.Request, alerts []string) []todo {
 			out = append(out, capped(todo{Label: "待核验的用人单位", Href: "/office/employers?status=pending", Hint: "核验单位信息后生成单位注册码"}, len(list)))
 		}
 	}
+	if shell.User(ctx).IsAdmin() {
+		if reqs, err := o.sh.Accounts.AdminRequests(ctx, u, 200); err != nil {
+			logErr("admin requests", err)
+		} else {
+			n := 0
+			for _, q := range reqs {
+				if q.Status == "pending" && q.RequestedBy != u.UserID && q.UserID != u.UserID {
+					n++
+				}
+			}
+			out = append(out, todo{Label: "待审批的管理员账号操作", Href: "/office/admin-requests", N: n,
+				Hint: "由其他角色的管理员提出的重置或停用"})
+		}
+	}
+	if u.Can(account.PermRolesManage) {
+		if reqs, err := o.sh.Accounts.RoleRequests(ctx, u, 200); err != nil {
+			logErr("role requests", err)
+		} else {
+			n := 0
+			for _, q := range reqs {
+				if q.Status == "pending" && q.RequestedBy != u.UserID {
+					n++
+				}
+			}
+			out = append(out, todo{Label: "待审批的角色授权", Href: "/office/security/roles", N: n, Hint: "另一名安全管理员提出的授权申请"})
+		}
+	}
 	if u.Can(account.PermCheckMonitor) && o.agencies != nil {
 		out = append(out, todo{Label: "委办局接口异常", Href: "/office/agencies", N: len(alerts), Urgent: len(alerts) > 0,
 			Hint: strings.Join(alerts, "、")})
