@@ -202,7 +202,7 @@ func (o *Office) todos(r *http.Request, alerts []string) []todo {
 		} else {
 			n := 0
 			for _, q := range reqs {
-				if q.Status == "pending" && q.RequestedBy != u.UserID && q.UserID != u.UserID {
+				if canDecide(u, q) {
 					n++
 				}
 			}
