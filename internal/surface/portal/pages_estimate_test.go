@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"strings"
 	"testing"
 
 	"jifen/internal/app/apptest"
@@ -108,5 +109,39 @@ func TestOneEstimateEverywhere(t *testing.T) {
 	// A visitor gets no estimate.
 	if r := a.Client(a.Internet).PostForm("/me/application/insurance/estimate", form); r.Status == 200 {
 		t.Fatal("a visitor got an estimate")
+	}
+}
+
+// Issue 11 item 6: removing a file cannot be undone, so the first POST
+// asks and removes nothing; someone else's file gets no confirmation page.
+func TestRemovingAFileAsksFirst(t *testing.T) {
+	a := apptest.Start(t)
+	ctx := context.Background()
+	rd, err := a.EnsureRound(ctx, 0, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	emp, e := registerEmployer(t, a)
+	app, p1 := registerApplicant(t, a, "rm1", "钱删除", e.RegCode)
+	confirmLink(t, a, emp, e.ID, rd.ID, p1.ID)
+	expectRedirect(t, "open", app.PostForm("/me/application", nil), "/me/application/eligibility")
+	expectRedirect(t, "upload", upload(app, "housing", "housing", "房产证.pdf", "%PDF-1.7 real"), "/me/application/housing")
+	m := regexp.MustCompile(`/me/application/attachments/(\d+)/remove`).FindStringSubmatch(app.Get("/me/application/housing").Body)
+	if m == nil {
+		t.Fatal("no remove form")
+	}
+	remove := m[0]
+	expect(t, "remove unconfirmed", app.PostForm(remove, url.Values{"section": {"housing"}}), 200,
+		"确认删除材料“房产证.pdf”？", "不能恢复", `name="section" value="housing"`, `name="confirmed" value="yes"`)
+	expect(t, "still there", app.Get("/me/application/housing"), 200, "房产证.pdf")
+
+	app2, p2 := registerApplicant(t, a, "rm2", "孙别人", e.RegCode)
+	confirmLink(t, a, emp, e.ID, rd.ID, p2.ID)
+	expectRedirect(t, "open 2", app2.PostForm("/me/application", nil), "/me/application/eligibility")
+	expect(t, "someone else's file", app2.PostForm(remove, url.Values{"section": {"housing"}}), 404)
+
+	expectRedirect(t, "remove", app.PostForm(remove, url.Values{"section": {"housing"}, "confirmed": {"yes"}}), "/me/application/housing")
+	if strings.Contains(app.Get("/me/application/housing").Body, "房产证.pdf") {
+		t.Fatal("the file is still there")
 	}
 }
