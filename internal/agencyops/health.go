@@ -67,7 +67,13 @@ type Health struct {
 	Slow       bool
 	Reasons    []string // why it is down or slow, in Chinese
 	Windows    []WindowStats
+	// Hourly is the last 24 hours hour by hour, oldest first (the trend
+	// lines of the status page); empty when fewer hours were read.
+	Hourly []WindowStats
 }
+
+// TrendHours is the number of hourly points of Health.Hourly.
+const TrendHours = 24
 
 // Window returns the stats over span (5 min, 1 h or 24 h).
 func (h Health) Window(span time.Duration) WindowStats {
@@ -173,6 +179,9 @@ func assess(c Connector, configured bool, calls []sample, now time.Time, spans [
 		w.P50, w.P95, w.P99 = percentile(lat, 50), percentile(lat, 95), percentile(lat, 99)
 		h.Windows = append(h.Windows, w)
 	}
+	if slices.Max(spans) >= TrendHours*time.Hour {
+		h.Hourly = hourly(calls, nowUS)
+	}
 	w5 := h.Window(5 * time.Minute)
 	switch {
 	case !configured:
@@ -223,4 +232,36 @@ func (s *Service) Banner(ctx context.Context) ([]Health, error) {
 		}
 	}
 	return out, nil
+}
+
+// hourly buckets the calls of the last TrendHours hours before now (µs),
+// oldest hour first: calls, failures and the P95 of the calls that reached
+// the agency.
+func hourly(calls []sample, nowUS int64) []WindowStats {
+	hour := time.Hour.Microseconds()
+	from := nowUS - TrendHours*hour
+	out := make([]WindowStats, TrendHours)
+	lat := make([][]int64, TrendHours)
+	for _, sm := range calls {
+		if sm.at <= from || sm.at > nowUS {
+			continue
+		}
+		i := int((sm.at - from - 1) / hour)
+		out[i].Calls++
+		if !sm.ok {
+			out[i].Failures++
+		}
+		if sm.reached {
+			lat[i] = append(lat[i], sm.latency)
+		}
+	}
+	for i := range out {
+		out[i].Span = time.Hour
+		if out[i].Calls > 0 {
+			out[i].ErrorRate = float64(out[i].Failures) / float64(out[i].Calls)
+		}
+		slices.Sort(lat[i])
+		out[i].P50, out[i].P95, out[i].P99 = percentile(lat[i], 50), percentile(lat[i], 95), percentile(lat[i], 99)
+	}
+	return out
 }

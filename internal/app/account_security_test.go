@@ -193,7 +193,13 @@ func TestAdminAccountsNeedASecondAdminOfAnotherRole(t *testing.T) {
 	if page.Status != 200 || !strings.Contains(page.Body, decide) {
 		t.Fatalf("audit admin's list: %d", page.Status)
 	}
+	// Approving cannot be undone: the first POST asks and changes nothing.
 	r := c["aud"].PostForm(decide, nil)
+	if r.Status != 200 || !strings.Contains(r.Body, "确认批准申请") || !strings.Contains(r.Body, "只发送到该账号本人的电子邮箱") ||
+		resetMail(t, a, "sec@gov.example.cn") != "" {
+		t.Fatalf("approval unconfirmed: %d", r.Status)
+	}
+	r = c["aud"].PostForm(decide, url.Values{"confirmed": {"yes"}})
 	if r.Status != 303 {
 		t.Fatalf("approval by the audit admin: %d %s", r.Status, r.Body)
 	}
@@ -234,7 +240,13 @@ func TestAdminAccountsNeedASecondAdminOfAnotherRole(t *testing.T) {
 		t.Fatal("approved disable not applied")
 	}
 	// Other staff: reset at once, the password by mail only.
+	// A reset cannot be undone: the first POST asks and mails nothing.
 	r = c["sys"].PostForm("/office/admin/users/"+itoa(clerk.ID)+"/reset", nil)
+	if r.Status != 200 || !strings.Contains(r.Body, "确认重置") || !strings.Contains(r.Body, `name="confirmed" value="yes"`) ||
+		resetMail(t, a, "clerk@gov.example.cn") != "" {
+		t.Fatalf("clerk reset unconfirmed: %d", r.Status)
+	}
+	r = c["sys"].PostForm("/office/admin/users/"+itoa(clerk.ID)+"/reset", url.Values{"confirmed": {"yes"}})
 	if r.Status != 303 {
 		t.Fatalf("clerk reset: %d %s", r.Status, r.Body)
 	}

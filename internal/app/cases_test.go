@@ -49,7 +49,15 @@ func flow(t *testing.T, a *apptest.App) (emp, app *apptest.Client, appID int64) 
 	if r := off.Get("/office/employers"); r.Status != 200 || !strings.Contains(r.Body, "北京测试科技有限公司") {
 		t.Fatalf("office queue: %d", r.Status)
 	}
-	if r := off.PostForm("/office/employers/"+strconv.FormatInt(e.ID, 10)+"/verify", nil); r.Status != 303 {
+	// 核验通过 cannot be undone: the first POST shows what it does and changes nothing.
+	if r := off.PostForm("/office/employers/"+strconv.FormatInt(e.ID, 10)+"/verify", nil); r.Status != 200 ||
+		!strings.Contains(r.Body, "确认核验通过该单位？") || !strings.Contains(r.Body, "系统生成单位注册码") {
+		t.Fatalf("verify unconfirmed: %d %s", r.Status, r.Body)
+	}
+	if r := off.Get("/office/employers"); !strings.Contains(r.Body, "待核验</span>") {
+		t.Fatal("verified without confirmation")
+	}
+	if r := off.PostForm("/office/employers/"+strconv.FormatInt(e.ID, 10)+"/verify", url.Values{"confirmed": {"yes"}}); r.Status != 303 {
 		t.Fatalf("verify: %d %s", r.Status, r.Body)
 	}
 	emp.LoginAPI("op1", apptest.Password)

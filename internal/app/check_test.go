@@ -88,7 +88,7 @@ func TestCrossCheckOverHTTP(t *testing.T) {
 		t.Fatalf("applicant login %d %s", r.Status, r.Body)
 	}
 	me := ap.Get("/me")
-	if me.Status != 200 || !strings.Contains(me.Body, "初审结果（积分告知）") || !strings.Contains(me.Body, "市公安局") {
+	if me.Status != 200 || !strings.Contains(me.Body, "初核结果（积分告知）") || !strings.Contains(me.Body, "市公安局") {
 		t.Errorf("applicant page: %d %s", me.Status, me.Body)
 	}
 }

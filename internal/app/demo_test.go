@@ -84,7 +84,7 @@ func TestDemoTellsTheStory(t *testing.T) {
 	}
 	me := ap.Get("/me")
 	shown := rules.Points(score).String()
-	if me.Status != 200 || !strings.Contains(me.Body, "初审结果（积分告知）") || !strings.Contains(me.Body, shown) ||
+	if me.Status != 200 || !strings.Contains(me.Body, "初核结果（积分告知）") || !strings.Contains(me.Body, shown) ||
 		!strings.Contains(me.Body, "市公安局") || strings.Contains(me.Body, "无登记记录") {
 		t.Errorf("applicant page (score %s): %d %s", shown, me.Status, me.Body)
 	}
@@ -135,7 +135,7 @@ func TestDemoTellsTheStory(t *testing.T) {
 	if r := ap.PostForm("/me/corrections/"+strconv.FormatInt(discID, 10), url.Values{"note": {"已于窗口提交租赁合同复印件"}}); r.Status != 303 {
 		t.Fatalf("answer: %d %s", r.Status, r.Body)
 	}
-	if r := district.PostForm(path+"/accept", url.Values{"note": {"以登记记录为准"}}); r.Status != 303 {
+	if r := district.PostForm(path+"/accept", url.Values{"note": {"以登记记录为准"}, "confirmed": {"yes"}}); r.Status != 303 {
 		t.Fatalf("accept: %d %s", r.Status, r.Body)
 	}
 	var st string

@@ -133,7 +133,7 @@ func (s *Service) ApplyResults(ctx context.Context, runID int64, results []Resul
 				fromSubmitted = append(fromSubmitted, id)
 			}
 		}
-		const reason = "业务比对完成，初审结果已生成"
+		const reason = "业务比对完成，初核结果已生成"
 		if err := s.events(ctx, at, fromChecking, Checking, FirstResult, reason); err != nil {
 			return err
 		}

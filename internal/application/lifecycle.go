@@ -40,12 +40,20 @@ func (s *Service) Open(ctx context.Context, c actor.Actor, sub Subject, roundID 
 	}
 	decl := rules.CalculatorRequest{ApplicationYear: year, BirthDate: sub.BirthDate, Sex: sub.Sex, ResidencePermit: true}
 	b, _ := json.Marshal(decl)
+	// The new draft's estimate is stored as every save stores it, so the
+	// lists and the API show the figure the pages compute (not 0).
+	var est int64
+	var eligible bool
+	if res, err := Estimate(decl); err == nil {
+		est, eligible = int64(res.Total), res.Eligible
+	}
 	var out *Application
 	err := s.db.WithTx(ctx, func(ctx context.Context) error {
 		now := db.Micros(s.clock.Now())
 		var id int64
-		err := s.db.QueryRow(ctx, `INSERT INTO applications (round_id, person_id, employer_id, status, declaration, created_at, updated_at)
-			VALUES ($1, $2, $3, 'draft', $4, $5, $6) RETURNING id`, roundID, sub.PersonID, sub.EmployerID, string(b), now, now).Scan(&id)
+		err := s.db.QueryRow(ctx, `INSERT INTO applications (round_id, person_id, employer_id, status, declaration, estimate, eligible,
+			created_at, updated_at) VALUES ($1, $2, $3, 'draft', $4, $5, $6, $7, $8) RETURNING id`,
+			roundID, sub.PersonID, sub.EmployerID, string(b), est, eligible, now, now).Scan(&id)
 		if db.IsUniqueViolation(err) {
 			return errAlreadyOpen
 		}

@@ -203,8 +203,9 @@ func officerJourney(t *testing.T, b *browser, w *world) {
 	tb.checkHere(t, "discrepancy")
 	tb.phone(t)
 	tb.click(t, "main form button[type=submit]", "确认以比对结果为准", true)
-	if ok := eval[bool](t, tb, `!!document.querySelector("main form[action$='/accept'] button")`); ok &&
-		strings.Contains(tb.location(t), "confirm") {
+	// The confirmation step (ui.Confirm): the same form again with
+	// confirmed=yes.
+	if ok := eval[bool](t, tb, `!!document.querySelector("main form input[name=confirmed][value=yes]")`); ok {
 		tb.click(t, "main form button[type=submit]", "确认", true)
 	}
 	tb.expect(t, "已确认以比对结果为准")
@@ -224,7 +225,7 @@ func applicantJourney(t *testing.T, b *browser, w *world) {
 		"phone": "13912345678", "email": "linxiaoyu1@example.cn", "password": apptest.Password})
 	// Consent to the privacy notice and any other box the form asks to tick.
 	// The password is typed twice.
-	eval[bool](t, tb, `(() => { for (const c of document.querySelectorAll("main form input[type=checkbox][required]")) c.checked = true;
+	eval[bool](t, tb, `(() => { for (const c of document.querySelectorAll("main form input[type=checkbox][required], main form input[type=checkbox][name=privacy]")) c.checked = true;
 	  for (const p of document.querySelectorAll("main form input[type=password]")) p.value = `+jsString(apptest.Password)+`; return true; })()`)
 	tb.click(t, "main form button[type=submit]", "注册", true)
 	if strings.Contains(tb.location(t), "/register/applicant") {

@@ -204,7 +204,9 @@ func (e *Engine) Progress(ctx context.Context, runID int64) (*Progress, error) {
 		p.Waiting += d.Waiting
 		p.Failed += d.Failed
 	}
-	sort.Slice(p.Districts, func(i, j int) bool { return p.Districts[i].District < p.Districts[j].District })
+	sort.SliceStable(p.Districts, func(i, j int) bool {
+		return rules.CompareDistricts(p.Districts[i].District, p.Districts[j].District) < 0
+	})
 	return p, nil
 }
 

@@ -255,7 +255,11 @@ func (s *Service) mailRequest(ctx context.Context, it *Item, note string, day ti
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s，您好：\n\n", name)
-	fmt.Fprintf(&b, "您的积分落户申请（编号 %d）中“%s”一项，与相关部门核查的信息不一致。\n", it.ApplicationID, it.ItemName())
+	if it.Outcome == NotFound {
+		fmt.Fprintf(&b, "您的积分落户申请（编号 %d）中“%s”一项，相关部门没有查到登记记录。\n", it.ApplicationID, it.ItemName())
+	} else {
+		fmt.Fprintf(&b, "您的积分落户申请（编号 %d）中“%s”一项，与相关部门核查的信息不一致。\n", it.ApplicationID, it.ItemName())
+	}
 	fmt.Fprintf(&b, "请补充：%s\n", note)
 	fmt.Fprintf(&b, "请于%s前登录北京市积分落户网上申报系统，在“补充材料”页面提交说明。逾期未提交的，以部门核查结果为准。\n", day.Format(time.DateOnly))
 	b.WriteString("\n本邮件由系统自动发送，请勿回复。\n")

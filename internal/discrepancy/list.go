@@ -2,9 +2,12 @@ package discrepancy
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
+
+	"jifen/internal/rules"
 
 	"jifen/internal/actor"
 	"jifen/internal/audit"
@@ -111,14 +114,21 @@ type Detail struct {
 	Scored        bool // the application has a cross-check score
 	OverrideLogin string
 	History       []Event
+	// IfOverridden is the application's score if this item took the
+	// declared value (an approved override), with every other approved
+	// override kept; IfKnown is false when it cannot be computed.
+	IfOverridden         int64
+	IfOverriddenEligible bool
+	IfKnown              bool
 }
 
 // Event is one step of a discrepancy's history.
 type Event struct {
-	At     time.Time
-	Actor  string
-	Action string // Chinese
-	Note   string
+	At      time.Time
+	ActorID int64 // 0 for the system
+	Actor   string
+	Action  string // Chinese
+	Note    string
 }
 
 var actionNames = map[string]string{
@@ -154,6 +164,9 @@ func (s *Service) Get(ctx context.Context, viewer actor.Actor, id int64) (*Detai
 		return nil, apperr.Wrap(err)
 	}
 	d.Score, d.Scored = score, run != 0
+	if d.Scored {
+		d.IfOverridden, d.IfOverriddenEligible, d.IfKnown = s.scoreIfOverridden(ctx, it)
+	}
 	d.Rows = Compare(book, it.CheckItem, it.Declared, it.Verified)
 	if it.OverrideBy != 0 {
 		_ = s.db.QueryRow(ctx, `SELECT login FROM users WHERE id = $1`, it.OverrideBy).Scan(&d.OverrideLogin)
@@ -165,7 +178,7 @@ func (s *Service) Get(ctx context.Context, viewer actor.Actor, id int64) (*Detai
 	}
 	for i := len(es) - 1; i >= 0; i-- { // oldest first
 		e := es[i]
-		d.History = append(d.History, Event{At: e.At, Actor: e.ActorLogin, Action: ActionName(e.Action), Note: e.Reason})
+		d.History = append(d.History, Event{At: e.At, ActorID: e.ActorID, Actor: e.ActorLogin, Action: ActionName(e.Action), Note: e.Reason})
 	}
 	return d, nil
 }
@@ -215,4 +228,35 @@ func (s *Service) OpenRequests(ctx context.Context, personID int64) (int, error)
 		return 0, apperr.Wrap(err)
 	}
 	return n, nil
+}
+
+// scoreIfOverridden scores the application as Rescore would after an
+// approved override of it: the verified facts of the run that scored it,
+// with the declared value of it and of every item already overridden. It
+// changes nothing; ok is false when the facts cannot be read or scored.
+func (s *Service) scoreIfOverridden(ctx context.Context, it *Item) (total int64, eligible, ok bool) {
+	var decl, book, verified string
+	if err := s.db.QueryRow(ctx, `SELECT a.declaration, c.rulebook, cs.verified FROM applications a
+		JOIN check_runs c ON c.id = a.score_run JOIN check_scores cs ON cs.run_id = a.score_run AND cs.application_id = a.id
+		WHERE a.id = $1`, it.ApplicationID).Scan(&decl, &book, &verified); err != nil {
+		return 0, false, false
+	}
+	ovr, err := s.overridden(ctx, it.ApplicationID)
+	if err != nil {
+		return 0, false, false
+	}
+	var d, v rules.CalculatorRequest
+	if json.Unmarshal([]byte(decl), &d) != nil || json.Unmarshal([]byte(verified), &v) != nil {
+		return 0, false, false
+	}
+	rb, err := rules.Book(book)
+	if err != nil {
+		return 0, false, false
+	}
+	ovr[it.CheckItem] = v.PartJSON(it.CheckItem)
+	res, ok := ScoreVerified(rb, v, d, ovr)
+	if !ok {
+		return 0, false, false
+	}
+	return int64(res.Total), res.Eligible, true
 }

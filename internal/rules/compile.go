@@ -209,7 +209,7 @@ func compileRulebook(data []byte) (*Rulebook, error) {
 	var c compiler
 	b := &Rulebook{
 		version: r.Version, title: r.Title, firstRound: r.FirstRound, lastRound: r.LastRound,
-		statistics: r.StatisticsDate, districts: r.Districts, core: map[string]bool{}, notes: r.Notes,
+		statistics: r.StatisticsDate, districts: officialOrder(r.Districts), core: map[string]bool{}, notes: r.Notes,
 		names: map[string]string{},
 	}
 	if b.version == "" || b.firstRound <= 0 || (b.lastRound != 0 && b.lastRound < b.firstRound) {
@@ -360,4 +360,11 @@ func compileInnovation(c *compiler, b *Rulebook, r *rawRulebook) {
 	}
 	b.awardLevels = c.levels("innovation.award_levels", in.AwardLevels)
 	b.contestLevels = c.levels("innovation.contest_levels", in.ContestLevels)
+}
+
+// officialOrder is a rulebook's districts in the official order.
+func officialOrder(ds []string) []string {
+	out := slices.Clone(ds)
+	SortDistricts(out)
+	return out
 }

@@ -176,7 +176,7 @@ func (b *Rulebook) StatisticsMonth(applicationYear int) Month {
 	return MonthOf(y, m)
 }
 
-// Districts lists the districts of Beijing in the rulebook's order.
+// Districts lists the districts of Beijing in the official order.
 func (b *Rulebook) Districts() []string { return slices.Clone(b.districts) }
 
 // IsDistrict reports whether d is one of Beijing's districts.
@@ -185,7 +185,7 @@ func (b *Rulebook) IsDistrict(d string) bool { return slices.Contains(b.district
 // IsCoreDistrict reports whether d is one of the six core districts (城六区).
 func (b *Rulebook) IsCoreDistrict(d string) bool { return b.core[d] }
 
-// CoreDistricts lists the core districts (城六区) in the rulebook's order.
+// CoreDistricts lists the core districts (城六区) in the official order.
 func (b *Rulebook) CoreDistricts() []string {
 	var out []string
 	for _, d := range b.districts {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"html/template"
 	"net/http"
 	"strconv"
 	"strings"
@@ -170,13 +171,15 @@ type agencyRow struct {
 	Breaker                string
 	LastError              string
 	LastErrorAt            time.Time
+	ErrChart, LatChart     template.HTML // the last 24 hours' trend lines, "" without calls
 }
 
 type agenciesView struct {
-	Now     time.Time
-	Rows    []agencyRow
-	CanEdit bool
-	Queues  []queueRow
+	Now      time.Time
+	Rows     []agencyRow
+	CanEdit  bool
+	Queues   []queueRow
+	HasTrend bool // some agency was called in the last 24 hours
 }
 
 func (o *Office) agencyStatus(w http.ResponseWriter, r *http.Request) {
@@ -193,6 +196,8 @@ func (o *Office) agencyStatus(w http.ResponseWriter, r *http.Request) {
 			Lat5: fmtLatencies(w5), LatH: fmtLatencies(w1), LatD: fmtLatencies(w24),
 			Rate5: fmtRate(w5), RateH: fmtRate(w1), RateD: fmtRate(w24), Calls5: w5.Calls, CallsH: w1.Calls, CallsD: w24.Calls,
 			Breaker: breakerName(h.Breaker), LastError: h.LastError, LastErrorAt: h.LastErrorAt}
+		row.ErrChart, row.LatChart = trendCharts(h)
+		v.HasTrend = v.HasTrend || row.ErrChart != ""
 		switch {
 		case !h.Configured:
 			row.State, row.StateClass = "未配置", "badge-muted"
@@ -471,7 +476,17 @@ func (o *Office) inspection(w http.ResponseWriter, r *http.Request) {
 		o.sh.Render(w, r, http.StatusBadRequest, "office_inspection", p)
 		return
 	}
-	rep, err := o.agencies.DailyReport(r.Context(), day)
+	var rep agencyops.Report
+	if strings.TrimSpace(r.URL.Query().Get("day")) == "" {
+		// Without a day the report opens on today when today has calls
+		// (a run is under way: that is what the officer wants to see), else
+		// on yesterday, the last whole day.
+		if rep, err = o.agencies.DailyReport(r.Context(), agencyops.DayOf(o.agencies.Now())); err == nil && !hasCalls(rep) {
+			rep, err = o.agencies.DailyReport(r.Context(), day)
+		}
+	} else {
+		rep, err = o.agencies.DailyReport(r.Context(), day)
+	}
 	if err != nil {
 		web.WriteError(w, r, err)
 		return
@@ -516,4 +531,47 @@ func (o *Office) inspectionCSV(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Disposition", `attachment; filename="inspection-`+agencyops.DayOf(day).Format("2006-01-02")+`.csv"`)
 	w.Header().Set("Cache-Control", "no-store")
 	_, _ = w.Write(buf.Bytes())
+}
+
+// hasCalls reports whether any agency was called in the report's day.
+func hasCalls(rep agencyops.Report) bool {
+	for _, a := range rep.Agencies {
+		if a.Calls > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// trendCharts draws an agency's last 24 hours, hour by hour: the error
+// rate and the P95 latency; none when it had no calls.
+func trendCharts(h agencyops.Health) (errChart, latChart template.HTML) {
+	if len(h.Hourly) == 0 {
+		return "", ""
+	}
+	n := len(h.Hourly)
+	errs, lats := make([]float64, n), make([]float64, n)
+	gaps := make([]bool, n)
+	calls, maxErr, maxLat := 0, 0.0, 0.0
+	lastErr, lastLat := "无调用", "无调用"
+	for i, w := range h.Hourly {
+		calls += w.Calls
+		gaps[i] = w.Calls == 0
+		errs[i], lats[i] = w.ErrorRate*100, float64(w.P95.Microseconds())/1000
+		if w.Calls > 0 {
+			maxErr, maxLat = max(maxErr, errs[i]), max(maxLat, lats[i])
+		}
+	}
+	if calls == 0 {
+		return "", ""
+	}
+	if w := h.Hourly[n-1]; w.Calls > 0 {
+		lastErr, lastLat = strconv.FormatFloat(errs[n-1], 'f', 1, 64)+"%", strconv.FormatFloat(lats[n-1], 'f', 0, 64)+"毫秒"
+	}
+	first := strconv.Itoa(n) + "小时前"
+	errChart = lineChart(fmt.Sprintf("%s近%d小时错误率：最高 %.1f%%，最近一小时 %s", h.Name, n, maxErr, lastErr), "%", first, "现在",
+		chartSeries{Class: "line-err", Color: "#d4351c", Values: errs, Gaps: gaps})
+	latChart = lineChart(fmt.Sprintf("%s近%d小时P95延迟：最高 %.0f毫秒，最近一小时 %s", h.Name, n, maxLat, lastLat), "", first, "现在",
+		chartSeries{Class: "line-time", Color: "#1d70b8", Values: lats, Gaps: gaps})
+	return errChart, latChart
 }

@@ -47,6 +47,14 @@ func TestAgencyPages(t *testing.T) {
 		if strings.Contains(r.Body, "/office/agencies/tax") {
 			t.Fatal("a monitor without config.manage sees the edit link")
 		}
+		// Trend lines, drawn on the server as SVG, with a text alternative;
+		// an agency without calls has none.
+		if !strings.Contains(r.Body, `<svg class="chart"`) || !strings.Contains(r.Body, `aria-label="市税务局近24小时错误率：最高 0.0%，最近一小时 0.0%"`) ||
+			!strings.Contains(r.Body, `aria-label="市税务局近24小时P95延迟：最高 120毫秒，最近一小时 120毫秒"`) ||
+			!strings.Contains(r.Body, `<circle class="dot line-time"`) || strings.Contains(r.Body, "市公安局近24小时") ||
+			strings.Count(r.Body, "<script") != strings.Count(r.Body, "<script src=") {
+			t.Fatalf("trend charts:\n%s", r.Body)
+		}
 		r = city.Get("/office/calls?agency=tax&app=200")
 		if r.Status != 200 || !strings.Contains(r.Body, "9f86d081884c7d65…") || !strings.Contains(r.Body, "101–350") {
 			t.Fatalf("calls: %d\n%s", r.Status, r.Body)
@@ -144,8 +152,9 @@ func TestAgencyPages(t *testing.T) {
 			!strings.Contains(r.Body, "/office/inspection.csv?day="+day) || !strings.Contains(r.Body, "当日尚未结束") {
 			t.Fatalf("inspection: %d\n%s", r.Status, r.Body)
 		}
-		if r = city.Get("/office/inspection"); r.Status != 200 || strings.Contains(r.Body, "当日尚未结束") {
-			t.Fatalf("default day: %d", r.Status)
+		// Today has calls: the report opens on today.
+		if r = city.Get("/office/inspection"); r.Status != 200 || !strings.Contains(r.Body, "日巡检报告 "+day) || !strings.Contains(r.Body, "当日尚未结束") {
+			t.Fatalf("default day with calls today: %d", r.Status)
 		}
 		if r = city.Get("/office/inspection?day=2026-13-01"); r.Status != 400 || fieldError(r.Body, "day") == "" {
 			t.Fatalf("bad day: %d", r.Status)
@@ -154,6 +163,18 @@ func TestAgencyPages(t *testing.T) {
 		if r.Status != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/csv") || !strings.HasPrefix(r.Body, "\ufeff日期,") ||
 			!strings.Contains(r.Body, "science") {
 			t.Fatalf("csv: %d %s\n%s", r.Status, r.Header.Get("Content-Type"), r.Body)
+		}
+	})
+
+	t.Run("inspection opens on yesterday when today has no calls", func(t *testing.T) {
+		other := apptest.Start(t)
+		if err := other.AgencyOps.EnsureDefaults(ctx, "http://127.0.0.1:9300", "demo-key"); err != nil {
+			t.Fatal(err)
+		}
+		yesterday := other.Clock.Now().In(clock.Beijing).AddDate(0, 0, -1).Format("2006-01-02")
+		r := login(other, "city-ops2", account.CityOfficer).Get("/office/inspection")
+		if r.Status != 200 || !strings.Contains(r.Body, "日巡检报告 "+yesterday) || strings.Contains(r.Body, "当日尚未结束") {
+			t.Fatalf("default day without calls today: %d", r.Status)
 		}
 	})
 

@@ -12,6 +12,7 @@ import (
 	"jifen/internal/round"
 	"jifen/internal/rules"
 	"jifen/internal/surface/shell"
+	"jifen/internal/surface/ui"
 )
 
 // WithCheck gives the office the cross-check engine (业务比对).
@@ -28,6 +29,7 @@ func (o *Office) registerCheck(mux *web.Mux) {
 	mux.Handle("GET /office/check", sh.RequireUser(account.PermCheckMonitor, o.checkHome))
 	mux.Handle("POST /office/check/runs", sh.RequireUser(account.PermCheckRun, o.checkStart))
 	mux.Handle("GET /office/check/runs/{id}", sh.RequireUser(account.PermCheckMonitor, o.checkRun))
+	mux.Handle("GET /office/check/runs/{id}/progress", sh.RequireUser(account.PermCheckMonitor, o.checkProgress))
 	mux.Handle("POST /office/check/runs/{id}/{action}", sh.RequireUser(account.PermCheckRun, o.checkDecide))
 }
 
@@ -138,6 +140,7 @@ type checkRunView struct {
 	Impact   *check.Impact
 	CanRun   bool
 	ItemName string
+	Live     bool // the page polls its progress until the run is finished
 }
 
 func (o *Office) checkRun(w http.ResponseWriter, r *http.Request) {
@@ -153,6 +156,7 @@ func (o *Office) checkRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v.ItemName = rules.CheckItemName(v.Progress.Run.Item)
+	v.Live = !runFinished(v.Progress.Run.Status)
 	if run := v.Progress.Run; run.Mode == "preview" && run.Status == "ready" {
 		if v.Impact, err = o.check.Impact(ctx, id); err != nil {
 			web.WriteError(w, r, err)
@@ -164,6 +168,56 @@ func (o *Office) checkRun(w http.ResponseWriter, r *http.Request) {
 	o.sh.Render(w, r, http.StatusOK, "office_check_run", p)
 }
 
+// LiveView is what a page that watches long work polls (static/live.js):
+// Finished stops the polling (the script then reloads the page once so the
+// final state, with its buttons, is rendered by the server), and Fields
+// holds the text of each element marked data-live-text="key" (and the
+// value or max of a <progress> marked data-live-value / data-live-max).
+type LiveView struct {
+	Finished bool              `json:"finished"`
+	Status   string            `json:"status"`
+	Fields   map[string]string `json:"fields"`
+}
+
+// runFinished: a run whose progress no longer moves by itself.
+func runFinished(status string) bool { return status != "running" && status != "applying" }
+
+// progressLive is a run's progress as the live fields its pages show.
+func progressLive(p *check.Progress) LiveView {
+	n := func(v int64) string { return strconv.FormatInt(v, 10) }
+	f := map[string]string{
+		"status": p.Run.StatusName(), "total": n(p.Run.Total), "checked": n(p.Checked),
+		"pending": n(p.Pending), "waiting": n(p.Waiting), "failed": n(p.Failed),
+	}
+	for _, a := range p.Agencies {
+		k := "agency." + a.Agency + "."
+		f[k+"done"], f[k+"total"], f[k+"pending"] = n(a.Done), n(a.Total), n(a.Pending)
+		f[k+"waiting"], f[k+"failed"], f[k+"error"] = n(a.Waiting), n(a.Failed), a.LastError
+	}
+	for _, d := range p.Districts {
+		k := "district." + d.District + "."
+		f[k+"total"], f[k+"checked"], f[k+"pending"] = n(d.Total), n(d.Checked), n(d.Pending)
+		f[k+"waiting"], f[k+"failed"] = n(d.Waiting), n(d.Failed)
+	}
+	return LiveView{Finished: runFinished(p.Run.Status), Status: p.Run.Status, Fields: f}
+}
+
+// checkProgress answers a run's progress as JSON, for the run page and the
+// console to update themselves while the run is under way.
+func (o *Office) checkProgress(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		web.WriteError(w, r, err)
+		return
+	}
+	p, err := o.check.Progress(r.Context(), id)
+	if err != nil {
+		web.WriteError(w, r, err)
+		return
+	}
+	web.JSON(w, http.StatusOK, progressLive(p))
+}
+
 func (o *Office) checkDecide(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "id")
 	if err != nil {
@@ -172,6 +226,10 @@ func (o *Office) checkDecide(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.PathValue("action") {
 	case "apply":
+		if !ui.Confirmed(r) {
+			o.confirmApply(w, r, id)
+			return
+		}
 		err = o.check.Apply(r.Context(), shell.Actor(r.Context()), id)
 	case "discard":
 		err = o.check.Discard(r.Context(), shell.Actor(r.Context()), id, strings.TrimSpace(r.FormValue("reason")))
@@ -184,3 +242,31 @@ func (o *Office) checkDecide(w http.ResponseWriter, r *http.Request) {
 	}
 	o.sh.Flash(w, r, "/office/check/runs/"+strconv.FormatInt(id, 10), "saved")
 }
+
+// confirmApply says what applying a previewed run does before it is done.
+func (o *Office) confirmApply(w http.ResponseWriter, r *http.Request, id int64) {
+	ctx := r.Context()
+	pr, err := o.check.Progress(ctx, id)
+	if err != nil {
+		web.WriteError(w, r, err)
+		return
+	}
+	back := "/office/check/runs/" + strconv.FormatInt(id, 10)
+	c := ui.Confirm{Heading: "确认应用比对任务 #" + strconv.FormatInt(id, 10) + " 的结果？",
+		Lead:   strconv.Itoa(pr.Run.Year) + "年度" + pr.Run.ScopeName() + "比对，积分规则 " + pr.Run.Rulebook + " 版。",
+		Action: back + "/apply", Carry: ui.Carry(r.PostForm), Button: "确认应用", Cancel: back}
+	if pr.Run.Status == "ready" {
+		im, err := o.check.Impact(ctx, id)
+		if err != nil {
+			web.WriteError(w, r, err)
+			return
+		}
+		c.Effects = append(c.Effects,
+			"共 "+i64(im.Changed)+" 件申请的分数会变化：上升 "+i64(im.Up)+" 件，下降 "+i64(im.Down)+" 件。",
+			i64(im.Eligibility)+" 件申请的申请资格结论会变化。")
+	}
+	c.Effects = append(c.Effects, "新的分数和比对差异立即取代原结果，申请人和单位即可看到；应用后不能撤回，只能重新比对。")
+	o.confirm(w, r, c.Heading, c)
+}
+
+func i64(n int64) string { return strconv.FormatInt(n, 10) }

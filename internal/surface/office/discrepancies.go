@@ -132,6 +132,8 @@ type discrepancyView struct {
 	DeadlineMax string
 	IDMasked    string // the applicant's ID number, masked
 	IDFull      string // the full number, after an audited reveal
+	OverrideBy  string // who proposed the override: name and office
+	Delta       int64  // IfOverridden - Score, hundredths
 }
 
 func (o *Office) discrepancyPage(w http.ResponseWriter, r *http.Request) {
@@ -169,6 +171,20 @@ func (o *Office) renderDiscrepancy(w http.ResponseWriter, r *http.Request, statu
 			}
 		}
 	}
+	// Officers by name and office, not by login.
+	names := map[int64]string{}
+	for i := range d.History {
+		if id := d.History[i].ActorID; id != 0 {
+			if _, ok := names[id]; !ok {
+				names[id] = o.officerName(r, id, d.History[i].Actor)
+			}
+			d.History[i].Actor = names[id]
+		}
+	}
+	if d.OverrideBy != 0 {
+		v.OverrideBy = o.officerName(r, d.OverrideBy, d.OverrideLogin)
+	}
+	v.Delta = d.IfOverridden - d.Score
 	switch d.Status {
 	case discrepancy.Open, discrepancy.MaterialReceived:
 		v.CanAct, v.CanRequest = true, true
@@ -209,12 +225,18 @@ func (o *Office) discrepancyAction(w http.ResponseWriter, r *http.Request) {
 		o.renderDiscrepancy(w, r, http.StatusOK, o.sh.Page(r, "比对差异"), true)
 		return
 	case "accept":
+		if !ui.Confirmed(r) && o.confirmDiscrepancy(w, r, id, "accept") {
+			return
+		}
 		err, flash = o.disc.Accept(ctx, u, id, note), "disc_accepted"
 	case "request":
 		err, flash = o.disc.RequestMaterial(ctx, u, id, note, parseDay(r.PostFormValue("deadline"))), "disc_requested"
 	case "override":
 		err, flash = o.disc.Override(ctx, u, id, r.PostFormValue("reason")), "disc_override"
 	case "approve":
+		if !ui.Confirmed(r) && o.confirmDiscrepancy(w, r, id, "approve") {
+			return
+		}
 		err, flash = o.disc.Approve(ctx, u, id), "disc_approved"
 	case "reject":
 		err, flash = o.disc.RejectOverride(ctx, u, id, note), "disc_override_rejected"
@@ -249,4 +271,69 @@ func parseDay(s string) time.Time {
 		return time.Time{}
 	}
 	return t
+}
+
+// officerName is how pages name a member of staff: the name and the office
+// (海淀区人力社保局, 市人力社保局), not the login; fallback when the account
+// cannot be read.
+func (o *Office) officerName(r *http.Request, id int64, fallback string) string {
+	u, err := o.sh.Accounts.UserByID(r.Context(), id)
+	if err != nil || u == nil {
+		return fallback
+	}
+	name := u.DisplayName
+	if name == "" {
+		name = fallback
+	}
+	return name + "（" + officeName(u) + "）"
+}
+
+// officeName is the office a member of staff works for.
+func officeName(u *account.User) string {
+	if u.District != "" {
+		return u.District + "人力社保局"
+	}
+	return "市人力社保局"
+}
+
+// confirmDiscrepancy shows the confirmation step of a final decision on a
+// discrepancy (以比对结果为准, 审批通过更正) with what it does to the
+// score, and reports true. When the viewer cannot take the decision now
+// (another district, the wrong state, the proposer approving) it shows
+// nothing and reports false: the service then refuses with its message.
+func (o *Office) confirmDiscrepancy(w http.ResponseWriter, r *http.Request, id int64, action string) bool {
+	u := shell.Actor(r.Context())
+	d, err := o.disc.Get(r.Context(), u, id)
+	if err != nil {
+		return false
+	}
+	back := fmt.Sprintf("/office/discrepancies/%d", id)
+	c := ui.Confirm{Lead: fmt.Sprintf("比对差异 %d：%s，申请人 %s（申请编号 %d）。", d.ID, d.ItemName(), d.PersonName, d.ApplicationID),
+		Action: back + "/" + action, Carry: ui.Carry(r.PostForm), Cancel: back}
+	score := func(v int64) string { return rules.Points(v).String() + " 分" }
+	switch action {
+	case "accept":
+		if d.Status != discrepancy.Open && d.Status != discrepancy.MaterialReceived && d.Status != discrepancy.MaterialRequested {
+			return false
+		}
+		c.Heading, c.Button = "确认以比对结果为准？", "确认以比对结果为准"
+		c.Effects = []string{"该事项按部门核查的数据计分，差异处理完毕，不能再要求补充材料或更正。"}
+		if d.Scored {
+			c.Effects = append(c.Effects, "该申请的初核积分保持 "+score(d.Score)+"。")
+		}
+	case "approve":
+		if d.Status != discrepancy.OverridePending || d.OverrideBy == u.UserID {
+			return false
+		}
+		c.Heading, c.Button = "确认审批通过更正？", "审批通过"
+		c.Effects = []string{"该事项改按申请人申报值计分，系统重新计算该申请的积分。"}
+		if d.Scored && d.IfKnown {
+			c.Effects = append(c.Effects, "该申请的初核积分将由 "+score(d.Score)+" 变为 "+score(d.IfOverridden)+"。")
+		}
+		c.Effects = append(c.Effects, "审批结论记入审计日志，不能撤回。")
+	default:
+		return false
+	}
+	o.confirm(w, r, c.Heading, c)
+	return true
 }

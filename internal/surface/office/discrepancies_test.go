@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"jifen/internal/account"
 	"jifen/internal/actor"
@@ -145,6 +146,14 @@ func TestDiscrepancyOverrideNeedsASecondOfficer(t *testing.T) {
 		`href="/office/discrepancies/`+id+`"`)
 	r = offA.Get("/office/discrepancies/" + id)
 	mustContain(t, "detail", r.Body, "硕士", "本科", "不一致", "action=\"/office/discrepancies/"+id+"/override\"")
+	// What each choice does to the score: the verified score stays, the
+	// override gives the declared value's score.
+	want := c.verified
+	want.Education = c.declared.Education
+	rd, _ := a.Rounds.Current(context.Background())
+	ifOverridden := rules.Points(scoreOf(t, rd.Rulebook, want).Total).String()
+	mustContain(t, "effects", r.Body, "各处理方式对积分的影响", "以比对结果为准</th><td class=\"num\">"+rules.Points(before).String(),
+		"更正为申报值（审批通过后）</th><td class=\"num\">"+ifOverridden)
 
 	// A reason that is too short is named beside its field.
 	r = offA.PostForm("/office/discrepancies/"+id+"/override", url.Values{"reason": {"短"}})
@@ -156,7 +165,9 @@ func TestDiscrepancyOverrideNeedsASecondOfficer(t *testing.T) {
 		t.Fatalf("override: %d %s", r.Status, r.Body)
 	}
 	r = offA.Get("/office/discrepancies/" + id)
-	mustContain(t, "own override", r.Body, "更正待审批", "本人不能审批", "提出更正为申报值")
+	// Officers by name and office, never by login alone.
+	mustContain(t, "own override", r.Body, "更正待审批", "本人不能审批", "提出更正为申报值", "（测试disc_a（海淀区人力社保局） 提出）",
+		"测试disc_a（海淀区人力社保局）</td>")
 	if strings.Contains(r.Body, "/approve\"") {
 		t.Error("the proposer is offered the approve form")
 	}
@@ -181,17 +192,22 @@ func TestDiscrepancyOverrideNeedsASecondOfficer(t *testing.T) {
 	offB := login(a, "disc_b", account.DistrictOfficer)
 	r = offB.Get("/office/discrepancies/" + id)
 	mustContain(t, "B's view", r.Body, "/approve\"", "/reject\"")
-	if r := offB.PostForm("/office/discrepancies/"+id+"/approve", nil); r.Status != 303 {
+	// Approving cannot be undone: the first POST shows what it does to
+	// the score and changes nothing.
+	r = offB.PostForm("/office/discrepancies/"+id+"/approve", nil)
+	mustContain(t, "approve unconfirmed", r.Body, "确认审批通过更正？", "将由 "+rules.Points(before).String()+" 分 变为 "+ifOverridden+" 分",
+		`name="confirmed" value="yes"`, `action="/office/discrepancies/`+id+`/approve"`)
+	if r.Status != 200 || c.score(t, a) != before {
+		t.Fatalf("approve unconfirmed: %d, score %d", r.Status, c.score(t, a))
+	}
+	if r := offB.PostForm("/office/discrepancies/"+id+"/approve", url.Values{"confirmed": {"yes"}}); r.Status != 303 {
 		t.Fatalf("B approves: %d %s", r.Status, r.Body)
 	}
-	want := c.verified
-	want.Education = c.declared.Education
-	rd, _ := a.Rounds.Current(context.Background())
 	if got, exp := c.score(t, a), int64(scoreOf(t, rd.Rulebook, want).Total); got != exp || got == before {
 		t.Fatalf("score after approval %d, want %d (before %d)", got, exp, before)
 	}
 	r = offB.Get("/office/discrepancies/" + id)
-	mustContain(t, "after approval", r.Body, "已审批通过更正", "已更正为申报值", "审批通过更正", "disc_b")
+	mustContain(t, "after approval", r.Body, "已审批通过更正", "已更正为申报值", "审批通过更正", "测试disc_b（海淀区人力社保局）</td>")
 	// A second click (or a stale page) is a conflict, not a second approval.
 	if r := offB.PostForm("/office/discrepancies/"+id+"/approve", nil); r.Status != 409 || !strings.Contains(r.Body, "已被处理") {
 		t.Fatalf("second approve: %d", r.Status)
@@ -234,8 +250,22 @@ func TestApplicantAnswersAMaterialRequest(t *testing.T) {
 	if r := app.Get("/me/corrections"); !strings.Contains(r.Body, "已提交说明，等待审核") {
 		t.Error("the answer is not shown")
 	}
-	if r := off.Get("/office/discrepancies/" + id); !strings.Contains(r.Body, "已将房产证复印件交至单位") || !strings.Contains(r.Body, "材料已提交") {
+	r = off.Get("/office/discrepancies/" + id)
+	if !strings.Contains(r.Body, "已将房产证复印件交至单位") || !strings.Contains(r.Body, "材料已提交") {
 		t.Error("the officer does not see the answer")
+	}
+	// 部门无记录 is not 不一致.
+	if !strings.Contains(r.Body, `badge-warn">部门无记录</span>`) || strings.Contains(r.Body, ">不一致<") {
+		t.Errorf("a not-found item shown as a mismatch:\n%s", r.Body)
+	}
+	// 以比对结果为准 is final: the first POST asks, and changes nothing.
+	r = off.PostForm("/office/discrepancies/"+id+"/accept", url.Values{"note": {"材料不足"}})
+	mustContain(t, "accept unconfirmed", r.Body, "确认以比对结果为准？", "初核积分保持", `name="note" value="材料不足"`)
+	if r := off.Get("/office/discrepancies/" + id); !strings.Contains(r.Body, "材料已提交") {
+		t.Fatal("accepted without confirmation")
+	}
+	if r := off.PostForm("/office/discrepancies/"+id+"/accept", url.Values{"note": {"材料不足"}, "confirmed": {"yes"}}); r.Status != 303 {
+		t.Fatalf("accept: %d", r.Status)
 	}
 	// Another applicant cannot answer it.
 	newCheckedCase(t, a, "disc_else")
@@ -247,3 +277,71 @@ func TestApplicantAnswersAMaterialRequest(t *testing.T) {
 }
 
 var discBeijing = clock.Beijing
+
+// todoCount is the count of the 工作台 card labelled label.
+func todoCount(t *testing.T, body, label string) string {
+	t.Helper()
+	_, after, ok := strings.Cut(body, "<h3>"+label+"</h3>")
+	if !ok {
+		t.Fatalf("no to-do %q on the 工作台:\n%s", label, body)
+	}
+	_, after, _ = strings.Cut(after, "<strong>")
+	n, _, _ := strings.Cut(after, "</strong>")
+	return n
+}
+
+// Issue 11 item 8: the 工作台 counts each role's work waiting, in the
+// officer's own district, with links to the queues.
+func TestHomeCountsTheWorkWaiting(t *testing.T) {
+	a := apptest.Start(t)
+	c := newCheckedCase(t, a, "home_case", rules.CodeEducation, rules.CodeHousing)
+	hd := login(a, "home_hd", account.DistrictOfficer) // 海淀区
+	a.CreateUserIn("朝阳区", "home_cy", account.DistrictOfficer)
+	cy := a.Client(a.Office)
+	a.LoginStaff(cy, "home_cy", apptest.Password)
+	city := login(a, "home_city", account.CityOfficer)
+
+	r := hd.Get("/office/")
+	if r.Status != 200 || !strings.Contains(r.Body, "待办事项") || !strings.Contains(r.Body, `href="/office/discrepancies?status=open"`) {
+		t.Fatalf("home: %d\n%s", r.Status, r.Body)
+	}
+	if n := todoCount(t, r.Body, "待处理的比对差异"); n != "2" {
+		t.Errorf("海淀区 officer: %s discrepancies waiting, want 2", n)
+	}
+	if n := todoCount(t, r.Body, "补充材料已逾期"); n != "0" {
+		t.Errorf("overdue: %s", n)
+	}
+	if n := todoCount(t, cy.Get("/office/").Body, "待处理的比对差异"); n != "0" {
+		t.Errorf("朝阳区 officer sees %s of 海淀区's discrepancies", n)
+	}
+	body := city.Get("/office/").Body
+	if n := todoCount(t, body, "待处理的比对差异"); n != "2" {
+		t.Errorf("city officer: %s", n)
+	}
+	// An overdue material request is counted and marked.
+	deadline := a.Clock.Now().In(discBeijing).AddDate(0, 0, 3).Format("2006-01-02")
+	if r := hd.PostForm(fmt.Sprintf("/office/discrepancies/%d/request", c.ids[rules.CodeHousing]),
+		url.Values{"note": {"请提供房屋产权证明"}, "deadline": {deadline}}); r.Status != 303 {
+		t.Fatalf("request: %d", r.Status)
+	}
+	a.Clock.Advance(5 * 24 * time.Hour)
+	hd = login(a, "home_hd2", account.DistrictOfficer)
+	body = hd.Get("/office/").Body
+	if todoCount(t, body, "补充材料已逾期") != "1" || todoCount(t, body, "待处理的比对差异") != "1" || !strings.Contains(body, "需尽快处理") {
+		t.Errorf("after the deadline:\n%s", body)
+	}
+}
+
+// Administrators' 工作台 counts the requests waiting for them.
+func TestHomeCountsAdministratorsWork(t *testing.T) {
+	a := apptest.Start(t)
+	sys := login(a, "home_sys", account.SystemAdmin)
+	sec := login(a, "home_sec", account.SecurityAdmin)
+	if n := todoCount(t, sys.Get("/office/").Body, "待审批的管理员账号操作"); n != "0" {
+		t.Errorf("system admin: %s", n)
+	}
+	body := sec.Get("/office/").Body
+	if todoCount(t, body, "待审批的角色授权") != "0" || strings.Contains(body, "待处理的比对差异") {
+		t.Errorf("security admin:\n%s", body)
+	}
+}

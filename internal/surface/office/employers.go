@@ -11,6 +11,7 @@ import (
 	"jifen/internal/platform/web"
 	"jifen/internal/rules"
 	"jifen/internal/surface/shell"
+	"jifen/internal/surface/ui"
 )
 
 // registerEmployers adds the by-hand verification of employers (until the
@@ -84,6 +85,23 @@ func (o *Office) employerDecide(w http.ResponseWriter, r *http.Request) {
 	dec := r.PathValue("decision")
 	if dec != "verify" && dec != "reject" {
 		web.NotFound(w, r)
+		return
+	}
+	if !ui.Confirmed(r) {
+		c := ui.Confirm{Lead: e.Name + "（统一社会信用代码 " + e.CreditCode + "，" + e.District + "）", Action: "/office/employers/" + strconv.FormatInt(id, 10) + "/" + dec,
+			Carry: ui.Carry(r.PostForm), Cancel: "/office/employers"}
+		if dec == "verify" {
+			c.Heading, c.Button = "确认核验通过该单位？", "核验通过"
+			c.Effects = []string{"单位状态改为“已核验”，系统生成单位注册码。", "单位经办人登录即可看到注册码，告知本单位申请人用于关联单位。",
+				"核验结论记入审计日志，不能撤回。"}
+		} else {
+			c.Heading, c.Button = "确认该单位核验不通过？", "核验不通过"
+			c.Effects = []string{"单位状态改为“未通过”，单位经办人登录后看到不通过理由。", "核验结论记入审计日志，不能撤回；单位须重新注册。"}
+			if reason := r.PostFormValue("reason"); reason != "" {
+				c.Effects = append(c.Effects, "不通过理由："+reason)
+			}
+		}
+		o.confirm(w, r, c.Heading, c)
 		return
 	}
 	if _, err := o.emp.Decide(r.Context(), shell.Actor(r.Context()), id, dec == "verify", r.PostFormValue("reason")); err != nil {

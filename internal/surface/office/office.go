@@ -122,6 +122,7 @@ func (o *Office) nav(u *account.User, path string) []ui.Nav {
 type homeView struct {
 	User  *account.User
 	Roles []string
+	Todos []todo // the role's work waiting, with links to the queues
 	Tiles []ui.Nav
 	// AgencyAlerts names the agencies that are down or slow (for check.monitor).
 	AgencyAlerts []string
@@ -136,8 +137,103 @@ func (o *Office) home(w http.ResponseWriter, r *http.Request) {
 	}
 	v.Tiles = append(v.Tiles, p.Nav[1:]...)
 	v.AgencyAlerts = o.agencyBanner(r)
+	v.Todos = o.todos(r, v.AgencyAlerts)
 	p.Data = v
 	o.sh.Render(w, r, http.StatusOK, "office_home", p)
+}
+
+// todo is one count of work waiting on the 工作台.
+type todo struct {
+	Label, Href, Hint string
+	N                 int
+	More              bool // N is a lower bound: the queue holds more
+	Urgent            bool // overdue or an agency down: shown as a warning
+}
+
+// todoCap bounds each count: the 工作台 says "100+" rather than counting a
+// long queue on every visit.
+const todoCap = 100
+
+// todos counts the work waiting for the user's roles: in a district
+// officer's own district, city-wide for the city bureau. A count that
+// cannot be read is left out (the queue's own page shows the error).
+func (o *Office) todos(r *http.Request, alerts []string) []todo {
+	ctx := r.Context()
+	u := shell.Actor(ctx)
+	var out []todo
+	logErr := func(what string, err error) {
+		o.sh.Log.Error("office home: "+what, "err", err, "request_id", web.RequestID(ctx))
+	}
+	if u.Can(account.PermCasesDistrict) {
+		d, _ := officerDistrict(u)
+		if o.disc != nil {
+			if pg, err := o.disc.List(ctx, u, discrepancy.Filter{Status: discrepancy.Open}); err != nil {
+				logErr("discrepancies", err)
+			} else {
+				out = append(out,
+					todo{Label: "待处理的比对差异", Href: "/office/discrepancies?status=open", N: pg.Counts[discrepancy.Open],
+						Hint: "确认以比对结果为准、要求补充材料或提出更正"},
+					todo{Label: "申请人已补充材料", Href: "/office/discrepancies?status=material_received", N: pg.Counts[discrepancy.MaterialReceived],
+						Hint: "审核补充材料后处理"},
+					todo{Label: "更正待审批", Href: "/office/discrepancies?status=override_pending", N: pg.Counts[discrepancy.OverridePending],
+						Hint: "须由提出人以外的经办人员审批"})
+			}
+			if pg, err := o.disc.List(ctx, u, discrepancy.Filter{Overdue: true}); err != nil {
+				logErr("overdue", err)
+			} else {
+				out = append(out, todo{Label: "补充材料已逾期", Href: "/office/discrepancies?status=material_requested&overdue=1",
+					N: len(pg.Items), More: pg.Next, Urgent: len(pg.Items) > 0, Hint: "申请人未在截止日期前补充材料"})
+			}
+		}
+		if items, err := o.apps.ReviewsForDistrict(ctx, d, "forwarded", todoCap+1); err != nil {
+			logErr("reviews", err)
+		} else {
+			out = append(out, capped(todo{Label: "待接收的复查申请", Href: "/office/reviews", Hint: "单位已转交，请接收证明材料"}, len(items)))
+		}
+		if list, err := o.emp.List(ctx, employer.Filter{Status: employer.Pending, District: d, Limit: todoCap + 1}); err != nil {
+			logErr("employers", err)
+		} else {
+			out = append(out, capped(todo{Label: "待核验的用人单位", Href: "/office/employers?status=pending", Hint: "核验单位信息后生成单位注册码"}, len(list)))
+		}
+	}
+	if shell.User(ctx).IsAdmin() {
+		if reqs, err := o.sh.Accounts.AdminRequests(ctx, u, 200); err != nil {
+			logErr("admin requests", err)
+		} else {
+			n := 0
+			for _, q := range reqs {
+				if canDecide(u, q) {
+					n++
+				}
+			}
+			out = append(out, todo{Label: "待审批的管理员账号操作", Href: "/office/admin-requests", N: n,
+				Hint: "由其他角色的管理员提出的重置或停用"})
+		}
+	}
+	if u.Can(account.PermRolesManage) {
+		if reqs, err := o.sh.Accounts.RoleRequests(ctx, u, 200); err != nil {
+			logErr("role requests", err)
+		} else {
+			n := 0
+			for _, q := range reqs {
+				if q.Status == "pending" && q.RequestedBy != u.UserID {
+					n++
+				}
+			}
+			out = append(out, todo{Label: "待审批的角色授权", Href: "/office/security/roles", N: n, Hint: "另一名安全管理员提出的授权申请"})
+		}
+	}
+	if u.Can(account.PermCheckMonitor) && o.agencies != nil {
+		out = append(out, todo{Label: "委办局接口异常", Href: "/office/agencies", N: len(alerts), Urgent: len(alerts) > 0,
+			Hint: strings.Join(alerts, "、")})
+	}
+	return out
+}
+
+// capped sets a count read with a limit of todoCap+1.
+func capped(t todo, n int) todo {
+	t.N, t.More = min(n, todoCap), n > todoCap
+	return t
 }
 
 // pathID parses a numeric path value; a bad one is a 404, like an unknown id.
@@ -147,4 +243,12 @@ func pathID(r *http.Request, name string) (int64, error) {
 		return 0, apperr.New(apperr.NotFound, "您访问的记录不存在")
 	}
 	return id, nil
+}
+
+// confirm shows the step before an action that cannot be undone; nothing
+// has changed yet.
+func (o *Office) confirm(w http.ResponseWriter, r *http.Request, title string, c ui.Confirm) {
+	p := o.sh.Page(r, title)
+	p.Data = c
+	o.sh.Render(w, r, http.StatusOK, "confirm", p)
 }

@@ -8,6 +8,7 @@ import (
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/web"
 	"jifen/internal/surface/shell"
+	"jifen/internal/surface/ui"
 )
 
 type usersView struct {
@@ -99,6 +100,18 @@ func (o *Office) userAction(w http.ResponseWriter, r *http.Request) {
 	case "unlock":
 		err, flash = o.sh.Accounts.UnlockIn(r.Context(), account.Office, target.Login), "unlocked"
 	case "reset":
+		// A reset cannot be undone: ask first, when it can be done (an
+		// administrator's account or one without a mailbox goes straight
+		// to the refusal).
+		if !ui.Confirmed(r) && !target.IsAdmin() && target.Email != "" {
+			o.confirm(w, r, "确认重置密码", ui.Confirm{Heading: "确认重置 " + target.DisplayName + " 的密码？",
+				Lead: "账号 " + target.Login + "（" + target.DisplayName + "）。",
+				Effects: []string{"原密码立即失效，该账号的所有登录立即退出。", "新的一次性密码只发送到该账号登记的电子邮箱，本页不显示。",
+					"重置记入审计日志，不能撤回。"},
+				Action: "/office/admin/users/" + strconv.FormatInt(id, 10) + "/reset", Carry: ui.Carry(r.PostForm), Button: "确认重置密码",
+				Cancel: "/office/admin/users"})
+			return
+		}
 		// The new password goes to the owner's mailbox; this page never
 		// shows it.
 		err, flash = o.sh.Accounts.ResetPassword(r.Context(), by, id), "password_reset"

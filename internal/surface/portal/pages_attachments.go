@@ -13,6 +13,7 @@ import (
 	"jifen/internal/application"
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/web"
+	"jifen/internal/surface/ui"
 )
 
 // attachmentsView is the list of a section's files and its upload form.
@@ -155,6 +156,26 @@ func (p *Portal) attachmentRemove(w http.ResponseWriter, r *http.Request) {
 	sec, ok := sectionBySlug(r.PostFormValue("section"))
 	if !ok {
 		sec = &sections[0]
+	}
+	if !ui.Confirmed(r) {
+		// A removed file is gone: ask first, when it is one of the
+		// applicant's files (anything else gets the service's answer).
+		files, err := p.svc.Attachments.ListOf(r.Context(), c.caller, d.app)
+		if err != nil {
+			web.WriteError(w, r, err)
+			return
+		}
+		for _, f := range files {
+			if f.ID != id {
+				continue
+			}
+			back := "/me/application/" + sec.slug + "#attachments"
+			p.confirm(w, r, "确认删除材料", ui.Confirm{Heading: "确认删除材料“" + f.Filename + "”？",
+				Effects: []string{"文件从申请中删除，不能恢复；需要时请重新上传。"},
+				Action:  "/me/application/attachments/" + strconv.FormatInt(id, 10) + "/remove", Carry: ui.Carry(r.PostForm),
+				Button: "确认删除", Cancel: back})
+			return
+		}
 	}
 	err := p.svc.Attachments.Remove(r.Context(), c.caller, d.app.ID, id)
 	if err == nil {

@@ -27,9 +27,9 @@ type sectionPageView struct {
 	Editable         bool
 	Groups           []ctlGroup
 	Lists            []calcListView
-	Lines            []string // what is saved, once the declaration is locked
-	Estimate         rules.Points
-	Eligible         bool
+	Lines            []string    // what is saved, once the declaration is locked
+	Estimate         estimateFig // of what is saved; the script updates it as fields change
+	Unsaved          bool        // the form holds values that are not saved (a row added, an error)
 	Files            attachmentsView
 }
 
@@ -92,7 +92,9 @@ func (p *Portal) sectionPost(w http.ResponseWriter, r *http.Request) {
 		_, err = p.svc.Applications.SaveDraft(r.Context(), c.caller, d.app.ID, decl, version)
 	}
 	if err == nil {
-		p.sh.Flash(w, r, "/me", "draft_saved")
+		// Saving a section goes on to the next one, as a paper form is
+		// filled in from the first page to the last.
+		p.sh.Flash(w, r, nextSection(sec).Href, "draft_saved")
 		return
 	}
 	if !shownOnPage(err) {
@@ -121,17 +123,13 @@ func (p *Portal) renderSection(w http.ResponseWriter, r *http.Request, status in
 	cv := buildCalcView(pg, f, book, optGroup{}, taxYears, add, nil, action)
 	v := sectionPageView{Status: d.status(), Slug: sec.slug, Title: sec.title, Why: sec.why, Count: len(sections),
 		Action: action, Version: version, Editable: a.Status.Editable(), Lines: sec.describe(a.Declaration, book.Labels()),
-		Estimate: a.Estimate, Eligible: a.Eligible}
+		Estimate: estimateFigure(a.Declaration), Unsaved: add != "" || err != nil}
 	i := slices.IndexFunc(sections, func(s section) bool { return s.slug == sec.slug })
 	v.Number = i + 1
 	if i > 0 {
 		v.Prev = &stepLink{"/me/application/" + sections[i-1].slug, sections[i-1].title}
 	}
-	if i+1 < len(sections) {
-		v.Next = &stepLink{"/me/application/" + sections[i+1].slug, sections[i+1].title}
-	} else {
-		v.Next = &stepLink{"/me/application/submit", "核对并提交"}
-	}
+	v.Next = nextSection(sec)
 	if sec.groups != nil {
 		v.Groups = sec.groups(cv, pg)
 	}
@@ -164,4 +162,88 @@ func showFieldErrors(pg *ui.Page, errs rules.FieldErrors, taxYears []int) {
 		}
 		pg.Fields[e.Field] = e.Message
 	}
+}
+
+// nextSection is the page after sec: the next section, or 核对并提交
+// after the last.
+func nextSection(sec *section) *stepLink {
+	i := slices.IndexFunc(sections, func(s section) bool { return s.slug == sec.slug })
+	if i >= 0 && i+1 < len(sections) {
+		return &stepLink{"/me/application/" + sections[i+1].slug, sections[i+1].title}
+	}
+	return &stepLink{"/me/application/submit", "核对并提交"}
+}
+
+// estimateFig is the one figure every page shows for a declaration's
+// estimate (估算): estimateOf's total, or why there is none yet. The
+// applicant's pages, the employer's and the live estimate all use it, so
+// the same draft never shows two different figures.
+type estimateFig struct {
+	Total    string // "20.00"; "" when the declaration cannot be scored yet
+	Eligible bool
+	Why      string // why there is no figure
+}
+
+func estimateFigure(d rules.CalculatorRequest) estimateFig {
+	res, why := estimateOf(d)
+	if res == nil {
+		return estimateFig{Why: why}
+	}
+	return estimateFig{Total: res.Total.String(), Eligible: res.Eligible}
+}
+
+// Text is the figure as the pages print it.
+func (f estimateFig) Text() string {
+	if f.Total == "" {
+		return "暂时无法估算"
+	}
+	return f.Total + " 分"
+}
+
+// EligibleText is the eligibility as the pages print it.
+func (f estimateFig) EligibleText() string {
+	switch {
+	case f.Total == "":
+		return ""
+	case f.Eligible:
+		return "符合申报条件"
+	}
+	return "暂不符合申报条件"
+}
+
+// sectionEstimate answers the estimate of the declaration as it would be
+// with this section's fields as they are on the page now, unsaved: the
+// live estimate the section page shows as fields change. It saves
+// nothing; the figure is the same computation as every other page's.
+func (p *Portal) sectionEstimate(w http.ResponseWriter, r *http.Request) {
+	sec, ok := sectionBySlug(r.PathValue("section"))
+	if !ok {
+		web.NotFound(w, r)
+		return
+	}
+	c, d, ok := p.caseOf(w, r)
+	if !ok {
+		return
+	}
+	if d.app == nil || c == nil {
+		web.WriteError(w, r, application.ErrNotFound)
+		return
+	}
+	if !readForm(w, r, calcBodyLimit) {
+		return
+	}
+	req, formErrs := parseCalcForm(r.PostForm).request()
+	decl := d.app.Declaration
+	sec.apply(&decl, req)
+	fig := estimateFigure(decl)
+	if len(formErrs) > 0 {
+		fig = estimateFig{Why: "本页有填写不正确的内容，暂时无法估算"}
+	}
+	why := fig.Why
+	if fig.Total != "" {
+		why = "按本页当前填写的内容估算（尚未保存）"
+	}
+	web.JSON(w, http.StatusOK, map[string]any{"finished": true, "fields": map[string]string{
+		"estimate": fig.Text(), "eligible": fig.EligibleText(), "estimate-note": why,
+	}})
 }

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"jifen/internal/application"
@@ -176,13 +177,23 @@ func (p *Portal) appsFile(w http.ResponseWriter, r *http.Request) {
 			names[s.ID] = s.PersonName
 		}
 	}
+	if !ui.Confirmed(r) {
+		var who []string
+		for _, id := range ids {
+			who = append(who, nameOr(names[id], id))
+		}
+		p.confirm(w, r, "确认提交所选申请", ui.Confirm{
+			Heading: "确认提交 " + strconv.Itoa(len(ids)) + " 份申请？",
+			Lead:    "申请人：" + strings.Join(who, "、"),
+			Effects: fileEffects,
+			Action:  "/employer/applications/file", Carry: ui.Carry(r.PostForm), Button: "确认提交",
+			Cancel: appsHref(st, q, page),
+		})
+		return
+	}
 	var results []bulkRow
 	for _, res := range p.svc.Applications.FileMany(r.Context(), c.caller, ids) {
-		name := names[res.ID]
-		if name == "" {
-			name = "申请 " + strconv.FormatInt(res.ID, 10)
-		}
-		results = append(results, bulkRow{ID: res.ID, Name: name, OK: res.OK, Err: res.Error})
+		results = append(results, bulkRow{ID: res.ID, Name: nameOr(names[res.ID], res.ID), OK: res.OK, Err: res.Error})
 	}
 	p.renderApps(w, r, http.StatusOK, pg, c, st, q, page, results)
 }
@@ -286,6 +297,19 @@ func (p *Portal) appPost(w http.ResponseWriter, r *http.Request) {
 	case "return":
 		_, err = p.svc.Applications.Return(ctx, c.caller, id, r.PostFormValue("reason"))
 	case "file":
+		if !ui.Confirmed(r) {
+			a, err := p.svc.Applications.Get(ctx, c.caller, id)
+			if err != nil {
+				web.WriteError(w, r, err)
+				return
+			}
+			back := "/employer/applications/" + strconv.FormatInt(id, 10)
+			p.confirm(w, r, "确认提交申请", ui.Confirm{
+				Heading: "确认提交" + a.PersonName + "的申请？", Lead: "申请编号 " + strconv.FormatInt(id, 10) + "，当前状态：" + application.StatusName(a.Status) + "。",
+				Effects: fileEffects, Action: back + "/file", Carry: ui.Carry(r.PostForm), Button: "确认提交", Cancel: back,
+			})
+			return
+		}
 		_, err = p.svc.Applications.File(ctx, c.caller, id)
 	default:
 		err = p.svc.Applications.ForwardReview(ctx, c.caller, id, r.PostFormValue("note"))
@@ -317,4 +341,28 @@ func (p *Portal) appAttachment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.sendAttachment(w, r, c.caller, id)
+}
+
+// fileEffects is what 确认提交 does, shown before the employer confirms.
+var fileEffects = []string{
+	"申请报送区人力社保局审核部门，由系统与各委办局数据比对后计算初核结果。",
+	"提交后，单位不能再退回申请人修改，也不能解除与申请人的关联。",
+	"单位与申请人共同对申报信息的真实性负责。",
+}
+
+// nameOr is an applicant's name, or the application's number when the name
+// is not known.
+func nameOr(name string, id int64) string {
+	if name == "" {
+		return "申请 " + strconv.FormatInt(id, 10)
+	}
+	return name
+}
+
+// confirm shows the step before an action that cannot be undone; nothing
+// has changed yet.
+func (p *Portal) confirm(w http.ResponseWriter, r *http.Request, title string, c ui.Confirm) {
+	pg := p.page(r, title)
+	pg.Data = c
+	p.sh.Render(w, r, http.StatusOK, "confirm", pg)
 }

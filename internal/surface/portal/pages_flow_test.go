@@ -113,8 +113,8 @@ func fillAndSubmit(t *testing.T, c *apptest.Client) {
 	for k, v := range insurance {
 		form[k] = v
 	}
-	expectRedirect(t, "save insurance", c.PostForm("/me/application/insurance", form), "/me")
-	expectRedirect(t, "submit", c.PostForm("/me/application/submit", url.Values{"truthful": {"true"}}), "/me")
+	expectRedirect(t, "save insurance", c.PostForm("/me/application/insurance", form), "/me/application/housing")
+	expectRedirect(t, "submit", c.PostForm("/me/application/submit", url.Values{"truthful": {"true"}, "confirmed": {"yes"}}), "/me")
 }
 
 // registerEmployer registers an employer through the page, verifies it as
@@ -184,10 +184,11 @@ func TestRoundThroughThePages(t *testing.T) {
 	for k, vals := range insurance {
 		form[k] = vals
 	}
-	expectRedirect(t, "save insurance", app.PostForm("/me/application/insurance", form), "/me")
+	// Saving a section goes on to the next one.
+	expectRedirect(t, "save insurance", app.PostForm("/me/application/insurance", form), "/me/application/housing")
 	r = app.Get("/me")
 	expect(t, "saved", r, 200, "已保存，积分估算已更新", "实际缴纳：2010-01 至 2025-12")
-	if strings.Contains(r.Body, "<strong>0.00 分</strong>") {
+	if strings.Contains(r.Body, "<strong>0.00 分</strong>") || strings.Contains(r.Body, "暂时无法估算") {
 		t.Fatal("no estimate after saving insurance")
 	}
 
@@ -201,7 +202,7 @@ func TestRoundThroughThePages(t *testing.T) {
 		withAdd[k] = vals
 	}
 	expect(t, "add a row", app.PostForm("/me/application/housing", withAdd), 200, "住所记录第4条", `value="2015-01"`)
-	expectRedirect(t, "save housing", app.PostForm("/me/application/housing", housing), "/me")
+	expectRedirect(t, "save housing", app.PostForm("/me/application/housing", housing), "/me/application/education")
 	// The same page again, from a tab that still has the old version.
 	expect(t, "stale tab", app.PostForm("/me/application/housing", housing), 409, "请刷新后再保存")
 
@@ -227,12 +228,17 @@ func TestRoundThroughThePages(t *testing.T) {
 	}
 	expect(t, "unknown section", app.Get("/me/application/nothing"), 404)
 	expectRedirect(t, "save tax", app.PostForm("/me/application/tax", url.Values{"version": {version(t, app, "tax")},
-		"income_tax.2025": {"120000"}}), "/me")
+		"income_tax.2025": {"120000"}}), "/me/application/honors")
 	expect(t, "tax saved", app.Get("/me/application/tax"), 200, `value="120000"`)
 
 	expect(t, "summary", app.Get("/me/application/submit"), 200, "本人承诺所填信息真实、准确、完整", "自有住房，昌平区", "合法稳定就业")
-	expect(t, "no statement", app.PostForm("/me/application/submit", nil), 400, `id="e-truthful"`)
-	expectRedirect(t, "submit", app.PostForm("/me/application/submit", url.Values{"truthful": {"true"}}), "/me")
+	expect(t, "no statement", app.PostForm("/me/application/submit", url.Values{"confirmed": {"yes"}}), 400, `id="e-truthful"`)
+	// A POST that did not come from the summary page shows it (what will
+	// happen, the button) and changes nothing.
+	expect(t, "submit unconfirmed", app.PostForm("/me/application/submit", url.Values{"truthful": {"true"}}), 200,
+		"提交后", "审核期间您不能修改", `name="confirmed" value="yes"`, "确认承诺并提交单位")
+	expect(t, "still a draft", app.Get("/me"), 200, `badge-warn">草稿<`)
+	expectRedirect(t, "submit", app.PostForm("/me/application/submit", url.Values{"truthful": {"true"}, "confirmed": {"yes"}}), "/me")
 	expect(t, "with employer", app.Get("/me"), 200, "已提交单位", "待单位审核")
 
 	// A second applicant of the same employer, for the bulk submission.
@@ -265,10 +271,22 @@ func TestRoundThroughThePages(t *testing.T) {
 	expectRedirect(t, "return", emp.PostForm("/employer/applications/"+id1+"/return", url.Values{"reason": {"请补充房产证"}}),
 		"/employer/applications")
 	expect(t, "returned", app.Get("/me"), 200, "单位已退回", "请补充房产证")
-	expectRedirect(t, "resubmit", app.PostForm("/me/application/submit", url.Values{"truthful": {"true"}}), "/me")
-	expectRedirect(t, "file", emp.PostForm("/employer/applications/"+id1+"/file", nil), "/employer/applications")
+	expectRedirect(t, "resubmit", app.PostForm("/me/application/submit", url.Values{"truthful": {"true"}, "confirmed": {"yes"}}), "/me")
+	// 确认提交 asks first: the first POST shows what will happen, and
+	// nothing is filed.
+	expect(t, "file unconfirmed", emp.PostForm("/employer/applications/"+id1+"/file", nil), 200,
+		"确认提交王小明的申请？", "不能再退回申请人修改", `action="/employer/applications/`+id1+`/file"`, `name="confirmed" value="yes"`)
+	if a1, _ = a.Cases.Applications.ForPerson(ctx, p1.ID, rd.ID); a1.Status != application.WithEmployer {
+		t.Fatalf("filed without confirmation: %s", a1.Status)
+	}
+	expectRedirect(t, "file", emp.PostForm("/employer/applications/"+id1+"/file", url.Values{"confirmed": {"yes"}}), "/employer/applications")
 	expect(t, "bulk of none", emp.PostForm("/employer/applications/file", nil), 400, "请勾选要确认提交的申请")
-	expect(t, "bulk file", emp.PostForm("/employer/applications/file", url.Values{"id": {id1, id2}, "status": {"with_employer"}}),
+	expect(t, "bulk unconfirmed", emp.PostForm("/employer/applications/file", url.Values{"id": {id1, id2}, "status": {"with_employer"}}),
+		200, "确认提交 2 份申请？", "王小明、李小红", `name="id" value="`+id2+`"`, `name="status" value="with_employer"`)
+	if a2, _ = a.Cases.Applications.ForPerson(ctx, p2.ID, rd.ID); a2.Status != application.WithEmployer {
+		t.Fatalf("bulk filed without confirmation: %s", a2.Status)
+	}
+	expect(t, "bulk file", emp.PostForm("/employer/applications/file", url.Values{"id": {id1, id2}, "status": {"with_employer"}, "confirmed": {"yes"}}),
 		200, "成功 2 份", "李小红：已确认提交")
 	if a2, _ = a.Cases.Applications.ForPerson(ctx, p2.ID, rd.ID); a2.Status != application.Submitted {
 		t.Fatalf("second application %s", a2.Status)

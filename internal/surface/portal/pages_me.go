@@ -2,10 +2,11 @@ package portal
 
 import (
 	"cmp"
-	"jifen/internal/check"
 	"net/http"
 	"strings"
 	"time"
+
+	"jifen/internal/check"
 
 	"jifen/internal/application"
 	"jifen/internal/person"
@@ -32,6 +33,7 @@ type meView struct {
 	Sections  []sectionView
 	Files     int
 	Result    *rules.Result // the estimate's breakdown; nil while it cannot be scored
+	Estimate  estimateFig   // the estimate's figure, the same on every page
 	CanSubmit bool
 	CanReview bool
 	Events    []eventView
@@ -107,6 +109,7 @@ func (p *Portal) renderMe(w http.ResponseWriter, r *http.Request, status int, pg
 		v.Files, v.Events = len(files), eventViews(es)
 		v.Sections = sectionViews(a.Declaration, files, a.Status.Editable())
 		v.Result, _ = estimateOf(a.Declaration)
+		v.Estimate = estimateFigure(a.Declaration)
 		v.CanSubmit = a.Status.Editable()
 		v.CanReview = a.Status == application.FirstResult && d.round.Open(round.Review, now)
 		if p.svc.Statement != nil && a.Status != application.Checking {

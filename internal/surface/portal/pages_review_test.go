@@ -28,8 +28,12 @@ func reviewThroughThePages(t *testing.T, a *apptest.App, app, emp *apptest.Clien
 	expect(t, "review form", app.Get("/me/review"), 200, `name="indicators" value="housing"`, "合法稳定住所")
 	r := app.PostForm("/me/review", url.Values{"reason": {"房产证漏算"}})
 	expect(t, "no indicator", r, 400, `id="e-indicators"`, "房产证漏算")
+	// Done once: the first POST asks and changes nothing.
+	expect(t, "review unconfirmed", app.PostForm("/me/review", url.Values{"indicators": {"housing", "employment"},
+		"reason": {"房产证漏算"}}), 200, "确认申请复查？", "合法稳定住所", "不能撤回", `name="confirmed" value="yes"`)
+	expect(t, "not asked yet", app.Get("/me/review"), 200, `name="indicators" value="housing"`)
 	expectRedirect(t, "ask for review", app.PostForm("/me/review", url.Values{"indicators": {"housing", "employment"},
-		"reason": {"房产证漏算"}}), "/me")
+		"reason": {"房产证漏算"}, "confirmed": {"yes"}}), "/me")
 	expect(t, "review asked", app.Get("/me/review"), 200, "合法稳定住所、合法稳定就业", "等待单位补充证明材料")
 
 	path := "/employer/applications/" + id

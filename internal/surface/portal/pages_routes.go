@@ -34,6 +34,8 @@ func (p *Portal) registerPages(mux *web.Mux) {
 	mux.Handle("POST /me/application/submit", user(p.submitPost))
 	mux.Handle("GET /me/application/{section}", user(p.sectionPage))
 	mux.Handle("POST /me/application/{section}", user(p.sectionPost))
+	mux.Handle("POST /me/application/{section}/estimate", user(p.sectionEstimate))
+	mux.AllowBody("POST /me/application/{section}/estimate", calcBodyLimit)
 	mux.Handle("POST /me/application/attachments", user(p.attachmentUpload))
 	mux.AllowBody("POST /me/application/attachments", uploadLimit)
 	mux.Handle("GET /me/application/attachments/{att}", user(p.attachmentDownload))

@@ -3,6 +3,7 @@ package portal
 import (
 	"net/http"
 	"slices"
+	"strings"
 
 	"jifen/internal/application"
 	"jifen/internal/platform/apperr"
@@ -71,6 +72,17 @@ func (p *Portal) submitPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	truthful := r.PostFormValue("truthful") == "true"
+	if !ui.Confirmed(r) {
+		// The submit page is the confirmation step: it shows everything that
+		// goes to the employer and what submitting does; a POST that did not
+		// come from it shows it and changes nothing.
+		pg := p.page(r, "核对并提交")
+		if truthful {
+			pg.Form["truthful"] = "true"
+		}
+		p.renderSubmit(w, r, http.StatusOK, pg, c, d)
+		return
+	}
 	_, err := p.svc.Applications.SubmitToEmployer(r.Context(), c.caller, d.app.ID, truthful)
 	if err == nil {
 		p.sh.Flash(w, r, "/me", "submitted")
@@ -172,6 +184,21 @@ func (p *Portal) reviewPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	reason := r.PostFormValue("reason")
+	// Asking for a review is done once: when the request can be made as
+	// filled in, show what it does first. Anything the service would
+	// refuse (the window, a missing field) goes straight to its message.
+	if a := d.app; !ui.Confirmed(r) && a.Status == application.FirstResult && d.round.Open(round.Review, p.sh.Clock.Now()) &&
+		len(r.PostForm["indicators"]) > 0 && strings.TrimSpace(reason) != "" {
+		labels := bookOf(a.Declaration.ApplicationYear).Labels()
+		var asked []string
+		for _, code := range r.PostForm["indicators"] {
+			asked = append(asked, optLabel(labels.Indicators, code))
+		}
+		p.confirm(w, r, "确认申请复查", ui.Confirm{Heading: "确认申请复查？", Lead: "复查指标：" + strings.Join(asked, "、") + "。理由：" + reason,
+			Effects: []string{"复查申请交由您的单位补充证明材料，转交区服务窗口复查。", "提交后不能撤回，也不能修改复查指标。"},
+			Action:  "/me/review", Carry: ui.Carry(r.PostForm), Button: "确认申请复查", Cancel: "/me/review"})
+		return
+	}
 	err := p.svc.Applications.RequestReview(r.Context(), c.caller, d.app.ID, r.PostForm["indicators"], reason)
 	if err == nil {
 		p.sh.Flash(w, r, "/me", "review_requested")
