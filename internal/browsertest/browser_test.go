@@ -349,7 +349,7 @@ var strayPunctuation = regexp.MustCompile(`[\p{Han}\w]\s+[，。；、]|[，；�
 
 // offGlossary are words the glossary (docs/glossary.md) replaces by one
 // term used everywhere.
-var offGlossary = regexp.MustCompile(`社保缴费记录|社保补缴记录`)
+var offGlossary = regexp.MustCompile(`社保缴费记录|社保补缴记录|初审`)
 
 // rawCodes reports codes and identifiers in visible text, and stray
 // punctuation.
