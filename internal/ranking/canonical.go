@@ -39,10 +39,20 @@ func (r *Result) Canonical() []byte {
 		b = append(b, ',')
 		b = appendBirth(b, e.BirthYM)
 		b = append(b, ',')
-		b = append(b, e.Total.String()...)
+		b = appendPoints(b, int64(e.Total))
 		b = append(b, '\n')
 	}
 	return b
+}
+
+// appendPoints writes hundredths with exactly two decimals, as
+// rules.Points.String does ("98.50", "-0.29"), without allocating.
+func appendPoints(b []byte, v int64) []byte {
+	if v < 0 {
+		b, v = append(b, '-'), -v
+	}
+	b = strconv.AppendInt(b, v/100, 10)
+	return append(b, '.', byte('0'+v%100/10), byte('0'+v%10))
 }
 
 // appendBirth writes YYYYMM as YYYY-MM.

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/emmansun/gmsm/sm3"
+
+	"jifen/internal/rules"
 )
 
 // smallList has a tie at the line (quota 2 lands on 98.50, shared by two),
@@ -55,5 +57,13 @@ func TestCanonicalGolden(t *testing.T) {
 	}
 	if !bytes.Equal(r2.Canonical(), want) {
 		t.Errorf("serialization depends on input order")
+	}
+}
+
+func TestAppendPointsMatchesPointsString(t *testing.T) {
+	for _, v := range []int64{0, 1, -1, 9, 10, 99, 100, -29, 10542, -1050, 123456789} {
+		if got, want := string(appendPoints(nil, v)), rules.Points(v).String(); got != want {
+			t.Errorf("%d: %q, want %q", v, got, want)
+		}
 	}
 }
