@@ -164,7 +164,7 @@ func sleepMS(n int) { time.Sleep(time.Duration(n) * time.Millisecond) }
 // every 20 ms.
 func testJobs(d *db.DB) *jobs.Jobs {
 	j := jobs.New(d, nil)
-	j.PollInterval = 20 * time.Millisecond
+	j.PollInterval = 100 * time.Millisecond
 	return j
 }
 
