@@ -1,0 +1,193 @@
+package application
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"jifen/internal/actor"
+	"jifen/internal/audit"
+	"jifen/internal/platform/apperr"
+	"jifen/internal/platform/db"
+	"jifen/internal/platform/mail"
+	"jifen/internal/rules"
+)
+
+// This file holds what the 复查 case handling (internal/review) needs of
+// applications: a timeline line with its mail for each step of a review,
+// the move to `final` once the review is decided (with the approved new
+// score, if any), and the batch that makes final every application whose
+// review window closed without a request.
+
+// ReviewStep records one step of an application's 复查 that does not change
+// its status (an indicator decided, an in-person check required or booked,
+// a score change proposed or refused): a timeline row, an audit record and
+// a mail to the applicant quoting text, in the caller's transaction.
+func (s *Service) ReviewStep(ctx context.Context, c actor.Actor, id int64, text string) error {
+	return s.db.WithTx(ctx, func(ctx context.Context) error {
+		a, err := s.get(ctx, id)
+		if err != nil {
+			return err
+		}
+		var ev int64
+		if err := s.db.QueryRow(ctx, `INSERT INTO application_events (application_id, at, from_status, to_status, actor_id, actor_role, reason)
+			VALUES ($1, $2, $3, $3, $4, $5, $6) RETURNING id`, a.ID, db.Micros(s.clock.Now()), string(a.Status), c.UserID,
+			string(c.Role()), text).Scan(&ev); err != nil {
+			return err
+		}
+		if err := s.audit.Record(ctx, audit.Entry{Action: "application.review_step", ObjectType: "application",
+			ObjectID: fmt.Sprint(a.ID), Reason: text}); err != nil {
+			return err
+		}
+		return s.mailStep(ctx, a, ev, text)
+	})
+}
+
+// mailStep queues the mail of a review step to the applicant; the event id
+// makes it once per step.
+func (s *Service) mailStep(ctx context.Context, a *Application, ev int64, text string) error {
+	if s.outbox == nil {
+		return nil
+	}
+	rs, err := s.recipients(ctx, `SELECT u.email, u.display_name FROM users u JOIN persons p ON p.user_id = u.id
+		WHERE p.id = $1 AND u.email <> ''`, a.PersonID)
+	if err != nil {
+		return err
+	}
+	for _, r := range rs {
+		var b strings.Builder
+		fmt.Fprintf(&b, "%s，您好：\n\n", r.name)
+		fmt.Fprintf(&b, "您的%d年度积分落户申请（编号 %d）复查有新进展：\n%s\n", a.RoundYear, a.ID, text)
+		b.WriteString("\n请登录北京市积分落户网上申报系统，在“复查进度”页面查看详情。本邮件由系统自动发送，请勿回复。\n")
+		_, err := s.outbox.Enqueue(ctx, mail.Message{To: r.email, ToName: r.name,
+			Subject: fmt.Sprintf("【北京市积分落户】%d年度申请复查进展", a.RoundYear), Text: b.String(), Category: "application.review",
+			Ref: fmt.Sprintf("application:%d", a.ID), IdempotencyKey: fmt.Sprintf("app:%d:review:%d:%s", a.ID, ev, r.email)})
+		if err != nil && !apperr.Is(err, apperr.Invalid) {
+			return err
+		}
+	}
+	return nil
+}
+
+// NewScore is the score an approved 复查 change gives an application.
+type NewScore struct {
+	Score    rules.Points
+	Eligible bool
+}
+
+// FinalizeReview moves an application whose 复查 is decided from
+// review_requested to final, with the approved new score when the review
+// changed it (nil keeps the score). It runs in the caller's transaction;
+// finalizing one already final answers it as made.
+func (s *Service) FinalizeReview(ctx context.Context, c actor.Actor, id int64, score *NewScore, reason string) (*Application, error) {
+	ch := change{to: Final, reason: reason,
+		by:   func(c actor.Actor) bool { return c.Can(actor.PermCasesDistrict) || c.Can(actor.PermCasesCity) },
+		done: func(a *Application) bool { return a.Status == Final },
+		check: func(_ context.Context, a *Application) error {
+			if a.Status != ReviewRequested {
+				return apperr.New(apperr.Conflict, "只有已申请复查的申请才能在复查决定后完成审核（当前状态："+StatusName(a.Status)+"）")
+			}
+			return nil
+		},
+		// A constant assignment: transition needs one, and the score stays.
+		set: "score = score"}
+	if score != nil {
+		ch.set, ch.args = "score = $6, score_eligible = $7", []any{int64(score.Score), score.Eligible}
+	}
+	return s.transition(ctx, c, id, ch)
+}
+
+// Score returns an application's applied score (hundredths of a point),
+// its eligibility and the cross-check run that scored it (0: none).
+func (s *Service) Score(ctx context.Context, id int64) (score int64, eligible bool, run int64, err error) {
+	err = s.db.QueryRow(ctx, `SELECT score, score_eligible, score_run FROM applications WHERE id = $1`, id).Scan(&score, &eligible, &run)
+	if db.IsNoRows(err) {
+		return 0, false, 0, ErrNotFound
+	}
+	return score, eligible, run, err
+}
+
+// FinalizeUnreviewed makes final, at most limit at a time, the applications
+// still at first_result in rounds whose review window (kind "review") has
+// closed by now: nobody asked for a 复查, so the first result is the final
+// one. Each gets its timeline row and its mail, in the statement's
+// transaction; the audit record names the batch. Run again it finds nothing
+// (the guard is the status), so it changes nothing. It returns how many it
+// moved.
+func (s *Service) FinalizeUnreviewed(ctx context.Context, now time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	var n int
+	err := s.db.WithTx(ctx, func(ctx context.Context) error {
+		at := db.Micros(now)
+		rows, err := s.db.Query(ctx, `UPDATE applications SET status = 'final', version = version + 1, updated_at = $1
+			WHERE id IN (SELECT a.id FROM applications a WHERE a.status = 'first_result' AND a.round_id IN
+				(SELECT w.round_id FROM round_windows w WHERE w.kind = 'review' AND w.closes_at <= $1) ORDER BY a.id LIMIT $2)
+			AND status = 'first_result' RETURNING id, version`, at, limit)
+		if err != nil {
+			return err
+		}
+		versions := map[int64]int{}
+		var ids []int64
+		if err := eachRow(rows, func(rows *sql.Rows) error {
+			var id int64
+			var v int
+			if err := rows.Scan(&id, &v); err != nil {
+				return err
+			}
+			ids, versions[id] = append(ids, id), v-1
+			return nil
+		}); err != nil {
+			return err
+		}
+		n = len(ids)
+		if n == 0 {
+			return nil
+		}
+		if err := s.events(ctx, at, ids, FirstResult, Final, "复查期限届满，未申请复查，初核结果即为最终结果"); err != nil {
+			return err
+		}
+		if err := s.mailFinal(ctx, ids, versions); err != nil {
+			return err
+		}
+		return s.audit.Record(ctx, audit.Entry{Action: "application.finalize_unreviewed", ObjectType: "application",
+			ObjectID: fmt.Sprintf("%d", ids[0]), Reason: fmt.Sprintf("%d applications final after the review window closed (ids %d–%d)",
+				n, ids[0], ids[len(ids)-1])})
+	})
+	return n, err
+}
+
+// mailFinal queues the mail "the result is final" to the applicants of
+// ids, read and written in one statement each.
+func (s *Service) mailFinal(ctx context.Context, ids []int64, versions map[int64]int) error {
+	if s.outbox == nil {
+		return nil
+	}
+	idj, _ := json.Marshal(ids)
+	rows, err := s.db.Query(ctx, `SELECT a.id, r.year, p.name, u.email, u.display_name FROM applications a
+		JOIN rounds r ON r.id = a.round_id JOIN persons p ON p.id = a.person_id JOIN users u ON u.id = p.user_id
+		WHERE a.id IN (SELECT x.id FROM `+s.db.JSONIDs("$1")+` x) AND u.email <> ''`, string(idj))
+	if err != nil {
+		return err
+	}
+	var msgs []mail.Message
+	if err := eachRow(rows, func(rows *sql.Rows) error {
+		var id int64
+		var year int
+		var person string
+		var r recipient
+		if err := rows.Scan(&id, &year, &person, &r.email, &r.name); err != nil {
+			return err
+		}
+		msgs = append(msgs, statusMail(id, versions[id], year, person, Final, "复查期限届满，初核结果即为最终结果", r))
+		return nil
+	}); err != nil {
+		return err
+	}
+	_, err = s.outbox.EnqueueMany(ctx, msgs)
+	return err
+}
