@@ -122,6 +122,11 @@ var internetRoutes = map[string]access{
 	"POST /employer/invite/{token}":                     {path: "/employer/invite/no-such-token", allow: "*"},
 	"GET /me/corrections":                               {path: "/me/corrections", allow: applicants},
 	"POST /me/corrections/{id}":                         {path: "/me/corrections/{disc}", allow: "appA", owner: true, body: "note=%E5%B7%B2%E8%A1%A5%E5%85%85"},
+	// 复查 progress and the booking of in-person checks (internal/review).
+	"GET /me/review/progress":                 {path: "/me/review/progress", allow: applicants},
+	"POST /me/review/booking":                 {path: "/me/review/booking", allow: applicants},
+	"GET /api/v1/application/review":          {path: "/api/v1/application/review", allow: applicants},
+	"POST /api/v1/application/review/booking": {path: "/api/v1/application/review/booking", allow: applicants},
 }
 
 // officeRoutes is every route of the office listener.
@@ -192,6 +197,27 @@ var officeRoutes = map[string]access{
 	"GET /office/calls":                           {path: "/office/calls", allow: monitor},
 	"GET /office/inspection":                      {path: "/office/inspection", allow: monitor},
 	"GET /office/inspection.csv":                  {path: "/office/inspection.csv", allow: monitor},
+	// 复查 decisions, in-person checks and score change approvals
+	// (internal/review). {review} is A's application, whose 复查 the
+	// 海淀区 office received: the 朝阳区 officer gets 404.
+	"GET /office/reviews/approvals":                            {path: "/office/reviews/approvals", allow: casework},
+	"GET /office/reviews/slots":                                {path: "/office/reviews/slots", allow: casework},
+	"POST /office/reviews/slots":                               {path: "/office/reviews/slots", allow: casework},
+	"GET /office/reviews/{id}":                                 {path: "/office/reviews/{review}", allow: "hd city", owner: true},
+	"POST /office/reviews/{id}/{action}":                       {path: "/office/reviews/{review}/reject-change", allow: "hd city", owner: true, body: "note=%E7%90%86%E7%94%B1%E5%85%85%E5%88%86"},
+	"POST /office/reviews/{id}/record":                         {path: "/office/reviews/{review}/record", allow: "hd city", owner: true, body: "attendance=absent&outcome=%E6%9C%AA%E5%88%B0%E5%9C%BA"},
+	"GET /office/reviews/{id}/evidence":                        {path: "/office/reviews/999999/evidence", allow: casework},
+	"GET /api/v1/office/reviews":                               {path: "/api/v1/office/reviews", allow: casework},
+	"POST /api/v1/office/reviews/{id}/receive":                 {path: "/api/v1/office/reviews/999999/receive", allow: casework},
+	"GET /api/v1/office/reviews/{id}":                          {path: "/api/v1/office/reviews/{review}", allow: "hd city", owner: true},
+	"POST /api/v1/office/reviews/{id}/decisions":               {path: "/api/v1/office/reviews/{review}/decisions", allow: "hd city", owner: true, body: `{"indicator":"tax","outcome":"rejected","reason":"理由充分"}`},
+	"POST /api/v1/office/reviews/{id}/inspection":              {path: "/api/v1/office/reviews/{review}/inspection", allow: "hd city", owner: true, body: `{"indicators":["tax"],"note":"携带原件"}`},
+	"POST /api/v1/office/reviews/{id}/inspection/record":       {path: "/api/v1/office/reviews/{review}/inspection/record", allow: casework},
+	"GET /api/v1/office/reviews/{id}/inspection/evidence":      {path: "/api/v1/office/reviews/999999/inspection/evidence", allow: casework},
+	"POST /api/v1/office/reviews/{id}/score-change/{decision}": {path: "/api/v1/office/reviews/{review}/score-change/reject", allow: "hd city", owner: true, body: `{"note":"理由充分"}`},
+	"GET /api/v1/office/score-changes":                         {path: "/api/v1/office/score-changes", allow: casework},
+	"GET /api/v1/office/inspection-slots":                      {path: "/api/v1/office/inspection-slots", allow: casework},
+	"POST /api/v1/office/inspection-slots":                     {path: "/api/v1/office/inspection-slots", allow: casework},
 }
 
 // refused reports whether an answer refuses the request: no session, no

@@ -10,6 +10,7 @@ import (
 	"jifen/internal/person"
 	"jifen/internal/platform/blob"
 	"jifen/internal/platform/mail"
+	"jifen/internal/review"
 	"jifen/internal/surface/portal"
 )
 
@@ -21,6 +22,9 @@ type Cases struct {
 	Attachments  *application.Attachments
 	// Discrepancies is the queue of cross-check discrepancies.
 	Discrepancies *discrepancy.Service
+	// Review decides 复查 requests and books in-person checks. Its
+	// Assignments (casework) and Freezer (round) are wired when those exist.
+	Review *review.Service
 }
 
 func (a *App) buildCases() error {
@@ -36,6 +40,7 @@ func (a *App) buildCases() error {
 		Applications:  apps,
 		Attachments:   application.NewAttachments(apps, store),
 		Discrepancies: discrepancy.NewService(a.DB, a.Audit, a.Clock, a.Outbox, apps),
+		Review:        review.NewService(a.DB, a.Audit, a.Clock, apps, store, nil, nil),
 	}
 	return nil
 }
@@ -43,7 +48,7 @@ func (a *App) buildCases() error {
 func (a *App) portalServices() portal.Services {
 	return portal.Services{
 		Employers: a.Cases.Employers, Persons: a.Cases.Persons, Applications: a.Cases.Applications,
-		Attachments: a.Cases.Attachments, Discrepancies: a.Cases.Discrepancies,
+		Attachments: a.Cases.Attachments, Discrepancies: a.Cases.Discrepancies, Review: a.Cases.Review,
 		CurrentRound: func(ctx context.Context) (int64, int, error) {
 			r, err := a.Rounds.Current(ctx)
 			if err != nil {

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"regexp"
 	"sort"
@@ -116,6 +117,7 @@ func newWorld(t *testing.T) *world {
 			t.Fatal(err)
 		}
 		if side.name == "A" {
+			w.vars["{review}"] = itoa(reviewCase(t, a, rd.ID, emp.ID, decl))
 			w.vars["{app}"], w.vars["{att}"], w.vars["{disc}"] = itoa(ap.ID), itoa(att.ID), itoa(disc)
 			w.vars["{link}"], w.vars["{emp}"] = itoa(l.ID), itoa(emp.ID)
 		}
@@ -150,6 +152,34 @@ func newWorld(t *testing.T) *world {
 	}
 	w.vars["{mail}"], w.vars["{agency}"] = itoa(mailID), agency.Codes()[0]
 	return w
+}
+
+// reviewCase makes a second applicant of employer emp (海淀区) whose 复查
+// request the district office has received, for the routes of
+// internal/review.
+func reviewCase(t *testing.T, a *apptest.App, roundID, empID int64, decl rules.CalculatorRequest) int64 {
+	t.Helper()
+	ctx := context.Background()
+	p, _, err := a.Cases.Persons.Register(ctx, person.Registration{IDNumber: casetest.IDNumber(false), Name: "孙复查",
+		Login: "appR", Phone: "13900139001", Email: "appR@example.cn", Password: apptest.Password,
+		PrivacyVersion: account.PrivacyNoticeVersion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := decl
+	d.BirthDate, d.Sex = p.BirthDate, p.Sex
+	dj, _ := json.Marshal(d)
+	now := db.Micros(a.Clock.Now())
+	var id int64
+	if err := a.DB.QueryRow(ctx, `INSERT INTO applications (round_id, person_id, employer_id, status, declaration, created_at, updated_at)
+		VALUES ($1, $2, $3, 'review_requested', $4, $5, $5) RETURNING id`, roundID, p.ID, empID, string(dj), now).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.DB.Exec(ctx, `INSERT INTO review_requests (application_id, indicators, reason, employer_note, status, created_at,
+		forwarded_at, received_at) VALUES ($1, 'housing', '住房为自有产权', '已提交房产证', 'received', $2, $2, $2)`, id, now); err != nil {
+		t.Fatal(err)
+	}
+	return id
 }
 
 // client returns the client of an actor on a listener.

@@ -112,6 +112,19 @@ func (a *App) schedules() []schedule {
 			}
 			return err
 		}},
+		// Applications whose 复查 window closed without a request become
+		// final (the first result stands); a second run finds none.
+		{"review_finalize", 10 * time.Minute, func(ctx context.Context) error {
+			for {
+				n, err := a.Cases.Applications.FinalizeUnreviewed(ctx, a.Clock.Now(), 1000)
+				if n > 0 {
+					a.Log.Info("applications final after the review window", "count", n)
+				}
+				if err != nil || n == 0 {
+					return err
+				}
+			}
+		}},
 		// The single checks of internal/check: new employers and submitted
 		// applications asked of their agency, until none is left.
 		{"single_checks", 10 * time.Second, func(ctx context.Context) error {

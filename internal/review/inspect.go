@@ -43,6 +43,9 @@ type Slot struct {
 // Label is how a page names a slot: 2027-06-01 上午.
 func (s Slot) Label() string { return s.Day + " " + HalfName(s.Half) }
 
+// Remaining is the number of places left.
+func (s Slot) Remaining() int { return max(s.Capacity-s.Booked, 0) }
+
 // Full reports whether no place is left.
 func (s Slot) Full() bool { return s.Booked >= s.Capacity }
 
@@ -208,6 +211,9 @@ func AttendanceName(a string) string {
 	}
 	return "待现场审核"
 }
+
+// AttendanceName is the Chinese name of the recorded attendance.
+func (in *Inspection) AttendanceName() string { return AttendanceName(in.Attendance) }
 
 // IndicatorNames names the indicators of the check.
 func (in *Inspection) IndicatorNames() string {

@@ -393,7 +393,9 @@ func TestInPersonCheck(t *testing.T) {
 	id := f.inReview(t, rules.CodeHousing)
 	ap := f.applicant(t, id)
 	// Slots: past and bad input refused, naming the field.
-	day := func(d int) string { return f.Clock.Now().In(time.FixedZone("CST", 8*3600)).AddDate(0, 0, d).Format(time.DateOnly) }
+	day := func(d int) string {
+		return f.Clock.Now().In(time.FixedZone("CST", 8*3600)).AddDate(0, 0, d).Format(time.DateOnly)
+	}
 	for _, c := range []struct {
 		in    review.SlotInput
 		field string

@@ -2,6 +2,7 @@ package review
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"jifen/internal/actor"
@@ -50,6 +51,9 @@ func ChangeStatusName(s string) string {
 	return s
 }
 
+// StatusName is the Chinese name of the change's status.
+func (c *ChangeView) StatusName() string { return ChangeStatusName(c.Status) }
+
 func (s *Service) change(ctx context.Context, id int64) (*ChangeView, error) {
 	var ch ChangeView
 	var old, nw, pa, da int64
@@ -74,27 +78,28 @@ type Item struct {
 	Code       string        `json:"code"`
 	Name       string        `json:"name"`
 	Declared   string        `json:"declared"` // the declared facts of the indicator as JSON
+	Verified   string        `json:"verified"` // the facts the applied cross-check verified (the declared ones when none did)
 	Decision   *DecisionView `json:"decision,omitempty"`
 	Inspection bool          `json:"inspection"` // an in-person check is required for it
 }
 
 // CaseView is a 复查 case as the office sees it.
 type CaseView struct {
-	ApplicationID int64                   `json:"application_id"`
-	PersonName    string                  `json:"person_name"`
-	EmployerName  string                  `json:"employer_name"`
-	District      string                  `json:"district"`
-	AppStatus     application.Status      `json:"application_status"`
-	Reason        string                  `json:"reason"`
-	EmployerNote  string                  `json:"employer_note"`
-	RequestStatus string                  `json:"request_status"`
-	Status        string                  `json:"status"` // '' | open | approval | decided
-	Version       int                     `json:"version"`
-	Score         rules.Points            `json:"score"`
-	Items         []Item                  `json:"items"`
-	Change        *ChangeView             `json:"score_change,omitempty"`
-	Inspection    *Inspection             `json:"inspection,omitempty"`
-	Events        []application.Event     `json:"-"`
+	ApplicationID int64                    `json:"application_id"`
+	PersonName    string                   `json:"person_name"`
+	EmployerName  string                   `json:"employer_name"`
+	District      string                   `json:"district"`
+	AppStatus     application.Status       `json:"application_status"`
+	Reason        string                   `json:"reason"`
+	EmployerNote  string                   `json:"employer_note"`
+	RequestStatus string                   `json:"request_status"`
+	Status        string                   `json:"status"` // '' | open | approval | decided
+	Version       int                      `json:"version"`
+	Score         rules.Points             `json:"score"`
+	Items         []Item                   `json:"items"`
+	Change        *ChangeView              `json:"score_change,omitempty"`
+	Inspection    *Inspection              `json:"inspection,omitempty"`
+	Events        []application.Event      `json:"-"`
 	Attachments   []application.Attachment `json:"-"`
 }
 
@@ -127,8 +132,15 @@ func (s *Service) Case(ctx context.Context, officer actor.Actor, id int64) (*Cas
 	if v.Inspection, err = s.inspection(ctx, id); err != nil {
 		return nil, apperr.Wrap(err)
 	}
+	verified, err := s.verified(ctx, id)
+	if err != nil {
+		return nil, apperr.Wrap(err)
+	}
+	if verified == nil {
+		verified = &a.Declaration
+	}
 	for _, ind := range c.Indicators {
-		it := Item{Code: ind, Name: rules.CheckItemName(ind), Declared: a.Declaration.PartJSON(ind)}
+		it := Item{Code: ind, Name: rules.CheckItemName(ind), Declared: a.Declaration.PartJSON(ind), Verified: verified.PartJSON(ind)}
 		if d, ok := ds[ind]; ok {
 			it.Decision = &d
 		}
@@ -191,14 +203,14 @@ func (s *Service) Approvals(ctx context.Context, officer actor.Actor) ([]Pending
 // the score change's status (the new score once approved), the in-person
 // check with its booking, and the slots they may book.
 type ApplicantView struct {
-	ApplicationID int64          `json:"application_id"`
-	RequestStatus string         `json:"request_status"`
-	Indicators    []Item         `json:"indicators"`
-	ChangeStatus  string         `json:"score_change_status,omitempty"`
-	NewScore      *rules.Points  `json:"new_score,omitempty"`
-	Inspection    *Inspection    `json:"inspection,omitempty"`
-	Slots         []Slot         `json:"slots,omitempty"`
-	Final         bool           `json:"final"`
+	ApplicationID int64              `json:"application_id"`
+	RequestStatus string             `json:"request_status"`
+	Indicators    []Item             `json:"indicators"`
+	ChangeStatus  string             `json:"score_change_status,omitempty"`
+	NewScore      *rules.Points      `json:"new_score,omitempty"`
+	Inspection    *Inspection        `json:"inspection,omitempty"`
+	Slots         []Slot             `json:"slots,omitempty"`
+	Final         bool               `json:"final"`
 	Status        application.Status `json:"application_status"`
 }
 
@@ -259,4 +271,23 @@ func (s *Service) applicantCase(ctx context.Context, applicant actor.Actor, id i
 		return nil, s.denied(ctx, id, errDenied)
 	}
 	return c, nil
+}
+
+// verified reads the facts the applied cross-check run verified of an
+// application; nil when no run scored it.
+func (s *Service) verified(ctx context.Context, id int64) (*rules.CalculatorRequest, error) {
+	var v string
+	err := s.db.QueryRow(ctx, `SELECT cs.verified FROM applications a JOIN check_scores cs ON cs.run_id = a.score_run AND cs.application_id = a.id
+		WHERE a.id = $1`, id).Scan(&v)
+	if db.IsNoRows(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var r rules.CalculatorRequest
+	if err := json.Unmarshal([]byte(v), &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
 }

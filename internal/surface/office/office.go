@@ -15,6 +15,7 @@ import (
 	"jifen/internal/employer"
 	"jifen/internal/person"
 	"jifen/internal/platform/mail"
+	"jifen/internal/review"
 
 	"jifen/internal/account"
 	"jifen/internal/platform/apperr"
@@ -36,6 +37,7 @@ type Office struct {
 	persons *person.Service
 
 	agencies *agencyops.Service // set by WithAgencies
+	review   *review.Service    // set by WithReview
 	queues   []QueueSource      // set by WithQueues
 }
 
@@ -79,6 +81,7 @@ func (o *Office) Register(mux *web.Mux) {
 	o.registerRounds(mux)
 	o.registerEmployers(mux)
 	o.registerMail(mux)
+	o.registerReviewDecide(mux)
 	o.registerReviews(mux)
 	o.registerCheck(mux)
 	o.registerDiscrepancies(mux)

@@ -14,6 +14,7 @@ import (
 	"jifen/internal/person"
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/web"
+	"jifen/internal/review"
 	"jifen/internal/surface/shell"
 )
 
@@ -26,6 +27,9 @@ type Services struct {
 	// Discrepancies holds the cross-check's requests for material; nil
 	// leaves /me/corrections out.
 	Discrepancies *discrepancy.Service
+	// Review shows the 复查 decisions and books in-person checks; nil
+	// leaves /me/review/progress out.
+	Review *review.Service
 	// CurrentRound returns the id and year of the round the portal works on
 	// now, or a NotFound error when there is none.
 	CurrentRound func(ctx context.Context) (id int64, year int, err error)

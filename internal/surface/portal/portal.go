@@ -42,6 +42,7 @@ func (p *Portal) Register(mux *web.Mux) {
 	p.registerApplicantAPI(mux)
 	p.registerEmployerAPI(mux)
 	p.registerPages(mux)
+	p.registerReviewProgress(mux)
 }
 
 func (p *Portal) nav(u *account.User, path string) []ui.Nav {
