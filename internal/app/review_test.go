@@ -250,6 +250,16 @@ func TestReviewDecidedInPersonAndWithFourEyes(t *testing.T) {
 		!strings.Contains(r.Body, `"field":"date"`) {
 		t.Fatalf("past slot: %d %s", r.Status, r.Body)
 	}
+	if r := one.PostForm("/office/reviews/slots", url.Values{"date": {day(0)}, "half": {"am"}, "capacity": {"0"}}); r.Status != 400 ||
+		!strings.Contains(r.Body, "可预约人数应在1到200之间") {
+		t.Fatalf("slot page, bad capacity: %d", r.Status)
+	}
+	if r := one.PostForm("/office/reviews/slots", url.Values{"date": {day(3)}, "half": {"am"}, "capacity": {"4"}}); r.Status != 303 {
+		t.Fatalf("slot page: %d %s", r.Status, r.Body)
+	}
+	if r := one.Get("/office/reviews/slots"); r.Status != 200 || !strings.Contains(r.Body, day(3)) {
+		t.Fatalf("slots page: %d", r.Status)
+	}
 	var s1, s2 struct{ ID int64 }
 	one.PostJSON("/api/v1/office/inspection-slots", map[string]any{"date": day(2), "half": "pm", "capacity": 1}).JSON(&s1)
 	one.PostJSON("/api/v1/office/inspection-slots", map[string]any{"date": day(1), "half": "am", "capacity": 3}).JSON(&s2)
@@ -341,11 +351,23 @@ func TestReviewDecidedInPersonAndWithFourEyes(t *testing.T) {
 	if r := one.Do("POST", base(id2)+"/inspection/record", body, map[string]string{"Content-Type": ct}); r.Status != 200 {
 		t.Fatalf("record absent: %d %s", r.Status, r.Body)
 	}
+	// This one is decided on the page: the declared facts stand.
+	page := fmt.Sprintf("/office/reviews/%d", id2)
+	if r := one.Get(page); r.Status != 200 || !strings.Contains(r.Body, "合法稳定住所") || !strings.Contains(r.Body, "未到场") ||
+		!strings.Contains(r.Body, "保存复查决定") {
+		t.Fatalf("decide page: %d %s", r.Status, r.Body)
+	}
 	one.Get(base(id2)).JSON(&cs)
-	decl2, _ := declaredOf(t, a, id2)
-	if r := one.PostJSON(base(id2)+"/decisions", map[string]any{"indicator": "housing", "outcome": "upheld", "reason": "单位提交的房产证复印件核对无误",
-		"version": cs.Version, "corrected": map[string]any{"housing": decl2.Housing}}); r.Status != 200 {
+	form := url.Values{"indicator": {"housing"}, "outcome": {"upheld"}, "correct": {"declared"}, "version": {strconv.Itoa(cs.Version)}}
+	if r := one.PostForm(page+"/decide", form); r.Status != 400 || !strings.Contains(r.Body, "请写明复查决定的理由") {
+		t.Fatalf("decide page without a reason: %d", r.Status)
+	}
+	form.Set("reason", "单位提交的房产证复印件核对无误")
+	if r := one.PostForm(page+"/decide", form); r.Status != 303 {
 		t.Fatalf("decide 2: %d %s", r.Status, r.Body)
+	}
+	if r := two.Get(page); !strings.Contains(r.Body, "不予审批，维持原积分") || !strings.Contains(r.Body, "更正后的事实") {
+		t.Fatalf("decide page for the second officer: %s", r.Body)
 	}
 	if r := one.PostJSON(base(id2)+"/score-change/reject", map[string]string{"note": "本人驳回"}); r.Status != 403 {
 		t.Fatalf("self-rejection: %d", r.Status)

@@ -23,6 +23,10 @@ type Decision struct {
 	// Corrected holds the facts of the indicator where the evidence changed
 	// them (only its fields are read: rules.CopyPart); nil keeps the facts.
 	Corrected *rules.CalculatorRequest
+	// UseDeclared corrects the indicator to the applicant's declared facts
+	// (the evidence proved the declaration right): the common case, which
+	// needs no facts typed in.
+	UseDeclared bool
 	// Version is the case's version the officer saw (CaseView.Version).
 	Version int
 }
@@ -58,10 +62,13 @@ func (s *Service) Decide(ctx context.Context, officer actor.Actor, id int64, d D
 	if d.Outcome != Upheld && d.Outcome != Rejected {
 		fe = append(fe, apperr.FieldError{Field: "outcome", Message: "请选择复查决定：支持复查请求或驳回"})
 	}
-	if d.Corrected != nil && d.Outcome == Rejected {
+	if d.UseDeclared && d.Corrected != nil {
+		fe = append(fe, apperr.FieldError{Field: "corrected", Message: "按申报事实更正时不能另填更正后的事实"})
+	}
+	if (d.Corrected != nil || d.UseDeclared) && d.Outcome == Rejected {
 		fe = append(fe, apperr.FieldError{Field: "corrected", Message: "驳回复查请求时不能更正事实；事实有变化的，请选择支持复查请求"})
 	}
-	if d.Corrected != nil && d.Indicator == rules.CodeAge {
+	if (d.Corrected != nil || d.UseDeclared) && d.Indicator == rules.CodeAge {
 		fe = append(fe, apperr.FieldError{Field: "corrected", Message: "年龄由身份证号码确定，不能更正"})
 	}
 	if err := apperr.Fields(fe); err != nil {
@@ -78,10 +85,13 @@ func (s *Service) Decide(ctx context.Context, officer actor.Actor, id int64, d D
 		return err
 	}
 	var corrected string
-	if d.Corrected != nil {
+	if d.Corrected != nil || d.UseDeclared {
 		a, err := s.apps.Get(ctx, officer, id)
 		if err != nil {
 			return err
+		}
+		if d.UseDeclared {
+			d.Corrected = &a.Declaration
 		}
 		decl := a.Declaration
 		rules.CopyPart(&decl, d.Corrected, d.Indicator)

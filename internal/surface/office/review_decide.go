@@ -155,7 +155,10 @@ func (o *Office) reviewAction(w http.ResponseWriter, r *http.Request) {
 	case "decide":
 		d := review.Decision{Indicator: r.PostFormValue("indicator"), Outcome: r.PostFormValue("outcome"),
 			Reason: r.PostFormValue("reason"), Version: version}
-		if r.PostFormValue("correct") == "yes" {
+		switch r.PostFormValue("correct") {
+		case "declared":
+			d.UseDeclared = true
+		case "custom":
 			d.Corrected, err = parseCorrected(r.PostFormValue("corrected"))
 		}
 		if err == nil {
@@ -458,15 +461,16 @@ func (o *Office) apiReviewDecide(w http.ResponseWriter, r *http.Request) {
 		Indicator string                   `json:"indicator"`
 		Outcome   string                   `json:"outcome"`
 		Reason    string                   `json:"reason"`
-		Corrected *rules.CalculatorRequest `json:"corrected"`
-		Version   int                      `json:"version"`
+		Corrected   *rules.CalculatorRequest `json:"corrected"`
+		UseDeclared bool                     `json:"use_declared"`
+		Version     int                      `json:"version"`
 	}
 	if err := web.DecodeJSON(r, &in); err != nil {
 		web.WriteError(w, r, err)
 		return
 	}
 	err = o.review.Decide(r.Context(), shell.Actor(r.Context()), id, review.Decision{Indicator: in.Indicator, Outcome: in.Outcome,
-		Reason: in.Reason, Corrected: in.Corrected, Version: in.Version})
+		Reason: in.Reason, Corrected: in.Corrected, UseDeclared: in.UseDeclared, Version: in.Version})
 	o.apiDone(w, r, id, err)
 }
 
