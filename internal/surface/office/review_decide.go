@@ -458,9 +458,9 @@ func (o *Office) apiReviewDecide(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in struct {
-		Indicator string                   `json:"indicator"`
-		Outcome   string                   `json:"outcome"`
-		Reason    string                   `json:"reason"`
+		Indicator   string                   `json:"indicator"`
+		Outcome     string                   `json:"outcome"`
+		Reason      string                   `json:"reason"`
 		Corrected   *rules.CalculatorRequest `json:"corrected"`
 		UseDeclared bool                     `json:"use_declared"`
 		Version     int                      `json:"version"`
