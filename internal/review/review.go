@@ -15,7 +15,6 @@ package review
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -232,16 +231,5 @@ func HalfName(h string) string {
 }
 
 func contains(list []string, v string) bool { return slices.Contains(list, v) }
-
-func joinInts(ids []int64) string {
-	var b strings.Builder
-	for i, id := range ids {
-		if i > 0 {
-			b.WriteString(",")
-		}
-		fmt.Fprint(&b, id)
-	}
-	return b.String()
-}
 
 type auditEntry = audit.Entry

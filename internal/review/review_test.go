@@ -388,6 +388,50 @@ func TestConcurrentDecisionsOneWins(t *testing.T) {
 	}
 }
 
+// TestConcurrentApprovalsOneWins: two officers approve the same score
+// change at once; it takes effect once.
+func TestConcurrentApprovalsOneWins(t *testing.T) {
+	f := setup(t)
+	id := f.inReview(t, rules.CodeHousing)
+	if err := f.svc.Decide(f.Ctx, f.a, id, review.Decision{Indicator: rules.CodeHousing, Outcome: review.Upheld,
+		Reason: "核验房产证原件", UseDeclared: true}); err != nil {
+		t.Fatal(err)
+	}
+	officers := []actor.Actor{f.b, f.city, officer(9006, "officer_e", "海淀区", actor.DistrictOfficer)}
+	errs := make([]error, len(officers))
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i, o := range officers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			if i == 2 {
+				errs[i] = f.svc.RejectChange(f.Ctx, o, id, "同时驳回")
+				return
+			}
+			errs[i] = f.svc.Approve(f.Ctx, o, id)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	won := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !apperr.Is(err, apperr.Conflict):
+			t.Fatalf("unexpected: %v", err)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d decisions took effect: %v", won, errs)
+	}
+	if n := f.count(t, `SELECT count(*) FROM application_events WHERE application_id = $1 AND to_status = 'final'`, id); n != 1 {
+		t.Fatalf("%d moves to final", n)
+	}
+}
+
 func TestInPersonCheck(t *testing.T) {
 	f := setup(t)
 	id := f.inReview(t, rules.CodeHousing)
