@@ -32,6 +32,12 @@ func (a *App) buildCases() error {
 	if err != nil {
 		return err
 	}
+	// In-person checks' evidence in a store of its own: the attachments'
+	// sweep removes every file no attachment row names.
+	evidence, err := blob.NewDir(filepath.Join(a.Cfg.DataDir, "evidence"))
+	if err != nil {
+		return err
+	}
 	emp := employer.NewService(a.DB, a.Audit, a.Clock, a.Accounts).WithMail(a.Outbox)
 	apps := application.NewService(a.DB, a.Audit, a.Clock, a.Outbox, a.Rounds)
 	a.Cases = Cases{
@@ -40,7 +46,7 @@ func (a *App) buildCases() error {
 		Applications:  apps,
 		Attachments:   application.NewAttachments(apps, store),
 		Discrepancies: discrepancy.NewService(a.DB, a.Audit, a.Clock, a.Outbox, apps),
-		Review:        review.NewService(a.DB, a.Audit, a.Clock, apps, store, nil, nil),
+		Review:        review.NewService(a.DB, a.Audit, a.Clock, apps, evidence, nil, nil),
 	}
 	return nil
 }

@@ -110,6 +110,13 @@ func (a *App) schedules() []schedule {
 			if n > 0 {
 				a.Log.Info("removed unreferenced attachment files", "count", n)
 			}
+			if err != nil {
+				return err
+			}
+			n, err = a.Cases.Review.SweepEvidence(ctx)
+			if n > 0 {
+				a.Log.Info("removed unreferenced in-person check evidence files", "count", n)
+			}
 			return err
 		}},
 		// Applications whose 复查 window closed without a request become

@@ -513,3 +513,39 @@ func auditSlot(officer actor.Actor, id int64, reason string) auditEntry {
 	return auditEntry{Action: "review.create_slot", ObjectType: "inspection_slot", ObjectID: strconv.FormatInt(id, 10), Reason: reason,
 		ActorID: officer.UserID, ActorLogin: officer.Login, ActorRole: string(officer.Role())}
 }
+
+// OrphanAge is how old a stored evidence file no in-person check names must
+// be before SweepEvidence removes it: older than any upload still on its
+// way to its row.
+const OrphanAge = 24 * time.Hour
+
+// SweepEvidence removes the evidence files no in-person check names (a
+// record refused after its file was stored), older than OrphanAge. The
+// evidence has its own store, so the attachments' sweep, which knows only
+// attachment rows, never sees it.
+func (s *Service) SweepEvidence(ctx context.Context) (int, error) {
+	return s.blobs.Sweep(ctx, time.Now().Add(-OrphanAge), s.namedEvidence)
+}
+
+func (s *Service) namedEvidence(ctx context.Context, keys []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	rows, err := s.db.Query(ctx, `SELECT evidence_key FROM inspection_bookings WHERE evidence_key <> ''`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	want := map[string]bool{}
+	for _, k := range keys {
+		want[k] = true
+	}
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, err
+		}
+		if want[k] {
+			out[k] = true
+		}
+	}
+	return out, rows.Err()
+}

@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -66,17 +69,19 @@ type fixture struct {
 	a, b, other actor.Actor
 	city        actor.Actor
 	n           int
-	emp         func() (int64, actor.Actor)
+	store       *blob.Dir
+	storeDir    string
 }
 
 func setup(t *testing.T) *fixture {
 	t.Helper()
 	env := casetest.New(t)
-	store, err := blob.NewDir(t.TempDir())
+	dir := t.TempDir()
+	store, err := blob.NewDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{Env: env, freeze: &frozen{},
+	f := &fixture{Env: env, freeze: &frozen{}, store: store, storeDir: dir,
 		a: officer(9001, "officer_a", "海淀区", actor.DistrictOfficer), b: officer(9002, "officer_b", "海淀区", actor.DistrictOfficer),
 		other: officer(9003, "officer_c", "朝阳区", actor.DistrictOfficer), city: officer(9004, "city", "", actor.CityOfficer)}
 	f.svc = review.NewService(env.DB, env.Audit, env.Clock, env.Applications, store, nil, f.freeze)
@@ -628,4 +633,39 @@ func TestFinalizeUnreviewedIsIdempotent(t *testing.T) {
 	if after := snapshot(); after != before {
 		t.Fatalf("the second run changed something: %v → %v", before, after)
 	}
+}
+
+// TestSweepKeepsRecordedEvidence: the sweep of the evidence store removes
+// an old file no in-person check names and keeps the recorded evidence.
+func TestSweepKeepsRecordedEvidence(t *testing.T) {
+	f := setup(t)
+	id := f.inReview(t, rules.CodeHousing)
+	if err := f.svc.RequireInspection(f.Ctx, f.a, id, []string{rules.CodeHousing}, "请携带原件", 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.RecordInspection(f.Ctx, f.a, id, review.Record{Attendance: "attended", Outcome: "核验原件属实",
+		Filename: "记录.pdf", File: strings.NewReader("%PDF-1.7 kept")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.store.Put(f.Ctx, strings.NewReader("%PDF-1.7 orphan"), 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-48 * time.Hour)
+	if err := filepath.WalkDir(f.storeDir, func(p string, e fs.DirEntry, err error) error {
+		if err == nil && !e.IsDir() {
+			err = os.Chtimes(p, old, old)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := f.svc.SweepEvidence(f.Ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("swept %d, %v; want the orphan only", n, err)
+	}
+	_, _, rc, err := f.svc.Evidence(f.Ctx, f.a, id)
+	if err != nil {
+		t.Fatalf("evidence after the sweep: %v", err)
+	}
+	_ = rc.Close()
 }
