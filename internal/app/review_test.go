@@ -320,6 +320,9 @@ func TestReviewDecidedInPersonAndWithFourEyes(t *testing.T) {
 	if r := two.Get("/office/reviews/approvals"); r.Status != 200 || !strings.Contains(r.Body, fmt.Sprintf(`/office/reviews/%d"`, id)) {
 		t.Fatalf("approval queue: %d", r.Status)
 	}
+	if r := two.Get("/office/"); r.Status != 200 || !strings.Contains(r.Body, "复查积分调整待审批") {
+		t.Fatalf("工作台: %d", r.Status)
+	}
 	// The second officer approves through the page, after the confirmation.
 	if r := two.PostForm(fmt.Sprintf("/office/reviews/%d/approve", id), nil); r.Status != 200 || !strings.Contains(r.Body, "确认审批复查积分调整") {
 		t.Fatalf("confirmation: %d %s", r.Status, r.Body)

@@ -573,3 +573,20 @@ func (o *Office) apiSlotCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	web.JSON(w, http.StatusCreated, sl)
 }
+
+// reviewTodos is the 工作台's count of score changes waiting for the
+// viewer's approval (those of their own decisions excluded).
+func (o *Office) reviewTodos(r *http.Request) []todo {
+	items, err := o.review.Approvals(r.Context(), shell.Actor(r.Context()))
+	if err != nil {
+		o.sh.Log.Error("office home: score changes", "err", err, "request_id", web.RequestID(r.Context()))
+		return nil
+	}
+	n := 0
+	for _, p := range items {
+		if !p.Own {
+			n++
+		}
+	}
+	return []todo{capped(todo{Label: "复查积分调整待审批", Href: "/office/reviews/approvals", Hint: "须由作出复查决定以外的经办人员审批"}, n)}
+}
