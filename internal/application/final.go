@@ -155,7 +155,7 @@ func (s *Service) FinalizeUnreviewed(ctx context.Context, now time.Time, limit i
 			return err
 		}
 		return s.audit.Record(ctx, audit.Entry{Action: "application.finalize_unreviewed", ObjectType: "application",
-			ObjectID: fmt.Sprintf("%d", ids[0]), Reason: fmt.Sprintf("%d applications final after the review window closed (ids %d–%d)",
+			ObjectID: fmt.Sprintf("%d", ids[0]), Reason: fmt.Sprintf("复查期限届满，%d件申请审核完成（编号 %d–%d）",
 				n, ids[0], ids[len(ids)-1])})
 	})
 	return n, err

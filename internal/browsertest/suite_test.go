@@ -22,6 +22,7 @@ type world struct {
 	a       *apptest.App
 	round   *round.Round
 	run     string // the check run's id
+	review  int64  // a 复查 case received by 海淀区 (seedReview)
 	clients map[string]*apptest.Client
 }
 
@@ -89,6 +90,7 @@ func newWorld(t *testing.T) *world {
 		w.clients[login] = c
 	}
 	w.clients["applicant"], w.clients["operator"] = w.clients[applicant], w.clients[operator]
+	seedReview(t, w)
 	return w
 }
 
@@ -136,6 +138,7 @@ func TestBrowser(t *testing.T) {
 	t.Run("Calculator", func(t *testing.T) { calculatorJourney(t, b, w) })
 	t.Run("EmployerFiles", func(t *testing.T) { employerJourney(t, b, w) })
 	t.Run("OfficerResolvesDiscrepancy", func(t *testing.T) { officerJourney(t, b, w) })
+	t.Run("ReviewPages", func(t *testing.T) { reviewPages(t, b, w) })
 }
 
 func mustURL(s string) *url.URL { u, _ := url.Parse(s); return u }

@@ -127,7 +127,7 @@ func (s *Service) Decide(ctx context.Context, officer actor.Actor, id int64, d D
 		if err := s.apps.ReviewStep(ctx, officer, id, text); err != nil {
 			return err
 		}
-		if err := s.record(ctx, officer, "review.decide", id, d.Indicator+" "+d.Outcome+" "+reason); err != nil {
+		if err := s.record(ctx, officer, "review.decide", id, text); err != nil {
 			return err
 		}
 		return s.complete(ctx, officer, c)

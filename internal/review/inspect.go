@@ -115,7 +115,7 @@ func (s *Service) CreateSlot(ctx context.Context, officer actor.Actor, in SlotIn
 			return err
 		}
 		out = &Slot{ID: id, District: in.District, Day: in.Day, Half: in.Half, HalfName: HalfName(in.Half), Capacity: in.Capacity}
-		return s.audit.Record(ctx, auditSlot(officer, id, fmt.Sprintf("%s %s %s capacity %d", in.District, in.Day, in.Half, in.Capacity)))
+		return s.audit.Record(ctx, auditSlot(officer, id, fmt.Sprintf("%s %s %s，可预约%d人", in.District, in.Day, HalfName(in.Half), in.Capacity)))
 	})
 	return out, err
 }
@@ -309,7 +309,7 @@ func (s *Service) RequireInspection(ctx context.Context, officer actor.Actor, id
 			"。请登录系统在“复查进度”页面预约现场审核时段。"); err != nil {
 			return err
 		}
-		return s.record(ctx, officer, "review.require_inspection", id, strings.Join(indicators, ",")+" "+note)
+		return s.record(ctx, officer, "review.require_inspection", id, in.IndicatorNames()+"："+note)
 	})
 }
 
@@ -379,7 +379,7 @@ func (s *Service) Book(ctx context.Context, applicant actor.Actor, id, slotID in
 		if err := s.apps.ReviewStep(ctx, applicant, id, what); err != nil {
 			return err
 		}
-		return s.record(ctx, applicant, "review.book", id, strconv.FormatInt(slotID, 10)+" "+sl.Label())
+		return s.record(ctx, applicant, "review.book", id, what)
 	})
 }
 
@@ -462,7 +462,7 @@ func (s *Service) RecordInspection(ctx context.Context, officer actor.Actor, id 
 		if err := s.apps.ReviewStep(ctx, officer, id, "现场审核结果："+AttendanceName(r.Attendance)+"。"+outcome); err != nil {
 			return err
 		}
-		return s.record(ctx, officer, "review.record_inspection", id, r.Attendance+" "+outcome+" "+name)
+		return s.record(ctx, officer, "review.record_inspection", id, AttendanceName(r.Attendance)+"："+outcome+evidenceNote(name))
 	})
 }
 
@@ -507,6 +507,13 @@ func cleanName(name string) string {
 		name = "现场审核材料"
 	}
 	return name
+}
+
+func evidenceNote(name string) string {
+	if name == "" {
+		return ""
+	}
+	return "（材料：" + name + "）"
 }
 
 func auditSlot(officer actor.Actor, id int64, reason string) auditEntry {

@@ -157,7 +157,7 @@ func (s *Service) officerCase(ctx context.Context, officer actor.Actor, id int64
 func (s *Service) denied(ctx context.Context, id int64, err error) error {
 	if errors.Is(err, errDenied) {
 		_ = s.audit.Record(ctx, audit.Entry{Action: "access.denied", ObjectType: "review", ObjectID: strconv.FormatInt(id, 10),
-			Outcome: audit.Denied, Reason: "review case outside the officer's district or assignment"})
+			Outcome: audit.Denied, Reason: "非本区或未分配给本人的复查案件"})
 		return ErrNotFound
 	}
 	return err
@@ -200,6 +200,25 @@ func (s *Service) bump(ctx context.Context, id int64, version int, status string
 		return errRace
 	}
 	return nil
+}
+
+// actionNames are the Chinese names of the audited actions of this
+// package (and of application's steps of a review), for the auditor's
+// pages (ui.ActionName).
+var actionNames = map[string]string{
+	"review.decide": "作出复查决定", "review.score_change": "复查积分调整待审批", "review.approve_change": "审批通过复查积分调整",
+	"review.reject_change": "复查积分调整不予审批", "review.require_inspection": "要求现场审核", "review.book": "预约现场审核",
+	"review.record_inspection": "记录现场审核结果", "review.evidence_read": "查阅现场审核材料", "review.create_slot": "设置现场审核预约时段",
+	"application.review_step": "复查办理进展", "application.finalize_unreviewed": "复查期满未申请复查，审核完成",
+}
+
+// ActionName returns the Chinese name of an audited action of a review, or
+// the code itself.
+func ActionName(code string) string {
+	if n, ok := actionNames[code]; ok {
+		return n
+	}
+	return code
 }
 
 // Outcome of an indicator's review.

@@ -5,6 +5,7 @@ import (
 
 	"jifen/internal/application"
 	"jifen/internal/discrepancy"
+	"jifen/internal/review"
 )
 
 // actionNames are the Chinese names of audited actions, for the auditor's
@@ -38,6 +39,9 @@ func ActionName(code string) string {
 		return n
 	}
 	if n := discrepancy.ActionName(code); n != code {
+		return n
+	}
+	if n := review.ActionName(code); n != code {
 		return n
 	}
 	if s, ok := strings.CutPrefix(code, "application."); ok {
