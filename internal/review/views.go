@@ -248,8 +248,14 @@ func (s *Service) ForApplicant(ctx context.Context, applicant actor.Actor, id in
 		}
 	}
 	if v.Inspection != nil && v.Inspection.Attendance == "" {
-		if v.Slots, err = s.OpenSlots(ctx, c.District); err != nil {
+		open, err := s.OpenSlots(ctx, c.District)
+		if err != nil {
 			return nil, err
+		}
+		for _, sl := range open {
+			if v.Inspection.Slot == nil || sl.ID != v.Inspection.Slot.ID { // the booked one is not a choice to move to
+				v.Slots = append(v.Slots, sl)
+			}
 		}
 	}
 	if v.Inspection != nil {
