@@ -232,6 +232,9 @@ func TestReviewDecidedInPersonAndWithFourEyes(t *testing.T) {
 			t.Fatalf("receive: %d %s", r.Status, r.Body)
 		}
 	}
+	if r := one.Get("/office/reviews?status=received"); !strings.Contains(r.Body, "合法稳定住所") || !strings.Contains(r.Body, "复查决定") {
+		t.Fatalf("received list: %s", r.Body)
+	}
 	// Another district: 404, audited.
 	if r := cy.Get(base(id)); r.Status != 404 {
 		t.Fatalf("other district: %d", r.Status)

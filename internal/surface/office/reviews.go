@@ -2,10 +2,12 @@ package office
 
 import (
 	"net/http"
+	"strings"
 
 	"jifen/internal/account"
 	"jifen/internal/application"
 	"jifen/internal/platform/web"
+	"jifen/internal/rules"
 	"jifen/internal/surface/shell"
 )
 
@@ -17,8 +19,14 @@ func (o *Office) registerReviews(mux *web.Mux) {
 }
 
 type reviewsView struct {
-	Items  []application.ReviewItem
+	Items  []reviewRow
 	Status string
+}
+
+// reviewRow is a request with its indicators' Chinese names.
+type reviewRow struct {
+	application.ReviewItem
+	Names string
 }
 
 func (o *Office) reviews(w http.ResponseWriter, r *http.Request) {
@@ -33,7 +41,15 @@ func (o *Office) reviews(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := o.sh.Page(r, "复查申请")
-	p.Data = reviewsView{Items: items, Status: st}
+	v := reviewsView{Status: st}
+	for _, it := range items {
+		var names []string
+		for _, c := range it.Indicators {
+			names = append(names, rules.CheckItemName(c))
+		}
+		v.Items = append(v.Items, reviewRow{ReviewItem: it, Names: strings.Join(names, "、")})
+	}
+	p.Data = v
 	o.sh.Render(w, r, http.StatusOK, "office_reviews", p)
 }
 
