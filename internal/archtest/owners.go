@@ -39,6 +39,10 @@ var Owners = map[string]string{
 	"check_calls":        "agencyops",
 	"check_scores":       "check",
 	"discrepancies":      "discrepancy",
+	"round_reopenings":   "round",
+	"rankings":           "ranking",
+	"ranking_entries":    "ranking",
+	"ranking_exclusions": "ranking",
 	"schema_migrations":  "platform/db",
 }
 
