@@ -26,6 +26,7 @@ import (
 	"jifen/internal/platform/metrics"
 	"jifen/internal/platform/password"
 	"jifen/internal/platform/web"
+	"jifen/internal/ranking"
 	"jifen/internal/round"
 	"jifen/internal/settings"
 	"jifen/internal/surface/office"
@@ -48,9 +49,11 @@ type App struct {
 	Settings *settings.Store
 	Accounts *account.Service
 	Rounds   *round.Service
-	Outbox   *mail.Outbox
-	Mailer   *mail.Worker
-	Cases    Cases
+	// Ranking is the round's ranking: what-if, draft, commit.
+	Ranking *ranking.Service
+	Outbox  *mail.Outbox
+	Mailer  *mail.Worker
+	Cases   Cases
 	// Connectors and Check are the cross-check system (业务比对).
 	Connectors *check.Connectors
 	Check      *check.Engine
@@ -116,6 +119,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	a.Settings = settings.New(a.DB, a.Audit, a.Clock, 5*time.Second)
 	a.Accounts = account.NewService(a.DB, a.Audit, a.Clock, hasher, keys, a.Settings)
 	a.Rounds = round.NewService(a.DB, a.Audit, a.Clock)
+	a.Ranking = ranking.NewService(a.DB, a.Audit, a.Clock, a.Rounds)
+	a.Rounds.WithRanking(a.Ranking)
 	a.Jobs = jobs.New(a.DB, log)
 	a.Outbox = mail.NewOutbox(a.DB, a.Clock)
 	a.Accounts.WithMail(a.Outbox)

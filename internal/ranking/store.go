@@ -87,9 +87,16 @@ type Exclusion struct {
 
 // Outcome is a what-if: the figures of a quota on the round as it stands.
 type Outcome struct {
-	Year   int  `json:"year"`
-	Frozen bool `json:"frozen"`
-	WhatIf
+	Year       int          `json:"year"`
+	Frozen     bool         `json:"frozen"`
+	Quota      int          `json:"quota"`
+	Ranked     int          `json:"ranked"`
+	Cutoff     rules.Points `json:"cutoff"`
+	Qualified  int          `json:"qualified"`
+	TiedAtLine int          `json:"tied_at_line"`
+	// Distribution is the number of entries per score bucket: 1 point wide
+	// around the cutoff, 10 points wide overall (WhatIf).
+	Distribution Distribution `json:"distribution"`
 	// Excluded are the final, eligible applications left out by a ban.
 	Excluded int `json:"excluded"`
 	// Pending counts the round's applications past the employer that are
@@ -102,6 +109,12 @@ func requireCity(by actor.Actor) error {
 		return apperr.New(apperr.Forbidden, "只有市人力社保局经办人员可以排名")
 	}
 	return nil
+}
+
+// Distribution is the score distribution of a what-if.
+type Distribution struct {
+	NearCutoff []Bucket `json:"near_cutoff"`
+	Overall    []Bucket `json:"overall"`
 }
 
 // participant is one ranked application with what the store keeps of it
@@ -210,7 +223,8 @@ func (s *Service) WhatIf(ctx context.Context, by actor.Actor, roundID int64, quo
 	if err != nil {
 		return nil, err
 	}
-	out := &Outcome{Year: r.Year, Frozen: r.Frozen(), WhatIf: w, Excluded: len(excluded)}
+	out := &Outcome{Year: r.Year, Frozen: r.Frozen(), Quota: w.Quota, Ranked: w.Ranked, Cutoff: w.Cutoff, Qualified: w.Qualified,
+		TiedAtLine: w.TiedAtLine, Distribution: Distribution{NearCutoff: w.Near, Overall: w.Overall}, Excluded: len(excluded)}
 	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM applications WHERE round_id = $1
 		AND status IN ('submitted', 'checking', 'first_result', 'review_requested')`, r.ID).Scan(&out.Pending); err != nil {
 		return nil, apperr.Wrap(err)
