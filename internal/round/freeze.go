@@ -127,6 +127,7 @@ type Reopening struct {
 	Year        int       `json:"year"`
 	Reason      string    `json:"reason"`
 	Status      string    `json:"status"` // pending, approved, rejected
+	StatusName  string    `json:"status_name"`
 	RequestedBy int64     `json:"requested_by"`
 	RequestedAt time.Time `json:"requested_at"`
 	DecidedBy   int64     `json:"decided_by,omitempty"`
@@ -291,7 +292,7 @@ func scanReopening(sc interface{ Scan(...any) error }) (*Reopening, error) {
 		&o.Decision, &o.Version); err != nil {
 		return nil, err
 	}
-	o.RequestedAt = db.FromMicros(req)
+	o.RequestedAt, o.StatusName = db.FromMicros(req), ReopeningStatusName(o.Status)
 	if dec != 0 {
 		o.DecidedAt = db.FromMicros(dec)
 	}

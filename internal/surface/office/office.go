@@ -15,6 +15,7 @@ import (
 	"jifen/internal/employer"
 	"jifen/internal/person"
 	"jifen/internal/platform/mail"
+	"jifen/internal/ranking"
 
 	"jifen/internal/account"
 	"jifen/internal/platform/apperr"
@@ -37,6 +38,7 @@ type Office struct {
 
 	agencies *agencyops.Service // set by WithAgencies
 	queues   []QueueSource      // set by WithQueues
+	ranking  *ranking.Service   // set by WithRanking
 }
 
 // New returns the office on the office shell.
@@ -83,6 +85,7 @@ func (o *Office) Register(mux *web.Mux) {
 	o.registerCheck(mux)
 	o.registerDiscrepancies(mux)
 	o.registerAgencies(mux)
+	o.registerRanking(mux)
 }
 
 func (o *Office) nav(u *account.User, path string) []ui.Nav {
