@@ -29,6 +29,7 @@ import (
 	"jifen/internal/ranking"
 	"jifen/internal/round"
 	"jifen/internal/settings"
+	"jifen/internal/settlement"
 	"jifen/internal/surface/office"
 	"jifen/internal/surface/portal"
 	"jifen/internal/surface/shell"
@@ -51,9 +52,11 @@ type App struct {
 	Rounds   *round.Service
 	// Ranking is the round's ranking: what-if, draft, commit.
 	Ranking *ranking.Service
-	Outbox  *mail.Outbox
-	Mailer  *mail.Worker
-	Cases   Cases
+	// Settlement is the hand-off of the qualified list (落户办理).
+	Settlement *settlement.Service
+	Outbox     *mail.Outbox
+	Mailer     *mail.Worker
+	Cases      Cases
 	// Connectors and Check are the cross-check system (业务比对).
 	Connectors *check.Connectors
 	Check      *check.Engine
@@ -181,7 +184,7 @@ func (a *App) OfficeHandler() http.Handler {
 	mux := web.NewMux()
 	office.New(sh, a.Cases.Employers, a.Cases.Applications, a.Outbox, a.smtpDescription()).
 		WithCheck(a.Check).WithDiscrepancies(a.Cases.Discrepancies).WithPersons(a.Cases.Persons).WithAgencies(a.AgencyOps).
-		WithRanking(a.Ranking).
+		WithRanking(a.Ranking).WithSettlement(a.Settlement).
 		WithQueues(a.Jobs.Depth).Register(mux)
 	a.rememberRoutes("office", mux)
 	return a.wrap("office", mux, sh)

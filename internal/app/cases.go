@@ -10,6 +10,7 @@ import (
 	"jifen/internal/person"
 	"jifen/internal/platform/blob"
 	"jifen/internal/platform/mail"
+	"jifen/internal/settlement"
 	"jifen/internal/surface/portal"
 )
 
@@ -37,6 +38,7 @@ func (a *App) buildCases() error {
 		Attachments:   application.NewAttachments(apps, store),
 		Discrepancies: discrepancy.NewService(a.DB, a.Audit, a.Clock, a.Outbox, apps),
 	}
+	a.Settlement = settlement.NewService(a.DB, a.Audit, a.Clock, a.Rounds, a.Cases.Persons, apps)
 	return nil
 }
 

@@ -132,8 +132,25 @@ func TestFreezeAndRankInTheOffice(t *testing.T) {
 	if r := c2.PostJSON(api+"/reopen", map[string]string{"reason": "排名确认之后还想解除冻结，应被拒绝"}); r.Status != 409 {
 		t.Fatalf("reopen after commit: %d %s", r.Status, r.Body)
 	}
+	// The settlement list and its exports.
+	sp := "/office/rounds/" + strconv.FormatInt(rd.ID, 10) + "/settlement"
+	if r := c1.Get(sp); r.Status != 200 || !strings.Contains(r.Body, "202600001") || !strings.Contains(r.Body, "待办理") {
+		t.Fatalf("settlement page: %d %s", r.Status, r.Body)
+	}
+	if r := d.Get(sp + ".csv"); r.Status != 403 && r.Status != 404 {
+		t.Fatalf("district officer exports: %d", r.Status)
+	}
+	csvAns := c1.Get(sp + ".csv")
+	if csvAns.Status != 200 || !strings.HasPrefix(csvAns.Body, "\uFEFF公示编号,排名,姓名,公民身份号码") ||
+		strings.Count(csvAns.Body, "\n") != draft.Qualified+1 || !strings.Contains(csvAns.Header.Get("Content-Disposition"), "settlement-2026.csv") {
+		t.Fatalf("CSV export: %d %q", csvAns.Status, csvAns.Body)
+	}
+	if x := c1.Get(sp + ".xlsx"); x.Status != 200 || !strings.HasPrefix(x.Body, "PK") {
+		t.Fatalf("Excel export: %d", x.Status)
+	}
 	// Every step is in the audit trail.
-	for _, action := range []string{"round.freeze", "round.reopen_request", "round.reopen", "ranking.prepare", "ranking.commit"} {
+	for _, action := range []string{"round.freeze", "round.reopen_request", "round.reopen", "ranking.prepare", "ranking.commit",
+		"settlement.export"} {
 		var n int
 		if err := a.DB.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE action = $1`, action).Scan(&n); err != nil || n == 0 {
 			t.Errorf("audit %s: %d %v", action, n, err)

@@ -43,6 +43,7 @@ var Owners = map[string]string{
 	"rankings":           "ranking",
 	"ranking_entries":    "ranking",
 	"ranking_exclusions": "ranking",
+	"settlements":        "settlement",
 	"schema_migrations":  "platform/db",
 }
 

@@ -16,6 +16,7 @@ import (
 	"jifen/internal/person"
 	"jifen/internal/platform/mail"
 	"jifen/internal/ranking"
+	"jifen/internal/settlement"
 
 	"jifen/internal/account"
 	"jifen/internal/platform/apperr"
@@ -39,6 +40,8 @@ type Office struct {
 	agencies *agencyops.Service // set by WithAgencies
 	queues   []QueueSource      // set by WithQueues
 	ranking  *ranking.Service   // set by WithRanking
+
+	settlement *settlement.Service // set by WithSettlement
 }
 
 // New returns the office on the office shell.
@@ -86,6 +89,7 @@ func (o *Office) Register(mux *web.Mux) {
 	o.registerDiscrepancies(mux)
 	o.registerAgencies(mux)
 	o.registerRanking(mux)
+	o.registerSettlement(mux)
 }
 
 func (o *Office) nav(u *account.User, path string) []ui.Nav {
