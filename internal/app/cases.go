@@ -7,6 +7,7 @@ import (
 	"jifen/internal/application"
 	"jifen/internal/discrepancy"
 	"jifen/internal/employer"
+	"jifen/internal/fraud"
 	"jifen/internal/person"
 	"jifen/internal/platform/blob"
 	"jifen/internal/platform/mail"
@@ -21,6 +22,8 @@ type Cases struct {
 	Attachments  *application.Attachments
 	// Discrepancies is the queue of cross-check discrepancies.
 	Discrepancies *discrepancy.Service
+	// Fraud is the fraud register (虚假材料库); the applications consult it.
+	Fraud *fraud.Service
 }
 
 func (a *App) buildCases() error {
@@ -37,6 +40,8 @@ func (a *App) buildCases() error {
 		Attachments:   application.NewAttachments(apps, store),
 		Discrepancies: discrepancy.NewService(a.DB, a.Audit, a.Clock, a.Outbox, apps),
 	}
+	a.Cases.Fraud = fraud.NewService(a.DB, a.Audit, a.Clock, a.Outbox, a.Cases.Persons, apps)
+	apps.WithBans(a.Cases.Fraud)
 	return nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"jifen/internal/check"
 	"jifen/internal/discrepancy"
 	"jifen/internal/employer"
+	"jifen/internal/fraud"
 	"jifen/internal/person"
 	"jifen/internal/platform/mail"
 
@@ -35,6 +36,7 @@ type Office struct {
 	// persons reveals an applicant's full ID number (set by WithPersons).
 	persons *person.Service
 
+	fraud    *fraud.Service     // set by WithFraud
 	agencies *agencyops.Service // set by WithAgencies
 	queues   []QueueSource      // set by WithQueues
 }
@@ -83,6 +85,7 @@ func (o *Office) Register(mux *web.Mux) {
 	o.registerCheck(mux)
 	o.registerDiscrepancies(mux)
 	o.registerAgencies(mux)
+	o.registerFraud(mux)
 }
 
 func (o *Office) nav(u *account.User, path string) []ui.Nav {
@@ -99,6 +102,9 @@ func (o *Office) nav(u *account.User, path string) []ui.Nav {
 		add(account.PermCheckMonitor, "/office/check", "业务比对")
 	}
 	add(account.PermCasesDistrict, "/office/discrepancies", "比对差异")
+	if o.fraud != nil {
+		add(account.PermCasesDistrict, "/office/fraud", "虚假材料库")
+	}
 	add(account.PermUsersView, "/office/admin/users", "账号管理")
 	add(account.PermConfigManage, "/office/admin/settings", "系统配置")
 	add(account.PermConfigManage, "/office/ops/mail", "邮件日志")
