@@ -48,6 +48,16 @@ type fraudListView struct {
 	Today      string
 	Fixed      bool // a district officer: no district column
 	Prev, Next string
+	// IDFields are the two inputs naming the subject, one of which the
+	// officer fills in (so neither is marked required).
+	IDFields []idField
+}
+
+type idField struct{ Name, ID, Label, Hint string }
+
+var fraudIDFields = []idField{
+	{"id_number", "id-number", "申请人身份证号", "登记申请人时填写"},
+	{"credit_code", "credit-code", "用人单位统一社会信用代码", "登记用人单位时填写"},
 }
 
 // fraudFilter reads the list's filter from the query; status defaults to
@@ -79,7 +89,7 @@ func (o *Office) renderFraudList(w http.ResponseWriter, r *http.Request, status 
 		return
 	}
 	_, fixed := officerDistrict(u)
-	v := fraudListView{Rows: res.Entries, Status: string(f.Status), Kind: string(f.Kind), Query: f.Query, Fixed: fixed,
+	v := fraudListView{Rows: res.Entries, Status: string(f.Status), Kind: string(f.Kind), Query: f.Query, Fixed: fixed, IDFields: fraudIDFields,
 		Today: clock.BeijingDay(o.sh.Clock.Now()).Format(time.DateOnly)}
 	for _, c := range rules.CheckItems() {
 		v.Items = append(v.Items, rules.Option{Value: c, Label: rules.CheckItemName(c)})
