@@ -191,6 +191,14 @@ func (o *Office) todos(r *http.Request, alerts []string) []todo {
 					N: len(pg.Items), More: pg.Next, Urgent: len(pg.Items) > 0, Hint: "申请人未在截止日期前补充材料"})
 			}
 		}
+		if o.fraud != nil {
+			if l, err := o.fraud.List(ctx, u, fraud.Filter{Status: fraud.Pending}); err != nil {
+				logErr("fraud register", err)
+			} else {
+				out = append(out, todo{Label: "虚假材料库记录待审批", Href: "/office/fraud?status=pending", N: l.Counts[fraud.Pending],
+					Hint: "须由登记人以外的经办人员审批"})
+			}
+		}
 		if items, err := o.apps.ReviewsForDistrict(ctx, d, "forwarded", todoCap+1); err != nil {
 			logErr("reviews", err)
 		} else {
