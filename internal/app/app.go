@@ -185,7 +185,7 @@ func (a *App) OfficeHandler() http.Handler {
 	office.New(sh, a.Cases.Employers, a.Cases.Applications, a.Outbox, a.smtpDescription()).
 		WithCheck(a.Check).WithDiscrepancies(a.Cases.Discrepancies).WithPersons(a.Cases.Persons).WithAgencies(a.AgencyOps).
 		WithRanking(a.Ranking).WithSettlement(a.Settlement).
-		WithQueues(a.Jobs.Depth).Register(mux)
+		WithQueues(a.Jobs.Depth).WithFraud(a.Cases.Fraud).Register(mux)
 	a.rememberRoutes("office", mux)
 	return a.wrap("office", mux, sh)
 }

@@ -7,6 +7,7 @@ import (
 	"jifen/internal/application"
 	"jifen/internal/discrepancy"
 	"jifen/internal/employer"
+	"jifen/internal/fraud"
 	"jifen/internal/person"
 	"jifen/internal/platform/blob"
 	"jifen/internal/platform/mail"
@@ -22,6 +23,8 @@ type Cases struct {
 	Attachments  *application.Attachments
 	// Discrepancies is the queue of cross-check discrepancies.
 	Discrepancies *discrepancy.Service
+	// Fraud is the fraud register (虚假材料库); the applications consult it.
+	Fraud *fraud.Service
 }
 
 func (a *App) buildCases() error {
@@ -39,6 +42,9 @@ func (a *App) buildCases() error {
 		Discrepancies: discrepancy.NewService(a.DB, a.Audit, a.Clock, a.Outbox, apps),
 	}
 	a.Settlement = settlement.NewService(a.DB, a.Audit, a.Clock, a.Rounds, a.Cases.Persons, apps)
+	a.Cases.Fraud = fraud.NewService(a.DB, a.Audit, a.Clock, a.Outbox, a.Cases.Persons, apps)
+	apps.WithBans(a.Cases.Fraud)
+	a.Ranking.WithBans(a.Cases.Fraud)
 	return nil
 }
 

@@ -7,26 +7,21 @@ import (
 
 	"jifen/internal/actor"
 	"jifen/internal/platform/apperr"
-	"jifen/internal/platform/db"
 	"jifen/internal/platform/mail"
 )
 
-// Note puts an event that is not a change of status on application id's
-// timeline (the status stays; the reason says what happened) and tells the
-// applicant and, with toEmployer, the employer's operators by e-mail, in the
+// NoteAndMail is Note (a line on the timeline, audited) and an e-mail to
+// the applicant and, with toEmployer, the employer's operators, in the
 // caller's transaction. key makes the e-mail idempotent: the same key is
 // mailed once per address.
-func (s *Service) Note(ctx context.Context, by actor.Actor, id int64, text, key string, toEmployer bool) error {
+func (s *Service) NoteAndMail(ctx context.Context, by actor.Actor, id int64, text, key string, toEmployer bool) error {
 	return s.db.WithTx(ctx, func(ctx context.Context) error {
+		if err := s.Note(ctx, by, id, text); err != nil {
+			return err
+		}
 		a, err := s.get(ctx, id)
 		if err != nil {
 			return err
-		}
-		var evID int64
-		if err := s.db.QueryRow(ctx, `INSERT INTO application_events (application_id, at, from_status, to_status, actor_id, actor_role, reason)
-			VALUES ($1, $2, $3, $3, $4, $5, $6) RETURNING id`, a.ID, db.Micros(s.clock.Now()), string(a.Status), by.UserID,
-			string(by.Role()), text).Scan(&evID); err != nil {
-			return apperr.Wrap(err)
 		}
 		if s.outbox == nil {
 			return nil

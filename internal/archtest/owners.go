@@ -44,6 +44,7 @@ var Owners = map[string]string{
 	"ranking_entries":    "ranking",
 	"ranking_exclusions": "ranking",
 	"settlements":        "settlement",
+	"fraud_entries":      "fraud",
 	"schema_migrations":  "platform/db",
 }
 

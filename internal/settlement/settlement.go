@@ -252,7 +252,7 @@ func (s *Service) Record(ctx context.Context, by actor.Actor, roundID, appID int
 			ObjectID: strconv.FormatInt(appID, 10), Reason: text}); err != nil {
 			return err
 		}
-		if err := s.apps.Note(ctx, by, appID, text, fmt.Sprintf("settlement:v%d", version+1), true); err != nil {
+		if err := s.apps.NoteAndMail(ctx, by, appID, text, fmt.Sprintf("settlement:v%d", version+1), true); err != nil {
 			return err
 		}
 		if out, err = scanRow(s.db.QueryRow(ctx, `SELECT `+rowColumns+rowFrom+` AND e.application_id = $2`, roundID, appID)); err != nil {
