@@ -7,10 +7,12 @@ import (
 	"jifen/internal/application"
 	"jifen/internal/discrepancy"
 	"jifen/internal/employer"
+	"jifen/internal/fraud"
 	"jifen/internal/person"
 	"jifen/internal/platform/blob"
 	"jifen/internal/platform/mail"
 	"jifen/internal/review"
+	"jifen/internal/settlement"
 	"jifen/internal/surface/portal"
 )
 
@@ -22,9 +24,12 @@ type Cases struct {
 	Attachments  *application.Attachments
 	// Discrepancies is the queue of cross-check discrepancies.
 	Discrepancies *discrepancy.Service
-	// Review decides 复查 requests and books in-person checks. Its
-	// Assignments (casework) and Freezer (round) are wired when those exist.
+	// Review decides 复查 requests and books in-person checks; no score
+	// changes after the round's freeze. Its Assignments (casework) are
+	// wired when that exists.
 	Review *review.Service
+	// Fraud is the fraud register (虚假材料库); the applications consult it.
+	Fraud *fraud.Service
 }
 
 func (a *App) buildCases() error {
@@ -46,8 +51,12 @@ func (a *App) buildCases() error {
 		Applications:  apps,
 		Attachments:   application.NewAttachments(apps, store),
 		Discrepancies: discrepancy.NewService(a.DB, a.Audit, a.Clock, a.Outbox, apps),
-		Review:        review.NewService(a.DB, a.Audit, a.Clock, apps, evidence, nil, nil),
+		Review:        review.NewService(a.DB, a.Audit, a.Clock, apps, evidence, nil, a.Rounds),
 	}
+	a.Settlement = settlement.NewService(a.DB, a.Audit, a.Clock, a.Rounds, a.Cases.Persons, apps)
+	a.Cases.Fraud = fraud.NewService(a.DB, a.Audit, a.Clock, a.Outbox, a.Cases.Persons, apps)
+	apps.WithBans(a.Cases.Fraud)
+	a.Ranking.WithBans(a.Cases.Fraud)
 	return nil
 }
 

@@ -388,7 +388,7 @@ func TestReviewDecidedInPersonAndWithFourEyes(t *testing.T) {
 	if n := countOf(t, a, `SELECT count(*) FROM application_events WHERE application_id = $1 AND to_status = 'final'`, id2); n != 1 {
 		t.Fatalf("final events: %d", n)
 	}
-	if n := countOf(t, a, `SELECT count(*) FROM mail_outbox WHERE category = 'application.review' AND ref = $1`, fmt.Sprintf("application:%d", id)); n < 4 {
+	if n := countOf(t, a, `SELECT count(*) FROM mail_outbox WHERE category = 'application.note' AND ref = $1`, fmt.Sprintf("application:%d", id)); n < 4 {
 		t.Fatalf("review mails to the first applicant: %d", n)
 	}
 

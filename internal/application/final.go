@@ -2,10 +2,10 @@ package application
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"jifen/internal/actor"
@@ -24,52 +24,14 @@ import (
 
 // ReviewStep records one step of an application's 复查 that does not change
 // its status (an indicator decided, an in-person check required or booked,
-// a score change proposed or refused): a timeline row, an audit record and
-// a mail to the applicant quoting text, in the caller's transaction.
+// a score change proposed or refused): the timeline line, its audit record
+// and the mail to the applicant quoting text (NoteAndMail), in the caller's
+// transaction. The step's time and text make the mail's key: a step is
+// mailed once.
 func (s *Service) ReviewStep(ctx context.Context, c actor.Actor, id int64, text string) error {
-	return s.db.WithTx(ctx, func(ctx context.Context) error {
-		a, err := s.get(ctx, id)
-		if err != nil {
-			return err
-		}
-		var ev int64
-		if err := s.db.QueryRow(ctx, `INSERT INTO application_events (application_id, at, from_status, to_status, actor_id, actor_role, reason)
-			VALUES ($1, $2, $3, $3, $4, $5, $6) RETURNING id`, a.ID, db.Micros(s.clock.Now()), string(a.Status), c.UserID,
-			string(c.Role()), text).Scan(&ev); err != nil {
-			return err
-		}
-		if err := s.audit.Record(ctx, audit.Entry{Action: "application.review_step", ObjectType: "application",
-			ObjectID: fmt.Sprint(a.ID), Reason: text}); err != nil {
-			return err
-		}
-		return s.mailStep(ctx, a, ev, text)
-	})
-}
-
-// mailStep queues the mail of a review step to the applicant; the event id
-// makes it once per step.
-func (s *Service) mailStep(ctx context.Context, a *Application, ev int64, text string) error {
-	if s.outbox == nil {
-		return nil
-	}
-	rs, err := s.recipients(ctx, `SELECT u.email, u.display_name FROM users u JOIN persons p ON p.user_id = u.id
-		WHERE p.id = $1 AND u.email <> ''`, a.PersonID)
-	if err != nil {
-		return err
-	}
-	for _, r := range rs {
-		var b strings.Builder
-		fmt.Fprintf(&b, "%s，您好：\n\n", r.name)
-		fmt.Fprintf(&b, "您的%d年度积分落户申请（编号 %d）复查有新进展：\n%s\n", a.RoundYear, a.ID, text)
-		b.WriteString("\n请登录北京市积分落户网上申报系统，在“复查进度”页面查看详情。本邮件由系统自动发送，请勿回复。\n")
-		_, err := s.outbox.Enqueue(ctx, mail.Message{To: r.email, ToName: r.name,
-			Subject: fmt.Sprintf("【北京市积分落户】%d年度申请复查进展", a.RoundYear), Text: b.String(), Category: "application.review",
-			Ref: fmt.Sprintf("application:%d", a.ID), IdempotencyKey: fmt.Sprintf("app:%d:review:%d:%s", a.ID, ev, r.email)})
-		if err != nil && !apperr.Is(err, apperr.Invalid) {
-			return err
-		}
-	}
-	return nil
+	sum := sha256.Sum256([]byte(text))
+	key := fmt.Sprintf("review:%d:%x", db.Micros(s.clock.Now()), sum[:6])
+	return s.NoteAndMail(ctx, c, id, text, key, false)
 }
 
 // NewScore is the score an approved 复查 change gives an application.

@@ -209,7 +209,7 @@ var actionNames = map[string]string{
 	"review.decide": "作出复查决定", "review.score_change": "复查积分调整待审批", "review.approve_change": "审批通过复查积分调整",
 	"review.reject_change": "复查积分调整不予审批", "review.require_inspection": "要求现场审核", "review.book": "预约现场审核",
 	"review.record_inspection": "记录现场审核结果", "review.evidence_read": "查阅现场审核材料", "review.create_slot": "设置现场审核预约时段",
-	"application.review_step": "复查办理进展", "application.finalize_unreviewed": "复查期满未申请复查，审核完成",
+	"application.finalize_unreviewed": "复查期满未申请复查，审核完成",
 }
 
 // ActionName returns the Chinese name of an audited action of a review, or

@@ -251,7 +251,7 @@ func TestDecideCorrectedFactsThenSecondOfficerApproves(t *testing.T) {
 	if n := f.count(t, `SELECT count(*) FROM application_events WHERE application_id = $1 AND reason LIKE '%复查%'`, id); n < 5 {
 		t.Fatalf("timeline rows: %d", n)
 	}
-	if n := f.count(t, `SELECT count(*) FROM mail_outbox WHERE category = 'application.review'`); n != 4 {
+	if n := f.count(t, `SELECT count(*) FROM mail_outbox WHERE category = 'application.note'`); n != 4 {
 		t.Fatalf("review mails: %d", n)
 	}
 	for _, a := range []string{"review.decide", "review.score_change", "review.approve_change", "application.final"} {
