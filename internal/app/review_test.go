@@ -232,6 +232,9 @@ func TestReviewDecidedInPersonAndWithFourEyes(t *testing.T) {
 			t.Fatalf("receive: %d %s", r.Status, r.Body)
 		}
 	}
+	if n := countOf(t, a, `SELECT count(*) FROM application_events WHERE application_id = $1 AND reason LIKE '区人力社保局已接收复查申请%'`, id); n != 1 {
+		t.Fatalf("receive on the timeline: %d", n)
+	}
 	if r := one.Get("/office/reviews?status=received"); !strings.Contains(r.Body, "合法稳定住所") || !strings.Contains(r.Body, "复查决定") {
 		t.Fatalf("received list: %s", r.Body)
 	}

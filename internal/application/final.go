@@ -34,6 +34,17 @@ func (s *Service) ReviewStep(ctx context.Context, c actor.Actor, id int64, text 
 	return s.NoteAndMail(ctx, c, id, text, key, false)
 }
 
+// ReceiveReviewBy is ReceiveReview by an officer, with the step on the
+// applicant's timeline and in their mail, in one transaction.
+func (s *Service) ReceiveReviewBy(ctx context.Context, c actor.Actor, district string, id int64) error {
+	return s.db.WithTx(ctx, func(ctx context.Context) error {
+		if err := s.ReceiveReview(ctx, district, id); err != nil {
+			return err
+		}
+		return s.ReviewStep(ctx, c, id, "区人力社保局已接收复查申请和单位补充的证明材料，进入复查")
+	})
+}
+
 // NewScore is the score an approved 复查 change gives an application.
 type NewScore struct {
 	Score    rules.Points

@@ -417,8 +417,9 @@ func (o *Office) apiReviews(w http.ResponseWriter, r *http.Request) {
 func (o *Office) apiReviewReceive(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "id")
 	if err == nil {
-		d, _ := officerDistrict(shell.Actor(r.Context()))
-		err = o.apps.ReceiveReview(r.Context(), d, id)
+		u := shell.Actor(r.Context())
+		d, _ := officerDistrict(u)
+		err = o.apps.ReceiveReviewBy(r.Context(), u, d, id)
 	}
 	o.apiDone(w, r, id, err)
 }

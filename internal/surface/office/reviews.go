@@ -59,8 +59,9 @@ func (o *Office) reviewReceive(w http.ResponseWriter, r *http.Request) {
 		web.WriteError(w, r, err)
 		return
 	}
-	d, _ := officerDistrict(shell.Actor(r.Context()))
-	if err := o.apps.ReceiveReview(r.Context(), d, id); err != nil {
+	u := shell.Actor(r.Context())
+	d, _ := officerDistrict(u)
+	if err := o.apps.ReceiveReviewBy(r.Context(), u, d, id); err != nil {
 		web.WriteError(w, r, err)
 		return
 	}
