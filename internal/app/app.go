@@ -125,6 +125,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		return nil, err
 	}
 	a.buildCheck()
+	a.buildCasefile()
 	if a.Mailer, err = a.buildMailer(); err != nil {
 		_ = a.DB.Close()
 		return nil, err
@@ -176,7 +177,7 @@ func (a *App) OfficeHandler() http.Handler {
 	mux := web.NewMux()
 	office.New(sh, a.Cases.Employers, a.Cases.Applications, a.Outbox, a.smtpDescription()).
 		WithCheck(a.Check).WithDiscrepancies(a.Cases.Discrepancies).WithPersons(a.Cases.Persons).WithAgencies(a.AgencyOps).
-		WithQueues(a.Jobs.Depth).Register(mux)
+		WithQueues(a.Jobs.Depth).WithCasefile(a.Cases.Casefile).Register(mux)
 	a.rememberRoutes("office", mux)
 	return a.wrap("office", mux, sh)
 }

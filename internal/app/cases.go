@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 
 	"jifen/internal/application"
+	"jifen/internal/casefile"
 	"jifen/internal/discrepancy"
 	"jifen/internal/employer"
 	"jifen/internal/person"
@@ -21,6 +22,8 @@ type Cases struct {
 	Attachments  *application.Attachments
 	// Discrepancies is the queue of cross-check discrepancies.
 	Discrepancies *discrepancy.Service
+	// Casefile is the officers' case view (案件视图).
+	Casefile *casefile.Service
 }
 
 func (a *App) buildCases() error {
@@ -53,6 +56,7 @@ func (a *App) portalServices() portal.Services {
 		},
 		RequireOpen: a.Rounds.RequireOpen,
 		Statement:   a.Check.StatementOf,
+		Views:       a.Audit.ViewsOf,
 	}
 }
 

@@ -30,11 +30,11 @@ type Note struct {
 // the application, so it is neither on the applicant's timeline nor mailed;
 // two officers adding notes at once both succeed, in order.
 func (s *Service) AddNote(ctx context.Context, viewer actor.Actor, id int64, body string) (*Note, error) {
-	body, err := text("body", body, 1, MaxNote, "请填写备注内容")
-	if err != nil {
+	if _, err := s.scopeFor(ctx, viewer, id, "case.note"); err != nil {
 		return nil, err
 	}
-	if _, err := s.scopeFor(ctx, viewer, id, "case.note"); err != nil {
+	body, err := text("body", body, 1, MaxNote, "请填写备注内容")
+	if err != nil {
 		return nil, err
 	}
 	n := &Note{At: s.clock.Now().Truncate(time.Microsecond), AuthorID: viewer.UserID, Author: viewer.Name,

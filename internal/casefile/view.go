@@ -135,6 +135,14 @@ func (s *Service) Open(ctx context.Context, viewer actor.Actor, id int64, purpos
 // the purpose and the reason, written before the numbers are returned. The
 // numbers are in this answer only; the next Open masks them again.
 func (s *Service) Reveal(ctx context.Context, viewer actor.Actor, id int64, purpose, reason string) (*Case, error) {
+	// Not found comes before a missing reason: a case one may not open
+	// says nothing about what the form lacks.
+	if _, err := PurposeOf(purpose); err != nil {
+		return nil, err
+	}
+	if _, err := s.scopeFor(ctx, viewer, id, "case.reveal"); err != nil {
+		return nil, err
+	}
 	reason, err := text("reason", reason, MinRevealReason, MaxRevealReason, "请填写查看完整身份信息的理由")
 	if err != nil {
 		return nil, err

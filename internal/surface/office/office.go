@@ -10,6 +10,7 @@ import (
 
 	"jifen/internal/agencyops"
 	"jifen/internal/application"
+	"jifen/internal/casefile"
 	"jifen/internal/check"
 	"jifen/internal/discrepancy"
 	"jifen/internal/employer"
@@ -37,6 +38,7 @@ type Office struct {
 
 	agencies *agencyops.Service // set by WithAgencies
 	queues   []QueueSource      // set by WithQueues
+	cases    *casefile.Service  // set by WithCasefile
 }
 
 // New returns the office on the office shell.
@@ -83,6 +85,7 @@ func (o *Office) Register(mux *web.Mux) {
 	o.registerCheck(mux)
 	o.registerDiscrepancies(mux)
 	o.registerAgencies(mux)
+	o.registerCases(mux)
 }
 
 func (o *Office) nav(u *account.User, path string) []ui.Nav {
