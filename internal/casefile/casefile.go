@@ -201,3 +201,19 @@ func text(field, s string, minRunes, maxRunes int, empty string) (string, error)
 	}
 	return s, nil
 }
+
+// actionNames are the Chinese names of the audited actions of the case
+// view, for the auditor's pages.
+var actionNames = map[string]string{
+	audit.ReadCase: "查阅案件", "case.open": "打开案件", "case.reveal": "查看完整身份信息",
+	"case.attachment": "查看案件材料", "case.note": "添加经办备注",
+}
+
+// ActionName returns the Chinese name of an action of the case view, or
+// code itself when it is not one.
+func ActionName(code string) string {
+	if n, ok := actionNames[code]; ok {
+		return n
+	}
+	return code
+}

@@ -41,32 +41,33 @@ type RelatedCase struct {
 	CanOpen    bool   `json:"can_open"`
 }
 
-// Each relation is a count and a page of the same joins. The phone is
-// matched on users.phone_idx, the blind index (HMAC-SM3) account writes
-// beside the SM4-encrypted number, never on the number itself; an account
-// without a phone has an empty index and matches nothing. The address is
-// the employer's registered address (employers_address index, migration
-// 0016): persons carry no address and declarations name districts only.
+// Each relation is a count and a page over applications whose employer
+// or person is in a set found first by an index: the set as an IN
+// subquery keeps both engines from walking the round's applications (a
+// join let SQLite start from applications_round_status, 136 ms at 27,000
+// applications). The phone is matched on users.phone_idx, the blind index
+// (HMAC-SM3) account writes beside the SM4-encrypted number, never on the
+// number itself; an account without a phone has an empty index and matches
+// nothing. The address is the employer's registered address
+// (employers_address index, migration 0016): persons carry no address and
+// declarations name districts only.
+const (
+	employerSet = `a.employer_id = $1`
+	addressSet  = `a.employer_id IN (SELECT e2.id FROM employers e2
+		WHERE e2.address = (SELECT address FROM employers WHERE id = $1) AND e2.id <> $1)`
+	phoneSet = `a.person_id IN (SELECT p2.id FROM users u2 JOIN persons p2 ON p2.user_id = u2.id
+		WHERE u2.phone_idx = (SELECT phone_idx FROM users WHERE id = $1 AND phone_idx <> ''))`
+	relatedCount = `SELECT count(*) FROM applications a WHERE a.round_id = $2 AND a.id <> $3 AND `
+	relatedList  = `SELECT a.id, p.name, e.name, e.district, a.status FROM applications a
+		JOIN persons p ON p.id = a.person_id JOIN employers e ON e.id = a.employer_id
+		WHERE a.round_id = $2 AND a.id <> $3 AND `
+	relatedOrder = ` ORDER BY a.id LIMIT 20`
+)
+
 var relationSQL = map[string]struct{ count, list string }{
-	SameEmployer: {
-		`SELECT count(*) FROM applications a WHERE a.employer_id = $1 AND a.round_id = $2 AND a.id <> $3`,
-		`SELECT a.id, p.name, e.name, e.district, a.status FROM applications a JOIN persons p ON p.id = a.person_id
-			JOIN employers e ON e.id = a.employer_id
-			WHERE a.employer_id = $1 AND a.round_id = $2 AND a.id <> $3 ORDER BY a.id LIMIT 20`},
-	SameAddress: {
-		`SELECT count(*) FROM employers e JOIN applications a ON a.employer_id = e.id
-			WHERE e.address = (SELECT address FROM employers WHERE id = $1) AND e.id <> $1 AND a.round_id = $2 AND a.id <> $3`,
-		`SELECT a.id, p.name, e.name, e.district, a.status FROM employers e JOIN applications a ON a.employer_id = e.id
-			JOIN persons p ON p.id = a.person_id
-			WHERE e.address = (SELECT address FROM employers WHERE id = $1) AND e.id <> $1 AND a.round_id = $2 AND a.id <> $3
-			ORDER BY a.id LIMIT 20`},
-	SamePhone: {
-		`SELECT count(*) FROM users u0 JOIN users u ON u.phone_idx = u0.phone_idx JOIN persons p ON p.user_id = u.id
-			JOIN applications a ON a.person_id = p.id
-			WHERE u0.id = $1 AND u0.phone_idx <> '' AND a.round_id = $2 AND a.id <> $3`,
-		`SELECT a.id, p.name, e.name, e.district, a.status FROM users u0 JOIN users u ON u.phone_idx = u0.phone_idx
-			JOIN persons p ON p.user_id = u.id JOIN applications a ON a.person_id = p.id JOIN employers e ON e.id = a.employer_id
-			WHERE u0.id = $1 AND u0.phone_idx <> '' AND a.round_id = $2 AND a.id <> $3 ORDER BY a.id LIMIT 20`},
+	SameEmployer: {relatedCount + employerSet, relatedList + employerSet + relatedOrder},
+	SameAddress:  {relatedCount + addressSet, relatedList + addressSet + relatedOrder},
+	SamePhone:    {relatedCount + phoneSet, relatedList + phoneSet + relatedOrder},
 }
 
 // related finds the cases related to this one by employer, address and

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"jifen/internal/application"
+	"jifen/internal/casefile"
 	"jifen/internal/discrepancy"
 )
 
@@ -38,6 +39,9 @@ func ActionName(code string) string {
 		return n
 	}
 	if n := discrepancy.ActionName(code); n != code {
+		return n
+	}
+	if n := casefile.ActionName(code); n != code {
 		return n
 	}
 	if s, ok := strings.CutPrefix(code, "application."); ok {
