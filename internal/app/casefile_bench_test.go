@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -116,4 +117,7 @@ func BenchmarkCaseView(b *testing.B) {
 	b.ReportMetric(pct(0.50), "p50-ms")
 	b.ReportMetric(pct(0.99), "p99-ms")
 	b.ReportMetric(float64(len(ids)), "applications")
+	if strings.HasPrefix(a.Cfg.DB, "postgres") {
+		b.ReportMetric(1, "postgres")
+	}
 }
