@@ -97,7 +97,7 @@ func (o *Office) caseReveal(w http.ResponseWriter, r *http.Request) {
 		o.renderCase(w, r, http.StatusOK, o.sh.Page(r, "案件"), c)
 		return
 	}
-	if apperr.CodeOf(err) != apperr.Invalid || apperr.As(err).Fields[0].Field != "reason" {
+	if e := apperr.As(err); e.Code != apperr.Invalid || len(e.Fields) == 0 || e.Fields[0].Field != "reason" {
 		web.WriteError(w, r, err)
 		return
 	}
