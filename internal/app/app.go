@@ -26,8 +26,10 @@ import (
 	"jifen/internal/platform/metrics"
 	"jifen/internal/platform/password"
 	"jifen/internal/platform/web"
+	"jifen/internal/ranking"
 	"jifen/internal/round"
 	"jifen/internal/settings"
+	"jifen/internal/settlement"
 	"jifen/internal/surface/office"
 	"jifen/internal/surface/portal"
 	"jifen/internal/surface/shell"
@@ -48,9 +50,13 @@ type App struct {
 	Settings *settings.Store
 	Accounts *account.Service
 	Rounds   *round.Service
-	Outbox   *mail.Outbox
-	Mailer   *mail.Worker
-	Cases    Cases
+	// Ranking is the round's ranking: what-if, draft, commit.
+	Ranking *ranking.Service
+	// Settlement is the hand-off of the qualified list (落户办理).
+	Settlement *settlement.Service
+	Outbox     *mail.Outbox
+	Mailer     *mail.Worker
+	Cases      Cases
 	// Connectors and Check are the cross-check system (业务比对).
 	Connectors *check.Connectors
 	Check      *check.Engine
@@ -116,6 +122,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	a.Settings = settings.New(a.DB, a.Audit, a.Clock, 5*time.Second)
 	a.Accounts = account.NewService(a.DB, a.Audit, a.Clock, hasher, keys, a.Settings)
 	a.Rounds = round.NewService(a.DB, a.Audit, a.Clock)
+	a.Ranking = ranking.NewService(a.DB, a.Audit, a.Clock, a.Rounds)
+	a.Rounds.WithRanking(a.Ranking)
 	a.Jobs = jobs.New(a.DB, log)
 	a.Outbox = mail.NewOutbox(a.DB, a.Clock)
 	a.Accounts.WithMail(a.Outbox)
@@ -177,7 +185,8 @@ func (a *App) OfficeHandler() http.Handler {
 	mux := web.NewMux()
 	office.New(sh, a.Cases.Employers, a.Cases.Applications, a.Outbox, a.smtpDescription()).
 		WithCheck(a.Check).WithDiscrepancies(a.Cases.Discrepancies).WithPersons(a.Cases.Persons).WithAgencies(a.AgencyOps).
-		WithQueues(a.Jobs.Depth).WithCasefile(a.Cases.Casefile).Register(mux)
+		WithRanking(a.Ranking).WithSettlement(a.Settlement).
+		WithQueues(a.Jobs.Depth).WithFraud(a.Cases.Fraud).WithCasefile(a.Cases.Casefile).Register(mux)
 	a.rememberRoutes("office", mux)
 	return a.wrap("office", mux, sh)
 }

@@ -13,6 +13,7 @@ import (
 	"jifen/internal/audit"
 	"jifen/internal/casetest"
 	"jifen/internal/employer"
+	"jifen/internal/fraud"
 	"jifen/internal/person"
 	"jifen/internal/rules"
 )
@@ -232,5 +233,28 @@ func TestCaseViewPagesAndAPI(t *testing.T) {
 	}
 	if r := w.applicant.Get("/me"); !strings.Contains(r.Body, `href="/me/views"`) {
 		t.Error("/me does not link to the views")
+	}
+}
+
+// TestCaseViewShowsTheFraudRegister: an entry proposed about the applicant
+// shows on the case (the Fraud hook wired in app/casefile.go), marked as
+// waiting for approval.
+func TestCaseViewShowsTheFraudRegister(t *testing.T) {
+	w := newCaseWorld(t)
+	if r := w.hd.Get(w.path("")); strings.Contains(r.Body, `id="fraud"`) {
+		t.Fatal("a fraud section without an entry")
+	}
+	u, err := w.a.Accounts.UserByLogin(context.Background(), "case-hd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := w.a.Clock.Now().AddDate(0, 0, -1).Format("2006-01-02")
+	if _, err := w.a.Cases.Fraud.Propose(context.Background(), u.Actor(), fraud.Proposal{Kind: fraud.Person,
+		IDNumber: w.idNumber, What: "伪造房产证明材料", DecidedOn: day}); err != nil {
+		t.Fatal(err)
+	}
+	r := w.hd.Get(w.path(""))
+	if r.Status != 200 || !strings.Contains(r.Body, `id="fraud"`) || !strings.Contains(r.Body, "伪造房产证明材料") || !strings.Contains(r.Body, "待审批") {
+		t.Fatalf("case page with a fraud entry: %d", r.Status)
 	}
 }

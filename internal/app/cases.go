@@ -8,9 +8,11 @@ import (
 	"jifen/internal/casefile"
 	"jifen/internal/discrepancy"
 	"jifen/internal/employer"
+	"jifen/internal/fraud"
 	"jifen/internal/person"
 	"jifen/internal/platform/blob"
 	"jifen/internal/platform/mail"
+	"jifen/internal/settlement"
 	"jifen/internal/surface/portal"
 )
 
@@ -24,6 +26,8 @@ type Cases struct {
 	Discrepancies *discrepancy.Service
 	// Casefile is the officers' case view (案件视图).
 	Casefile *casefile.Service
+	// Fraud is the fraud register (虚假材料库); the applications consult it.
+	Fraud *fraud.Service
 }
 
 func (a *App) buildCases() error {
@@ -40,6 +44,10 @@ func (a *App) buildCases() error {
 		Attachments:   application.NewAttachments(apps, store),
 		Discrepancies: discrepancy.NewService(a.DB, a.Audit, a.Clock, a.Outbox, apps),
 	}
+	a.Settlement = settlement.NewService(a.DB, a.Audit, a.Clock, a.Rounds, a.Cases.Persons, apps)
+	a.Cases.Fraud = fraud.NewService(a.DB, a.Audit, a.Clock, a.Outbox, a.Cases.Persons, apps)
+	apps.WithBans(a.Cases.Fraud)
+	a.Ranking.WithBans(a.Cases.Fraud)
 	return nil
 }
 

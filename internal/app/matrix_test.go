@@ -17,7 +17,9 @@ import (
 	"jifen/internal/application"
 	"jifen/internal/casetest"
 	"jifen/internal/employer"
+	"jifen/internal/fraud"
 	"jifen/internal/person"
+	"jifen/internal/platform/clock"
 	"jifen/internal/platform/db"
 	"jifen/internal/rules"
 )
@@ -116,6 +118,13 @@ func newWorld(t *testing.T) *world {
 			t.Fatal(err)
 		}
 		if side.name == "A" {
+			// A pending fraud register entry about employer A (海淀区).
+			fe, err := a.Cases.Fraud.Propose(ctx, actor.SystemActor("test"), fraud.Proposal{Kind: fraud.Employer,
+				CreditCode: emp.CreditCode, What: "矩阵测试的虚假材料", DecidedOn: clock.BeijingDay(a.Clock.Now()).Format(time.DateOnly)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.vars["{fraud}"] = itoa(fe.ID)
 			w.vars["{app}"], w.vars["{att}"], w.vars["{disc}"] = itoa(ap.ID), itoa(att.ID), itoa(disc)
 			w.vars["{link}"], w.vars["{emp}"] = itoa(l.ID), itoa(emp.ID)
 		}

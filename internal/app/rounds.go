@@ -15,12 +15,17 @@ import (
 // Synth generates a population into the round r, hashing the shared
 // synthetic password once.
 func (a *App) Synth(ctx context.Context, r *round.Round, people, employers int, seed uint64, disc float64, progress io.Writer) (synth.Result, error) {
+	return a.SynthWith(ctx, r, synth.Config{People: people, Employers: employers, Seed: seed, Discrepancy: disc, Progress: progress})
+}
+
+// SynthWith generates the population cfg describes into round r (cfg's
+// round, year, password hash and time are set here).
+func (a *App) SynthWith(ctx context.Context, r *round.Round, cfg synth.Config) (synth.Result, error) {
 	hash, err := a.Accounts.Hasher().Hash(ctx, synth.Password)
 	if err != nil {
 		return synth.Result{}, err
 	}
-	cfg := synth.Config{People: people, Employers: employers, Seed: seed, Discrepancy: disc, RoundID: r.ID, Year: r.Year,
-		PasswordHash: hash, Now: a.Clock.Now(), Progress: progress}
+	cfg.RoundID, cfg.Year, cfg.PasswordHash, cfg.Now = r.ID, r.Year, hash, a.Clock.Now()
 	return synth.New(a.DB, a.Keys, cfg).Run(ctx)
 }
 

@@ -103,6 +103,7 @@ type Service struct {
 	clock   clock.Clock
 	outbox  *mail.Outbox
 	windows Windows
+	bans    Bans // the fraud register (bans.go); nil bars no one
 }
 
 // NewService returns the application service.

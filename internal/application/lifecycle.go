@@ -303,7 +303,7 @@ func (s *Service) SubmitToEmployer(ctx context.Context, c actor.Actor, id int64,
 			if len(a.Declaration.SocialInsurance) == 0 {
 				return apperr.Field("social_insurance", "请至少填写一条社会保险缴纳记录")
 			}
-			return nil
+			return s.checkPersonBan(ctx, a, true)
 		},
 		set: "truthful_at = $2, submitted_at = $2, return_reason = ''"})
 }
@@ -334,7 +334,13 @@ func (s *Service) File(ctx context.Context, c actor.Actor, id int64) (*Applicati
 			if a.Status != WithEmployer {
 				return apperr.New(apperr.Conflict, "只能提交待单位审核的申请（当前状态："+StatusName(a.Status)+"）")
 			}
-			return s.windows.RequireOpen(ctx, a.RoundID, "employer_submission")
+			if err := s.windows.RequireOpen(ctx, a.RoundID, "employer_submission"); err != nil {
+				return err
+			}
+			if err := s.checkEmployerBan(ctx, a); err != nil {
+				return err
+			}
+			return s.checkPersonBan(ctx, a, false)
 		},
 		set: "filed_at = $2"})
 }

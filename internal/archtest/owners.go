@@ -40,6 +40,12 @@ var Owners = map[string]string{
 	"check_scores":       "check",
 	"discrepancies":      "discrepancy",
 	"case_notes":         "casefile",
+	"round_reopenings":   "round",
+	"rankings":           "ranking",
+	"ranking_entries":    "ranking",
+	"ranking_exclusions": "ranking",
+	"settlements":        "settlement",
+	"fraud_entries":      "fraud",
 	"schema_migrations":  "platform/db",
 }
 

@@ -43,6 +43,7 @@ func commands() []command {
 		{"synth", "生成合成数据 fill the database with a synthetic population", runSynth},
 		{"agencysim", "模拟委办局接口 serve the simulated partner agencies", runAgencysim},
 		{"check", "业务比对 connect the agencies, start a run, work the queue", runCheck},
+		{"round", "年度批次 list rounds, freeze a round, rank it (what-if or commit)", runRound},
 		{"version", "显示版本 print the version", runVersion},
 		{"help", "显示帮助 list the commands", nil},
 	}

@@ -20,6 +20,7 @@ func runSynth(ctx context.Context, env Env, args []string) error {
 	year := fs.Int("year", 0, "round year (default: the current round, else this year's)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	open := fs.Bool("open", false, "if the round must be created, open its registration, filling-in and submission windows now")
+	final := fs.Bool("final", false, "make every filed application final with its verified score: the round is ready to freeze and rank")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -35,7 +36,8 @@ func runSynth(ctx context.Context, env Env, args []string) error {
 		if *quiet {
 			progress = nil
 		}
-		res, err := a.Synth(ctx, r, *people, *employers, *seed, *disc, progress)
+		res, err := a.SynthWith(ctx, r, synth.Config{People: *people, Employers: *employers, Seed: *seed, Discrepancy: *disc,
+			Progress: progress, ReadyToRank: *final})
 		if err != nil {
 			return err
 		}

@@ -1,10 +1,10 @@
-// Package ranking is the pure core of the annual ranking (DOMAIN.md §6):
+// Package ranking is the annual ranking (DOMAIN.md §6). Its pure core:
 // competition ranking of final totals, the cutoff at the quota position with
 // ties at the line all admitted, 公示编号, what-if for any quota, and the
 // canonical serialization of a committed ranking with its SM3 digest
-// (docs/ranking.md). It reads and writes no database: the caller loads the
-// eligible, final, unbanned applications of a frozen round and stores what
-// Commit returns.
+// (docs/ranking.md), reading and writing no database. Its store (store.go)
+// loads the eligible, final, unbanned applications of a frozen round, keeps
+// drafts and the immutable committed ranking.
 package ranking
 
 import (

@@ -145,6 +145,9 @@ func (s *Service) Update(ctx context.Context, by actor.Actor, id int64, in Input
 		if in, err = s.check(ctx, old, in); err != nil {
 			return err
 		}
+		if old.Frozen() && (in.Rulebook != old.Rulebook || in.Year != old.Year) {
+			return old.frozenError()
+		}
 		changes := diff(old, in)
 		if len(changes) == 0 {
 			return nil

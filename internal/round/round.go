@@ -90,6 +90,12 @@ type Round struct {
 	CreatedAt time.Time
 	UpdatedAt time.Time
 	CreatedBy int64
+	// FrozenAt is when the round was frozen (zero while it is not) and
+	// FrozenBy who froze it (freeze.go). StateVersion guards freezing and
+	// reopening against concurrent changes.
+	FrozenAt     time.Time
+	FrozenBy     int64
+	StateVersion int
 }
 
 // Window returns the round's window of kind k.
@@ -166,6 +172,8 @@ func (r *Round) RequireOpen(k Kind, now time.Time) error {
 	}
 	w, ok := r.Window(k)
 	switch {
+	case !r.FrozenAt.IsZero() && frozenKinds[k]:
+		return r.frozenError()
 	case !ok:
 		return apperr.New(apperr.Conflict, fmt.Sprintf("%d年度批次未设置%s时间", r.Year, k.Name()))
 	case now.Before(w.OpensAt):

@@ -27,6 +27,8 @@ type Service struct {
 	audit *audit.Log
 	clock clock.Clock
 
+	ranking Ranking // the committed ranking's view of the round (freeze.go); may be nil
+
 	mu     sync.Mutex
 	cache  map[int64]cachedRound
 	list   []*Round
@@ -174,7 +176,7 @@ func (s *Service) cachedList(ctx context.Context) ([]*Round, error) {
 }
 
 const roundColumns = `r.id, r.year, r.rulebook, r.quota, r.title, r.created_at, r.updated_at, r.created_by,
-	COALESCE(w.kind, ''), COALESCE(w.opens_at, 0), COALESCE(w.closes_at, 0)`
+	r.frozen_at, r.frozen_by, r.state_version, COALESCE(w.kind, ''), COALESCE(w.opens_at, 0), COALESCE(w.closes_at, 0)`
 
 // load reads the rounds matching where (no WHERE when empty), latest year
 // first, each with its windows in procedure order.
@@ -191,14 +193,17 @@ func (s *Service) load(ctx context.Context, where string, args ...any) ([]*Round
 	var out []*Round
 	for rows.Next() {
 		var r Round
-		var created, updated, opens, closes int64
+		var created, updated, opens, closes, frozen int64
 		var kind string
 		if err := rows.Scan(&r.ID, &r.Year, &r.Rulebook, &r.Quota, &r.Title, &created, &updated, &r.CreatedBy,
-			&kind, &opens, &closes); err != nil {
+			&frozen, &r.FrozenBy, &r.StateVersion, &kind, &opens, &closes); err != nil {
 			return nil, apperr.Wrap(fmt.Errorf("scan round: %w", err))
 		}
 		if len(out) == 0 || out[len(out)-1].ID != r.ID {
 			r.CreatedAt, r.UpdatedAt = db.FromMicros(created), db.FromMicros(updated)
+			if frozen != 0 {
+				r.FrozenAt = db.FromMicros(frozen)
+			}
 			out = append(out, &r)
 		}
 		if kind != "" {

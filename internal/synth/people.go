@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 
 	"jifen/internal/platform/crypto"
@@ -166,6 +167,11 @@ func (g *Generator) prepare(lo, hi int, verified []int) chunk {
 			decl := declare(r, &t, g.cfg.Discrepancy)
 			appID := g.base.app + int64(j)
 			status := pickState(r.IntN(1000))
+			if g.cfg.ReadyToRank && status != "draft" && status != "with_employer" && status != "returned" {
+				// Every filed application is decided: the round can be
+				// frozen and ranked at once (jifen synth --final).
+				status = "final"
+			}
 			var est int64
 			eligible := false
 			if facts, fe := decl.Facts(); len(fe) == 0 {
@@ -186,7 +192,14 @@ func (g *Generator) prepare(lo, hi int, verified []int) chunk {
 			if status == "returned" {
 				reason = "请补充住房材料"
 			}
-			pr.app = []any{appID, g.cfg.RoundID, pid, emp.id, status, string(b), est, eligible, truthful, submitted, filed, reason, now, now}
+			// From the first result on, an application carries its verified
+			// score; the synthetic verification confirms the declaration.
+			score, scoreEligible := int64(0), false
+			if slices.Contains(stateOrder[slices.Index(stateOrder, "first_result"):], status) {
+				score, scoreEligible = est, eligible
+			}
+			pr.app = []any{appID, g.cfg.RoundID, pid, emp.id, status, string(b), est, eligible, truthful, submitted, filed, reason, now, now,
+				score, scoreEligible}
 			if status == "review_requested" {
 				// Half wait for the employer to forward them, half wait for
 				// the district office to receive them.
@@ -225,7 +238,7 @@ func (g *Generator) write(ctx context.Context, ch chunk, res *Result) error {
 		persons := newBulk(g.db, "persons", "id", "user_id", "id_enc", "id_idx", "name", "birth_date", "sex", "created_at")
 		links := newBulk(g.db, "employer_links", "id", "round_id", "person_id", "employer_id", "status", "reason", "created_at", "decided_at")
 		apps := newBulk(g.db, "applications", "id", "round_id", "person_id", "employer_id", "status", "declaration", "estimate",
-			"eligible", "truthful_at", "submitted_at", "filed_at", "return_reason", "created_at", "updated_at")
+			"eligible", "truthful_at", "submitted_at", "filed_at", "return_reason", "created_at", "updated_at", "score", "score_eligible")
 		reviews := newBulk(g.db, "review_requests", "application_id", "indicators", "reason", "employer_note", "status", "created_at",
 			"forwarded_at")
 		events := newBulk(g.db, "application_events", "id", "application_id", "at", "from_status", "to_status", "actor_id", "actor_role", "reason")

@@ -33,6 +33,9 @@ type Config struct {
 	Now              time.Time
 	Progress         io.Writer // a progress bar; nil for none
 	EmployerVerified float64   // share of employers verified (default 0.95)
+	// ReadyToRank makes every filed application final with its verified
+	// score, so the round can be frozen and ranked at once.
+	ReadyToRank bool
 }
 
 // Result counts what was written.

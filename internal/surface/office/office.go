@@ -14,8 +14,11 @@ import (
 	"jifen/internal/check"
 	"jifen/internal/discrepancy"
 	"jifen/internal/employer"
+	"jifen/internal/fraud"
 	"jifen/internal/person"
 	"jifen/internal/platform/mail"
+	"jifen/internal/ranking"
+	"jifen/internal/settlement"
 
 	"jifen/internal/account"
 	"jifen/internal/platform/apperr"
@@ -36,9 +39,13 @@ type Office struct {
 	// persons reveals an applicant's full ID number (set by WithPersons).
 	persons *person.Service
 
+	fraud    *fraud.Service     // set by WithFraud
 	agencies *agencyops.Service // set by WithAgencies
 	queues   []QueueSource      // set by WithQueues
 	cases    *casefile.Service  // set by WithCasefile
+	ranking  *ranking.Service   // set by WithRanking
+
+	settlement *settlement.Service // set by WithSettlement
 }
 
 // New returns the office on the office shell.
@@ -86,6 +93,9 @@ func (o *Office) Register(mux *web.Mux) {
 	o.registerDiscrepancies(mux)
 	o.registerAgencies(mux)
 	o.registerCases(mux)
+	o.registerRanking(mux)
+	o.registerSettlement(mux)
+	o.registerFraud(mux)
 }
 
 func (o *Office) nav(u *account.User, path string) []ui.Nav {
@@ -102,6 +112,9 @@ func (o *Office) nav(u *account.User, path string) []ui.Nav {
 		add(account.PermCheckMonitor, "/office/check", "业务比对")
 	}
 	add(account.PermCasesDistrict, "/office/discrepancies", "比对差异")
+	if o.fraud != nil {
+		add(account.PermCasesDistrict, "/office/fraud", "虚假材料库")
+	}
 	add(account.PermUsersView, "/office/admin/users", "账号管理")
 	add(account.PermConfigManage, "/office/admin/settings", "系统配置")
 	add(account.PermConfigManage, "/office/ops/mail", "邮件日志")
@@ -186,6 +199,14 @@ func (o *Office) todos(r *http.Request, alerts []string) []todo {
 			} else {
 				out = append(out, todo{Label: "补充材料已逾期", Href: "/office/discrepancies?status=material_requested&overdue=1",
 					N: len(pg.Items), More: pg.Next, Urgent: len(pg.Items) > 0, Hint: "申请人未在截止日期前补充材料"})
+			}
+		}
+		if o.fraud != nil {
+			if l, err := o.fraud.List(ctx, u, fraud.Filter{Status: fraud.Pending}); err != nil {
+				logErr("fraud register", err)
+			} else {
+				out = append(out, todo{Label: "虚假材料库记录待审批", Href: "/office/fraud?status=pending", N: l.Counts[fraud.Pending],
+					Hint: "须由登记人以外的经办人员审批"})
 			}
 		}
 		if items, err := o.apps.ReviewsForDistrict(ctx, d, "forwarded", todoCap+1); err != nil {

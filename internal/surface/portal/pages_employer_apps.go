@@ -211,6 +211,9 @@ type appDetailView struct {
 	Review     *application.ReviewRequest
 	Asked      []string
 	CanForward bool
+	// Barred is why the fraud register (虚假材料库) stops this application
+	// from being filed: the applicant's ban, the employer's, or both.
+	Barred []string
 }
 
 func (p *Portal) appPage(w http.ResponseWriter, r *http.Request) {
@@ -256,6 +259,19 @@ func (p *Portal) renderApp(w http.ResponseWriter, r *http.Request, status int, p
 	}
 	if a.Status != application.Draft && a.Status != application.Returned && !v.CanAct {
 		v.Status.Next, v.Status.Who, v.Status.Reason = "单位已提交，后续由审核部门办理。", "审核部门", ""
+	}
+	if v.CanAct {
+		person, emp, err := p.svc.Applications.Barred(ctx, a)
+		if err != nil {
+			web.WriteError(w, r, err)
+			return
+		}
+		if person != "" {
+			v.Barred = append(v.Barred, "申请人"+person+"积分落户（已列入虚假材料库），本单位不能为其确认提交。")
+		}
+		if emp != "" {
+			v.Barred = append(v.Barred, "本单位"+emp+"（已列入虚假材料库）。")
+		}
 	}
 	v.Result, v.NoResult = estimateOf(a.Declaration)
 	for _, f := range files {

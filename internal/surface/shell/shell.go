@@ -295,6 +295,10 @@ var flashes = map[string]string{
 	"disc_approved":          "已审批通过更正，申请积分已重新计算。",
 	"disc_override_rejected": "已驳回更正，该差异回到待处理。",
 	"correction_answered":    "补充说明已提交，请等待区人力社保局审核。",
+	// The fraud register (虚假材料库).
+	"fraud_proposed": "已登记，等待另一名经办人员审批后生效。",
+	"fraud_approved": "已审批通过，该记录已生效，系统已发送邮件告知当事人。",
+	"fraud_rejected": "已驳回该记录。",
 	// The portal's case pages.
 	"link_requested":       "已提交关联申请，请等待单位确认。",
 	"draft_saved":          "已保存，积分估算已更新。",

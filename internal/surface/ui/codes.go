@@ -28,6 +28,7 @@ var objectNames = map[string]string{
 	"round": "年度批次", "login": "登录", "discrepancy": "比对差异", "agency_connector": "委办局接口", "setting": "系统设置",
 	"route": "页面或接口", "audit_log": "审计日志", "audit_archive": "审计日志归档", "check_run": "比对任务",
 	"attachment": "申请材料", "review": "复查申请", "session": "会话", "mail": "邮件",
+	"fraud_entry": "虚假材料库记录",
 }
 
 // ObjectName is the Chinese name of an audited object's kind.
