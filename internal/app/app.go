@@ -133,6 +133,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		return nil, err
 	}
 	a.buildCheck()
+	a.buildCasefile()
 	if a.Mailer, err = a.buildMailer(); err != nil {
 		_ = a.DB.Close()
 		return nil, err
@@ -185,7 +186,7 @@ func (a *App) OfficeHandler() http.Handler {
 	office.New(sh, a.Cases.Employers, a.Cases.Applications, a.Outbox, a.smtpDescription()).
 		WithCheck(a.Check).WithDiscrepancies(a.Cases.Discrepancies).WithPersons(a.Cases.Persons).WithAgencies(a.AgencyOps).
 		WithRanking(a.Ranking).WithSettlement(a.Settlement).
-		WithQueues(a.Jobs.Depth).WithFraud(a.Cases.Fraud).WithReview(a.Cases.Review).Register(mux)
+		WithQueues(a.Jobs.Depth).WithFraud(a.Cases.Fraud).WithCasefile(a.Cases.Casefile).WithReview(a.Cases.Review).Register(mux)
 	a.rememberRoutes("office", mux)
 	return a.wrap("office", mux, sh)
 }

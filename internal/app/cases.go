@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 
 	"jifen/internal/application"
+	"jifen/internal/casefile"
 	"jifen/internal/discrepancy"
 	"jifen/internal/employer"
 	"jifen/internal/fraud"
@@ -28,6 +29,8 @@ type Cases struct {
 	// changes after the round's freeze. Its Assignments (casework) are
 	// wired when that exists.
 	Review *review.Service
+	// Casefile is the officers' case view (案件视图).
+	Casefile *casefile.Service
 	// Fraud is the fraud register (虚假材料库); the applications consult it.
 	Fraud *fraud.Service
 }
@@ -73,6 +76,7 @@ func (a *App) portalServices() portal.Services {
 		},
 		RequireOpen: a.Rounds.RequireOpen,
 		Statement:   a.Check.StatementOf,
+		Views:       a.Audit.ViewsOf,
 	}
 }
 

@@ -39,6 +39,7 @@ var Owners = map[string]string{
 	"check_calls":         "agencyops",
 	"check_scores":        "check",
 	"discrepancies":       "discrepancy",
+	"case_notes":          "casefile",
 	"round_reopenings":    "round",
 	"rankings":            "ranking",
 	"ranking_entries":     "ranking",

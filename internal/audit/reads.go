@@ -105,6 +105,7 @@ func (l *Log) RecordRead(ctx context.Context, by actor.Actor, r Read) {
 	if via := routeOf(ctx); via != "" {
 		e.Reason += "；来自 " + via
 	}
+	e.Reason = Purposed(purposeOf(ctx), e.Reason)
 	b := &l.reads
 	b.mu.Lock()
 	if len(b.pending) >= maxPendingReads {

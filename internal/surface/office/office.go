@@ -10,6 +10,7 @@ import (
 
 	"jifen/internal/agencyops"
 	"jifen/internal/application"
+	"jifen/internal/casefile"
 	"jifen/internal/check"
 	"jifen/internal/discrepancy"
 	"jifen/internal/employer"
@@ -43,6 +44,7 @@ type Office struct {
 	agencies *agencyops.Service // set by WithAgencies
 	review   *review.Service    // set by WithReview
 	queues   []QueueSource      // set by WithQueues
+	cases    *casefile.Service  // set by WithCasefile
 	ranking  *ranking.Service   // set by WithRanking
 
 	settlement *settlement.Service // set by WithSettlement
@@ -93,6 +95,7 @@ func (o *Office) Register(mux *web.Mux) {
 	o.registerCheck(mux)
 	o.registerDiscrepancies(mux)
 	o.registerAgencies(mux)
+	o.registerCases(mux)
 	o.registerRanking(mux)
 	o.registerSettlement(mux)
 	o.registerFraud(mux)

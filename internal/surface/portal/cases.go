@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"jifen/internal/actor"
+	"jifen/internal/audit"
 	"jifen/internal/check"
 
 	"jifen/internal/account"
@@ -39,6 +40,9 @@ type Services struct {
 	// Statement returns an application's first-round score statement from
 	// the cross-check, nil before the check (nil func: no cross-check).
 	Statement func(ctx context.Context, applicationID int64) (*check.Statement, error)
+	// Views returns the readings of an applicant's file by staff (office,
+	// role, time, purpose; never who); nil leaves /me/views out.
+	Views func(ctx context.Context, personID int64) ([]audit.View, error)
 }
 
 // applicantCtx is a logged-in applicant with the current round.

@@ -55,6 +55,7 @@ func (p *Portal) registerPages(mux *web.Mux) {
 	mux.Handle("GET /employer/applications/{id}/attachments/{att}", user(p.appAttachment))
 	p.registerOperatorPages(mux)
 	p.registerCorrections(mux)
+	p.registerViews(mux)
 }
 
 // page is the base page of the portal.

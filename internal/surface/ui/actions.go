@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"jifen/internal/application"
+	"jifen/internal/casefile"
 	"jifen/internal/discrepancy"
 	"jifen/internal/review"
 )
@@ -41,6 +42,9 @@ func ActionName(code string) string {
 		return n
 	}
 	if n := discrepancy.ActionName(code); n != code {
+		return n
+	}
+	if n := casefile.ActionName(code); n != code {
 		return n
 	}
 	if n := review.ActionName(code); n != code {
