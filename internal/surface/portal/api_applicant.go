@@ -178,6 +178,11 @@ type applicationJSON struct {
 	SubmittedAt  *time.Time              `json:"submitted_at,omitempty"`
 	FiledAt      *time.Time              `json:"filed_at,omitempty"`
 	UpdatedAt    time.Time               `json:"updated_at"`
+	// FinalScore and FinalEligible are set once the application is final:
+	// the score after the 复查 (or the first result without one). Rank and
+	// cutoff are not part of the answer before the publication.
+	FinalScore    *rules.Points `json:"final_score,omitempty"`
+	FinalEligible *bool         `json:"final_eligible,omitempty"`
 }
 
 func timePtr(t time.Time) *time.Time {
@@ -208,7 +213,17 @@ func (p *Portal) apiApplication(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	web.JSON(w, http.StatusOK, applicationOut(a))
+	out := applicationOut(a)
+	if a.Status == application.Final || a.Status == application.Published {
+		score, eligible, _, err := p.svc.Applications.Score(r.Context(), a.ID)
+		if err != nil {
+			web.WriteError(w, r, err)
+			return
+		}
+		total := rules.Points(score)
+		out.FinalScore, out.FinalEligible = &total, &eligible
+	}
+	web.JSON(w, http.StatusOK, out)
 }
 
 // apiOpenApplication creates the applicant's application for the current

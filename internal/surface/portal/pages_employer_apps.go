@@ -214,6 +214,9 @@ type appDetailView struct {
 	// Barred is why the fraud register (虚假材料库) stops this application
 	// from being filed: the applicant's ban, the employer's, or both.
 	Barred []string
+	// Final is the final score once the application is final; rank and
+	// cutoff wait for the publication.
+	Final *finalScore
 }
 
 func (p *Portal) appPage(w http.ResponseWriter, r *http.Request) {
@@ -286,6 +289,14 @@ func (p *Portal) renderApp(w http.ResponseWriter, r *http.Request, status int, p
 			}
 			v.Status.Next, v.Status.Who = "补充证明材料，转交区服务窗口复查。", "本单位"
 		}
+	}
+	if a.Status == application.Final || a.Status == application.Published {
+		score, eligible, _, err := p.svc.Applications.Score(ctx, a.ID)
+		if err != nil {
+			web.WriteError(w, r, err)
+			return
+		}
+		v.Final = &finalScore{Total: rules.Points(score), Eligible: eligible}
 	}
 	pg.Data = v
 	p.sh.Render(w, r, status, "portal_employer_app", pg)

@@ -38,6 +38,15 @@ type meView struct {
 	CanReview bool
 	Events    []eventView
 	Statement *check.Statement // the first-round result, once checked
+	// Final is the final score once the application is final (after the
+	// 复查 or without one). Rank, cutoff and qualification are not shown
+	// before the ranking is published.
+	Final *finalScore
+}
+
+type finalScore struct {
+	Total    rules.Points
+	Eligible bool
 }
 
 // linkView is one request to link to an employer.
@@ -117,6 +126,14 @@ func (p *Portal) renderMe(w http.ResponseWriter, r *http.Request, status int, pg
 				web.WriteError(w, r, err)
 				return
 			}
+		}
+		if a.Status == application.Final || a.Status == application.Published {
+			score, eligible, _, err := p.svc.Applications.Score(ctx, a.ID)
+			if err != nil {
+				web.WriteError(w, r, err)
+				return
+			}
+			v.Final = &finalScore{Total: rules.Points(score), Eligible: eligible}
 		}
 	}
 	pg.Data = v
