@@ -39,6 +39,9 @@ var Owners = map[string]string{
 	"check_calls":        "agencyops",
 	"check_scores":       "check",
 	"discrepancies":      "discrepancy",
+	"calendar_days":      "calendar",
+	"step_limits":        "casework",
+	"case_assignments":   "casework",
 	"schema_migrations":  "platform/db",
 }
 
