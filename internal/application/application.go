@@ -103,6 +103,8 @@ type Service struct {
 	clock   clock.Clock
 	outbox  *mail.Outbox
 	windows Windows
+	// deadlines gives the service clock's limits (steps.go); nil: none.
+	deadlines Deadlines
 }
 
 // NewService returns the application service.
