@@ -176,7 +176,7 @@ func (a *App) OfficeHandler() http.Handler {
 	mux := web.NewMux()
 	office.New(sh, a.Cases.Employers, a.Cases.Applications, a.Outbox, a.smtpDescription()).
 		WithCheck(a.Check).WithDiscrepancies(a.Cases.Discrepancies).WithPersons(a.Cases.Persons).WithAgencies(a.AgencyOps).
-		WithQueues(a.Jobs.Depth).Register(mux)
+		WithQueues(a.Jobs.Depth).WithCasework(a.Cases.Casework, a.Cases.Calendar).Register(mux)
 	a.rememberRoutes("office", mux)
 	return a.wrap("office", mux, sh)
 }

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 
 	"jifen/internal/application"
+	"jifen/internal/calendar"
+	"jifen/internal/casework"
 	"jifen/internal/discrepancy"
 	"jifen/internal/employer"
 	"jifen/internal/person"
@@ -21,6 +23,10 @@ type Cases struct {
 	Attachments  *application.Attachments
 	// Discrepancies is the queue of cross-check discrepancies.
 	Discrepancies *discrepancy.Service
+	// Calendar is the working-day calendar; Casework the queues, the
+	// assignment of cases and the service clock's limits.
+	Calendar *calendar.Service
+	Casework *casework.Service
 }
 
 func (a *App) buildCases() error {
@@ -29,13 +35,17 @@ func (a *App) buildCases() error {
 		return err
 	}
 	emp := employer.NewService(a.DB, a.Audit, a.Clock, a.Accounts).WithMail(a.Outbox)
-	apps := application.NewService(a.DB, a.Audit, a.Clock, a.Outbox, a.Rounds)
+	cal := calendar.NewService(a.DB, a.Audit, a.Clock)
+	cw := casework.NewService(a.DB, a.Audit, a.Clock, cal, a.Keys)
+	apps := application.NewService(a.DB, a.Audit, a.Clock, a.Outbox, a.Rounds).WithDeadlines(cw)
 	a.Cases = Cases{
 		Employers:     emp,
 		Persons:       person.NewService(a.DB, a.Audit, a.Clock, a.Keys, a.Accounts, emp),
 		Applications:  apps,
 		Attachments:   application.NewAttachments(apps, store),
 		Discrepancies: discrepancy.NewService(a.DB, a.Audit, a.Clock, a.Outbox, apps),
+		Calendar:      cal,
+		Casework:      cw,
 	}
 	return nil
 }

@@ -27,6 +27,16 @@ func (s *Service) holder(ctx context.Context, id int64) (Assignment, bool, error
 	return a, err == nil, err
 }
 
+// Holder returns who holds a case of the caller's queue (OfficerID 0:
+// nobody).
+func (s *Service) Holder(ctx context.Context, c actor.Actor, id int64) (Assignment, error) {
+	if _, err := s.visible(ctx, c, id); err != nil {
+		return Assignment{}, err
+	}
+	a, _, err := s.holder(ctx, id)
+	return a, err
+}
+
 // heldBy is the refusal of a claim of a case someone else holds.
 func heldBy(a Assignment) error {
 	name := a.OfficerName

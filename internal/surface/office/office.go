@@ -10,6 +10,8 @@ import (
 
 	"jifen/internal/agencyops"
 	"jifen/internal/application"
+	"jifen/internal/calendar"
+	"jifen/internal/casework"
 	"jifen/internal/check"
 	"jifen/internal/discrepancy"
 	"jifen/internal/employer"
@@ -37,6 +39,9 @@ type Office struct {
 
 	agencies *agencyops.Service // set by WithAgencies
 	queues   []QueueSource      // set by WithQueues
+
+	cw  *casework.Service // set by WithCasework
+	cal *calendar.Service // set by WithCasework
 }
 
 // New returns the office on the office shell.
@@ -83,6 +88,7 @@ func (o *Office) Register(mux *web.Mux) {
 	o.registerCheck(mux)
 	o.registerDiscrepancies(mux)
 	o.registerAgencies(mux)
+	o.registerCasework(mux)
 }
 
 func (o *Office) nav(u *account.User, path string) []ui.Nav {
@@ -91,6 +97,11 @@ func (o *Office) nav(u *account.User, path string) []ui.Nav {
 		if u.Can(p) {
 			items = append(items, ui.Nav{Href: href, Label: label})
 		}
+	}
+	if o.cw != nil {
+		add(account.PermCasesDistrict, "/office/queue", "案件工作台")
+		add(account.PermCasesAssign, "/office/workload", "经办工作量")
+		add(account.PermRoundsManage, "/office/calendar", "工作日历")
 	}
 	add(account.PermRoundsManage, "/office/rounds", "年度批次")
 	add(account.PermCasesDistrict, "/office/employers", "单位核验")

@@ -30,6 +30,8 @@ var actionNames = map[string]string{
 	"person.register_duplicate": "重复注册申请人", "employer.invite": "邀请经办人", "employer.invite_accept": "接受经办人邀请",
 	"check.run.start": "开始比对", "check.run.apply": "比对结果生效", "check.run.discard": "放弃比对结果",
 	"check.monitor": "比对监控", "application.rescore": "重新计算积分",
+	"calendar.set": "修改工作日历", "calendar.remove": "删除工作日历设置", "casework.limit.set": "修改办理时限",
+	"case.claim": "认领案件", "case.release": "释放案件", "case.assign": "分派案件", "case.access.denied": "无权办理的案件被拒绝",
 }
 
 // ActionName returns the Chinese name of an audited action code.
