@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"path/filepath"
+	"time"
 
 	"jifen/internal/application"
 	"jifen/internal/calendar"
@@ -36,7 +37,7 @@ func (a *App) buildCases() error {
 	}
 	emp := employer.NewService(a.DB, a.Audit, a.Clock, a.Accounts).WithMail(a.Outbox)
 	cal := calendar.NewService(a.DB, a.Audit, a.Clock)
-	cw := casework.NewService(a.DB, a.Audit, a.Clock, cal, a.Keys)
+	cw := casework.NewService(a.DB, a.Audit, a.Clock, cal, a.Keys).WithCountsTTL(30 * time.Second)
 	apps := application.NewService(a.DB, a.Audit, a.Clock, a.Outbox, a.Rounds).WithDeadlines(cw)
 	a.Cases = Cases{
 		Employers:     emp,

@@ -74,6 +74,7 @@ func (s *Service) Claim(ctx context.Context, c actor.Actor, id int64) (Assignmen
 			return nil
 		}
 		out = Assignment{ApplicationID: id, OfficerID: c.UserID, OfficerName: c.Name}
+		s.forgetCounts()
 		return s.audit.Record(ctx, audit.Entry{Action: "case.claim", ObjectType: "application", ObjectID: itoa(id)})
 	})
 	return out, err
@@ -101,6 +102,7 @@ func (s *Service) Release(ctx context.Context, c actor.Actor, id int64) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return apperr.New(apperr.Conflict, "案件的办理人已变更，请刷新页面后查看")
 		}
+		s.forgetCounts()
 		return s.audit.Record(ctx, audit.Entry{Action: "case.release", ObjectType: "application", ObjectID: itoa(id),
 			Reason: "officer " + itoa(h.OfficerID)})
 	})
@@ -220,6 +222,7 @@ func (s *Service) assign(ctx context.Context, c actor.Actor, id int64, o Officer
 		if had {
 			why = "from " + itoa(prev.OfficerID) + " " + why
 		}
+		s.forgetCounts()
 		return s.audit.Record(ctx, audit.Entry{Action: "case.assign", ObjectType: "application", ObjectID: itoa(id), Reason: why})
 	})
 	return out, err

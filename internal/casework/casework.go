@@ -9,6 +9,7 @@ package casework
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"jifen/internal/actor"
@@ -40,6 +41,10 @@ type Service struct {
 	cal     Calendar
 	keys    *crypto.Keyring
 	numbers PublicNumbers
+
+	countsTTL   time.Duration
+	mu          sync.Mutex
+	countsCache map[string]countsEntry
 }
 
 // NewService returns the case work service. keys computes the blind index

@@ -92,6 +92,9 @@ type Page struct {
 	Open    int            `json:"open"`
 	Total   int            `json:"total"`
 	Overdue int            `json:"overdue"`
+	// CountsAt is when the counts were made (they are kept for a few
+	// seconds, WithCountsTTL).
+	CountsAt time.Time `json:"counts_at"`
 }
 
 var (
@@ -103,7 +106,7 @@ var (
 // district, or every district (or the one chosen) for the city bureau. It
 // costs two statements: the page, read in deadline order from an index,
 // and the counts per status (plus one to find a 公示编号).
-func (s *Service) Queue(ctx context.Context, c actor.Actor, f Filter) (*Page, error) {
+func (s *Service) Queue(ctx context.Context, c actor.Actor, f Filter) (_ *Page, err error) {
 	d, err := scope(c)
 	if err != nil {
 		return nil, err
@@ -217,6 +220,12 @@ func (s *Service) Queue(ctx context.Context, c actor.Actor, f Filter) (*Page, er
 	// The page: the same conditions, the status, the cursor.
 	page := base()
 	page.And("a.status IN (" + statusList(page, f.Status) + ")")
+	if f.Status == "" || f.Status == string(application.FirstResult) || f.Status == string(application.ReviewRequested) {
+		// Every open step has a limit, so its cases have a deadline: the
+		// index range starts past the cases without one (final), which
+		// would otherwise be read and dropped first.
+		page.And("a.step_due_at > 0")
+	}
 	if f.After != "" {
 		page.And("(a.step_due_at, a.id) > (?, ?)", afterDue, afterID)
 	}
@@ -265,7 +274,19 @@ func (s *Service) Queue(ctx context.Context, c actor.Actor, f Filter) (*Page, er
 		out.Next = strconv.FormatInt(due, 10) + "." + strconv.FormatInt(last.ID, 10)
 	}
 
-	// The counts: one statement, per status and overdue among the open.
+	// The counts: one statement, per status and overdue among the open,
+	// kept for countsTTL per scope and filter (the rows are always live).
+	key := countsKey(f)
+	if c, ok := s.cachedCounts(key); ok {
+		out.Counts, out.Open, out.Total, out.Overdue, out.CountsAt = c.Counts, c.Open, c.Total, c.Overdue, c.CountsAt
+		return out, nil
+	}
+	out.CountsAt = s.clock.Now()
+	defer func() {
+		if err == nil {
+			s.keepCounts(key, out)
+		}
+	}()
 	counts := base()
 	counts.And("a.status IN (" + statusList(counts, "all") + ")")
 	cq := `SELECT a.status, count(*), COALESCE(SUM(CASE WHEN a.step_due_at > 0 AND a.step_due_at < ` + counts.Arg(now) +
@@ -336,4 +357,60 @@ func eachRow(rows rowsIter, scan func(scanner) error) error {
 		}
 	}
 	return rows.Err()
+}
+
+// countsKey is the filter the counts depend on: everything but the status
+// and the page.
+func countsKey(f Filter) string {
+	return strings.Join([]string{itoa(f.RoundID), f.Indicator, f.Outcome, f.Discrepancy, itoa(f.EmployerID), f.District,
+		itoa(f.Assignee), strconv.FormatBool(f.Overdue), f.Q}, "\x00")
+}
+
+// WithCountsTTL keeps the counts of a filter for ttl: counting a whole
+// round's cases (350,000) takes longer than a page, and the tabs need not
+// be exact to the second. 0 (the default) counts on every page.
+func (s *Service) WithCountsTTL(ttl time.Duration) *Service {
+	s.countsTTL = ttl
+	return s
+}
+
+type countsEntry struct {
+	Page
+	until time.Time
+}
+
+func (s *Service) cachedCounts(key string) (countsEntry, bool) {
+	if s.countsTTL <= 0 {
+		return countsEntry{}, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.countsCache[key]
+	if !ok || !s.clock.Now().Before(c.until) {
+		return countsEntry{}, false
+	}
+	return c, true
+}
+
+// keepCounts remembers a page's counts; the cache holds at most 512
+// filters and is emptied when full (filters are few: districts × tabs).
+func (s *Service) keepCounts(key string, p *Page) {
+	if s.countsTTL <= 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.countsCache == nil || len(s.countsCache) >= 512 {
+		s.countsCache = map[string]countsEntry{}
+	}
+	s.countsCache[key] = countsEntry{Page: Page{Counts: p.Counts, Open: p.Open, Total: p.Total, Overdue: p.Overdue,
+		CountsAt: p.CountsAt}, until: p.CountsAt.Add(s.countsTTL)}
+}
+
+// forgetCounts drops the kept counts after an assignment changed (the
+// assignee filter counts them).
+func (s *Service) forgetCounts() {
+	s.mu.Lock()
+	s.countsCache = nil
+	s.mu.Unlock()
 }

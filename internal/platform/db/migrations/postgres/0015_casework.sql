@@ -133,5 +133,14 @@ ALTER TABLE applications ADD COLUMN step_started_at BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE applications ADD COLUMN step_due_at BIGINT NOT NULL DEFAULT 0;
 UPDATE applications SET district = COALESCE((SELECT e.district FROM employers e WHERE e.id = applications.employer_id), ''),
     step_started_at = updated_at;
+-- A case already under way gets an approximate deadline: the default
+-- limits in calendar days (5 and 15 working days are about 7 and 21), as
+-- the calendar cannot be consulted in SQL. Every step begun from now on
+-- gets its exact deadline from internal/casework.
+UPDATE applications SET step_due_at = updated_at + 7 * 86400000000 WHERE status = 'first_result';
+UPDATE applications SET step_due_at = updated_at + 21 * 86400000000 WHERE status = 'review_requested';
+-- The queue reads pages in deadline order from the first two; the counts
+-- per status (and overdue) come from the third without reading the table.
 CREATE INDEX applications_queue_city ON applications (round_id, step_due_at, id);
 CREATE INDEX applications_queue_district ON applications (round_id, district, step_due_at, id);
+CREATE INDEX applications_queue_counts ON applications (round_id, district, status, step_due_at);
