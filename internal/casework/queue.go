@@ -229,12 +229,16 @@ func (s *Service) Queue(ctx context.Context, c actor.Actor, f Filter) (_ *Page, 
 	if f.After != "" {
 		page.And("(a.step_due_at, a.id) > (?, ?)", afterDue, afterID)
 	}
+	// The page's rows are chosen from applications alone (in index order,
+	// LIMIT), then joined: the joins cost a page, never the whole queue.
 	q := `SELECT a.id, p.name, a.employer_id, e.name, a.district, a.status, COALESCE(rr.status, ''), a.score, a.step_started_at,
 		a.step_due_at, COALESCE(ca.officer_id, 0), COALESCE(u.display_name, '')
-		FROM applications a JOIN persons p ON p.id = a.person_id JOIN employers e ON e.id = a.employer_id
+		FROM (SELECT a.id, a.person_id, a.employer_id, a.district, a.status, a.score, a.step_started_at, a.step_due_at
+		FROM applications a` + page.SQL() + ` ORDER BY a.step_due_at, a.id LIMIT ` + page.Arg(f.Limit+1) + `) a
+		JOIN persons p ON p.id = a.person_id JOIN employers e ON e.id = a.employer_id
 		LEFT JOIN review_requests rr ON rr.application_id = a.id
-		LEFT JOIN case_assignments ca ON ca.application_id = a.id LEFT JOIN users u ON u.id = ca.officer_id` + page.SQL() +
-		` ORDER BY a.step_due_at, a.id LIMIT ` + page.Arg(f.Limit+1)
+		LEFT JOIN case_assignments ca ON ca.application_id = a.id LEFT JOIN users u ON u.id = ca.officer_id
+		ORDER BY a.step_due_at, a.id`
 	rows, err := s.db.Query(ctx, q, page.Args()...)
 	if err != nil {
 		return nil, err
