@@ -123,6 +123,9 @@ func TestQueueClaimAndClockThroughTheApp(t *testing.T) {
 	if r := cy.PostJSON("/api/v1/office/cases/"+ids+"/claim", nil); r.Status != 404 {
 		t.Fatalf("another district claims: %d", r.Status)
 	}
+	if r := one.Get("/office/"); !strings.Contains(r.Body, "我认领的案件") || !strings.Contains(r.Body, "已逾期的案件") {
+		t.Fatalf("工作台 lacks the queue's counts: %d", r.Status)
+	}
 	if err := a.Cases.Casework.RequireAssigned(context.Background(), hd1.Actor(), id); err != nil {
 		t.Fatalf("holder is not assigned: %v", err)
 	}

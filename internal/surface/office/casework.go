@@ -53,6 +53,35 @@ func (o *Office) registerCasework(mux *web.Mux) {
 	mux.Handle("PUT /api/v1/office/rounds/{id}/limits", sh.RequireUser(account.PermRoundsManage, o.apiLimitsSet))
 }
 
+// caseTodos are the work queue's counts on the 工作台: the officer's own
+// cases and the cases past their deadline (in their district, or all for
+// the city). Nothing without a current round or the case work.
+func (o *Office) caseTodos(r *http.Request) []todo {
+	if o.cw == nil {
+		return nil
+	}
+	ctx, u := r.Context(), shell.Actor(r.Context())
+	rd, err := o.sh.Rounds.Current(ctx)
+	if err != nil {
+		return nil
+	}
+	mine, err := o.cw.Queue(ctx, u, casework.Filter{RoundID: rd.ID, Assignee: u.UserID, Limit: 1})
+	if err != nil {
+		o.sh.Log.Error("office home: queue", "err", err, "request_id", web.RequestID(ctx))
+		return nil
+	}
+	all, err := o.cw.Queue(ctx, u, casework.Filter{RoundID: rd.ID, Limit: 1})
+	if err != nil {
+		o.sh.Log.Error("office home: queue", "err", err, "request_id", web.RequestID(ctx))
+		return nil
+	}
+	return []todo{
+		{Label: "我认领的案件", Href: "/office/queue?assignee=me", N: mine.Open, Hint: "初核结果公布后由本人办理的案件"},
+		{Label: "已逾期的案件", Href: "/office/queue?overdue=1", N: all.Overdue, Urgent: all.Overdue > 0,
+			Hint: "超过办理截止日期仍未办结，请优先处理"},
+	}
+}
+
 // queueFilter reads the queue's filter from a query string; a bad number
 // is a field error naming it.
 func (o *Office) queueFilter(r *http.Request) (casework.Filter, error) {

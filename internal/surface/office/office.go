@@ -201,6 +201,7 @@ func (o *Office) todos(r *http.Request, alerts []string) []todo {
 		} else {
 			out = append(out, capped(todo{Label: "待接收的复查申请", Href: "/office/reviews", Hint: "单位已转交，请接收证明材料"}, len(items)))
 		}
+		out = append(out, o.caseTodos(r)...)
 		if list, err := o.emp.List(ctx, employer.Filter{Status: employer.Pending, District: d, Limit: todoCap + 1}); err != nil {
 			logErr("employers", err)
 		} else {
