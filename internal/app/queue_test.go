@@ -154,6 +154,19 @@ func TestQueueClaimAndClockThroughTheApp(t *testing.T) {
 		!strings.Contains(r.Body, `"ok":true`) {
 		t.Fatalf("bulk assign: %d %s", r.Status, r.Body)
 	}
+	// The page's bulk form: back to the queue, the case with hd-one again.
+	if r := boss.Get("/office/queue"); r.Status != 200 || !strings.Contains(r.Body, "批量分派") || !strings.Contains(r.Body, "测试hd-two") {
+		t.Fatalf("supervisor's queue page: %d", r.Status)
+	}
+	if r := boss.PostForm("/office/queue/assign", url.Values{"ids": {ids}, "officer_id": {strconv.FormatInt(hd1.ID, 10)}}); r.Status != 303 {
+		t.Fatalf("bulk assign on the page: %d %s", r.Status, r.Body)
+	}
+	if r := boss.PostForm("/office/queue/assign", url.Values{"ids": {"x"}, "officer_id": {"1"}}); r.Status != 400 {
+		t.Fatalf("bad id on the page: %d", r.Status)
+	}
+	if r := boss.PostForm("/office/queue/"+ids+"/assign", url.Values{"officer_id": {strconv.FormatInt(twoID, 10)}}); r.Status != 303 {
+		t.Fatalf("assign on the page: %d %s", r.Status, r.Body)
+	}
 	if r := boss.Get("/office/workload"); r.Status != 200 || !strings.Contains(r.Body, "hd-two") {
 		t.Fatalf("workload page: %d", r.Status)
 	}
