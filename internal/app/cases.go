@@ -39,6 +39,7 @@ func (a *App) buildCases() error {
 	cal := calendar.NewService(a.DB, a.Audit, a.Clock)
 	cw := casework.NewService(a.DB, a.Audit, a.Clock, cal, a.Keys).WithCountsTTL(30 * time.Second)
 	apps := application.NewService(a.DB, a.Audit, a.Clock, a.Outbox, a.Rounds).WithDeadlines(cw)
+	cw.WithTimeline(apps)
 	a.Cases = Cases{
 		Employers:     emp,
 		Persons:       person.NewService(a.DB, a.Audit, a.Clock, a.Keys, a.Accounts, emp),

@@ -169,3 +169,14 @@ func (s *Service) ClockOf(ctx context.Context, a *Application) (StepClock, error
 	}
 	return c, nil
 }
+
+// CaseEvent writes a timeline row for a change of who works a case
+// (casework: claim, release, assignment), in the caller's transaction. The
+// status stays; the applicant sees the role and the reason, never the
+// officer's name.
+func (s *Service) CaseEvent(ctx context.Context, c actor.Actor, id int64, reason string) error {
+	_, err := s.db.Exec(ctx, `INSERT INTO application_events (application_id, at, from_status, to_status, actor_id, actor_role, reason)
+		SELECT id, $2, status, status, $3, $4, $5 FROM applications WHERE id = $1`,
+		id, db.Micros(s.clock.Now()), c.UserID, string(c.Role()), reason)
+	return err
+}

@@ -75,6 +75,9 @@ func (s *Service) Claim(ctx context.Context, c actor.Actor, id int64) (Assignmen
 		}
 		out = Assignment{ApplicationID: id, OfficerID: c.UserID, OfficerName: c.Name}
 		s.forgetCounts()
+		if err := s.event(ctx, c, id, "经办人员认领办理"); err != nil {
+			return err
+		}
 		return s.audit.Record(ctx, audit.Entry{Action: "case.claim", ObjectType: "application", ObjectID: itoa(id)})
 	})
 	return out, err
@@ -103,6 +106,9 @@ func (s *Service) Release(ctx context.Context, c actor.Actor, id int64) error {
 			return apperr.New(apperr.Conflict, "案件的办理人已变更，请刷新页面后查看")
 		}
 		s.forgetCounts()
+		if err := s.event(ctx, c, id, "案件退回待认领"); err != nil {
+			return err
+		}
 		return s.audit.Record(ctx, audit.Entry{Action: "case.release", ObjectType: "application", ObjectID: itoa(id),
 			Reason: "officer " + itoa(h.OfficerID)})
 	})
@@ -218,11 +224,14 @@ func (s *Service) assign(ctx context.Context, c actor.Actor, id int64, o Officer
 			assigned_at = excluded.assigned_at`, id, o.ID, c.UserID, db.Micros(s.clock.Now())); err != nil {
 			return err
 		}
-		why := "to " + itoa(o.ID)
+		why, note := "to "+itoa(o.ID), "案件分派经办人员办理"
 		if had {
-			why = "from " + itoa(prev.OfficerID) + " " + why
+			why, note = "from "+itoa(prev.OfficerID)+" "+why, "案件改派其他经办人员办理"
 		}
 		s.forgetCounts()
+		if err := s.event(ctx, c, id, note); err != nil {
+			return err
+		}
 		return s.audit.Record(ctx, audit.Entry{Action: "case.assign", ObjectType: "application", ObjectID: itoa(id), Reason: why})
 	})
 	return out, err

@@ -33,6 +33,12 @@ type PublicNumbers interface {
 	ApplicationOf(ctx context.Context, roundID int64, number string) (int64, bool, error)
 }
 
+// Timeline records on an application's timeline who took up its case
+// (application.Service.CaseEvent).
+type Timeline interface {
+	CaseEvent(ctx context.Context, c actor.Actor, id int64, reason string) error
+}
+
 // Service is the case work.
 type Service struct {
 	db      *db.DB
@@ -41,6 +47,7 @@ type Service struct {
 	cal     Calendar
 	keys    *crypto.Keyring
 	numbers PublicNumbers
+	events  Timeline
 
 	countsTTL   time.Duration
 	mu          sync.Mutex
@@ -51,6 +58,19 @@ type Service struct {
 // of an ID number searched for (the one persons.id_idx holds).
 func NewService(d *db.DB, a *audit.Log, c clock.Clock, cal Calendar, keys *crypto.Keyring) *Service {
 	return &Service{db: d, audit: a, clock: c, cal: cal, keys: keys}
+}
+
+// WithTimeline puts claims, releases and assignments on the applications'
+// timelines.
+func (s *Service) WithTimeline(t Timeline) *Service { s.events = t; return s }
+
+// event writes a timeline row, in the caller's transaction, when a
+// timeline is set.
+func (s *Service) event(ctx context.Context, c actor.Actor, id int64, reason string) error {
+	if s.events == nil {
+		return nil
+	}
+	return s.events.CaseEvent(ctx, c, id, reason)
 }
 
 // WithPublicNumbers lets the queue search by 公示编号.

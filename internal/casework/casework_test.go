@@ -31,6 +31,7 @@ func newEnv(t *testing.T) *env {
 	cal := calendar.NewService(e.DB, e.Audit, e.Clock)
 	cw := casework.NewService(e.DB, e.Audit, e.Clock, cal, e.Keys)
 	e.Applications.WithDeadlines(cw)
+	cw.WithTimeline(e.Applications)
 	return &env{Env: e, cw: cw}
 }
 
@@ -325,7 +326,7 @@ func TestClaimReleaseAssign(t *testing.T) {
 	e := newEnv(t)
 	hdEmp, hdOp := e.employerIn("op1", "北京海淀科技有限公司", "海淀区")
 	cyEmp, cyOp := e.employerIn("op2", "北京朝阳贸易有限公司", "朝阳区")
-	_, a := e.firstResult("app1", hdEmp, hdOp)
+	me, a := e.firstResult("app1", hdEmp, hdOp)
 	_, b := e.firstResult("app2", hdEmp, hdOp)
 	_, other := e.firstResult("app3", cyEmp, cyOp)
 	hd1 := e.staff("hd1", "海淀区", actor.DistrictOfficer)
@@ -340,7 +341,16 @@ func TestClaimReleaseAssign(t *testing.T) {
 	if _, err := e.cw.Claim(e.Ctx, hd1, a.ID); err != nil {
 		t.Fatalf("claiming one's own case again: %v", err)
 	}
-	_, err := e.cw.Claim(e.Ctx, hd2, a.ID)
+	// The applicant's timeline says the case was taken up, by a role.
+	evs, err := e.Applications.Events(e.Ctx, me, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := evs[len(evs)-1]; last.Reason != "经办人员认领办理" || last.ActorRole != string(actor.DistrictOfficer) ||
+		last.To != application.FirstResult || len(evs) < 2 || evs[len(evs)-2].Reason == last.Reason {
+		t.Fatalf("timeline after the claim (once): %+v", evs)
+	}
+	_, err = e.cw.Claim(e.Ctx, hd2, a.ID)
 	if !apperr.Is(err, apperr.Conflict) || !strings.Contains(apperr.As(err).Message, "经办hd1") {
 		t.Fatalf("second claim: %v", err)
 	}
