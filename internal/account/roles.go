@@ -25,11 +25,13 @@ const (
 	Applicant        = actor.Applicant
 	EmployerOperator = actor.EmployerOperator
 	DistrictOfficer  = actor.DistrictOfficer
-	CityOfficer      = actor.CityOfficer
-	AgencyLiaison    = actor.AgencyLiaison
-	SystemAdmin      = actor.SystemAdmin
-	SecurityAdmin    = actor.SecurityAdmin
-	AuditAdmin       = actor.AuditAdmin
+	// DistrictSupervisor is 区人力社保局科长.
+	DistrictSupervisor = actor.DistrictSupervisor
+	CityOfficer        = actor.CityOfficer
+	AgencyLiaison      = actor.AgencyLiaison
+	SystemAdmin        = actor.SystemAdmin
+	SecurityAdmin      = actor.SecurityAdmin
+	AuditAdmin         = actor.AuditAdmin
 )
 
 // The zones.
@@ -51,6 +53,7 @@ const (
 	PermRoundsManage   = actor.PermRoundsManage
 	PermCasesDistrict  = actor.PermCasesDistrict
 	PermCasesCity      = actor.PermCasesCity
+	PermCasesAssign    = actor.PermCasesAssign
 	PermAgencyLiaison  = actor.PermAgencyLiaison
 	PermCheckMonitor   = actor.PermCheckMonitor
 	PermCheckRun       = actor.PermCheckRun

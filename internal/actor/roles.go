@@ -10,11 +10,15 @@ const (
 	Applicant        Role = "applicant"
 	EmployerOperator Role = "employer_operator"
 	DistrictOfficer  Role = "district_officer"
-	CityOfficer      Role = "city_officer"
-	AgencyLiaison    Role = "agency_liaison"
-	SystemAdmin      Role = "system_admin"
-	SecurityAdmin    Role = "security_admin"
-	AuditAdmin       Role = "audit_admin"
+	// DistrictSupervisor is the head of a district bureau's section
+	// (区人力社保局科长): a district officer who also assigns the district's
+	// cases to its officers.
+	DistrictSupervisor Role = "district_supervisor"
+	CityOfficer        Role = "city_officer"
+	AgencyLiaison      Role = "agency_liaison"
+	SystemAdmin        Role = "system_admin"
+	SecurityAdmin      Role = "security_admin"
+	AuditAdmin         Role = "audit_admin"
 
 	// Console is the operator at the server's console running a command
 	// that acts as no account (creating the first administrators, disabling
@@ -50,6 +54,7 @@ var Roles = []RoleInfo{
 	{Applicant, "申请人", Internet, false},
 	{EmployerOperator, "用人单位经办人", Internet, false},
 	{DistrictOfficer, "区人力社保局经办人员", Office, false},
+	{DistrictSupervisor, "区人力社保局科长", Office, false},
 	{CityOfficer, "市人力社保局经办人员", Office, false},
 	{AgencyLiaison, "委办局联络员", Office, false},
 	{SystemAdmin, "系统管理员", Office, true},
@@ -98,6 +103,7 @@ const (
 	PermRoundsManage   Permission = "rounds.manage"   // annual rounds (city bureau)
 	PermCasesDistrict  Permission = "cases.district"  // cases of one's own district
 	PermCasesCity      Permission = "cases.city"      // every case, final decisions
+	PermCasesAssign    Permission = "cases.assign"    // assign and reassign cases to officers (supervisors, city)
 	PermAgencyLiaison  Permission = "agency.liaison"  // an agency's own view
 	PermCheckMonitor   Permission = "check.monitor"   // agencies' health, call log, inspection reports
 	PermCheckRun       Permission = "check.run"       // start, apply and discard cross-check runs
@@ -106,16 +112,18 @@ const (
 )
 
 var rolePermissions = map[Role][]Permission{
-	Applicant:        {PermApply},
-	EmployerOperator: {PermEmployer},
-	DistrictOfficer:  {PermOfficeHome, PermCasesDistrict},
-	CityOfficer:      {PermOfficeHome, PermCasesCity, PermCasesDistrict, PermRoundsManage, PermCheckMonitor, PermCheckRun},
-	AgencyLiaison:    {PermOfficeHome, PermAgencyLiaison, PermCheckMonitor},
-	SystemAdmin:      {PermOfficeHome, PermUsersView, PermUsersManage, PermConfigManage, PermCheckMonitor},
-	SecurityAdmin:    {PermOfficeHome, PermUsersView, PermRolesManage, PermSecurityManage},
-	AuditAdmin:       {PermOfficeHome, PermAuditRead, PermAuditExport},
-	Console:          {PermUsersManage},
-	System:           {PermRoundsManage, PermCasesCity, PermCasesDistrict},
+	Applicant:          {PermApply},
+	EmployerOperator:   {PermEmployer},
+	DistrictOfficer:    {PermOfficeHome, PermCasesDistrict},
+	DistrictSupervisor: {PermOfficeHome, PermCasesDistrict, PermCasesAssign},
+	CityOfficer: {PermOfficeHome, PermCasesCity, PermCasesDistrict, PermCasesAssign, PermRoundsManage, PermCheckMonitor,
+		PermCheckRun},
+	AgencyLiaison: {PermOfficeHome, PermAgencyLiaison, PermCheckMonitor},
+	SystemAdmin:   {PermOfficeHome, PermUsersView, PermUsersManage, PermConfigManage, PermCheckMonitor},
+	SecurityAdmin: {PermOfficeHome, PermUsersView, PermRolesManage, PermSecurityManage},
+	AuditAdmin:    {PermOfficeHome, PermAuditRead, PermAuditExport},
+	Console:       {PermUsersManage},
+	System:        {PermRoundsManage, PermCasesCity, PermCasesDistrict},
 }
 
 // Permissions returns the permissions of r.

@@ -186,7 +186,8 @@ func (a *App) OfficeHandler() http.Handler {
 	office.New(sh, a.Cases.Employers, a.Cases.Applications, a.Outbox, a.smtpDescription()).
 		WithCheck(a.Check).WithDiscrepancies(a.Cases.Discrepancies).WithPersons(a.Cases.Persons).WithAgencies(a.AgencyOps).
 		WithRanking(a.Ranking).WithSettlement(a.Settlement).
-		WithQueues(a.Jobs.Depth).WithFraud(a.Cases.Fraud).WithCasefile(a.Cases.Casefile).WithReview(a.Cases.Review).Register(mux)
+		WithQueues(a.Jobs.Depth).WithFraud(a.Cases.Fraud).WithCasefile(a.Cases.Casefile).WithReview(a.Cases.Review).
+		WithCasework(a.Cases.Casework, a.Cases.Calendar).Register(mux)
 	a.rememberRoutes("office", mux)
 	return a.wrap("office", mux, sh)
 }

@@ -6,8 +6,12 @@ import (
 	"strconv"
 
 	"jifen/internal/actor"
+	"jifen/internal/application"
 	"jifen/internal/casefile"
+	"jifen/internal/casework"
 	"jifen/internal/fraud"
+	"jifen/internal/platform/apperr"
+	"jifen/internal/platform/clock"
 )
 
 // buildCasefile makes the officers' case view; it reads the cross-check's
@@ -23,6 +27,47 @@ func (a *App) buildCasefile() {
 		a.Accounts, results)
 	if a.Cases.Fraud != nil {
 		a.Cases.Casefile.Fraud = fraudSection(a.Cases.Fraud)
+	}
+	if a.Cases.Casework != nil {
+		a.Cases.Casefile.Assignment = assignmentSection(a.Cases.Casework, a.Cases.Applications)
+	}
+}
+
+// assignmentSection shows who holds the case and the service clock: the
+// step, who must act and the date by which the case must move.
+func assignmentSection(cw *casework.Service, apps *application.Service) casefile.Extra {
+	return func(ctx context.Context, viewer actor.Actor, id int64) (*casefile.Section, error) {
+		h, err := cw.Holder(ctx, viewer, id)
+		if apperr.Is(err, apperr.NotFound) {
+			return nil, nil // not in a work queue yet (before the first result)
+		}
+		if err != nil {
+			return nil, err
+		}
+		ck, err := apps.Clock(ctx, viewer, id)
+		if err != nil {
+			return nil, err
+		}
+		sec := &casefile.Section{Key: "assignment", Title: "办理进度", Href: "/office/queue"}
+		holder := "尚未认领"
+		if h.OfficerID != 0 {
+			holder = h.OfficerName
+			if holder == "" {
+				holder = "其他经办人员"
+			}
+		}
+		sec.Lines = append(sec.Lines, casefile.Line{Label: "经办人", Value: holder})
+		if ck.StepName != "" {
+			sec.Lines = append(sec.Lines, casefile.Line{Label: "当前环节", Value: ck.StepName + "（" + ck.Holder + "）"})
+		}
+		if !ck.DueAt.IsZero() {
+			due := ck.DueAt.In(clock.Beijing).Format("2006-01-02")
+			if ck.Overdue {
+				sec.Badge, due = "err", due+"（已逾期）"
+			}
+			sec.Lines = append(sec.Lines, casefile.Line{Label: "办理期限", Value: due})
+		}
+		return sec, nil
 	}
 }
 

@@ -3,9 +3,12 @@ package app
 import (
 	"context"
 	"path/filepath"
+	"time"
 
 	"jifen/internal/application"
+	"jifen/internal/calendar"
 	"jifen/internal/casefile"
+	"jifen/internal/casework"
 	"jifen/internal/discrepancy"
 	"jifen/internal/employer"
 	"jifen/internal/fraud"
@@ -26,13 +29,17 @@ type Cases struct {
 	// Discrepancies is the queue of cross-check discrepancies.
 	Discrepancies *discrepancy.Service
 	// Review decides 复查 requests and books in-person checks; no score
-	// changes after the round's freeze. Its Assignments (casework) are
-	// wired when that exists.
+	// changes after the round's freeze; only the officer holding a case
+	// (casework) decides it.
 	Review *review.Service
 	// Casefile is the officers' case view (案件视图).
 	Casefile *casefile.Service
 	// Fraud is the fraud register (虚假材料库); the applications consult it.
 	Fraud *fraud.Service
+	// Calendar is the working-day calendar; Casework the queues, the
+	// assignment of cases and the service clock's limits.
+	Calendar *calendar.Service
+	Casework *casework.Service
 }
 
 func (a *App) buildCases() error {
@@ -47,19 +54,25 @@ func (a *App) buildCases() error {
 		return err
 	}
 	emp := employer.NewService(a.DB, a.Audit, a.Clock, a.Accounts).WithMail(a.Outbox)
-	apps := application.NewService(a.DB, a.Audit, a.Clock, a.Outbox, a.Rounds)
+	cal := calendar.NewService(a.DB, a.Audit, a.Clock)
+	cw := casework.NewService(a.DB, a.Audit, a.Clock, cal, a.Keys).WithCountsTTL(30 * time.Second)
+	apps := application.NewService(a.DB, a.Audit, a.Clock, a.Outbox, a.Rounds).WithDeadlines(cw)
+	cw.WithTimeline(apps)
 	a.Cases = Cases{
 		Employers:     emp,
 		Persons:       person.NewService(a.DB, a.Audit, a.Clock, a.Keys, a.Accounts, emp),
 		Applications:  apps,
 		Attachments:   application.NewAttachments(apps, store),
 		Discrepancies: discrepancy.NewService(a.DB, a.Audit, a.Clock, a.Outbox, apps),
-		Review:        review.NewService(a.DB, a.Audit, a.Clock, apps, evidence, nil, a.Rounds),
+		Review:        review.NewService(a.DB, a.Audit, a.Clock, apps, evidence, cw, a.Rounds),
+		Calendar:      cal,
+		Casework:      cw,
 	}
 	a.Settlement = settlement.NewService(a.DB, a.Audit, a.Clock, a.Rounds, a.Cases.Persons, apps)
 	a.Cases.Fraud = fraud.NewService(a.DB, a.Audit, a.Clock, a.Outbox, a.Cases.Persons, apps)
 	apps.WithBans(a.Cases.Fraud)
 	a.Ranking.WithBans(a.Cases.Fraud)
+	cw.WithPublicNumbers(a.Ranking)
 	return nil
 }
 

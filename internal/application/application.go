@@ -104,6 +104,8 @@ type Service struct {
 	outbox  *mail.Outbox
 	windows Windows
 	bans    Bans // the fraud register (bans.go); nil bars no one
+	// deadlines gives the service clock's limits (steps.go); nil: none.
+	deadlines Deadlines
 }
 
 // NewService returns the application service.

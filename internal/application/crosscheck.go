@@ -23,10 +23,14 @@ func (s *Service) EnterCheck(ctx context.Context, roundID, id int64) (int, error
 	var n int
 	err := s.db.WithTx(ctx, func(ctx context.Context) error {
 		now := db.Micros(s.clock.Now())
+		due, err := s.dueAt(ctx, roundID, Step(Checking), now)
+		if err != nil {
+			return err
+		}
 		// The update is guarded by the status and returns what it moved,
 		// so the timeline rows are exactly the rows changed.
-		rows, err := s.db.Query(ctx, `UPDATE applications SET status = 'checking', version = version + 1, updated_at = $1
-			WHERE round_id = $2 AND status = 'submitted' AND (CAST($3 AS BIGINT) = 0 OR id = $3) RETURNING id`, now, roundID, id)
+		rows, err := s.db.Query(ctx, `UPDATE applications SET status = 'checking', version = version + 1, updated_at = $1, `+clockSet(1, 4)+`
+			WHERE round_id = $2 AND status = 'submitted' AND (CAST($3 AS BIGINT) = 0 OR id = $3) RETURNING id`, now, roundID, id, due)
 		if err != nil {
 			return err
 		}
@@ -110,10 +114,25 @@ func (s *Service) ApplyResults(ctx context.Context, runID int64, results []Resul
 		}
 		lj, _ := json.Marshal(list)
 		at := db.Micros(s.clock.Now())
+		// The clock restarts only for the rows that move: every row of a run
+		// belongs to one round, so one deadline serves them all.
+		var due int64
+		if len(moved) > 0 {
+			var roundID int64
+			if err := s.db.QueryRow(ctx, `SELECT round_id FROM applications WHERE id = $1`, moved[0]).Scan(&roundID); err != nil {
+				return err
+			}
+			if due, err = s.dueAt(ctx, roundID, StepFirstResult, at); err != nil {
+				return err
+			}
+		}
 		res, err := s.db.Exec(ctx, `UPDATE applications SET score = r.score, score_eligible = r.eligible, score_run = $2, scored_at = $3,
+			district = COALESCE((SELECT e.district FROM employers e WHERE e.id = applications.employer_id), ''),
+			step_started_at = CASE WHEN r.status = applications.status THEN applications.step_started_at ELSE $3 END,
+			step_due_at = CASE WHEN r.status = applications.status THEN applications.step_due_at ELSE $4 END,
 			status = r.status, updated_at = $3, version = applications.version + 1
 			FROM `+s.db.JSONRows("$1", "id BIGINT", "score BIGINT", "eligible BOOLEAN", "status TEXT", "version BIGINT")+` r
-			WHERE applications.id = r.id AND applications.version = r.version`, string(lj), runID, at)
+			WHERE applications.id = r.id AND applications.version = r.version`, string(lj), runID, at, due)
 		if err != nil {
 			return err
 		}

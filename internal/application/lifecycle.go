@@ -233,8 +233,13 @@ func (s *Service) transition(ctx context.Context, c actor.Actor, id int64, ch ch
 			return err
 		}
 		now := db.Micros(s.clock.Now())
-		res, err := s.db.Exec(ctx, `UPDATE applications SET status = $1, `+ch.set+`, version = version + 1, updated_at = $2
-			WHERE id = $3 AND status = $4 AND version = $5`, append([]any{string(ch.to), now, id, string(a.Status), a.Version}, ch.args...)...)
+		due, err := s.dueAt(ctx, a.RoundID, StepOf(ch.to, ""), now)
+		if err != nil {
+			return err
+		}
+		res, err := s.db.Exec(ctx, `UPDATE applications SET status = $1, `+ch.set+`, `+clockSet(2, 6+len(ch.args))+`, version = version + 1,
+			updated_at = $2 WHERE id = $3 AND status = $4 AND version = $5`,
+			append(append([]any{string(ch.to), now, id, string(a.Status), a.Version}, ch.args...), due)...)
 		if err != nil {
 			return err
 		}

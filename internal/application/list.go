@@ -137,8 +137,13 @@ func (s *Service) RequestReview(ctx context.Context, c actor.Actor, id int64, in
 			VALUES ($1, $2, $3, 'requested', $4)`, id, strings.Join(indicators, ","), reason, db.Micros(s.clock.Now())); err != nil {
 			return err
 		}
-		res, err := s.db.Exec(ctx, `UPDATE applications SET status = 'review_requested', version = version + 1, updated_at = $1
-			WHERE id = $2 AND status = 'first_result' AND version = $3`, db.Micros(s.clock.Now()), id, a.Version)
+		now := db.Micros(s.clock.Now())
+		due, err := s.dueAt(ctx, a.RoundID, StepReviewRequested, now)
+		if err != nil {
+			return err
+		}
+		res, err := s.db.Exec(ctx, `UPDATE applications SET status = 'review_requested', version = version + 1, updated_at = $1, `+
+			clockSet(1, 4)+` WHERE id = $2 AND status = 'first_result' AND version = $3`, now, id, a.Version, due)
 		if err != nil {
 			return err
 		}
@@ -160,16 +165,21 @@ func (s *Service) ForwardReview(ctx context.Context, c actor.Actor, id int64, no
 		return apperr.Field("note", "请说明单位补充的证明材料（如：已于某日向区人力社保局窗口提交房产证复印件）")
 	}
 	return s.denied(ctx, id, s.db.WithTx(ctx, func(ctx context.Context) error {
-		if _, err := s.getFor(ctx, c, id); err != nil || c.EmployerID == 0 {
+		a, err := s.getFor(ctx, c, id)
+		if err != nil || c.EmployerID == 0 {
 			return ErrNotFound
 		}
+		now := db.Micros(s.clock.Now())
 		res, err := s.db.Exec(ctx, `UPDATE review_requests SET employer_note = $1, status = 'forwarded', forwarded_at = $2
-			WHERE application_id = $3 AND status = 'requested'`, note, db.Micros(s.clock.Now()), id)
+			WHERE application_id = $3 AND status = 'requested'`, note, now, id)
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return apperr.New(apperr.Conflict, "没有待转交的复查申请")
+		}
+		if err := s.restartClock(ctx, a.RoundID, id, StepReviewForwarded, now); err != nil {
+			return err
 		}
 		return s.audit.Record(ctx, auditEntry("review.forward", id, note))
 	}))
@@ -243,8 +253,9 @@ func (s *Service) ReviewsForDistrict(ctx context.Context, district, status strin
 // 复查 request (with the employer's written evidence) for case handling.
 func (s *Service) ReceiveReview(ctx context.Context, district string, id int64) error {
 	return s.db.WithTx(ctx, func(ctx context.Context) error {
+		now := db.Micros(s.clock.Now())
 		q := `UPDATE review_requests SET status = 'received', received_at = $1 WHERE application_id = $2 AND status = 'forwarded'`
-		args := []any{db.Micros(s.clock.Now()), id}
+		args := []any{now, id}
 		if district != "" {
 			q += ` AND application_id IN (SELECT a.id FROM applications a JOIN employers e ON e.id = a.employer_id WHERE e.district = $3)`
 			args = append(args, district)
@@ -255,6 +266,13 @@ func (s *Service) ReceiveReview(ctx context.Context, district string, id int64) 
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return apperr.New(apperr.NotFound, "没有待接收的复查申请")
+		}
+		var roundID int64
+		if err := s.db.QueryRow(ctx, `SELECT round_id FROM applications WHERE id = $1`, id).Scan(&roundID); err != nil {
+			return err
+		}
+		if err := s.restartClock(ctx, roundID, id, StepReviewReceived, now); err != nil {
+			return err
 		}
 		return s.audit.Record(ctx, auditEntry("review.receive", id, district))
 	})

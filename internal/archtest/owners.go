@@ -52,6 +52,9 @@ var Owners = map[string]string{
 	"inspection_slots":    "review",
 	"inspection_bookings": "review",
 	"schema_migrations":   "platform/db",
+	"calendar_days":       "calendar",
+	"step_limits":         "casework",
+	"case_assignments":    "casework",
 }
 
 // Exceptions are packages allowed to write tables they do not own, and why.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"jifen/internal/platform/crypto"
 	"jifen/internal/platform/db"
@@ -198,8 +199,15 @@ func (g *Generator) prepare(lo, hi int, verified []int) chunk {
 			if slices.Contains(stateOrder[slices.Index(stateOrder, "first_result"):], status) {
 				score, scoreEligible = est, eligible
 			}
+			// The service clock (application/steps.go): the employer's
+			// district, and for a case in the work queues a deadline spread
+			// from 3 days ago to 11 days ahead, so some stand out as overdue.
+			var due int64
+			if status == "first_result" || status == "review_requested" {
+				due = now + int64(r.IntN(15)-3)*int64(24*time.Hour/time.Microsecond)
+			}
 			pr.app = []any{appID, g.cfg.RoundID, pid, emp.id, status, string(b), est, eligible, truthful, submitted, filed, reason, now, now,
-				score, scoreEligible}
+				score, scoreEligible, emp.district, now, due}
 			if status == "review_requested" {
 				// Half wait for the employer to forward them, half wait for
 				// the district office to receive them.
@@ -238,7 +246,8 @@ func (g *Generator) write(ctx context.Context, ch chunk, res *Result) error {
 		persons := newBulk(g.db, "persons", "id", "user_id", "id_enc", "id_idx", "name", "birth_date", "sex", "created_at")
 		links := newBulk(g.db, "employer_links", "id", "round_id", "person_id", "employer_id", "status", "reason", "created_at", "decided_at")
 		apps := newBulk(g.db, "applications", "id", "round_id", "person_id", "employer_id", "status", "declaration", "estimate",
-			"eligible", "truthful_at", "submitted_at", "filed_at", "return_reason", "created_at", "updated_at", "score", "score_eligible")
+			"eligible", "truthful_at", "submitted_at", "filed_at", "return_reason", "created_at", "updated_at", "score", "score_eligible",
+			"district", "step_started_at", "step_due_at")
 		reviews := newBulk(g.db, "review_requests", "application_id", "indicators", "reason", "employer_note", "status", "created_at",
 			"forwarded_at")
 		events := newBulk(g.db, "application_events", "id", "application_id", "at", "from_status", "to_status", "actor_id", "actor_role", "reason")

@@ -125,7 +125,7 @@ func (a *App) CreateUser(login string, roles ...account.Role) *account.User {
 func (a *App) CreateUserIn(district, login string, roles ...account.Role) *account.User {
 	a.T.Helper()
 	for _, r := range roles {
-		if r == account.DistrictOfficer && district == "" {
+		if (r == account.DistrictOfficer || r == account.DistrictSupervisor) && district == "" {
 			district = "海淀区"
 		}
 	}

@@ -10,7 +10,9 @@ import (
 
 	"jifen/internal/agencyops"
 	"jifen/internal/application"
+	"jifen/internal/calendar"
 	"jifen/internal/casefile"
+	"jifen/internal/casework"
 	"jifen/internal/check"
 	"jifen/internal/discrepancy"
 	"jifen/internal/employer"
@@ -48,6 +50,9 @@ type Office struct {
 	ranking  *ranking.Service   // set by WithRanking
 
 	settlement *settlement.Service // set by WithSettlement
+
+	cw  *casework.Service // set by WithCasework
+	cal *calendar.Service // set by WithCasework
 }
 
 // New returns the office on the office shell.
@@ -99,6 +104,7 @@ func (o *Office) Register(mux *web.Mux) {
 	o.registerRanking(mux)
 	o.registerSettlement(mux)
 	o.registerFraud(mux)
+	o.registerCasework(mux)
 }
 
 func (o *Office) nav(u *account.User, path string) []ui.Nav {
@@ -107,6 +113,11 @@ func (o *Office) nav(u *account.User, path string) []ui.Nav {
 		if u.Can(p) {
 			items = append(items, ui.Nav{Href: href, Label: label})
 		}
+	}
+	if o.cw != nil {
+		add(account.PermCasesDistrict, "/office/queue", "案件工作台")
+		add(account.PermCasesAssign, "/office/workload", "经办工作量")
+		add(account.PermRoundsManage, "/office/calendar", "工作日历")
 	}
 	add(account.PermRoundsManage, "/office/rounds", "年度批次")
 	add(account.PermCasesDistrict, "/office/employers", "单位核验")
@@ -220,6 +231,7 @@ func (o *Office) todos(r *http.Request, alerts []string) []todo {
 		if o.review != nil {
 			out = append(out, o.reviewTodos(r)...)
 		}
+		out = append(out, o.caseTodos(r)...)
 		if list, err := o.emp.List(ctx, employer.Filter{Status: employer.Pending, District: d, Limit: todoCap + 1}); err != nil {
 			logErr("employers", err)
 		} else {

@@ -200,6 +200,7 @@ func (p *Portal) appsFile(w http.ResponseWriter, r *http.Request) {
 
 // appDetailView is one application as the employer reviews it.
 type appDetailView struct {
+	Clock      *application.StepClock // the service clock (clock.go)
 	App        *application.Application
 	Status     caseStatus
 	Sections   []sectionView
@@ -277,6 +278,7 @@ func (p *Portal) renderApp(w http.ResponseWriter, r *http.Request, status int, p
 		}
 	}
 	v.Result, v.NoResult = estimateOf(a.Declaration)
+	v.Clock = p.clockOf(ctx, a)
 	for _, f := range files {
 		v.Files = append(v.Files, fileOf(f, "/employer/applications/"+strconv.FormatInt(id, 10)+"/attachments/"))
 	}

@@ -21,6 +21,7 @@ import (
 // the employer link, the application's sections as a task list with the
 // live estimate, and the timeline.
 type meView struct {
+	Clock     *application.StepClock // the service clock (clock.go)
 	Person    *person.Person
 	Round     *RoundView
 	Status    caseStatus
@@ -120,6 +121,7 @@ func (p *Portal) renderMe(w http.ResponseWriter, r *http.Request, status int, pg
 		v.Result, _ = estimateOf(a.Declaration)
 		v.Estimate = estimateFigure(a.Declaration)
 		v.CanSubmit = a.Status.Editable()
+		v.Clock = p.clockOf(ctx, a)
 		v.CanReview = a.Status == application.FirstResult && d.round.Open(round.Review, now)
 		if p.svc.Statement != nil && a.Status != application.Checking {
 			if v.Statement, err = p.svc.Statement(ctx, a.ID); err != nil {

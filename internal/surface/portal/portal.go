@@ -41,6 +41,7 @@ func (p *Portal) Register(mux *web.Mux) {
 	p.registerCalculator(mux)
 	p.registerApplicantAPI(mux)
 	p.registerEmployerAPI(mux)
+	p.registerClock(mux)
 	p.registerPages(mux)
 	p.registerReviewProgress(mux)
 }

@@ -34,6 +34,8 @@ var actionNames = map[string]string{
 	"check.monitor": "比对监控", "application.rescore": "重新计算积分",
 	"fraud.propose": "登记虚假材料", "fraud.approve": "审批通过虚假材料库记录", "fraud.reject": "驳回虚假材料库记录",
 	"application.note": "申请办理记录",
+	"calendar.set":     "修改工作日历", "calendar.remove": "删除工作日历设置", "casework.limit.set": "修改办理时限",
+	"case.claim": "认领案件", "case.release": "释放案件", "case.assign": "分派案件", "case.access.denied": "无权办理的案件被拒绝",
 }
 
 // ActionName returns the Chinese name of an audited action code.
