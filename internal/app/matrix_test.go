@@ -151,6 +151,12 @@ func newWorld(t *testing.T) *world {
 		w.clients[s.name] = c
 	}
 	w.clients["anon@office"] = a.Client(a.Office)
+	// The 复查 case is held by the 海淀区 officer: deciding it needs the
+	// case (internal/casework), so the other officers are refused.
+	if _, err := a.DB.Exec(ctx, `INSERT INTO case_assignments (application_id, officer_id, assigned_at)
+		SELECT $1, id, 0 FROM users WHERE login = 'staff-hd'`, w.vars["{review}"]); err != nil {
+		t.Fatal(err)
+	}
 	victim := a.CreateUserIn("海淀区", "victim", account.DistrictOfficer)
 	w.vars["{user}"] = itoa(victim.ID)
 	adminVictim := a.CreateUser("victim-admin", account.AuditAdmin)
@@ -180,8 +186,8 @@ func reviewCase(t *testing.T, a *apptest.App, roundID, empID int64, decl rules.C
 	dj, _ := json.Marshal(d)
 	now := db.Micros(a.Clock.Now())
 	var id int64
-	if err := a.DB.QueryRow(ctx, `INSERT INTO applications (round_id, person_id, employer_id, status, declaration, created_at, updated_at)
-		VALUES ($1, $2, $3, 'review_requested', $4, $5, $5) RETURNING id`, roundID, p.ID, empID, string(dj), now).Scan(&id); err != nil {
+	if err := a.DB.QueryRow(ctx, `INSERT INTO applications (round_id, person_id, employer_id, status, declaration, created_at, updated_at,
+		district) VALUES ($1, $2, $3, 'review_requested', $4, $5, $5, '海淀区') RETURNING id`, roundID, p.ID, empID, string(dj), now).Scan(&id); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := a.DB.Exec(ctx, `INSERT INTO review_requests (application_id, indicators, reason, employer_note, status, created_at,

@@ -222,6 +222,16 @@ func TestReviewDecidedInPersonAndWithFourEyes(t *testing.T) {
 	a.LoginStaff(two, "hd-two", apptest.Password)
 	a.LoginStaff(cy, "cy-one", apptest.Password)
 	base := func(id int64) string { return fmt.Sprintf("/api/v1/office/reviews/%d", id) }
+	// The first officer holds both cases (internal/casework): only the
+	// holder decides; the second officer approves.
+	for _, x := range []int64{id, id2} {
+		if r := one.PostJSON(fmt.Sprintf("/api/v1/office/cases/%d/claim", x), nil); r.Status != 200 {
+			t.Fatalf("claim %d: %d %s", x, r.Status, r.Body)
+		}
+	}
+	if r := two.PostJSON(base(id)+"/decisions", map[string]any{"indicator": "housing", "outcome": "rejected", "reason": "理由充分"}); r.Status != 404 {
+		t.Fatalf("an officer who does not hold the case decides: %d %s", r.Status, r.Body)
+	}
 
 	// Not received yet: no decision.
 	if r := one.PostJSON(base(id)+"/decisions", map[string]any{"indicator": "housing", "outcome": "rejected", "reason": "理由充分"}); r.Status != 409 {

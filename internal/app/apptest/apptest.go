@@ -13,6 +13,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,6 +33,13 @@ type App struct {
 	Internet string // base URL
 	Office   string
 	Metrics  string
+
+	// totp keeps the TOTP secret each staff account enrolled with, and
+	// changed the password it was given at first login, so LoginStaff can
+	// log it in again (after the fake clock jumped past the session's end).
+	totpMu  sync.Mutex
+	totp    map[string]string
+	changed map[string]string // the password LoginStaff changed it to
 }
 
 // Option changes the configuration before start.
@@ -217,6 +225,11 @@ func (c *Client) LoginAPI(login, pw string) *Response {
 // TOTP enrolment with the fake clock, ending with a full session.
 func (a *App) LoginStaff(c *Client, login, pw string) {
 	a.T.Helper()
+	a.totpMu.Lock()
+	if changed, ok := a.changed[login]; ok {
+		pw = changed
+	}
+	a.totpMu.Unlock()
 	r := c.LoginAPI(login, pw)
 	if r.Status != 200 {
 		a.T.Fatalf("login %s: %d %s", login, r.Status, r.Body)
@@ -228,6 +241,12 @@ func (a *App) LoginStaff(c *Client, login, pw string) {
 		if r.Status != 200 {
 			a.T.Fatalf("password change %s: %d %s", login, r.Status, r.Body)
 		}
+		a.totpMu.Lock()
+		if a.changed == nil {
+			a.changed = map[string]string{}
+		}
+		a.changed[login] = pw + "x"
+		a.totpMu.Unlock()
 		r.JSON(&ans)
 	}
 	if ans.Next != nil && *ans.Next == "totp" {
@@ -237,11 +256,22 @@ func (a *App) LoginStaff(c *Client, login, pw string) {
 			Secret   string
 		}
 		e.JSON(&enr)
+		secret := enr.Secret
+		a.totpMu.Lock()
 		if enr.Enrolled {
-			a.T.Fatal("LoginStaff cannot pass TOTP for an enrolled account")
+			secret = a.totp[login]
+		} else {
+			if a.totp == nil {
+				a.totp = map[string]string{}
+			}
+			a.totp[login] = secret
+		}
+		a.totpMu.Unlock()
+		if secret == "" {
+			a.T.Fatal("LoginStaff cannot pass TOTP for an account enrolled outside it")
 		}
 		a.Clock.Advance(30 * time.Second)
-		code, _ := totp.Code(enr.Secret, a.Clock.Now())
+		code, _ := totp.Code(secret, a.Clock.Now())
 		r = c.PostJSON("/api/v1/session/totp", map[string]string{"code": code})
 		if r.Status != 200 {
 			a.T.Fatalf("totp %s: %d %s", login, r.Status, r.Body)
