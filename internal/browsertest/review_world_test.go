@@ -38,7 +38,16 @@ func seedReview(t *testing.T, w *world) {
 		'已向区服务窗口提交房产证、学位证复印件', 'received', $2, $2, $2)`, id, now); err != nil {
 		t.Fatal(err)
 	}
-	officer := actor.Actor{UserID: 1, Login: "seed", Roles: []actor.Role{actor.CityOfficer}}
+	// The 海淀区 officer holds the case (internal/casework): only the
+	// holder decides, and the walk shows the holder's decide page.
+	u, err := a.Accounts.UserByLogin(ctx, "hd01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	officer := u.ActorAt("seed", "")
+	if _, err := a.Cases.Casework.Claim(ctx, officer, id); err != nil {
+		t.Fatal(err)
+	}
 	svc := a.Cases.Review
 	if err := svc.Decide(ctx, officer, id, review.Decision{Indicator: rules.CodeEducation, Outcome: review.Rejected,
 		Reason: "学历已按学信网记录计分"}); err != nil {
