@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"jifen/internal/account"
 	"jifen/internal/app/apptest"
 	"jifen/internal/check"
+	"jifen/internal/config"
 	"jifen/internal/platform/db"
 	"jifen/internal/rules"
 )
@@ -29,20 +31,35 @@ import (
 // page and the buffered audit row of the read. Every application has a
 // checked result (verified = declared) so the comparison and statement
 // are drawn. JIFEN_BENCH_PEOPLE sets the population (default 10,000; the
-// employers are a tenth of it). It reports p50 and p99 per request.
+// employers are a tenth of it). JIFEN_BENCH_DB names an existing database
+// instead (a copy: results are written into it), with JIFEN_BENCH_DATA_DIR
+// the data directory holding its master key, e.g. one filled by
+// `jifen synth --people 510000`. It reports p50 and p99 per request.
 func BenchmarkCaseView(b *testing.B) {
 	people := 10000
 	if n, err := strconv.Atoi(os.Getenv("JIFEN_BENCH_PEOPLE")); err == nil && n > 0 {
 		people = n
 	}
-	a := apptest.Start(b)
+	existing := os.Getenv("JIFEN_BENCH_DB")
+	var opts []apptest.Option
+	if existing != "" {
+		opts = append(opts, func(c *config.Config) {
+			c.DB = existing
+			if d := os.Getenv("JIFEN_BENCH_DATA_DIR"); d != "" {
+				c.DataDir = d
+			}
+		})
+	}
+	a := apptest.Start(b, opts...)
 	ctx := context.Background()
 	r, err := a.EnsureRound(ctx, 0, true)
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := a.Synth(ctx, r, people, people/10, 1, 0, nil); err != nil {
-		b.Fatal(err)
+	if existing == "" {
+		if _, err := a.Synth(ctx, r, people, people/10, 1, 0, nil); err != nil {
+			b.Fatal(err)
+		}
 	}
 	// A result for every application, as an applied run leaves it.
 	now := db.Micros(a.Clock.Now())
@@ -74,9 +91,10 @@ func BenchmarkCaseView(b *testing.B) {
 		ids = append(ids, id)
 	}
 	rows.Close()
-	a.CreateUser("bench-city", account.CityOfficer)
+	login := fmt.Sprintf("bench-city-%d", time.Now().UnixNano())
+	a.CreateUser(login, account.CityOfficer)
 	c := a.Client(a.Office)
-	a.LoginStaff(c, "bench-city", apptest.Password)
+	a.LoginStaff(c, login, apptest.Password)
 	var cookie string
 	for _, ck := range c.HTTP.Jar.Cookies(mustURL(a.Office)) {
 		cookie += ck.Name + "=" + ck.Value + "; "
