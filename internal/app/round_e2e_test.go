@@ -383,6 +383,17 @@ func TestWholeRoundEndToEnd(t *testing.T) {
 			t.Fatalf("the re-examined application is ranked with %d, not its new score %d", e.Total, want)
 		}
 	}
+	// The work queue finds an application by its 公示编号 (office only).
+	var q struct {
+		Page struct {
+			Items []struct{ ID int64 } `json:"items"`
+		} `json:"page"`
+	}
+	if r := city1.Get("/api/v1/office/queue?status=all&q=" + res.Entries[0].PublicityNo); r.Status != 200 {
+		t.Fatalf("queue search by 公示编号: %d %s", r.Status, r.Body)
+	} else if r.JSON(&q); len(q.Page.Items) != 1 || q.Page.Items[0].ID != res.Entries[0].ApplicationID {
+		t.Fatalf("queue search by 公示编号 %s: %s", res.Entries[0].PublicityNo, r.Body)
+	}
 	if n := countOf(t, a, `SELECT count(*) FROM ranking_exclusions WHERE application_id = $1 AND reason LIKE '%虚假材料%'`, bannedApp); n != 1 {
 		t.Fatalf("the banned person's application is not excluded with the reason: %d", n)
 	}
