@@ -318,21 +318,22 @@ func (s *Service) noteCases(ctx context.Context, officer actor.Actor, e *Entry) 
 			WHERE a.employer_id = $1 AND r.year BETWEEN $2 AND $3 AND a.status = 'with_employer' ORDER BY a.id`
 		arg = e.EmployerID
 	}
-	rows, err := s.db.Query(ctx, q, arg, e.BanFrom, e.BanTo)
-	if err != nil {
-		return apperr.Wrap(err)
-	}
 	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return apperr.Wrap(err)
+	if err := func() error {
+		rows, err := s.db.Query(ctx, q, arg, e.BanFrom, e.BanTo)
+		if err != nil {
+			return err
 		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			ids = append(ids, id)
+		}
+		return rows.Err()
+	}(); err != nil {
 		return apperr.Wrap(err)
 	}
 	line := KindName(e.Kind) + "已列入虚假材料库：" + e.Reason()

@@ -26,22 +26,23 @@ func (s *Service) mailInForce(ctx context.Context, e *Entry) error {
 			WHERE o.employer_id = $1 AND u.email <> '' AND u.disabled = FALSE ORDER BY u.id`
 		arg = e.EmployerID
 	}
-	rows, err := s.db.Query(ctx, q, arg)
-	if err != nil {
-		return apperr.Wrap(err)
-	}
 	type rcpt struct{ email, name string }
 	var rs []rcpt
-	for rows.Next() {
-		var r rcpt
-		if err := rows.Scan(&r.email, &r.name); err != nil {
-			rows.Close()
-			return apperr.Wrap(err)
+	if err := func() error {
+		rows, err := s.db.Query(ctx, q, arg)
+		if err != nil {
+			return err
 		}
-		rs = append(rs, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		defer rows.Close()
+		for rows.Next() {
+			var r rcpt
+			if err := rows.Scan(&r.email, &r.name); err != nil {
+				return err
+			}
+			rs = append(rs, r)
+		}
+		return rows.Err()
+	}(); err != nil {
 		return apperr.Wrap(err)
 	}
 	for _, r := range rs {

@@ -147,27 +147,31 @@ func (s *Service) List(ctx context.Context, viewer actor.Actor, f Filter) (*List
 		}
 	}
 	out := &List{Counts: map[Status]int{}}
-	rows, err := s.db.Query(ctx, `SELECT status, count(*) FROM fraud_entries`+w.SQL()+` GROUP BY status`, w.Args()...)
-	if err != nil {
+	if err := func() error {
+		rows, err := s.db.Query(ctx, `SELECT status, count(*) FROM fraud_entries`+w.SQL()+` GROUP BY status`, w.Args()...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var st string
+			var n int
+			if err := rows.Scan(&st, &n); err != nil {
+				return err
+			}
+			out.Counts[Status(st)] = n
+			out.Total += n
+		}
+		return rows.Err()
+	}(); err != nil {
 		return nil, apperr.Wrap(err)
 	}
-	for rows.Next() {
-		var st string
-		var n int
-		if err := rows.Scan(&st, &n); err != nil {
-			rows.Close()
-			return nil, apperr.Wrap(err)
-		}
-		out.Counts[Status(st)] = n
-		out.Total += n
-	}
-	rows.Close()
 	if f.Status != "" {
 		w.And("status = ?", string(f.Status))
 	}
 	page := min(max(f.Page, 1), 100000) // the offset stays far from overflowing
 	q := selectEntry + w.SQL() + ` ORDER BY id DESC LIMIT ` + w.Arg(PageSize+1) + ` OFFSET ` + w.Arg((page-1)*PageSize)
-	rows, err = s.db.Query(ctx, q, w.Args()...)
+	rows, err := s.db.Query(ctx, q, w.Args()...)
 	if err != nil {
 		return nil, apperr.Wrap(err)
 	}
