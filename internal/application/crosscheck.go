@@ -163,7 +163,7 @@ func (s *Service) ApplyResults(ctx context.Context, runID int64, results []Resul
 		for _, id := range moved {
 			versions[id] = current[id].version
 		}
-		return s.mailResults(ctx, moved, versions)
+		return s.mailStatus(ctx, FirstResult, "", moved, versions)
 	})
 }
 
@@ -180,9 +180,10 @@ func (s *Service) events(ctx context.Context, at int64, ids []int64, from, to St
 	return err
 }
 
-// mailResults queues the e-mail "the first result is out" to the applicants
-// of ids, read and written in one statement each.
-func (s *Service) mailResults(ctx context.Context, ids []int64, versions map[int64]int) error {
+// mailStatus queues the e-mail about a batch's move to status to (the first
+// result is out, the result is final) to the applicants of ids, read and
+// written in one statement each; reason, if any, is quoted.
+func (s *Service) mailStatus(ctx context.Context, to Status, reason string, ids []int64, versions map[int64]int) error {
 	if s.outbox == nil {
 		return nil
 	}
@@ -202,7 +203,7 @@ func (s *Service) mailResults(ctx context.Context, ids []int64, versions map[int
 		if err := rows.Scan(&id, &year, &person, &r.email, &r.name); err != nil {
 			return err
 		}
-		msgs = append(msgs, statusMail(id, versions[id], year, person, FirstResult, "", r))
+		msgs = append(msgs, statusMail(id, versions[id], year, person, to, reason, r))
 		return nil
 	}); err != nil {
 		return err

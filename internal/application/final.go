@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -12,7 +11,6 @@ import (
 	"jifen/internal/audit"
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/db"
-	"jifen/internal/platform/mail"
 	"jifen/internal/rules"
 )
 
@@ -124,7 +122,7 @@ func (s *Service) FinalizeUnreviewed(ctx context.Context, now time.Time, limit i
 		if err := s.events(ctx, at, ids, FirstResult, Final, "复查期限届满，未申请复查，初核结果即为最终结果"); err != nil {
 			return err
 		}
-		if err := s.mailFinal(ctx, ids, versions); err != nil {
+		if err := s.mailStatus(ctx, Final, "复查期限届满，初核结果即为最终结果", ids, versions); err != nil {
 			return err
 		}
 		return s.audit.Record(ctx, audit.Entry{Action: "application.finalize_unreviewed", ObjectType: "application",
@@ -134,33 +132,3 @@ func (s *Service) FinalizeUnreviewed(ctx context.Context, now time.Time, limit i
 	return n, err
 }
 
-// mailFinal queues the mail "the result is final" to the applicants of
-// ids, read and written in one statement each.
-func (s *Service) mailFinal(ctx context.Context, ids []int64, versions map[int64]int) error {
-	if s.outbox == nil {
-		return nil
-	}
-	idj, _ := json.Marshal(ids)
-	rows, err := s.db.Query(ctx, `SELECT a.id, r.year, p.name, u.email, u.display_name FROM applications a
-		JOIN rounds r ON r.id = a.round_id JOIN persons p ON p.id = a.person_id JOIN users u ON u.id = p.user_id
-		WHERE a.id IN (SELECT x.id FROM `+s.db.JSONIDs("$1")+` x) AND u.email <> ''`, string(idj))
-	if err != nil {
-		return err
-	}
-	var msgs []mail.Message
-	if err := eachRow(rows, func(rows *sql.Rows) error {
-		var id int64
-		var year int
-		var person string
-		var r recipient
-		if err := rows.Scan(&id, &year, &person, &r.email, &r.name); err != nil {
-			return err
-		}
-		msgs = append(msgs, statusMail(id, versions[id], year, person, Final, "复查期限届满，初核结果即为最终结果", r))
-		return nil
-	}); err != nil {
-		return err
-	}
-	_, err = s.outbox.EnqueueMany(ctx, msgs)
-	return err
-}
