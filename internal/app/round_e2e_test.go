@@ -305,7 +305,12 @@ func TestWholeRoundEndToEnd(t *testing.T) {
 	if r := city1.PostJSON(roundPath+"/freeze", nil); r.Status != 200 {
 		t.Fatalf("freeze: %d %s", r.Status, r.Body)
 	}
-	// After the freeze no score changes: a 复查 request is refused.
+	// After the freeze no score changes: a new cross-check is refused, and so
+	// is a 复查 request.
+	if r := city1.PostForm("/office/check/runs", url.Values{"round": {strconv.FormatInt(rd.ID, 10)}, "kind": {"rerun"},
+		"reason": {"冻结后再比对一次"}}); r.Status != 400 || !strings.Contains(r.Body, "已冻结，不能再比对") {
+		t.Fatalf("a check run after the freeze: %d", r.Status)
+	}
 	if r := applicant.PostJSON("/api/v1/application/review", map[string]any{"indicators": []string{"age"}, "reason": "再次复查"}); r.Status < 400 {
 		t.Fatalf("review request after the freeze: %d %s", r.Status, r.Body)
 	}

@@ -65,6 +65,9 @@ func (s *Service) ApplyResults(ctx context.Context, runID int64, results []Resul
 		for i, r := range results {
 			ids[i] = r.ID
 		}
+		if err := s.unfrozen(ctx, ids); err != nil {
+			return err
+		}
 		idj, _ := json.Marshal(ids)
 		// Lock the rows (PostgreSQL; SQLite's single writer serialises), so
 		// the status read here is the one the update changes.
@@ -216,8 +219,13 @@ func (s *Service) mailStatus(ctx context.Context, to Status, reason string, ids 
 // approved (discrepancy.Rescore), in the caller's transaction. The status
 // does not change.
 func (s *Service) SetScore(ctx context.Context, id, score int64, eligible bool) error {
-	_, err := s.db.Exec(ctx, `UPDATE applications SET score = $1, score_eligible = $2 WHERE id = $3`, score, eligible, id)
-	return err
+	return s.db.WithTx(ctx, func(ctx context.Context) error {
+		if err := s.unfrozen(ctx, []int64{id}); err != nil {
+			return err
+		}
+		_, err := s.db.Exec(ctx, `UPDATE applications SET score = $1, score_eligible = $2 WHERE id = $3`, score, eligible, id)
+		return err
+	})
 }
 
 // SetIdentityCheck records the outcome of the 公安 single check of an

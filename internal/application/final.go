@@ -67,6 +67,12 @@ func (s *Service) FinalizeReview(ctx context.Context, c actor.Actor, id int64, s
 		set: "score = score"}
 	if score != nil {
 		ch.set, ch.args = "score = $6, score_eligible = $7", []any{int64(score.Score), score.Eligible}
+		ch.check = func(ctx context.Context, a *Application) error {
+			if a.Status != ReviewRequested {
+				return apperr.New(apperr.Conflict, "只有已申请复查的申请才能在复查决定后完成审核（当前状态："+StatusName(a.Status)+"）")
+			}
+			return s.unfrozen(ctx, []int64{a.ID})
+		}
 	}
 	return s.transition(ctx, c, id, ch)
 }

@@ -156,6 +156,9 @@ func (e *Engine) newRun(ctx context.Context, by actor.Actor, in RunInput) (*Run,
 
 // refuseOverlap refuses a run while another of the same scope is running.
 func (e *Engine) refuseOverlap(ctx context.Context, in RunInput) error {
+	if err := e.refuseFrozen(ctx, in.RoundID); err != nil {
+		return err
+	}
 	var running int
 	if err := e.db.QueryRow(ctx, `SELECT COUNT(*) FROM check_runs WHERE round_id = $1 AND status IN ('running', 'applying')
 		AND application_id = $2`, in.RoundID, in.ApplicationID).Scan(&running); err != nil {
@@ -308,6 +311,9 @@ func (e *Engine) Apply(ctx context.Context, by actor.Actor, runID int64) error {
 		if r.Status != "ready" {
 			return apperr.New(apperr.Conflict, "只有比对完成、待确认的任务可以应用（当前："+RunStatusNames[r.Status]+"）")
 		}
+		if err := e.refuseFrozen(ctx, r.RoundID); err != nil {
+			return err
+		}
 		now := db.Micros(e.clock.Now())
 		res, err := e.db.Exec(ctx, `UPDATE check_runs SET status = 'applying', decided_by = $1, decided_at = $2 WHERE id = $3 AND status = 'ready'`,
 			by.UserID, now, runID)
@@ -382,4 +388,22 @@ func itemSuffix(item string) string {
 		return ""
 	}
 	return "（" + rules.CheckItemName(item) + "）"
+}
+
+// refuseFrozen refuses a run, or applying one, on a frozen round: its
+// scores may no longer change (the application package refuses the write
+// too; this says so before any work is queued).
+func (e *Engine) refuseFrozen(ctx context.Context, roundID int64) error {
+	var frozen int64
+	var year int
+	if err := e.db.QueryRow(ctx, `SELECT frozen_at, year FROM rounds WHERE id = $1`, roundID).Scan(&frozen, &year); err != nil {
+		if db.IsNoRows(err) {
+			return nil // the run's own checks answer an unknown round
+		}
+		return err
+	}
+	if frozen != 0 {
+		return apperr.New(apperr.Conflict, fmt.Sprintf("%d年度批次已冻结，不能再比对或应用比对结果", year))
+	}
+	return nil
 }

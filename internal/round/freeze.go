@@ -99,6 +99,14 @@ func (s *Service) Freeze(ctx context.Context, by actor.Actor, id int64) (*Round,
 		if pending > 0 {
 			return apperr.New(apperr.Conflict, fmt.Sprintf("还有 %d 件复查申请尚未作出决定，请处理完毕后再冻结", pending))
 		}
+		var running int
+		if err := s.db.QueryRow(ctx, `SELECT count(*) FROM check_runs WHERE round_id = $1 AND status IN ('running', 'ready', 'applying')`,
+			id).Scan(&running); err != nil {
+			return apperr.Wrap(err)
+		}
+		if running > 0 {
+			return apperr.New(apperr.Conflict, "还有比对任务正在进行或等待确认，请完成或放弃后再冻结")
+		}
 		now := db.Micros(s.clock.Now())
 		res, err := s.db.Exec(ctx, `UPDATE rounds SET frozen_at = $1, frozen_by = $2, state_version = state_version + 1, updated_at = $1
 			WHERE id = $3 AND frozen_at = 0 AND state_version = $4`, now, by.UserID, id, r.StateVersion)

@@ -281,6 +281,16 @@ func isWrite(q string) bool {
 	return false
 }
 
+// ForShare is the row lock that lets readers in but waits for (and holds
+// off) a FOR UPDATE of the same row: " FOR SHARE" on PostgreSQL, "" on
+// SQLite, whose single writer serialises anyway.
+func (db *DB) ForShare() string {
+	if db.Dialect == Postgres {
+		return " FOR SHARE"
+	}
+	return ""
+}
+
 // ForUpdate returns " FOR UPDATE" on PostgreSQL and "" on SQLite, where the
 // single writer already serialises transactions.
 func (db *DB) ForUpdate() string {
