@@ -137,4 +137,3 @@ func (s *Service) FinalizeUnreviewed(ctx context.Context, now time.Time, limit i
 	})
 	return n, err
 }
-
