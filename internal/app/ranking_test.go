@@ -6,10 +6,12 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"jifen/internal/account"
 	"jifen/internal/app/apptest"
 	"jifen/internal/ranking"
+	"jifen/internal/round"
 	"jifen/internal/synth"
 )
 
@@ -26,6 +28,9 @@ func TestFreezeAndRankInTheOffice(t *testing.T) {
 	if _, err := a.SynthWith(ctx, rd, synth.Config{People: 300, Employers: 30, Seed: 5, ReadyToRank: true}); err != nil {
 		t.Fatal(err)
 	}
+	// The 复查 window has closed: the round can be frozen.
+	win, _ := rd.Window(round.Review)
+	a.Clock.Set(win.ClosesAt.Add(time.Hour))
 	a.CreateUser("city1", account.CityOfficer)
 	a.CreateUser("city2", account.CityOfficer)
 	a.CreateUserIn("海淀区", "district1", account.DistrictOfficer)

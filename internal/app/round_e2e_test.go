@@ -209,8 +209,8 @@ func TestWholeRoundEndToEnd(t *testing.T) {
 
 	// 5. The other 复查 requests (synthetic) are decided too: the agencies'
 	// records stand. Until then the round cannot be frozen.
-	if r := city1.PostJSON(roundPath+"/freeze", nil); r.Status != 409 || !strings.Contains(r.Body, "复查申请尚未作出决定") {
-		t.Fatalf("freeze with undecided 复查: %d %s", r.Status, r.Body)
+	if r := city1.PostJSON(roundPath+"/freeze", nil); r.Status != 409 || !strings.Contains(r.Body, "此前申请人仍可申请复查") {
+		t.Fatalf("freeze in the 复查 window: %d %s", r.Status, r.Body)
 	}
 	type pending struct {
 		app, employer int64
@@ -292,6 +292,10 @@ func TestWholeRoundEndToEnd(t *testing.T) {
 
 	// 7. The window closes: the first results nobody questioned are final.
 	a.Clock.Set(win.ClosesAt.Add(time.Minute))
+	city1 = login("city-one")
+	if r := city1.PostJSON(roundPath+"/freeze", nil); r.Status != 409 || !strings.Contains(r.Body, "尚未审核完成") {
+		t.Fatalf("freeze before the first results are final: %d %s", r.Status, r.Body)
+	}
 	if err := a.RunSchedule(ctx, "review_finalize"); err != nil {
 		t.Fatal(err)
 	}
@@ -420,6 +424,18 @@ func TestWholeRoundEndToEnd(t *testing.T) {
 	}
 	if !strings.Contains(api.Body, `"final_score":`+wantScore) {
 		t.Errorf("final score in the API: %s", api.Body)
+	}
+
+	// The banned applicant's statement says why they are not ranked.
+	var bannedLogin string
+	if err := a.DB.QueryRow(ctx, `SELECT u.login FROM persons p JOIN users u ON u.id = p.user_id WHERE p.id = $1`,
+		bannedPerson).Scan(&bannedLogin); err != nil {
+		t.Fatal(err)
+	}
+	bc := a.Client(a.Internet)
+	bc.LoginAPI(bannedLogin, synth.Password)
+	if r := bc.Get("/me"); !strings.Contains(r.Body, "不参加本年度排名") || !strings.Contains(r.Body, "因提供虚假材料") {
+		t.Errorf("the banned applicant's page does not say why they are not ranked")
 	}
 
 	// 11. Settlement, once its window opens: one person settled.

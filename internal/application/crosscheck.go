@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 
+	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/db"
 	"jifen/internal/platform/mail"
 )
@@ -104,7 +105,9 @@ func (s *Service) ApplyResults(ctx context.Context, runID int64, results []Resul
 		from := map[int64]Status{}
 		for _, r := range results {
 			c, ok := current[r.ID]
-			if !ok {
+			if !ok || c.status == Final || c.status == Published {
+				// A final score (after the 复查, approved by a second
+				// officer) is not overwritten by a later run.
 				continue
 			}
 			to := c.status
@@ -217,14 +220,22 @@ func (s *Service) mailStatus(ctx context.Context, to Status, reason string, ids 
 
 // SetScore replaces an application's score after an officer's override is
 // approved (discrepancy.Rescore), in the caller's transaction. The status
-// does not change.
+// does not change. A final application's score is refused: it changes only
+// through a 复查 and its second officer, never by a later override.
 func (s *Service) SetScore(ctx context.Context, id, score int64, eligible bool) error {
 	return s.db.WithTx(ctx, func(ctx context.Context) error {
 		if err := s.unfrozen(ctx, []int64{id}); err != nil {
 			return err
 		}
-		_, err := s.db.Exec(ctx, `UPDATE applications SET score = $1, score_eligible = $2 WHERE id = $3`, score, eligible, id)
-		return err
+		res, err := s.db.Exec(ctx, `UPDATE applications SET score = $1, score_eligible = $2 WHERE id = $3
+			AND status NOT IN ('final', 'published')`, score, eligible, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return apperr.New(apperr.Conflict, "该申请已审核完成，积分不能再由比对差异更正")
+		}
+		return nil
 	})
 }
 

@@ -302,6 +302,11 @@ func (s *Service) SubmitToEmployer(ctx context.Context, c actor.Actor, id int64,
 			if err := s.windows.RequireOpen(ctx, a.RoundID, "application"); err != nil {
 				return err
 			}
+			// The window check reads a cached round; a freeze committed
+			// a moment ago is seen here, under the round's row lock.
+			if err := s.unfrozen(ctx, []int64{a.ID}); err != nil {
+				return err
+			}
 			if _, err := Estimate(a.Declaration); err != nil {
 				return err
 			}
@@ -340,6 +345,9 @@ func (s *Service) File(ctx context.Context, c actor.Actor, id int64) (*Applicati
 				return apperr.New(apperr.Conflict, "只能提交待单位审核的申请（当前状态："+StatusName(a.Status)+"）")
 			}
 			if err := s.windows.RequireOpen(ctx, a.RoundID, "employer_submission"); err != nil {
+				return err
+			}
+			if err := s.unfrozen(ctx, []int64{a.ID}); err != nil {
 				return err
 			}
 			if err := s.checkEmployerBan(ctx, a); err != nil {

@@ -133,6 +133,9 @@ func (s *Service) RequestReview(ctx context.Context, c actor.Actor, id int64, in
 		if err := s.windows.RequireOpen(ctx, a.RoundID, "review"); err != nil {
 			return err
 		}
+		if err := s.unfrozen(ctx, []int64{a.ID}); err != nil {
+			return err
+		}
 		if _, err := s.db.Exec(ctx, `INSERT INTO review_requests (application_id, indicators, reason, status, created_at)
 			VALUES ($1, $2, $3, 'requested', $4)`, id, strings.Join(indicators, ","), reason, db.Micros(s.clock.Now())); err != nil {
 			return err

@@ -13,7 +13,8 @@ import (
 // FullIDNumbers decrypts the ID numbers of many persons for an official
 // hand-off (the settlement list sent to the public security bureau): one
 // audit row names the purpose and how many numbers were revealed, written
-// before any number is returned. Only city officers may ask.
+// before any number is returned, and each person's file gets its read row
+// (buffered, as every audited read). Only city officers may ask.
 func (s *Service) FullIDNumbers(ctx context.Context, by actor.Actor, ids []int64, why string) (map[int64]string, error) {
 	if !by.Can(actor.PermCasesCity) {
 		return nil, ErrNotFound
@@ -44,6 +45,9 @@ func (s *Service) FullIDNumbers(ctx context.Context, by actor.Actor, ids []int64
 			return nil, apperr.Wrap(fmt.Errorf("person %d: %w", id, err))
 		}
 		out[id] = n
+		// Each applicant's own record of who read their file ("who opened
+		// my file") names this reveal too, through the buffered reads.
+		s.audit.RecordRead(ctx, by, audit.Read{Action: audit.ViewIDNumber, PersonID: id, What: why})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, apperr.Wrap(err)

@@ -241,9 +241,12 @@ func (s *Service) Prepare(ctx context.Context, by actor.Actor, roundID int64, qu
 	}
 	var out *Summary
 	err := s.db.WithTx(ctx, func(ctx context.Context) error {
-		r, quota, err := s.roundFor(ctx, roundID, quota)
+		r, err := s.rounds.Lock(ctx, roundID)
 		if err != nil {
 			return err
+		}
+		if quota == 0 {
+			quota = r.Quota
 		}
 		if !r.Frozen() {
 			return apperr.New(apperr.Conflict, fmt.Sprintf("%d年度批次尚未冻结：请先冻结，再生成排名", r.Year))
@@ -358,7 +361,7 @@ func (s *Service) Commit(ctx context.Context, by actor.Actor, roundID int64) (*S
 	}
 	var out *Summary
 	err := s.db.WithTx(ctx, func(ctx context.Context) error {
-		r, err := s.rounds.Get(ctx, roundID)
+		r, err := s.rounds.Lock(ctx, roundID)
 		if err != nil {
 			return err
 		}
@@ -379,6 +382,16 @@ func (s *Service) Commit(ctx context.Context, by actor.Actor, roundID int64) (*S
 		}
 		if !d.FrozenAt.Equal(r.FrozenAt.Truncate(time.Microsecond)) {
 			return apperr.New(apperr.Conflict, "批次在生成排名后曾解除冻结，请重新生成排名")
+		}
+		// What is committed is what the round holds now: scores are fixed
+		// by the freeze, but a ban approved after the draft changes who
+		// takes part. The draft is ranked again and must hash the same.
+		entries, _, excluded, err := s.load(ctx, r)
+		if err != nil {
+			return err
+		}
+		if res, err := Rank(r.Year, d.Quota, entries); err != nil || res.Digest() != d.Digest || len(excluded) != d.Excluded {
+			return apperr.New(apperr.Conflict, "生成排名后参加排名的名单有变化（如虚假材料库新增记录），请重新生成排名后再确认")
 		}
 		now := db.Micros(s.clock.Now())
 		res, err := s.db.Exec(ctx, `UPDATE rankings SET status = 'committed', committed_by = $1, committed_at = $2

@@ -112,7 +112,7 @@ func TestFreezeRankCommit(t *testing.T) {
 	}
 	w.add("final", 9000, true, "1980-01-01")
 	w.add("final", 12000, false, "1980-01-01")       // not eligible: never ranked
-	w.add("first_result", 13000, true, "1980-01-01") // not final: never ranked
+	_, notFinal := w.add("first_result", 13000, true, "1980-01-01") // not final: never ranked
 	bannedPerson, banned := w.add("final", 11500, true, "1980-01-01")
 	w.bans[bannedPerson] = "因提供虚假材料，2027年至2032年不得申报"
 
@@ -147,6 +147,11 @@ func TestFreezeRankCommit(t *testing.T) {
 	if err := w.rounds.RequireUnfrozen(ctx, w.roundID); err != nil {
 		t.Fatal(err)
 	}
+	// An application at its first result would be left out: no freeze.
+	if _, err := w.rounds.Freeze(ctx, w.a, w.roundID); code(err) != apperr.Conflict || !strings.Contains(err.Error(), "尚未审核完成") {
+		t.Fatalf("freeze with an application not final: %v", err)
+	}
+	w.exec(`UPDATE applications SET status = 'final', score_eligible = FALSE WHERE id = $1`, notFinal)
 	if _, err := w.rounds.Freeze(ctx, w.a, w.roundID); err != nil {
 		t.Fatal(err)
 	}
@@ -178,6 +183,15 @@ func TestFreezeRankCommit(t *testing.T) {
 	if d.Status != "draft" || d.Ranked != 7 || d.Qualified != 3 || d.Cutoff != 10500 || d.Excluded != 1 {
 		t.Fatalf("draft: %+v", d)
 	}
+	// A ban approved after the draft changes who takes part: the commit
+	// refuses the draft.
+	laterPerson, _ := w.add("draft", 0, false, "1990-01-01")
+	w.bans[laterPerson] = "因提供虚假材料，2027年至2032年不得申报"
+	w.bans[topPersonOf(t, w, top)] = "因提供虚假材料，2027年至2032年不得申报"
+	if _, err := w.ranking.Commit(ctx, w.b, w.roundID); code(err) != apperr.Conflict || !strings.Contains(err.Error(), "请重新生成排名") {
+		t.Fatalf("commit of a draft the ban changed: %v", err)
+	}
+	delete(w.bans, topPersonOf(t, w, top))
 	c, err := w.ranking.Commit(ctx, w.b, w.roundID)
 	if err != nil {
 		t.Fatal(err)
@@ -330,4 +344,13 @@ func TestConcurrentCommit(t *testing.T) {
 			t.Fatalf("losing commit: %v", err)
 		}
 	}
+}
+
+func topPersonOf(t *testing.T, w *world, app int64) int64 {
+	t.Helper()
+	var id int64
+	if err := w.db.QueryRow(w.ctx, `SELECT person_id FROM applications WHERE id = $1`, app).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	return id
 }

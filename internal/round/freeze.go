@@ -61,6 +61,11 @@ type Ranking interface {
 // WithRanking sets the ranking the freeze consults.
 func (s *Service) WithRanking(r Ranking) *Service { s.ranking = r; return s }
 
+// Lock reads round id inside the caller's transaction with its row locked
+// on PostgreSQL (SQLite's one writer serialises): the ranking's draft and
+// commit hold it, so a reopening cannot run in between.
+func (s *Service) Lock(ctx context.Context, id int64) (*Round, error) { return s.lockRound(ctx, id) }
+
 // lockRound reads round id for a change of its state, locked on PostgreSQL
 // (SQLite's one writer serialises).
 func (s *Service) lockRound(ctx context.Context, id int64) (*Round, error) {
@@ -76,9 +81,10 @@ func (s *Service) lockRound(ctx context.Context, id int64) (*Round, error) {
 }
 
 // Freeze freezes round id on behalf of a city officer. Freezing a frozen
-// round is refused (the officer sees when and by whom it was done);
-// so is a freeze while 复查 requests wait for a decision, whose outcome
-// would otherwise be lost.
+// round is refused (the officer sees when it was done); so is a freeze
+// before the 复查 window has closed, while any filed application is not
+// final yet (in the check, at its first result, in a 复查), or while a
+// cross-check run is under way.
 func (s *Service) Freeze(ctx context.Context, by actor.Actor, id int64) (*Round, error) {
 	if err := require(by); err != nil {
 		return nil, err
@@ -91,13 +97,24 @@ func (s *Service) Freeze(ctx context.Context, by actor.Actor, id int64) (*Round,
 		if r.Frozen() {
 			return apperr.New(apperr.Conflict, fmt.Sprintf("%d年度批次已于 %s 冻结，无需重复冻结", r.Year, BeijingTime(r.FrozenAt)))
 		}
-		var pending int
-		if err := s.db.QueryRow(ctx, `SELECT count(*) FROM applications WHERE round_id = $1 AND status = 'review_requested'`,
-			id).Scan(&pending); err != nil {
+		now := s.clock.Now()
+		if w, ok := r.Window(Review); ok && now.Before(w.ClosesAt) {
+			return apperr.New(apperr.Conflict, fmt.Sprintf("复查期至 %s 结束，此前申请人仍可申请复查，不能冻结", BeijingTime(w.ClosesAt)))
+		}
+		// Every filed application must be final: one still in the check,
+		// at its first result or in a 复查 would be left out of the
+		// ranking, and the freeze would stop it from ever getting there.
+		var reviews, others int
+		if err := s.db.QueryRow(ctx, `SELECT COALESCE(SUM(CASE WHEN status = 'review_requested' THEN 1 ELSE 0 END), 0),
+			COALESCE(SUM(CASE WHEN status <> 'review_requested' THEN 1 ELSE 0 END), 0) FROM applications
+			WHERE round_id = $1 AND status IN ('submitted', 'checking', 'first_result', 'review_requested')`, id).Scan(&reviews, &others); err != nil {
 			return apperr.Wrap(err)
 		}
-		if pending > 0 {
-			return apperr.New(apperr.Conflict, fmt.Sprintf("还有 %d 件复查申请尚未作出决定，请处理完毕后再冻结", pending))
+		if reviews > 0 {
+			return apperr.New(apperr.Conflict, fmt.Sprintf("还有 %d 件复查申请尚未作出决定，请处理完毕后再冻结", reviews))
+		}
+		if others > 0 {
+			return apperr.New(apperr.Conflict, fmt.Sprintf("还有 %d 件申请尚未审核完成（比对中或初核结果尚未确定），请待其审核完成后再冻结", others))
 		}
 		var running int
 		if err := s.db.QueryRow(ctx, `SELECT count(*) FROM check_runs WHERE round_id = $1 AND status IN ('running', 'ready', 'applying')`,
@@ -107,9 +124,8 @@ func (s *Service) Freeze(ctx context.Context, by actor.Actor, id int64) (*Round,
 		if running > 0 {
 			return apperr.New(apperr.Conflict, "还有比对任务正在进行或等待确认，请完成或放弃后再冻结")
 		}
-		now := db.Micros(s.clock.Now())
 		res, err := s.db.Exec(ctx, `UPDATE rounds SET frozen_at = $1, frozen_by = $2, state_version = state_version + 1, updated_at = $1
-			WHERE id = $3 AND frozen_at = 0 AND state_version = $4`, now, by.UserID, id, r.StateVersion)
+			WHERE id = $3 AND frozen_at = 0 AND state_version = $4`, db.Micros(now), by.UserID, id, r.StateVersion)
 		if err != nil {
 			return apperr.Wrap(fmt.Errorf("freeze round: %w", err))
 		}

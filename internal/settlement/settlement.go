@@ -177,11 +177,11 @@ const maxNote = 500
 
 // Record sets the settlement status of application appID of round roundID,
 // which must be qualified in the round's committed ranking, once the
-// round's settlement window has opened (before it, the list is not public
-// and the applicant must not learn of it). version is the version the
-// officer saw (0 when nothing was recorded): of two officers recording at
-// once, exactly one wins. The applicant and the employer see it on the
-// timeline and by e-mail.
+// round's settlement window has opened. version is the version the officer
+// saw (0 when nothing was recorded): of two officers recording at once,
+// exactly one wins. The applicant and the employer see it on the timeline
+// and by e-mail once their application is published; before that it is
+// recorded and audited only, so that nothing of the list leaves the office.
 func (s *Service) Record(ctx context.Context, by actor.Actor, roundID, appID int64, status Status, note string, version int) (*Row, error) {
 	if err := requireCity(by); err != nil {
 		return nil, err
@@ -252,8 +252,17 @@ func (s *Service) Record(ctx context.Context, by actor.Actor, roundID, appID int
 			ObjectID: strconv.FormatInt(appID, 10), Reason: text}); err != nil {
 			return err
 		}
-		if err := s.apps.NoteAndMail(ctx, by, appID, text, fmt.Sprintf("settlement:v%d", version+1), true); err != nil {
-			return err
+		// The applicant and the employer hear of it only once the list is
+		// published (the application is published): before that, that the
+		// person qualified is not to leave the office.
+		var appStatus string
+		if err := s.db.QueryRow(ctx, `SELECT status FROM applications WHERE id = $1`, appID).Scan(&appStatus); err != nil {
+			return apperr.Wrap(err)
+		}
+		if appStatus == "published" {
+			if err := s.apps.NoteAndMail(ctx, by, appID, text, fmt.Sprintf("settlement:v%d", version+1), true); err != nil {
+				return err
+			}
 		}
 		if out, err = scanRow(s.db.QueryRow(ctx, `SELECT `+rowColumns+rowFrom+` AND e.application_id = $2`, roundID, appID)); err != nil {
 			return apperr.Wrap(err)

@@ -66,6 +66,11 @@ func TestSettlementHandOff(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// apps[1]'s list is published (the publication's change, made here);
+	// apps[0]'s is not, and its applicant must hear nothing yet.
+	if _, err := e.DB.Exec(ctx, `UPDATE applications SET status = 'published' WHERE id = $1`, apps[1]); err != nil {
+		t.Fatal(err)
+	}
 	pg, err := svc.List(ctx, city, e.RoundID, "", 0, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -131,6 +136,10 @@ func TestSettlementHandOff(t *testing.T) {
 	}
 	if row, err = svc.Record(ctx, city, e.RoundID, apps[1], settlement.Settled, "撤回放弃声明后办理", 1); err != nil || row.Version != 2 {
 		t.Fatalf("update: %+v %v", row, err)
+	}
+	if n := 0; e.DB.QueryRow(ctx, `SELECT count(*) FROM application_events WHERE application_id = $1 AND reason LIKE '落户办理情况%'`,
+		apps[0]).Scan(&n) != nil || n != 0 {
+		t.Fatalf("the unpublished applicant's timeline shows the settlement: %d", n)
 	}
 	var events, mails int
 	if err := e.DB.QueryRow(ctx, `SELECT count(*) FROM application_events WHERE application_id = $1 AND reason LIKE '落户办理情况%'`,

@@ -293,12 +293,10 @@ func (p *Portal) renderApp(w http.ResponseWriter, r *http.Request, status int, p
 		}
 	}
 	if a.Status == application.Final || a.Status == application.Published {
-		score, eligible, _, err := p.svc.Applications.Score(ctx, a.ID)
-		if err != nil {
+		if v.Final, err = p.finalOf(ctx, a); err != nil {
 			web.WriteError(w, r, err)
 			return
 		}
-		v.Final = &finalScore{Total: rules.Points(score), Eligible: eligible}
 	}
 	pg.Data = v
 	p.sh.Render(w, r, status, "portal_employer_app", pg)

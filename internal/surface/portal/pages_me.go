@@ -2,6 +2,7 @@ package portal
 
 import (
 	"cmp"
+	"context"
 	"net/http"
 	"strings"
 	"time"
@@ -48,6 +49,23 @@ type meView struct {
 type finalScore struct {
 	Total    rules.Points
 	Eligible bool
+	// Excluded is why the applicant takes no part in the ranking: a ban of
+	// the fraud register (虚假材料库) in the round's year; "" otherwise.
+	Excluded string
+}
+
+// finalOf is the final score of a final application, with the ban that
+// keeps it out of the ranking, if any.
+func (p *Portal) finalOf(ctx context.Context, a *application.Application) (*finalScore, error) {
+	score, eligible, _, err := p.svc.Applications.Score(ctx, a.ID)
+	if err != nil {
+		return nil, err
+	}
+	banned, _, err := p.svc.Applications.Barred(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	return &finalScore{Total: rules.Points(score), Eligible: eligible, Excluded: banned}, nil
 }
 
 // linkView is one request to link to an employer.
@@ -130,12 +148,10 @@ func (p *Portal) renderMe(w http.ResponseWriter, r *http.Request, status int, pg
 			}
 		}
 		if a.Status == application.Final || a.Status == application.Published {
-			score, eligible, _, err := p.svc.Applications.Score(ctx, a.ID)
-			if err != nil {
+			if v.Final, err = p.finalOf(ctx, a); err != nil {
 				web.WriteError(w, r, err)
 				return
 			}
-			v.Final = &finalScore{Total: rules.Points(score), Eligible: eligible}
 		}
 	}
 	pg.Data = v
