@@ -111,7 +111,7 @@ func TestFreezeRankCommit(t *testing.T) {
 		w.add("final", 10000, true, "1988-06-15")
 	}
 	w.add("final", 9000, true, "1980-01-01")
-	w.add("final", 12000, false, "1980-01-01")       // not eligible: never ranked
+	w.add("final", 12000, false, "1980-01-01")                      // not eligible: never ranked
 	_, notFinal := w.add("first_result", 13000, true, "1980-01-01") // not final: never ranked
 	bannedPerson, banned := w.add("final", 11500, true, "1980-01-01")
 	w.bans[bannedPerson] = "因提供虚假材料，2027年至2032年不得申报"
