@@ -134,6 +134,7 @@ func (l *List) header() []byte {
 	line("quota=", strconv.Itoa(l.Quota))
 	line("cutoff=", l.Cutoff.String())
 	line("qualified=", strconv.Itoa(l.Qualified))
+	line("rows=", strconv.Itoa(len(l.Rows)))
 	line("notice_start=", l.NoticeStart)
 	line("notice_end=", l.NoticeEnd)
 	line(columns)
@@ -362,10 +363,10 @@ func Parse(b []byte) (*List, error) {
 		return nil, errors.New("proof: the file does not end with LF")
 	}
 	lines := strings.Split(string(b[:len(b)-1]), "\n")
-	if len(lines) < 9 || lines[0] != Format {
+	if len(lines) < 10 || lines[0] != Format {
 		return nil, fmt.Errorf("proof: the first line is not %s", Format)
 	}
-	keys := []string{"year", "version", "quota", "cutoff", "qualified", "notice_start", "notice_end"}
+	keys := []string{"year", "version", "quota", "cutoff", "qualified", "rows", "notice_start", "notice_end"}
 	vals := make([]string, len(keys))
 	for i, k := range keys {
 		v, ok := strings.CutPrefix(lines[1+i], k+"=")
@@ -374,7 +375,7 @@ func Parse(b []byte) (*List, error) {
 		}
 		vals[i] = v
 	}
-	l := &List{NoticeStart: vals[5], NoticeEnd: vals[6]}
+	l := &List{NoticeStart: vals[6], NoticeEnd: vals[7]}
 	var err error
 	for i, p := range []*int{&l.Year, &l.Version, &l.Quota} {
 		if *p, err = strconv.Atoi(vals[[]int{0, 1, 2}[i]]); err != nil {
@@ -387,14 +388,15 @@ func Parse(b []byte) (*List, error) {
 	if l.Qualified, err = strconv.Atoi(vals[4]); err != nil {
 		return nil, fmt.Errorf("proof: qualified: %w", err)
 	}
-	if lines[8] != columns {
-		return nil, errors.New("proof: line 9 is not the column line")
+	if lines[9] != columns {
+		return nil, errors.New("proof: line 10 is not the column line")
 	}
-	l.Rows = make([]Row, 0, len(lines)-9)
-	for i, line := range lines[9:] {
+	// rows= is checked by the final comparison with Canonical.
+	l.Rows = make([]Row, 0, len(lines)-10)
+	for i, line := range lines[10:] {
 		r, err := ParseRow([]byte(line))
 		if err != nil {
-			return nil, fmt.Errorf("proof: line %d: %w", 10+i, err)
+			return nil, fmt.Errorf("proof: line %d: %w", 11+i, err)
 		}
 		l.Rows = append(l.Rows, r)
 	}
