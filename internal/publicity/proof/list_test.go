@@ -160,3 +160,20 @@ func TestCanonicalIgnoresInputOrder(t *testing.T) {
 		t.Error("row order changes the file")
 	}
 }
+
+// FuzzParse: any bytes either fail to parse or are exactly the canonical
+// file of what was parsed; nothing panics.
+func FuzzParse(f *testing.F) {
+	f.Add(small().Canonical())
+	f.Add(listOf(7).Canonical())
+	f.Add([]byte(Format + "\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		l, err := Parse(b)
+		if err != nil {
+			return
+		}
+		if !bytes.Equal(l.Canonical(), b) {
+			t.Fatalf("parsed a non-canonical file:\n%q", b)
+		}
+	})
+}

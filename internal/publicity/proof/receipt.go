@@ -153,10 +153,10 @@ func VerifyReceipt(r *Receipt) error {
 	if !ok {
 		return receiptError("Merkle 根格式不正确", "the Merkle root is not 64 lowercase hex digits")
 	}
-	p := Proof{Index: r.Index, Size: r.TreeSize, Path: make([][]byte, len(r.Path))}
 	if len(r.Path) > 64 {
 		return receiptError("Merkle 路径过长", "the Merkle path is too long")
 	}
+	p := Proof{Index: r.Index, Size: r.TreeSize, Path: make([][]byte, len(r.Path))}
 	for i, h := range r.Path {
 		if p.Path[i], ok = decodeHash(h); !ok {
 			return receiptError("Merkle 路径第 %d 项格式不正确", "path entry %d is not 64 lowercase hex digits", i+1)
