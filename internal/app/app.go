@@ -26,6 +26,7 @@ import (
 	"jifen/internal/platform/metrics"
 	"jifen/internal/platform/password"
 	"jifen/internal/platform/web"
+	"jifen/internal/publicity"
 	"jifen/internal/ranking"
 	"jifen/internal/round"
 	"jifen/internal/settings"
@@ -54,6 +55,8 @@ type App struct {
 	Ranking *ranking.Service
 	// Settlement is the hand-off of the qualified list (落户办理).
 	Settlement *settlement.Service
+	// PastLists holds the imported official lists of past years (历年公示).
+	PastLists *publicity.History
 	Outbox     *mail.Outbox
 	Mailer     *mail.Worker
 	Cases      Cases
@@ -124,6 +127,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	a.Rounds = round.NewService(a.DB, a.Audit, a.Clock)
 	a.Ranking = ranking.NewService(a.DB, a.Audit, a.Clock, a.Rounds)
 	a.Rounds.WithRanking(a.Ranking)
+	a.PastLists = publicity.NewHistory(a.DB, a.Audit, a.Clock)
 	a.Jobs = jobs.New(a.DB, log)
 	a.Outbox = mail.NewOutbox(a.DB, a.Clock)
 	a.Accounts.WithMail(a.Outbox)

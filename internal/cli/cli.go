@@ -44,6 +44,7 @@ func commands() []command {
 		{"agencysim", "模拟委办局接口 serve the simulated partner agencies", runAgencysim},
 		{"check", "业务比对 connect the agencies, start a run, work the queue", runCheck},
 		{"round", "年度批次 list rounds, freeze a round, rank it (what-if or commit)", runRound},
+		{"publicity", "历年公示 import an official list of a past year", runPublicity},
 		{"version", "显示版本 print the version", runVersion},
 		{"help", "显示帮助 list the commands", nil},
 	}
