@@ -55,8 +55,6 @@ type App struct {
 	Ranking *ranking.Service
 	// Settlement is the hand-off of the qualified list (落户办理).
 	Settlement *settlement.Service
-	// PastLists holds the imported official lists of past years (历年公示).
-	PastLists *publicity.History
 	Outbox     *mail.Outbox
 	Mailer     *mail.Worker
 	Cases      Cases
@@ -72,6 +70,9 @@ type App struct {
 
 	// AgencyOps holds the agencies' connector settings, health and call log.
 	AgencyOps *agencyops.Service
+
+	// PastLists holds the imported official lists of past years (历年公示).
+	PastLists *publicity.History
 
 	routes  routeTable // the route patterns of each listener (routes.go)
 	servers []*server

@@ -44,6 +44,7 @@ func (p *Portal) Register(mux *web.Mux) {
 	p.registerClock(mux)
 	p.registerPages(mux)
 	p.registerReviewProgress(mux)
+	p.registerPublicityHistory(mux)
 }
 
 func (p *Portal) nav(u *account.User, path string) []ui.Nav {
