@@ -200,3 +200,37 @@ func TestMalformedRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentImports: four imports of the same file at once store it
+// once; every caller gets the round, exactly one of them as the importer.
+func TestConcurrentImports(t *testing.T) {
+	h, d := newHistory(t)
+	b := readList(t, "2022")
+	type out struct {
+		res *publicity.ImportResult
+		err error
+	}
+	ch := make(chan out, 4)
+	for range 4 {
+		go func() {
+			res, err := h.Import(context.Background(), operator, 2022, 6000, b)
+			ch <- out{res, err}
+		}()
+	}
+	imported := 0
+	for range 4 {
+		o := <-ch
+		if o.err != nil {
+			t.Fatal(o.err)
+		}
+		if o.res.Qualified != 6006 || o.res.Cutoff.String() != "105.42" {
+			t.Fatalf("%+v", o.res)
+		}
+		if o.res.Imported {
+			imported++
+		}
+	}
+	if imported != 1 || count(t, d, "publicity_entries") != 6006 || count(t, d, "publicity_rounds") != 1 {
+		t.Fatalf("imported %d times, %d entries", imported, count(t, d, "publicity_entries"))
+	}
+}

@@ -196,7 +196,7 @@ func thousands(n int) string {
 // shows that. The page repeats the numbers in a table for screen readers.
 func trendChart(label string, years []string, values []float64, color string) template.HTML {
 	const w, h = 320, 140
-	const left, right, top, bottom = 48, 16, 16, 22
+	const left, right, top, bottom = 60, 24, 20, 30
 	pw, ph := float64(w-left-right), float64(h-top-bottom)
 	lo, hi := values[0], values[0]
 	for _, v := range values {
@@ -207,6 +207,11 @@ func trendChart(label string, years []string, values []float64, color string) te
 		pad = max(1, hi*0.05)
 	}
 	lo, hi = lo-pad, hi+pad
+	// Counts read as whole numbers; cutoffs keep one decimal on the axis.
+	prec := 1
+	if hi-lo >= 20 {
+		prec = 0
+	}
 	x := func(i int) float64 {
 		if len(values) == 1 {
 			return float64(left) + pw/2
@@ -222,7 +227,7 @@ func trendChart(label string, years []string, values []float64, color string) te
 		gy := float64(top) + ph*(1-f)
 		fmt.Fprintf(&b, `<line class="grid" x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#e5e6e7"/>`, left, gy, w-right, gy)
 		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end" dominant-baseline="middle">%s</text>`, left-4, gy,
-			strconv.FormatFloat(lo+(hi-lo)*f, 'f', 1, 64))
+			strconv.FormatFloat(lo+(hi-lo)*f, 'f', prec, 64))
 	}
 	pts := make([]string, len(values))
 	for i, v := range values {
@@ -233,8 +238,10 @@ func trendChart(label string, years []string, values []float64, color string) te
 		fmt.Fprintf(&b, `<polyline class="line" fill="none" stroke="%s" stroke-width="2" points="%s"/>`, color, strings.Join(pts, " "))
 	}
 	for i, v := range values {
+		val := strconv.FormatFloat(v, 'f', -1, 64)
 		fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="3" fill="%s"><title>%s：%s</title></circle>`, x(i), y(v), color,
-			template.HTMLEscapeString(years[i]), strconv.FormatFloat(v, 'f', -1, 64))
+			template.HTMLEscapeString(years[i]), val)
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>`, x(i), y(v)-7, val)
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String()) // every value above is a number or escaped
