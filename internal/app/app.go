@@ -26,6 +26,7 @@ import (
 	"jifen/internal/platform/metrics"
 	"jifen/internal/platform/password"
 	"jifen/internal/platform/web"
+	"jifen/internal/publicity"
 	"jifen/internal/ranking"
 	"jifen/internal/round"
 	"jifen/internal/settings"
@@ -69,6 +70,9 @@ type App struct {
 
 	// AgencyOps holds the agencies' connector settings, health and call log.
 	AgencyOps *agencyops.Service
+
+	// PastLists holds the imported official lists of past years (历年公示).
+	PastLists *publicity.History
 
 	routes  routeTable // the route patterns of each listener (routes.go)
 	servers []*server
@@ -124,6 +128,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	a.Rounds = round.NewService(a.DB, a.Audit, a.Clock)
 	a.Ranking = ranking.NewService(a.DB, a.Audit, a.Clock, a.Rounds)
 	a.Rounds.WithRanking(a.Ranking)
+	a.PastLists = publicity.NewHistory(a.DB, a.Audit, a.Clock)
 	a.Jobs = jobs.New(a.DB, log)
 	a.Outbox = mail.NewOutbox(a.DB, a.Clock)
 	a.Accounts.WithMail(a.Outbox)

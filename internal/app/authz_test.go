@@ -131,6 +131,12 @@ var internetRoutes = map[string]access{
 	"POST /me/review/booking":                 {path: "/me/review/booking", allow: applicants},
 	"GET /api/v1/application/review":          {path: "/api/v1/application/review", allow: applicants},
 	"POST /api/v1/application/review/booking": {path: "/api/v1/application/review/booking", allow: applicants},
+
+	// The past official lists (历年公示): public.
+	"GET /publicity/history":                       {path: "/publicity/history", allow: "*"},
+	"GET /publicity/history/{year}":                {path: "/publicity/history/2022?q=%E5%BC%A0&page=2", allow: "*"},
+	"GET /api/v1/publicity/history":                {path: "/api/v1/publicity/history", allow: "*"},
+	"GET /api/v1/publicity/history/{year}/entries": {path: "/api/v1/publicity/history/2022/entries?q=1&page=1", allow: "*"},
 }
 
 // officeRoutes is every route of the office listener.

@@ -46,6 +46,8 @@ var Owners = map[string]string{
 	"ranking_exclusions":  "ranking",
 	"settlements":         "settlement",
 	"fraud_entries":       "fraud",
+	"publicity_rounds":    "publicity",
+	"publicity_entries":   "publicity",
 	"review_cases":        "review",
 	"review_decisions":    "review",
 	"score_changes":       "review",

@@ -44,7 +44,7 @@ func commands() []command {
 		{"agencysim", "模拟委办局接口 serve the simulated partner agencies", runAgencysim},
 		{"check", "业务比对 connect the agencies, start a run, work the queue", runCheck},
 		{"round", "年度批次 list rounds, freeze a round, rank it (what-if or commit)", runRound},
-		{"publicity-verify", "核验公示回执 check a receipt of a published list, offline", runPublicityVerify},
+		{"publicity", "积分公示 import a past year's official list; verify a receipt of a published list", runPublicity},
 		{"version", "显示版本 print the version", runVersion},
 		{"help", "显示帮助 list the commands", nil},
 	}

@@ -8,9 +8,10 @@ import (
 
 // actions are the commands that take an action, with their actions.
 var actions = map[string][]string{
-	"user":  {"create", "reset", "disable", "enable", "unlock", "list"},
-	"check": {"connect", "start", "work", "status"},
-	"audit": {"verify", "purge"},
+	"user":      {"create", "reset", "disable", "enable", "unlock", "list"},
+	"check":     {"connect", "start", "work", "status"},
+	"audit":     {"verify", "purge"},
+	"publicity": {"import", "verify"},
 }
 
 // TestHelpOpensNothing asks every command and every action for help in an

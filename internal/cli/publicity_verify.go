@@ -19,16 +19,15 @@ const maxReceipt = 1 << 20
 
 // runPublicityVerify checks a receipt of a published list offline, with no
 // configuration and no database: anyone holding the receipt (and, to check
-// the root too, the downloaded canonical file) can run it. It belongs under
-// `jifen publicity verify`; it has its own name until the publicity command
-// exists.
+// the root too, the downloaded canonical file) can run it
+// (`jifen publicity verify`).
 func runPublicityVerify(_ context.Context, env Env, args []string) error {
-	fs := flag.NewFlagSet("jifen publicity-verify", flag.ContinueOnError)
+	fs := flag.NewFlagSet("jifen publicity verify", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
 	receipt := fs.String("receipt", "", "the receipt JSON file (- for stdin)")
 	list := fs.String("list", "", "the downloaded canonical list file, to check its digests and Merkle root as well")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `Usage: jifen publicity-verify --receipt F [--list canonical-file]
+		fmt.Fprint(fs.Output(), `Usage: jifen publicity verify --receipt F [--list canonical-file]
 
 Checks a receipt of a published 积分落户 list (docs/publicity.md): that its
 Merkle path leads from the row to the root. With --list it also recomputes

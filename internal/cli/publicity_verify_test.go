@@ -47,15 +47,15 @@ func receiptFiles(t *testing.T, edit func(r *proof.Receipt)) (receipt, list stri
 
 func TestPublicityVerify(t *testing.T) {
 	receipt, list := receiptFiles(t, nil)
-	if r := jifen(t, nil, "", "publicity-verify", "--receipt", receipt); r.code != 0 || !strings.HasPrefix(r.stdout, "OK ") {
+	if r := jifen(t, nil, "", "publicity", "verify", "--receipt", receipt); r.code != 0 || !strings.HasPrefix(r.stdout, "OK ") {
 		t.Fatalf("receipt alone: %+v", r)
 	}
-	r := jifen(t, nil, "", "publicity-verify", "--receipt", receipt, "--list", list)
+	r := jifen(t, nil, "", "publicity", "verify", "--receipt", receipt, "--list", list)
 	if r.code != 0 || !strings.HasPrefix(r.stdout, "OK ") || !strings.Contains(r.stdout, "fd0c528a1bd464f4cb8da9e56908fde05cafa85c02032b4a3fa1e1fa49266b4d") {
 		t.Fatalf("with the list: %+v", r)
 	}
 	b, _ := os.ReadFile(receipt)
-	if r := jifen(t, nil, string(b), "publicity-verify", "--receipt", "-"); r.code != 0 {
+	if r := jifen(t, nil, string(b), "publicity", "verify", "--receipt", "-"); r.code != 0 {
 		t.Fatalf("receipt on stdin: %+v", r)
 	}
 }
@@ -87,7 +87,7 @@ func TestPublicityVerifyFails(t *testing.T) {
 		{"missing file", []string{"--receipt", filepath.Join(t.TempDir(), "none.json")}, "no such file"},
 	}
 	for _, c := range cases {
-		r := jifen(t, nil, "", append([]string{"publicity-verify"}, c.args...)...)
+		r := jifen(t, nil, "", append([]string{"publicity", "verify"}, c.args...)...)
 		if r.code != 1 || strings.Contains(r.stdout, "OK") || !strings.Contains(r.stderr, c.want) {
 			t.Errorf("%s: %+v", c.name, r)
 		}

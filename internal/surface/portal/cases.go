@@ -15,6 +15,7 @@ import (
 	"jifen/internal/person"
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/web"
+	"jifen/internal/publicity"
 	"jifen/internal/review"
 	"jifen/internal/surface/shell"
 )
@@ -43,6 +44,9 @@ type Services struct {
 	// Views returns the readings of an applicant's file by staff (office,
 	// role, time, purpose; never who); nil leaves /me/views out.
 	Views func(ctx context.Context, personID int64) ([]audit.View, error)
+	// History holds the past official lists (历年公示); nil leaves
+	// /publicity/history out.
+	History *publicity.History
 }
 
 // applicantCtx is a logged-in applicant with the current round.

@@ -44,10 +44,14 @@ func (p *Portal) Register(mux *web.Mux) {
 	p.registerClock(mux)
 	p.registerPages(mux)
 	p.registerReviewProgress(mux)
+	p.registerPublicityHistory(mux)
 }
 
 func (p *Portal) nav(u *account.User, path string) []ui.Nav {
 	items := []ui.Nav{{Href: "/", Label: "首页"}, {Href: "/calculator", Label: "积分自测"}}
+	if p.svc.History != nil {
+		items = append(items, ui.Nav{Href: "/publicity/history", Label: "历年公示"})
+	}
 	if u != nil {
 		if u.HasRole(account.Applicant) {
 			items = append(items, ui.Nav{Href: "/me", Label: "我的申请"})
