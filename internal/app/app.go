@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"jifen/internal/accessstats"
 	"jifen/internal/account"
 	"jifen/internal/agencyops"
 	"jifen/internal/audit"
@@ -70,6 +71,8 @@ type App struct {
 
 	// AgencyOps holds the agencies' connector settings, health and call log.
 	AgencyOps *agencyops.Service
+	// AccessStats counts the internet listener's traffic (accessstats.go).
+	AccessStats *accessstats.Stats
 
 	// PastLists holds the imported official lists of past years (历年公示).
 	PastLists *publicity.History
@@ -133,6 +136,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	a.Outbox = mail.NewOutbox(a.DB, a.Clock)
 	a.Accounts.WithMail(a.Outbox)
 	a.AgencyOps = agencyops.New(a.DB, a.Audit, a.Clock, keys)
+	a.AccessStats = accessstats.New(a.DB, a.Clock)
 	if err := a.buildCases(); err != nil {
 		_ = a.DB.Close()
 		return nil, err
@@ -193,6 +197,7 @@ func (a *App) OfficeHandler() http.Handler {
 		WithRanking(a.Ranking).WithSettlement(a.Settlement).
 		WithQueues(a.Jobs.Depth).WithFraud(a.Cases.Fraud).WithCasefile(a.Cases.Casefile).WithReview(a.Cases.Review).
 		WithCasework(a.Cases.Casework, a.Cases.Calendar).Register(mux)
+	office.NewStats(sh, a.AccessStats).Register(mux)
 	a.rememberRoutes("office", mux)
 	return a.wrap("office", mux, sh)
 }
@@ -203,6 +208,7 @@ func (a *App) wrap(surface string, mux *web.Mux, sh *shell.Shell) http.Handler {
 		web.WithRequest(ips),
 		web.WithErrorPages(sh.ErrorPage),
 		a.Metrics.HTTP(surface),
+		a.accessStats(surface),
 		web.AccessLog(a.Log, surface),
 		web.ServerErrors(a.Log),
 		web.Recover(a.Log, func(w http.ResponseWriter, r *http.Request) {
@@ -283,6 +289,11 @@ func (a *App) Start(ctx context.Context) error {
 	go func() {
 		defer a.wg.Done()
 		a.runReadFlusher(ctx)
+	}()
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		a.runAccessFlusher(ctx)
 	}()
 	if a.Cfg.Worker {
 		a.wg.Add(1)

@@ -281,6 +281,12 @@ var officeRoutes = map[string]access{
 	"DELETE /api/v1/office/calendar/{date}":                    {path: "/api/v1/office/calendar/2099-01-01", allow: "city"},
 	"GET /api/v1/office/rounds/{id}/limits":                    {path: "/api/v1/office/rounds/{round}/limits", allow: "city"},
 	"PUT /api/v1/office/rounds/{id}/limits":                    {path: "/api/v1/office/rounds/{round}/limits", allow: "city"},
+
+	// Access statistics (accessstats): monitoring, like the check's pages.
+	"GET /office/stats":        {path: "/office/stats?by=day", allow: monitor},
+	"GET /office/stats.csv":    {path: "/office/stats.csv", allow: monitor},
+	"GET /office/stats.xlsx":   {path: "/office/stats.xlsx", allow: monitor},
+	"GET /api/v1/office/stats": {path: "/api/v1/office/stats?by=hour", allow: monitor},
 }
 
 // refused reports whether an answer refuses the request: no session, no

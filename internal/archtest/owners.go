@@ -57,6 +57,7 @@ var Owners = map[string]string{
 	"calendar_days":       "calendar",
 	"step_limits":         "casework",
 	"case_assignments":    "casework",
+	"access_minutes":      "accessstats",
 }
 
 // Exceptions are packages allowed to write tables they do not own, and why.
