@@ -7,15 +7,12 @@ package settlement
 
 import (
 	"context"
-	"encoding/csv"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	"github.com/xuri/excelize/v2"
 
 	"jifen/internal/actor"
 	"jifen/internal/application"
@@ -24,6 +21,7 @@ import (
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/clock"
 	"jifen/internal/platform/db"
+	"jifen/internal/platform/sheet"
 	"jifen/internal/round"
 	"jifen/internal/rules"
 )
@@ -325,43 +323,19 @@ func record(r Row, id string) []string {
 		r.EmployerName, r.CreditCode, r.Total.String(), r.StatusName, r.Note}
 }
 
-// Neutralize makes a cell that a spreadsheet would read as a formula (it
-// begins with = + - @, or a tab or carriage return that some programs
-// skip) plain text, by prefixing an apostrophe: an employer's name or a
-// note must never run as a formula on the officer's computer (CSV/formula
-// injection).
-func Neutralize(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
-}
-
 // ExportCSV writes the qualified list as UTF-8 CSV with a byte order mark
-// (so that Excel reads the Chinese), every text cell neutralized.
+// (so that Excel reads the Chinese), every text cell neutralized against
+// formula injection (internal/platform/sheet).
 func (s *Service) ExportCSV(ctx context.Context, by actor.Actor, roundID int64, w io.Writer) error {
 	rows, ids, err := s.all(ctx, by, roundID)
 	if err != nil {
 		return err
 	}
-	if _, err := io.WriteString(w, "\uFEFF"); err != nil {
-		return err
+	recs := make([][]string, len(rows))
+	for i, r := range rows {
+		recs[i] = record(r, ids[r.personID])
 	}
-	cw := csv.NewWriter(w)
-	if err := cw.Write(Header); err != nil {
-		return err
-	}
-	for _, r := range rows {
-		rec := record(r, ids[r.personID])
-		for i := range rec {
-			rec[i] = Neutralize(rec[i])
-		}
-		if err := cw.Write(rec); err != nil {
-			return err
-		}
-	}
-	cw.Flush()
-	return cw.Error()
+	return sheet.WriteCSV(w, Header, recs)
 }
 
 // ExportExcel writes the qualified list as an Excel workbook (.xlsx): text
@@ -371,38 +345,16 @@ func (s *Service) ExportExcel(ctx context.Context, by actor.Actor, roundID int64
 	if err != nil {
 		return err
 	}
-	f := excelize.NewFile()
-	defer func() { _ = f.Close() }()
-	const sheet = "落户名单"
-	if err := f.SetSheetName("Sheet1", sheet); err != nil {
-		return err
-	}
-	sw, err := f.NewStreamWriter(sheet)
-	if err != nil {
-		return err
-	}
-	head := make([]any, len(Header))
-	for i, h := range Header {
-		head[i] = h
-	}
-	if err := sw.SetRow("A1", head); err != nil {
-		return err
-	}
+	recs := make([][]any, len(rows))
 	for i, r := range rows {
 		rec := record(r, ids[r.personID])
 		cells := make([]any, len(rec))
 		for j, v := range rec {
-			cells[j] = Neutralize(v)
+			cells[j] = v
 		}
 		cells[1] = r.Rank
 		cells[7] = float64(r.Total) / 100
-		cell, _ := excelize.CoordinatesToCellName(1, i+2)
-		if err := sw.SetRow(cell, cells); err != nil {
-			return err
-		}
+		recs[i] = cells
 	}
-	if err := sw.Flush(); err != nil {
-		return err
-	}
-	return f.Write(w)
+	return sheet.WriteExcel(w, "落户名单", Header, recs)
 }

@@ -13,9 +13,9 @@ import (
 
 // Neutralize makes a cell that a spreadsheet would read as a formula (it
 // begins with = + - @, or a tab or carriage return that some programs
-// skip) plain text, by prefixing an apostrophe. It is the same rule as
-// settlement.Neutralize, kept here so that exports outside settlement need
-// not import a domain package.
+// skip) plain text, by prefixing an apostrophe: an employer's name or a
+// note must never run as a formula on an officer's computer. Every export
+// (settlement, access statistics) goes through this package.
 func Neutralize(s string) string {
 	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
 		return "'" + s
