@@ -83,7 +83,7 @@ and exits 1.
 
 // readLimited reads a file (or stdin for "-"), refusing more than limit bytes.
 func readLimited(env Env, name string, limit int64) ([]byte, error) {
-	var rd io.Reader = env.Stdin
+	rd := env.Stdin
 	if name != "-" {
 		f, err := os.Open(name)
 		if err != nil {

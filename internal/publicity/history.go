@@ -134,7 +134,8 @@ func parse(year int, data []byte) (*parsed, error) {
 		}
 		col[h] = i
 	}
-	numCol, byRank := -1, false
+	var numCol int
+	byRank := false
 	if i, ok := col["publicity_no"]; ok {
 		numCol = i
 	} else if i, ok := col["rank_order"]; ok {

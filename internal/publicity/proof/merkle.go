@@ -114,7 +114,7 @@ func (t *Tree) Proof(index int) (Proof, error) {
 }
 
 // ErrPath is returned when an audit path does not lead to the root.
-var ErrPath = errors.New("Merkle 路径与根不符 / the Merkle path does not lead to the root")
+var ErrPath = errors.New("默克尔路径与根不符 / the Merkle path does not lead to the root")
 
 // Verify checks that row is leaf p.Index of a tree of p.Size leaves with
 // the given root, by the algorithm of RFC 9162 §2.1.3.2. It needs nothing
