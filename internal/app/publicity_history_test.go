@@ -2,11 +2,14 @@ package app_test
 
 import (
 	"context"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
 
+	"jifen/internal/accessstats"
+	"jifen/internal/account"
 	"jifen/internal/actor"
 	"jifen/internal/app/apptest"
 )
@@ -80,5 +83,39 @@ func TestPublicityHistoryPages(t *testing.T) {
 		if r := c.Get(path); r.Status != status {
 			t.Errorf("%s: %d, want %d", path, r.Status, status)
 		}
+	}
+}
+
+// TestPublicityHistorySearchesAreCounted: a search of a past list counts in
+// the access statistics, with whether it found something.
+func TestPublicityHistorySearchesAreCounted(t *testing.T) {
+	a := apptest.Start(t)
+	ctx := context.Background()
+	b, err := os.ReadFile("../ranking/testdata/beijing-2022.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.PastLists.Import(ctx, actor.Actor{Login: "cli:test"}, 2022, 6000, b); err != nil {
+		t.Fatal(err)
+	}
+	c := a.Client(a.Internet)
+	for _, q := range []string{"202206006", "没有这个人", ""} {
+		if r := c.Get("/api/v1/publicity/history/2022/entries?q=" + url.QueryEscape(q)); r.Status != 200 {
+			t.Fatalf("search %q: %d", q, r.Status)
+		}
+	}
+	if r := c.Get("/publicity/history/2022?q=202206006"); r.Status != 200 {
+		t.Fatalf("search page: %d", r.Status)
+	}
+	if err := a.AccessStats.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a.CreateUser("city-stats", account.CityOfficer)
+	o := a.Client(a.Office)
+	a.LoginStaff(o, "city-stats", apptest.Password)
+	var rep accessstats.Report
+	o.Get("/api/v1/office/stats?by=hour").JSON(&rep)
+	if rep.Totals.Searches != 3 || rep.Totals.SearchesFound != 2 {
+		t.Fatalf("searches %d, found %d; want 3 and 2", rep.Totals.Searches, rep.Totals.SearchesFound)
 	}
 }

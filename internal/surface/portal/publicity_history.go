@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"jifen/internal/accessstats"
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/web"
 	"jifen/internal/publicity"
@@ -75,7 +76,14 @@ func (p *Portal) historyEntries(r *http.Request) (*publicity.EntryPage, error) {
 	if err != nil {
 		return nil, err
 	}
-	return p.svc.History.Entries(r.Context(), year, r.URL.Query().Get("q"), page)
+	q := r.URL.Query().Get("q")
+	pg, err := p.svc.History.Entries(r.Context(), year, q, page)
+	if err == nil && q != "" {
+		// The access statistics count searches and the share that found
+		// something (访问指标统计).
+		accessstats.Search(r.Context(), pg.Total > 0)
+	}
+	return pg, err
 }
 
 // historyRow is a round as the trend table shows it.
