@@ -30,15 +30,10 @@ func newBulk(d *db.DB, table string, cols ...string) *bulk {
 		per = 1000
 	}
 	b := &bulk{db: d, head: "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES ", ncols: len(cols), per: per}
-	// SQLite's driver looks each parameter's name up in a list as it binds
-	// it, which costs the square of the parameters of a statement: at
-	// 30,000 a statement binding was four fifths of the whole load (a
-	// profile of the synth test). There a flush writes statements of at
-	// most a thousand parameters; the rows still go in the order added.
-	b.stmtRows = per
-	if d.Dialect == db.SQLite {
-		b.stmtRows = max(1000/len(cols), 1)
-	}
+	// A flush writes statements of at most the parameters the engine binds
+	// cheaply (db.BindParams: a thousand on SQLite); the rows still go in
+	// the order added.
+	b.stmtRows = min(per, max(d.BindParams()/len(cols), 1))
 	return b
 }
 
