@@ -71,13 +71,13 @@ func startHello() (string, func(), error) {
 }
 
 type config struct {
-	wrk       string
-	threads   int
-	conns     int
-	duration  time.Duration
-	base      string
-	hello     string
-	paths     []string
+	wrk        string
+	threads    int
+	conns      int
+	duration   time.Duration
+	base       string
+	hello      string
+	paths      []string
 	keepOutput string
 }
 
