@@ -30,7 +30,7 @@ func ParseWrk(out string) (*Result, error) {
 		case len(f) == 2 && f[0] == "Requests/sec:":
 			v, err := strconv.ParseFloat(f[1], 64)
 			if err != nil {
-				return nil, fmt.Errorf("Requests/sec %q: %w", f[1], err)
+				return nil, fmt.Errorf("requests per second %q: %w", f[1], err)
 			}
 			r.RequestsPerSec, haveRPS = v, true
 		case len(f) == 2 && (f[0] == "50%" || f[0] == "99%"):
