@@ -83,6 +83,9 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	e := apperr.As(err)
 	status := Status(e)
+	// An error is never cached, whatever the handler set before it failed.
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Del("ETag")
 	if status >= 500 {
 		logger.Error("internal error", "request_id", RequestID(r.Context()), "route", Route(r.Context()), "err", err)
 	}
@@ -97,7 +100,6 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = bareErrorPage.Execute(w, page)
 }
@@ -134,10 +136,11 @@ var bareErrorPage = template.Must(template.New("error").Parse(`<!doctype html>
 {{if .Fields}}<ul>{{range .Fields}}<li>{{.Message}}</li>{{end}}</ul>{{end}}
 <p>错误代码 {{.Status}}{{if .RequestID}}，请求编号 {{.RequestID}}（咨询时请提供）{{end}}</p></body></html>`))
 
-// JSON writes v with status.
+// JSON writes v with status. It answers no-store unless the handler set a
+// Cache-Control of its own before (Cached does, for public data).
 func JSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
+	DefaultNoStore(w.Header(), status)
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(true)

@@ -174,7 +174,7 @@ func (r *Renderer) Render(w http.ResponseWriter, req *http.Request, status int, 
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
+	web.DefaultNoStore(h, status) // a handler's own Cache-Control (web.Cached) wins
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }
