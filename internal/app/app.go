@@ -76,6 +76,12 @@ type App struct {
 
 	// PastLists holds the imported official lists of past years (历年公示).
 	PastLists *publicity.History
+	// Board serves every list to the public from memory; Publisher
+	// publishes a committed ranking (积分公示).
+	Board     *publicity.Board
+	Publisher *publicity.Publisher
+	// publicLimiter limits each client on the public lists (nil: off).
+	publicLimiter *web.Limiter
 
 	routes  routeTable // the route patterns of each listener (routes.go)
 	servers []*server
@@ -143,6 +149,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	}
 	a.buildCheck()
 	a.buildCasefile()
+	a.buildPublicity()
 	if a.Mailer, err = a.buildMailer(); err != nil {
 		_ = a.DB.Close()
 		return nil, err
@@ -194,7 +201,7 @@ func (a *App) OfficeHandler() http.Handler {
 	mux := web.NewMux()
 	office.New(sh, a.Cases.Employers, a.Cases.Applications, a.Outbox, a.smtpDescription()).
 		WithCheck(a.Check).WithDiscrepancies(a.Cases.Discrepancies).WithPersons(a.Cases.Persons).WithAgencies(a.AgencyOps).
-		WithRanking(a.Ranking).WithSettlement(a.Settlement).
+		WithRanking(a.Ranking).WithPublisher(a.Publisher).WithSettlement(a.Settlement).
 		WithQueues(a.Jobs.Depth).WithFraud(a.Cases.Fraud).WithCasefile(a.Cases.Casefile).WithReview(a.Cases.Review).
 		WithCasework(a.Cases.Casework, a.Cases.Calendar).Register(mux)
 	office.NewStats(sh, a.AccessStats).Register(mux)
@@ -294,6 +301,14 @@ func (a *App) Start(ctx context.Context) error {
 	go func() {
 		defer a.wg.Done()
 		a.runAccessFlusher(ctx)
+	}()
+	if err := a.Board.Reload(ctx); err != nil {
+		a.Log.Warn("public board: first load failed; it is tried again every half minute", "err", err)
+	}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		a.runBoardReloader(ctx)
 	}()
 	if a.Cfg.Worker {
 		a.wg.Add(1)

@@ -87,10 +87,14 @@ func (a *App) portalServices() portal.Services {
 			}
 			return r.ID, r.Year, nil
 		},
-		RequireOpen: a.Rounds.RequireOpen,
-		Statement:   a.Check.StatementOf,
-		Views:       a.Audit.ViewsOf,
-		History:     a.PastLists,
+		RequireOpen:   a.Rounds.RequireOpen,
+		Statement:     a.Check.StatementOf,
+		Views:         a.Audit.ViewsOf,
+		History:       a.PastLists,
+		Board:         a.Board,
+		PublicLimiter: a.publicLimiter,
+		PublicNumber:  a.publicNumber,
+		Standing:      a.standing,
 	}
 }
 

@@ -134,7 +134,10 @@ func TestFreezeAndRankInTheOffice(t *testing.T) {
 	if r := c2.PostJSON(api+"/ranking-commit", map[string]any{}); r.Status != 409 {
 		t.Fatalf("second commit: %d %s", r.Status, r.Body)
 	}
-	if r := c2.PostJSON(api+"/reopen", map[string]string{"reason": "排名确认之后还想解除冻结，应被拒绝"}); r.Status != 409 {
+	// A reopening after the commit is a correction: asked, it waits for a
+	// second officer, and until then the committed ranking stands.
+	if r := c2.PostJSON(api+"/reopen", map[string]string{"reason": "排名确认之后发现一处错误，申请更正"}); r.Status != 200 ||
+		!strings.Contains(r.Body, `"status":"pending"`) {
 		t.Fatalf("reopen after commit: %d %s", r.Status, r.Body)
 	}
 	// The settlement list and its exports.

@@ -132,6 +132,19 @@ func (a *App) schedules() []schedule {
 				}
 			}
 		}},
+		// Once a published list's notice period has begun, the round's
+		// final applications become published, with their mail.
+		{"publicity_start", 10 * time.Minute, func(ctx context.Context) error {
+			for {
+				n, err := a.Cases.Applications.PublishStarted(ctx, a.Clock.Now(), 1000)
+				if n > 0 {
+					a.Log.Info("applications published", "count", n)
+				}
+				if err != nil || n == 0 {
+					return err
+				}
+			}
+		}},
 		// The single checks of internal/check: new employers and submitted
 		// applications asked of their agency, until none is left.
 		{"single_checks", 10 * time.Second, func(ctx context.Context) error {

@@ -35,6 +35,9 @@ type Config struct {
 	BodyLimit      int64
 	LoginRate      float64 // login/registration attempts per second per client
 	LoginBurst     int
+	// PublicRate is the requests per second per client allowed on the
+	// public lists' pages and API (search included); 0 turns the limit off.
+	PublicRate     float64
 	HashConcurrent int
 	Migrate        bool
 	ShutdownGrace  time.Duration
@@ -115,6 +118,14 @@ func options() []option {
 			}},
 		{Serve, "login-burst", "JIFEN_LOGIN_BURST", "10", "burst of login attempts per client address", false,
 			func(c *Config, v string) error { n, err := positiveInt(v); c.LoginBurst = int(n); return err }},
+		{Serve, "public-rate-limit", "JIFEN_PUBLIC_RATE_LIMIT", "10", "requests per second per client address on the public lists and their search (burst: twice as many; 0: off)", false,
+			func(c *Config, v string) (err error) {
+				c.PublicRate, err = strconv.ParseFloat(v, 64)
+				if err == nil && (c.PublicRate < 0 || c.PublicRate != c.PublicRate) {
+					err = errors.New("must be 0 or positive")
+				}
+				return err
+			}},
 		{App, "hash-concurrency", "JIFEN_HASH_CONCURRENCY", "0", "password hashes computed at once (0: number of CPUs)", false,
 			func(c *Config, v string) error { n, err := strconv.Atoi(v); c.HashConcurrent = n; return err }},
 		{App, "migrate", "JIFEN_MIGRATE", "true", "apply pending migrations at start (else refuse to serve on an old schema)", false,
@@ -204,7 +215,8 @@ func (c *Config) Entries() []Entry {
 		"tls-cert": c.TLSCert, "tls-key": c.TLSKey, "trusted-proxies": joinPrefixes(c.TrustedProxies),
 		"master-key": c.MasterKey, "body-limit": strconv.FormatInt(c.BodyLimit, 10),
 		"login-rate": strconv.FormatFloat(c.LoginRate, 'g', -1, 64), "login-burst": strconv.Itoa(c.LoginBurst),
-		"hash-concurrency": strconv.Itoa(c.HashConcurrent), "migrate": strconv.FormatBool(c.Migrate),
+		"public-rate-limit": strconv.FormatFloat(c.PublicRate, 'g', -1, 64),
+		"hash-concurrency":  strconv.Itoa(c.HashConcurrent), "migrate": strconv.FormatBool(c.Migrate),
 		"shutdown-grace": c.ShutdownGrace.String(),
 		"smtp-host":      c.SMTP.Host, "smtp-port": strconv.Itoa(c.SMTP.Port), "smtp-username": c.SMTP.Username,
 		"smtp-password": c.SMTP.Password, "smtp-tls": c.SMTP.TLS, "smtp-from": c.SMTP.From,

@@ -415,10 +415,17 @@ func (s *Service) Commit(ctx context.Context, by actor.Actor, roundID int64) (*S
 	return out, err
 }
 
-// HasCommitted reports whether round roundID has a committed ranking.
+// CurrentCommitted is the condition, on a ranking aliased k, that it is its
+// round's current committed ranking: committed and not superseded by a
+// formal reopening (a correction). Other packages reading the committed
+// list (settlement, publicity) use the same condition.
+const CurrentCommitted = `k.status = 'committed' AND NOT EXISTS (SELECT 1 FROM ranking_supersessions x WHERE x.ranking_id = k.id)`
+
+// HasCommitted reports whether round roundID has a current committed
+// ranking.
 func (s *Service) HasCommitted(ctx context.Context, roundID int64) (bool, error) {
 	var n int
-	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM rankings WHERE round_id = $1 AND status = 'committed'`, roundID).Scan(&n); err != nil {
+	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM rankings k WHERE k.round_id = $1 AND `+CurrentCommitted, roundID).Scan(&n); err != nil {
 		return false, apperr.Wrap(err)
 	}
 	return n > 0, nil
@@ -469,7 +476,7 @@ func (s *Service) Stored(ctx context.Context, by actor.Actor, roundID int64) (dr
 	if draft, err = s.summary(ctx, `k.round_id = $1 AND k.status = 'draft'`, roundID); err != nil {
 		return nil, nil, err
 	}
-	committed, err = s.summary(ctx, `k.round_id = $1 AND k.status = 'committed'`, roundID)
+	committed, err = s.summary(ctx, `k.round_id = $1 AND `+CurrentCommitted, roundID)
 	return draft, committed, err
 }
 
@@ -477,7 +484,7 @@ func (s *Service) Stored(ctx context.Context, by actor.Actor, roundID int64) (dr
 // checks it against the digest stored at commit: what publication hashes
 // and shows. It answers NotFound when nothing is committed.
 func (s *Service) Committed(ctx context.Context, roundID int64) (*Result, *Summary, error) {
-	k, err := s.summary(ctx, `k.round_id = $1 AND k.status = 'committed'`, roundID)
+	k, err := s.summary(ctx, `k.round_id = $1 AND `+CurrentCommitted, roundID)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -544,7 +551,7 @@ func (s *Service) Exclusions(ctx context.Context, rankingID int64) ([]Exclusion,
 func (s *Service) ApplicationOf(ctx context.Context, roundID int64, number string) (int64, bool, error) {
 	var id int64
 	err := s.db.QueryRow(ctx, `SELECT e.application_id FROM ranking_entries e JOIN rankings k ON k.id = e.ranking_id
-		WHERE k.round_id = $1 AND k.status = 'committed' AND e.public_no = $2`, roundID, number).Scan(&id)
+		WHERE k.round_id = $1 AND `+CurrentCommitted+` AND e.public_no = $2`, roundID, number).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, false, nil
 	}
@@ -552,4 +559,63 @@ func (s *Service) ApplicationOf(ctx context.Context, roundID int64, number strin
 		return 0, false, apperr.Wrap(err)
 	}
 	return id, true, nil
+}
+
+// Supersede marks round roundID's current committed ranking, if any, as
+// superseded by reopening reopeningID, in the caller's transaction (the
+// approval of the reopening, under the round's lock). The ranking and its
+// entries stay as they were — immutable, the record of what was published —
+// and the round can be ranked and committed again: a correction.
+func (s *Service) Supersede(ctx context.Context, by actor.Actor, roundID, reopeningID int64) error {
+	k, err := s.summary(ctx, `k.round_id = $1 AND `+CurrentCommitted, roundID)
+	if err != nil || k == nil {
+		return err
+	}
+	if _, err := s.db.Exec(ctx, `INSERT INTO ranking_supersessions (ranking_id, reopening_id, superseded_by, superseded_at)
+		VALUES ($1, $2, $3, $4)`, k.ID, reopeningID, by.UserID, db.Micros(s.clock.Now())); err != nil {
+		return apperr.Wrap(fmt.Errorf("supersede ranking %d: %w", k.ID, err))
+	}
+	return s.audit.Record(ctx, audit.Entry{Action: "ranking.supersede", ObjectType: "round", ObjectID: strconv.FormatInt(roundID, 10),
+		Reason: fmt.Sprintf("解除冻结（申请 %d）后，原确认的排名（SM3 %s）作废，须重新排名并确认", reopeningID, k.Digest)})
+}
+
+// Standing is one application's place in a committed ranking.
+type Standing struct {
+	RankingID   int64        `json:"-"`
+	Rank        int          `json:"rank"`
+	Ranked      int          `json:"ranked"`
+	Total       rules.Points `json:"total"`
+	Cutoff      rules.Points `json:"cutoff"`
+	Qualified   bool         `json:"qualified"`
+	PublicityNo string       `json:"publicity_no,omitempty"`
+	// Excluded is the reason the application was left out of the ranking
+	// (a ban), "" when it was ranked.
+	Excluded string `json:"excluded,omitempty"`
+}
+
+// StandingIn returns application appID's place in ranking rankingID, or
+// nil when the ranking neither ranked nor excluded it.
+func (s *Service) StandingIn(ctx context.Context, rankingID, appID int64) (*Standing, error) {
+	var st Standing
+	var total, cutoff int64
+	err := s.db.QueryRow(ctx, `SELECT e.rank_no, k.ranked, e.total, k.cutoff, e.qualified, e.public_no
+		FROM ranking_entries e JOIN rankings k ON k.id = e.ranking_id WHERE e.ranking_id = $1 AND e.application_id = $2`,
+		rankingID, appID).Scan(&st.Rank, &st.Ranked, &total, &cutoff, &st.Qualified, &st.PublicityNo)
+	switch {
+	case err == nil:
+		st.RankingID, st.Total, st.Cutoff = rankingID, rules.Points(total), rules.Points(cutoff)
+		return &st, nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return nil, apperr.Wrap(err)
+	}
+	err = s.db.QueryRow(ctx, `SELECT x.reason, k.ranked, k.cutoff FROM ranking_exclusions x JOIN rankings k ON k.id = x.ranking_id
+		WHERE x.ranking_id = $1 AND x.application_id = $2`, rankingID, appID).Scan(&st.Excluded, &st.Ranked, &cutoff)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, nil
+	case err != nil:
+		return nil, apperr.Wrap(err)
+	}
+	st.RankingID, st.Cutoff = rankingID, rules.Points(cutoff)
+	return &st, nil
 }

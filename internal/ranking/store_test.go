@@ -244,9 +244,49 @@ func TestFreezeRankCommit(t *testing.T) {
 		t.Fatalf("after the refused changes: %v", err)
 	}
 
-	// No reopening once committed.
-	if _, err := w.rounds.RequestReopening(ctx, w.a, w.roundID, "发现一名申请人的社保记录有误需要更正"); code(err) != apperr.Conflict {
+	// A correction: reopening a committed round (four eyes) supersedes the
+	// committed ranking, which stays as it was; the round is then ranked
+	// and committed again.
+	first, _, _ := w.ranking.Committed(ctx, w.roundID)
+	ro, err := w.rounds.RequestReopening(ctx, w.a, w.roundID, "公示异议成立，需更正一名申请人的积分")
+	if err != nil {
 		t.Fatalf("reopen after commit: %v", err)
+	}
+	if _, err := w.rounds.DecideReopening(ctx, w.b, ro.ID, true, "同意更正"); err != nil {
+		t.Fatal(err)
+	}
+	if done, _ := w.ranking.HasCommitted(ctx, w.roundID); done {
+		t.Fatal("the superseded ranking still counts as committed")
+	}
+	if _, _, err := w.ranking.Committed(ctx, w.roundID); code(err) != apperr.NotFound {
+		t.Fatalf("committed after supersession: %v", err)
+	}
+	if _, ok, _ := w.ranking.ApplicationOf(ctx, w.roundID, "202700001"); ok {
+		t.Fatal("公示编号 found in a superseded ranking")
+	}
+	var kept int
+	if err := w.db.QueryRow(ctx, `SELECT count(*) FROM ranking_entries e JOIN rankings k ON k.id = e.ranking_id
+		WHERE k.status = 'committed'`).Scan(&kept); err != nil || kept != len(first.Entries) {
+		t.Fatalf("superseded entries kept: %d of %d (%v)", kept, len(first.Entries), err)
+	}
+	if _, err := w.db.Exec(ctx, `DELETE FROM ranking_supersessions`); err == nil || !strings.Contains(err.Error(), "immutable") {
+		t.Fatalf("a supersession can be deleted: %v", err)
+	}
+	if _, err := w.rounds.Freeze(ctx, w.a, w.roundID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.ranking.Prepare(ctx, w.a, w.roundID, 0); err != nil {
+		t.Fatal(err)
+	}
+	second, err := w.ranking.Commit(ctx, w.a, w.roundID)
+	if err != nil {
+		t.Fatalf("commit after the correction: %v", err)
+	}
+	if res, sum, err := w.ranking.Committed(ctx, w.roundID); err != nil || sum.ID != second.ID || len(res.Entries) != len(first.Entries) {
+		t.Fatalf("current committed after the correction: %+v %v", sum, err)
+	}
+	if st, err := w.ranking.StandingIn(ctx, second.ID, top); err != nil || st == nil || st.Rank != 1 || !st.Qualified || st.PublicityNo != "202700001" {
+		t.Fatalf("standing of the top application: %+v %v", st, err)
 	}
 }
 

@@ -417,3 +417,61 @@ func (s *Service) decideChange(ctx context.Context, officer actor.Actor, id int6
 		return err
 	})
 }
+
+// ApprovedBreakdown returns the ten indicator values (rules.IndicatorCodes
+// order) of application id's score as an approved 复查 score change set it:
+// the approved facts scored as rescore does. ok is false when no approved
+// change exists (the cross-check's statement holds the breakdown then).
+func (s *Service) ApprovedBreakdown(ctx context.Context, id int64) (vals []rules.Points, ok bool, err error) {
+	var facts, declJSON string
+	var run int64
+	var year int
+	err = s.db.QueryRow(ctx, `SELECT sc.facts, a.declaration, a.score_run, r.year FROM score_changes sc
+		JOIN applications a ON a.id = sc.application_id JOIN rounds r ON r.id = a.round_id
+		WHERE sc.application_id = $1 AND sc.status = 'approved'`, id).Scan(&facts, &declJSON, &run, &year)
+	if db.IsNoRows(err) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, apperr.Wrap(err)
+	}
+	book, err := rules.ForYear(year)
+	if err != nil {
+		return nil, false, apperr.Wrap(err)
+	}
+	if run != 0 {
+		var name string
+		if err := s.db.QueryRow(ctx, `SELECT rulebook FROM check_runs WHERE id = $1`, run).Scan(&name); err != nil {
+			return nil, false, apperr.Wrap(err)
+		}
+		if book, err = rules.Book(name); err != nil {
+			return nil, false, apperr.Wrap(err)
+		}
+	}
+	var decl, base rules.CalculatorRequest
+	if err := json.Unmarshal([]byte(declJSON), &decl); err != nil {
+		return nil, false, apperr.Wrap(err)
+	}
+	if err := json.Unmarshal([]byte(facts), &base); err != nil {
+		return nil, false, apperr.Wrap(err)
+	}
+	ovr, err := s.overridden(ctx, id)
+	if err != nil {
+		return nil, false, apperr.Wrap(err)
+	}
+	res, scored := discrepancy.ScoreVerified(book, base, decl, ovr)
+	if !scored {
+		return nil, false, nil
+	}
+	return Values(res), true, nil
+}
+
+// Values are a result's ten indicator values in rules.IndicatorCodes order.
+func Values(res rules.Result) []rules.Points {
+	out := make([]rules.Points, 0, len(res.Indicators))
+	for _, code := range rules.IndicatorCodes() {
+		in, _ := res.Indicator(code)
+		out = append(out, in.Points)
+	}
+	return out
+}

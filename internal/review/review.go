@@ -15,6 +15,7 @@ package review
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -252,3 +253,27 @@ func HalfName(h string) string {
 func contains(list []string, v string) bool { return slices.Contains(list, v) }
 
 type auditEntry = audit.Entry
+
+// ReopenForObjection clears the 复查 of application id for a new pass after
+// an objection to the published list was upheld (the application package
+// has made it review_requested again, in the caller's transaction): the
+// earlier decisions and a decided score change are removed from the working
+// tables — each was audited and is on the case's timeline when made — and
+// the case is open again at a new version. A case never reviewed is left
+// as it is: its first pass starts now.
+func (s *Service) ReopenForObjection(ctx context.Context, by actor.Actor, id int64, reason string) error {
+	var n int
+	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM review_decisions WHERE application_id = $1`, id).Scan(&n); err != nil {
+		return apperr.Wrap(err)
+	}
+	for _, q := range []string{
+		`DELETE FROM review_decisions WHERE application_id = $1`,
+		`DELETE FROM score_changes WHERE application_id = $1 AND status <> 'pending'`,
+		`UPDATE review_cases SET status = 'open', version = version + 1 WHERE application_id = $1`,
+	} {
+		if _, err := s.db.Exec(ctx, q, id); err != nil {
+			return apperr.Wrap(fmt.Errorf("reopen review %d: %w", id, err))
+		}
+	}
+	return s.record(ctx, by, "review.reopen", id, fmt.Sprintf("公示异议成立，重新复查（此前 %d 项复查决定已存档于审计记录）：%s", n, reason))
+}

@@ -49,13 +49,14 @@ func (s *Service) RequireUnfrozen(ctx context.Context, id int64) error {
 	return nil
 }
 
-// Ranking is what the round asks of the committed ranking: whether one is
-// committed (a committed round cannot be reopened) and to discard a draft
-// when the round is reopened, in the reopening's transaction. The ranking
-// package implements it; nil means there is no ranking yet.
+// Ranking is what the round asks of the ranking when the round is
+// reopened, in the reopening's transaction: to discard a draft, and to
+// supersede a committed ranking (a correction: the round is ranked,
+// committed and published again as a new version). The ranking package
+// implements it; nil means there is no ranking yet.
 type Ranking interface {
-	HasCommitted(ctx context.Context, roundID int64) (bool, error)
 	DiscardDraft(ctx context.Context, roundID int64) error
+	Supersede(ctx context.Context, by actor.Actor, roundID, reopeningID int64) error
 }
 
 // WithRanking sets the ranking the freeze consults.
@@ -198,9 +199,6 @@ func (s *Service) RequestReopening(ctx context.Context, by actor.Actor, id int64
 		if !r.Frozen() {
 			return apperr.New(apperr.Conflict, fmt.Sprintf("%d年度批次尚未冻结，无需解除", r.Year))
 		}
-		if err := s.refuseCommitted(ctx, r); err != nil {
-			return err
-		}
 		err = s.db.QueryRow(ctx, `INSERT INTO round_reopenings (round_id, reason, status, requested_by, requested_at)
 			VALUES ($1, $2, 'pending', $3, $4) RETURNING id`, id, reason, by.UserID, db.Micros(s.clock.Now())).Scan(&rid)
 		if db.IsUniqueViolation(err) {
@@ -218,23 +216,10 @@ func (s *Service) RequestReopening(ctx context.Context, by actor.Actor, id int64
 	return s.reopening(ctx, rid)
 }
 
-func (s *Service) refuseCommitted(ctx context.Context, r *Round) error {
-	if s.ranking == nil {
-		return nil
-	}
-	done, err := s.ranking.HasCommitted(ctx, r.ID)
-	if err != nil {
-		return err
-	}
-	if done {
-		return apperr.New(apperr.Conflict, fmt.Sprintf("%d年度排名已确认，不能再解除冻结", r.Year))
-	}
-	return nil
-}
-
 // DecideReopening approves or rejects a pending reopening. The approver is
-// never the officer who asked. Approval lifts the freeze and discards an
-// uncommitted ranking in the same transaction.
+// never the officer who asked. Approval lifts the freeze, discards an
+// uncommitted ranking and supersedes a committed one (a correction: the
+// round is ranked, committed and published again) in the same transaction.
 func (s *Service) DecideReopening(ctx context.Context, by actor.Actor, reopeningID int64, approve bool, note string) (*Reopening, error) {
 	if err := require(by); err != nil {
 		return nil, err
@@ -279,9 +264,6 @@ func (s *Service) DecideReopening(ctx context.Context, by actor.Actor, reopening
 		action := "round.reopen_reject"
 		if approve {
 			action = "round.reopen"
-			if err := s.refuseCommitted(ctx, r); err != nil {
-				return err
-			}
 			res, err := s.db.Exec(ctx, `UPDATE rounds SET frozen_at = 0, frozen_by = 0, state_version = state_version + 1, updated_at = $1
 				WHERE id = $2 AND frozen_at > 0 AND state_version = $3`, now, r.ID, r.StateVersion)
 			if err != nil {
@@ -292,6 +274,9 @@ func (s *Service) DecideReopening(ctx context.Context, by actor.Actor, reopening
 			}
 			if s.ranking != nil {
 				if err := s.ranking.DiscardDraft(ctx, r.ID); err != nil {
+					return err
+				}
+				if err := s.ranking.Supersede(ctx, by, r.ID, ro.ID); err != nil {
 					return err
 				}
 			}

@@ -22,6 +22,7 @@ import (
 	"jifen/internal/platform/clock"
 	"jifen/internal/platform/db"
 	"jifen/internal/platform/sheet"
+	"jifen/internal/ranking"
 	"jifen/internal/round"
 	"jifen/internal/rules"
 )
@@ -95,7 +96,7 @@ const rowColumns = `e.seq, e.application_id, e.public_no, e.rank_no, e.total, e.
 const rowFrom = ` FROM ranking_entries e JOIN rankings k ON k.id = e.ranking_id
 	JOIN persons p ON p.id = e.person_id JOIN employers emp ON emp.id = e.employer_id
 	LEFT JOIN settlements st ON st.application_id = e.application_id
-	WHERE k.round_id = $1 AND k.status = 'committed' AND e.qualified`
+	WHERE k.round_id = $1 AND ` + ranking.CurrentCommitted + ` AND e.qualified`
 
 func scanRow(sc interface{ Scan(...any) error }) (Row, error) {
 	var r Row

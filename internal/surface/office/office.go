@@ -19,6 +19,7 @@ import (
 	"jifen/internal/fraud"
 	"jifen/internal/person"
 	"jifen/internal/platform/mail"
+	"jifen/internal/publicity"
 	"jifen/internal/ranking"
 	"jifen/internal/review"
 	"jifen/internal/settlement"
@@ -42,12 +43,13 @@ type Office struct {
 	// persons reveals an applicant's full ID number (set by WithPersons).
 	persons *person.Service
 
-	fraud    *fraud.Service     // set by WithFraud
-	agencies *agencyops.Service // set by WithAgencies
-	review   *review.Service    // set by WithReview
-	queues   []QueueSource      // set by WithQueues
-	cases    *casefile.Service  // set by WithCasefile
-	ranking  *ranking.Service   // set by WithRanking
+	fraud     *fraud.Service       // set by WithFraud
+	agencies  *agencyops.Service   // set by WithAgencies
+	review    *review.Service      // set by WithReview
+	queues    []QueueSource        // set by WithQueues
+	cases     *casefile.Service    // set by WithCasefile
+	ranking   *ranking.Service     // set by WithRanking
+	publisher *publicity.Publisher // set by WithPublisher
 
 	settlement *settlement.Service // set by WithSettlement
 

@@ -8,7 +8,9 @@ import (
 
 	"jifen/internal/account"
 	"jifen/internal/platform/apperr"
+	"jifen/internal/platform/clock"
 	"jifen/internal/platform/web"
+	"jifen/internal/publicity"
 	"jifen/internal/ranking"
 	"jifen/internal/round"
 	"jifen/internal/surface/shell"
@@ -18,6 +20,13 @@ import (
 // WithRanking gives the office the round's freeze and ranking pages.
 func (o *Office) WithRanking(r *ranking.Service) *Office {
 	o.ranking = r
+	return o
+}
+
+// WithPublisher adds the publication of a committed ranking to the ranking
+// page.
+func (o *Office) WithPublisher(p *publicity.Publisher) *Office {
+	o.publisher = p
 	return o
 }
 
@@ -52,6 +61,12 @@ type rankingView struct {
 	Exclusions []ranking.Exclusion
 	UserID     int64
 	Reason     ui.FieldView
+	// Publication (积分公示): the versions published, and the form.
+	Publications []*publicity.Publication
+	CanPublish   bool
+	NoticeStart  ui.FieldView
+	NoticeEnd    ui.FieldView
+	PubReason    ui.FieldView
 }
 
 func (o *Office) rankingPage(w http.ResponseWriter, r *http.Request) {
@@ -113,10 +128,43 @@ func (o *Office) renderRanking(w http.ResponseWriter, r *http.Request, status in
 			return
 		}
 	}
+	if o.publisher != nil {
+		if v.Publications, err = o.publisher.Publications(ctx, rd.ID); err != nil {
+			web.WriteError(w, r, err)
+			return
+		}
+		v.CanPublish = v.Committed != nil && rd.Frozen()
+		for _, p := range v.Publications {
+			if v.Committed != nil && p.RankingID == v.Committed.ID {
+				v.CanPublish = false
+			}
+		}
+		today := o.sh.Clock.Now().In(clock.Beijing)
+		v.NoticeStart = ui.FieldView{Name: "notice_start", Label: "公示开始日期", Type: "date", Required: true,
+			Value: today.AddDate(0, 0, 1).Format("2006-01-02"), Hint: "名单于该日零时（北京时间）起公开"}
+		v.NoticeEnd = ui.FieldView{Name: "notice_end", Label: "公示结束日期", Type: "date", Required: true,
+			Value: today.AddDate(0, 0, 7).Format("2006-01-02"), Hint: fmt.Sprintf("含该日；公示期不超过 %d 天", publicity.MaxNoticeDays)}
+		v.PubReason = ui.FieldView{Name: "pub_reason", Label: "更正说明", Hint: "发布更正后的新版本时必填（10到1000字），随名单公布"}
+		if r.Method == http.MethodPost {
+			v.NoticeStart.Value, v.NoticeEnd.Value, v.PubReason.Value = r.FormValue("notice_start"), r.FormValue("notice_end"), r.FormValue("pub_reason")
+		}
+	}
 	if formErr != nil {
-		if e := apperr.As(formErr); len(e.Fields) > 0 && e.Fields[0].Field == "reason" {
+		e := apperr.As(formErr)
+		field := ""
+		if len(e.Fields) > 0 {
+			field = e.Fields[0].Field
+		}
+		switch field {
+		case "reason":
 			v.Reason.Value, v.Reason.Error = r.FormValue("reason"), e.Fields[0].Message
-		} else {
+		case "notice_start":
+			v.NoticeStart.Error = e.Fields[0].Message
+		case "notice_end":
+			v.NoticeEnd.Error = e.Fields[0].Message
+		case "pub_reason", "reason_pub":
+			v.PubReason.Error = e.Fields[0].Message
+		default:
 			v.WhatIfErr = e.Message
 		}
 	}
@@ -172,6 +220,20 @@ func (o *Office) rankingAction(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		_, err = o.ranking.Commit(ctx, by, rd.ID)
+	case "publish":
+		if o.publisher == nil {
+			err = apperr.New(apperr.NotFound, "您访问的页面不存在")
+			break
+		}
+		if !ui.Confirmed(r) {
+			o.confirmRanking(w, r, rd, action, back)
+			return
+		}
+		_, err = o.publisher.Publish(ctx, by, rd.ID, strings.TrimSpace(r.FormValue("notice_start")),
+			strings.TrimSpace(r.FormValue("notice_end")), r.FormValue("pub_reason"))
+		if apperr.Is(err, apperr.Invalid) && len(apperr.As(err).Fields) > 0 && apperr.As(err).Fields[0].Field == "reason" {
+			err = apperr.Field("pub_reason", apperr.As(err).Fields[0].Message)
+		}
 	default:
 		err = apperr.New(apperr.NotFound, "您访问的页面不存在")
 	}
@@ -216,7 +278,13 @@ func (o *Office) confirmRanking(w http.ResponseWriter, r *http.Request, rd *roun
 	case "commit":
 		c.Heading, c.Button = "确认"+y+"年度排名？", "确认排名"
 		c.Lead = "确认后排名不可更改：数据库拒绝任何修改，公示将以此排名为准。"
-		c.Effects = []string{"确认后不能再解除冻结，也不能重新生成排名。"}
+		c.Effects = []string{"确认后如需更正（如公示异议成立），须经另一名经办人员批准解除冻结；原排名作废但保留存档，更正后重新排名、确认并发布新版本的公示。"}
+	case "publish":
+		c.Heading, c.Button = "发布"+y+"年度积分落户公示？", "发布公示"
+		c.Lead = fmt.Sprintf("公示期 %s 至 %s。发布后名单不可更改：更正只能发布新的版本，各版本均公开。", r.FormValue("notice_start"), r.FormValue("notice_end"))
+		c.Effects = []string{"公示开始日起名单在互联网公开（公示编号、姓名、出生年月、单位名称、积分及各项指标分值），并公布规范文本的 SM3、SHA-256 摘要和 Merkle 根。",
+			"公示开始后，申请状态变为“已公示”，申请人和单位可看到排名、分数线和是否取得资格，并收到邮件通知。",
+			"公示期内公众可提出异议或举报。"}
 	}
 	o.confirm(w, r, c.Heading, c)
 }

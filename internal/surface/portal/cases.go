@@ -7,6 +7,7 @@ import (
 	"jifen/internal/actor"
 	"jifen/internal/audit"
 	"jifen/internal/check"
+	"jifen/internal/ranking"
 
 	"jifen/internal/account"
 	"jifen/internal/application"
@@ -47,6 +48,17 @@ type Services struct {
 	// History holds the past official lists (历年公示); nil leaves
 	// /publicity/history out.
 	History *publicity.History
+	// Board holds every public list in memory (积分公示); nil leaves
+	// /publicity and its API out. PublicLimiter limits each client on those
+	// pages (nil: no limit).
+	Board         *publicity.Board
+	PublicLimiter *web.Limiter
+	// PublicNumber returns the 公示编号 of a person's application in
+	// year's current committed ranking (NotFound when not qualified).
+	PublicNumber func(ctx context.Context, personID int64, year int) (string, error)
+	// Standing returns a published application's place in its round's
+	// ranking, nil before publication.
+	Standing func(ctx context.Context, applicationID int64) (*ranking.Standing, error)
 }
 
 // applicantCtx is a logged-in applicant with the current round.

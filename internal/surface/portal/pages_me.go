@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"jifen/internal/check"
+	"jifen/internal/ranking"
 
 	"jifen/internal/application"
 	"jifen/internal/person"
@@ -52,6 +53,10 @@ type finalScore struct {
 	// Excluded is why the applicant takes no part in the ranking: a ban of
 	// the fraud register (虚假材料库) in the round's year; "" otherwise.
 	Excluded string
+	// Standing is the place in the published ranking, once the list's
+	// notice period has begun (the application is published); nil before.
+	Standing *ranking.Standing
+	Year     int
 }
 
 // finalOf is the final score of a final application, with the ban that
@@ -65,7 +70,13 @@ func (p *Portal) finalOf(ctx context.Context, a *application.Application) (*fina
 	if err != nil {
 		return nil, err
 	}
-	return &finalScore{Total: rules.Points(score), Eligible: eligible, Excluded: banned}, nil
+	f := &finalScore{Total: rules.Points(score), Eligible: eligible, Excluded: banned, Year: a.RoundYear}
+	if a.Status == application.Published && p.svc.Standing != nil {
+		if f.Standing, err = p.svc.Standing(ctx, a.ID); err != nil {
+			return nil, err
+		}
+	}
+	return f, nil
 }
 
 // linkView is one request to link to an employer.

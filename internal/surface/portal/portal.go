@@ -20,6 +20,8 @@ type Portal struct {
 	svc Services
 	// calcForm is the calculator's default form, rendered once a year.
 	calcForm atomic.Pointer[builtCalcForm]
+	// shared keeps the rendered public list pages (publicity.go).
+	shared sharedCache
 }
 
 // New returns the portal on the internet shell.
@@ -45,6 +47,7 @@ func (p *Portal) Register(mux *web.Mux) {
 	p.registerPages(mux)
 	p.registerReviewProgress(mux)
 	p.registerPublicityHistory(mux)
+	p.registerPublicity(mux)
 }
 
 func (p *Portal) nav(u *account.User, path string) []ui.Nav {

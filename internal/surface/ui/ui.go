@@ -48,7 +48,10 @@ type Page struct {
 	FieldList []apperr.FieldError
 	Form      map[string]string // values to keep in the form after an error
 	RequestID string
-	Data      any
+	// Shared marks a page whose bytes are the same for every visitor (a
+	// public list for someone not logged in): it carries no request ID.
+	Shared bool
+	Data   any
 }
 
 // SetError puts err on the page: a summary at the top and a message beside
@@ -166,17 +169,44 @@ func (r *Renderer) Render(w http.ResponseWriter, req *http.Request, status int, 
 		p.SiteName = "北京市积分落户管理信息系统"
 	}
 	p.RequestID = web.RequestID(req.Context())
+	if p.Shared {
+		p.RequestID = ""
+	}
 	buf := renderBufs.Get().(*bytes.Buffer)
 	defer putRenderBuf(buf)
 	if err := t.ExecuteTemplate(buf, "layout.html", p); err != nil {
 		web.WriteError(w, req, apperr.Wrap(fmt.Errorf("render %s: %w", name, err)))
 		return
 	}
+	WriteHTML(w, status, buf.Bytes())
+}
+
+// WriteHTML writes a rendered page: no-store unless the handler chose a
+// Cache-Control (web.Cached); an error page always no-store.
+func WriteHTML(w http.ResponseWriter, status int, page []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	web.DefaultNoStore(h, status) // a handler's own Cache-Control (web.Cached) wins
 	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	_, _ = w.Write(page)
+}
+
+// RenderShared renders a shared page (Page.Shared) to bytes, for a handler
+// that keeps them: the same bytes serve every visitor.
+func (r *Renderer) RenderShared(name string, p *Page) ([]byte, error) {
+	t, ok := r.pages[name]
+	if !ok {
+		return nil, fmt.Errorf("no page %q", name)
+	}
+	if p.SiteName == "" {
+		p.SiteName = "北京市积分落户管理信息系统"
+	}
+	p.Shared, p.RequestID = true, ""
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout.html", p); err != nil {
+		return nil, fmt.Errorf("render %s: %w", name, err)
+	}
+	return buf.Bytes(), nil
 }
 
 // renderBufs holds the buffers pages are rendered into: a page is tens of
