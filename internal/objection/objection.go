@@ -241,7 +241,9 @@ func (s *Service) load(ctx context.Context, id int64) (*Objection, error) {
 
 // contactAD binds a sealed contact to its objection's receipt: a sealed
 // value copied onto another row does not open.
-func contactAD(receipt string) string { return "objection.contact:" + strings.ReplaceAll(receipt, "-", "") }
+func contactAD(receipt string) string {
+	return "objection.contact:" + strings.ReplaceAll(receipt, "-", "")
+}
 
 // record appends the audit entry of a step on an objection.
 func (s *Service) record(ctx context.Context, by actor.Actor, action string, id int64, reason string) error {
