@@ -19,6 +19,7 @@ import (
 	"jifen/internal/audit"
 	"jifen/internal/check"
 	"jifen/internal/config"
+	"jifen/internal/objection"
 	"jifen/internal/platform/clock"
 	"jifen/internal/platform/crypto"
 	"jifen/internal/platform/db"
@@ -76,6 +77,10 @@ type App struct {
 
 	// PastLists holds the imported official lists of past years (历年公示).
 	PastLists *publicity.History
+	// Objections holds objections to published lists (异议/举报); its
+	// Lists and Cases are placeholders until the publicity store is merged
+	// (objections.go).
+	Objections *objection.Service
 
 	routes  routeTable // the route patterns of each listener (routes.go)
 	servers []*server
@@ -141,6 +146,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		_ = a.DB.Close()
 		return nil, err
 	}
+	if err := a.buildObjections(); err != nil {
+		_ = a.DB.Close()
+		return nil, err
+	}
 	a.buildCheck()
 	a.buildCasefile()
 	if a.Mailer, err = a.buildMailer(); err != nil {
@@ -196,7 +205,7 @@ func (a *App) OfficeHandler() http.Handler {
 		WithCheck(a.Check).WithDiscrepancies(a.Cases.Discrepancies).WithPersons(a.Cases.Persons).WithAgencies(a.AgencyOps).
 		WithRanking(a.Ranking).WithSettlement(a.Settlement).
 		WithQueues(a.Jobs.Depth).WithFraud(a.Cases.Fraud).WithCasefile(a.Cases.Casefile).WithReview(a.Cases.Review).
-		WithCasework(a.Cases.Casework, a.Cases.Calendar).Register(mux)
+		WithCasework(a.Cases.Casework, a.Cases.Calendar).WithObjections(a.Objections).Register(mux)
 	office.NewStats(sh, a.AccessStats).Register(mux)
 	a.rememberRoutes("office", mux)
 	return a.wrap("office", mux, sh)

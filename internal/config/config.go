@@ -35,6 +35,10 @@ type Config struct {
 	BodyLimit      int64
 	LoginRate      float64 // login/registration attempts per second per client
 	LoginBurst     int
+	// ObjectionRate and ObjectionBurst limit the objections (异议) one
+	// client address may lodge.
+	ObjectionRate  float64
+	ObjectionBurst int
 	HashConcurrent int
 	Migrate        bool
 	ShutdownGrace  time.Duration
@@ -115,6 +119,16 @@ func options() []option {
 			}},
 		{Serve, "login-burst", "JIFEN_LOGIN_BURST", "10", "burst of login attempts per client address", false,
 			func(c *Config, v string) error { n, err := positiveInt(v); c.LoginBurst = int(n); return err }},
+		{Serve, "objection-rate", "JIFEN_OBJECTION_RATE", "0.1", "objections lodged per second per client address", false,
+			func(c *Config, v string) (err error) {
+				c.ObjectionRate, err = strconv.ParseFloat(v, 64)
+				if err == nil && c.ObjectionRate <= 0 {
+					err = errors.New("must be positive")
+				}
+				return err
+			}},
+		{Serve, "objection-burst", "JIFEN_OBJECTION_BURST", "3", "burst of objections per client address", false,
+			func(c *Config, v string) error { n, err := positiveInt(v); c.ObjectionBurst = int(n); return err }},
 		{App, "hash-concurrency", "JIFEN_HASH_CONCURRENCY", "0", "password hashes computed at once (0: number of CPUs)", false,
 			func(c *Config, v string) error { n, err := strconv.Atoi(v); c.HashConcurrent = n; return err }},
 		{App, "migrate", "JIFEN_MIGRATE", "true", "apply pending migrations at start (else refuse to serve on an old schema)", false,
@@ -204,6 +218,7 @@ func (c *Config) Entries() []Entry {
 		"tls-cert": c.TLSCert, "tls-key": c.TLSKey, "trusted-proxies": joinPrefixes(c.TrustedProxies),
 		"master-key": c.MasterKey, "body-limit": strconv.FormatInt(c.BodyLimit, 10),
 		"login-rate": strconv.FormatFloat(c.LoginRate, 'g', -1, 64), "login-burst": strconv.Itoa(c.LoginBurst),
+		"objection-rate": strconv.FormatFloat(c.ObjectionRate, 'g', -1, 64), "objection-burst": strconv.Itoa(c.ObjectionBurst),
 		"hash-concurrency": strconv.Itoa(c.HashConcurrent), "migrate": strconv.FormatBool(c.Migrate),
 		"shutdown-grace": c.ShutdownGrace.String(),
 		"smtp-host":      c.SMTP.Host, "smtp-port": strconv.Itoa(c.SMTP.Port), "smtp-username": c.SMTP.Username,

@@ -85,7 +85,8 @@ func (s *Service) Lodge(ctx context.Context, l Lodging) (*Receipt, error) {
 	number := strings.TrimSpace(l.Number)
 	grounds := strings.TrimSpace(l.Grounds)
 	contact := strings.TrimSpace(l.Contact)
-	start, end, published := s.lists.Notice(l.Year)
+	lists, _ := s.publication()
+	start, end, published := lists.Notice(l.Year)
 	switch {
 	case !published:
 		add("year", fmt.Sprintf("%d年没有正在公示的积分落户名单，不能提出异议", l.Year))
@@ -93,7 +94,7 @@ func (s *Service) Lodge(ctx context.Context, l Lodging) (*Receipt, error) {
 		add("number", "请填写您要提出异议的公示编号")
 	case checkText(number, false) != "" || utf8.RuneCountInString(number) > MaxNumber:
 		add("number", "公示编号格式不正确，请按公示名单中的编号填写")
-	case !s.lists.Has(l.Year, number):
+	case !lists.Has(l.Year, number):
 		add("number", fmt.Sprintf("公示编号“%s”不在%d年公示名单中，请核对", number, l.Year))
 	}
 	if msg := checkText(grounds, true); msg != "" {

@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"jifen/internal/actor"
@@ -134,6 +135,7 @@ type Service struct {
 	clock clock.Clock
 	keys  *crypto.Keyring
 	store blob.Store
+	pubMu sync.RWMutex // guards lists and cases, which SetPublication may replace
 	lists Lists
 	cases Cases
 	// afterLoad, when set (tests only, export_test.go), runs inside an
@@ -152,7 +154,17 @@ func New(d *db.DB, a *audit.Log, c clock.Clock, keys *crypto.Keyring, store blob
 // SetPublication replaces what the service consults about the published
 // lists and the cases: the application wires the publicity store here once
 // it exists, and its tests wire fakes.
-func (s *Service) SetPublication(lists Lists, cases Cases) { s.lists, s.cases = lists, cases }
+func (s *Service) SetPublication(lists Lists, cases Cases) {
+	s.pubMu.Lock()
+	defer s.pubMu.Unlock()
+	s.lists, s.cases = lists, cases
+}
+
+func (s *Service) publication() (Lists, Cases) {
+	s.pubMu.RLock()
+	defer s.pubMu.RUnlock()
+	return s.lists, s.cases
+}
 
 // ErrNotFound is the answer for an objection that does not exist.
 var ErrNotFound = apperr.New(apperr.NotFound, "没有这个异议，请核对受理编号")

@@ -324,7 +324,8 @@ func (s *Service) Answer(ctx context.Context, by actor.Actor, id int64, outcome 
 			event: "answered", note: OutcomeName(outcome) + "：" + answer, action: "objection.answer." + string(outcome)}
 		if outcome == Upheld {
 			c.then = func(ctx context.Context) error {
-				return s.cases.ReturnForObjection(ctx, by, o.Year, o.Number, o.Receipt, answer)
+				_, cases := s.publication()
+				return cases.ReturnForObjection(ctx, by, o.Year, o.Number, o.Receipt, answer)
 			}
 		}
 		return c, nil

@@ -17,6 +17,7 @@ import (
 	"jifen/internal/discrepancy"
 	"jifen/internal/employer"
 	"jifen/internal/fraud"
+	"jifen/internal/objection"
 	"jifen/internal/person"
 	"jifen/internal/platform/mail"
 	"jifen/internal/ranking"
@@ -42,12 +43,14 @@ type Office struct {
 	// persons reveals an applicant's full ID number (set by WithPersons).
 	persons *person.Service
 
-	fraud    *fraud.Service     // set by WithFraud
-	agencies *agencyops.Service // set by WithAgencies
-	review   *review.Service    // set by WithReview
-	queues   []QueueSource      // set by WithQueues
-	cases    *casefile.Service  // set by WithCasefile
-	ranking  *ranking.Service   // set by WithRanking
+	fraud *fraud.Service // set by WithFraud
+	// objections holds objections to published lists (set by WithObjections).
+	objections *objection.Service
+	agencies   *agencyops.Service // set by WithAgencies
+	review     *review.Service    // set by WithReview
+	queues     []QueueSource      // set by WithQueues
+	cases      *casefile.Service  // set by WithCasefile
+	ranking    *ranking.Service   // set by WithRanking
 
 	settlement *settlement.Service // set by WithSettlement
 
@@ -104,6 +107,7 @@ func (o *Office) Register(mux *web.Mux) {
 	o.registerRanking(mux)
 	o.registerSettlement(mux)
 	o.registerFraud(mux)
+	o.registerObjections(mux)
 	o.registerCasework(mux)
 }
 
@@ -128,6 +132,9 @@ func (o *Office) nav(u *account.User, path string) []ui.Nav {
 	add(account.PermCasesDistrict, "/office/discrepancies", "比对差异")
 	if o.fraud != nil {
 		add(account.PermCasesDistrict, "/office/fraud", "虚假材料库")
+	}
+	if o.objections != nil {
+		add(account.PermCasesCity, "/office/objections", "异议处理")
 	}
 	add(account.PermUsersView, "/office/admin/users", "账号管理")
 	add(account.PermConfigManage, "/office/admin/settings", "系统配置")

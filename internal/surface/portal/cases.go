@@ -12,6 +12,7 @@ import (
 	"jifen/internal/application"
 	"jifen/internal/discrepancy"
 	"jifen/internal/employer"
+	"jifen/internal/objection"
 	"jifen/internal/person"
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/web"
@@ -47,6 +48,11 @@ type Services struct {
 	// History holds the past official lists (历年公示); nil leaves
 	// /publicity/history out.
 	History *publicity.History
+	// Objections takes objections to the published list (异议/举报); nil
+	// leaves /publicity/objection out. ObjectionLimiter limits their
+	// submission per client (nil: one per 10 s, burst 3).
+	Objections       *objection.Service
+	ObjectionLimiter *web.Limiter
 }
 
 // applicantCtx is a logged-in applicant with the current round.

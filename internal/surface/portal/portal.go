@@ -45,6 +45,7 @@ func (p *Portal) Register(mux *web.Mux) {
 	p.registerPages(mux)
 	p.registerReviewProgress(mux)
 	p.registerPublicityHistory(mux)
+	p.registerObjections(mux)
 }
 
 func (p *Portal) nav(u *account.User, path string) []ui.Nav {
