@@ -44,31 +44,16 @@ func (s *Service) Queue(ctx context.Context, by actor.Actor, f Filter) (*Queue, 
 		w.And("year = ?", f.Year)
 	}
 	out := &Queue{Counts: map[Status]int{}}
-	rows, err := s.db.Query(ctx, `SELECT status, count(*) FROM objections`+w.SQL()+` GROUP BY status`, w.Args()...)
-	if err != nil {
+	if err := s.count(ctx, &w, out); err != nil {
 		return nil, apperr.Wrap(err)
 	}
-	for rows.Next() {
-		var st string
-		var n int
-		if err := rows.Scan(&st, &n); err != nil {
-			rows.Close()
-			return nil, apperr.Wrap(err)
-		}
-		out.Counts[Status(st)] = n
-		out.Total += n
-	}
-	if err := rows.Err(); err != nil {
-		rows.Close()
-		return nil, apperr.Wrap(err)
-	}
-	rows.Close()
 	if f.Status != "" {
 		w.And("status = ?", string(f.Status))
 	}
 	page := max(f.Page, 1)
 	q := selectObjection + w.SQL() + ` ORDER BY id LIMIT ` + w.Arg(PageSize+1) + ` OFFSET ` + w.Arg((page-1)*PageSize)
-	if rows, err = s.db.Query(ctx, q, w.Args()...); err != nil {
+	rows, err := s.db.Query(ctx, q, w.Args()...)
+	if err != nil {
 		return nil, apperr.Wrap(err)
 	}
 	defer rows.Close()
@@ -86,6 +71,25 @@ func (s *Service) Queue(ctx context.Context, by actor.Actor, f Filter) (*Queue, 
 		out.Rows, out.Next = out.Rows[:PageSize], true
 	}
 	return out, nil
+}
+
+// count fills the queue's count per status under the conditions of w.
+func (s *Service) count(ctx context.Context, w *db.Where, out *Queue) error {
+	rows, err := s.db.Query(ctx, `SELECT status, count(*) FROM objections`+w.SQL()+` GROUP BY status`, w.Args()...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var st string
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			return err
+		}
+		out.Counts[Status(st)] = n
+		out.Total += n
+	}
+	return rows.Err()
 }
 
 // Detail returns an objection with its contact unsealed and its timeline.
