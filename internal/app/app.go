@@ -19,6 +19,7 @@ import (
 	"jifen/internal/audit"
 	"jifen/internal/check"
 	"jifen/internal/config"
+	"jifen/internal/objection"
 	"jifen/internal/platform/clock"
 	"jifen/internal/platform/crypto"
 	"jifen/internal/platform/db"
@@ -82,6 +83,10 @@ type App struct {
 	Publisher *publicity.Publisher
 	// publicLimiter limits each client on the public lists (nil: off).
 	publicLimiter *web.Limiter
+	// Objections holds objections to published lists (异议/举报); its
+	// Lists and Cases are placeholders until the publicity store is merged
+	// (objections.go).
+	Objections *objection.Service
 
 	routes  routeTable // the route patterns of each listener (routes.go)
 	servers []*server
@@ -150,6 +155,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	a.buildCheck()
 	a.buildCasefile()
 	a.buildPublicity()
+	if err := a.buildObjections(); err != nil {
+		_ = a.DB.Close()
+		return nil, err
+	}
 	if a.Mailer, err = a.buildMailer(); err != nil {
 		_ = a.DB.Close()
 		return nil, err
@@ -203,7 +212,7 @@ func (a *App) OfficeHandler() http.Handler {
 		WithCheck(a.Check).WithDiscrepancies(a.Cases.Discrepancies).WithPersons(a.Cases.Persons).WithAgencies(a.AgencyOps).
 		WithRanking(a.Ranking).WithPublisher(a.Publisher).WithSettlement(a.Settlement).
 		WithQueues(a.Jobs.Depth).WithFraud(a.Cases.Fraud).WithCasefile(a.Cases.Casefile).WithReview(a.Cases.Review).
-		WithCasework(a.Cases.Casework, a.Cases.Calendar).Register(mux)
+		WithCasework(a.Cases.Casework, a.Cases.Calendar).WithObjections(a.Objections).Register(mux)
 	office.NewStats(sh, a.AccessStats).Register(mux)
 	a.rememberRoutes("office", mux)
 	return a.wrap("office", mux, sh)

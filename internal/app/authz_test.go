@@ -137,6 +137,19 @@ var internetRoutes = map[string]access{
 	"GET /publicity/history/{year}":                {path: "/publicity/history/2022?q=%E5%BC%A0&page=2", allow: "*"},
 	"GET /api/v1/publicity/history":                {path: "/api/v1/publicity/history", allow: "*"},
 	"GET /api/v1/publicity/history/{year}/entries": {path: "/api/v1/publicity/history/2022/entries?q=1&page=1", allow: "*"},
+	// Objections to a published list (异议/举报): public, by receipt.
+	"GET /publicity":                            {path: "/publicity", allow: "*"},
+	"GET /publicity/{year}":                     {path: "/publicity/2026?q=1&page=1", allow: "*"},
+	"GET /publicity/canonical/{year}/{version}": {path: "/publicity/canonical/2026/1", allow: "*"},
+	"GET /publicity/receipt/{year}":             {path: "/publicity/receipt/2026", allow: applicants},
+	"GET /publicity/verify":                     {path: "/publicity/verify", allow: "*"},
+	"POST /publicity/verify":                    {path: "/publicity/verify", allow: "*"},
+	"GET /api/v1/publicity":                     {path: "/api/v1/publicity", allow: "*"},
+	"GET /api/v1/publicity/{year}":              {path: "/api/v1/publicity/2026", allow: "*"},
+	"GET /api/v1/publicity/{year}/entries":      {path: "/api/v1/publicity/2026/entries?q=1", allow: "*"},
+	"GET /publicity/objection":                  {path: "/publicity/objection?year=2027&number=1", allow: "*"},
+	"POST /publicity/objection":                 {path: "/publicity/objection", allow: "*"},
+	"GET /publicity/objection/{receipt}":        {path: "/publicity/objection/ABCD-EFGH-JKLM-NPQR", allow: "*"},
 }
 
 // officeRoutes is every route of the office listener.
@@ -234,6 +247,10 @@ var officeRoutes = map[string]access{
 	"POST /api/v1/office/cases/{id}/reveal":            {path: "/api/v1/office/cases/{app}/reveal", allow: "hd city", owner: true, body: `{"reason":"核对身份信息"}`},
 	"POST /api/v1/office/cases/{id}/notes":             {path: "/api/v1/office/cases/{app}/notes", allow: "hd city", owner: true},
 	"GET /api/v1/office/cases/{id}/attachments/{att}":  {path: "/api/v1/office/cases/{app}/attachments/{att}", allow: "hd city", owner: true},
+	"GET /office/objections":                           {path: "/office/objections", allow: "city"},
+	"GET /office/objections/{id}":                      {path: "/office/objections/999999", allow: "city"},
+	"GET /office/objections/{id}/attachment":           {path: "/office/objections/999999/attachment", allow: "city"},
+	"POST /office/objections/{id}/{action}":            {path: "/office/objections/999999/assign", allow: "city", body: "version=1"},
 	"GET /office/fraud":                                {path: "/office/fraud", allow: casework},
 	"POST /office/fraud":                               {path: "/office/fraud", allow: casework},
 	"GET /office/fraud/{id}":                           {path: "/office/fraud/{fraud}", allow: "hd city", owner: true},

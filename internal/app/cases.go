@@ -15,6 +15,7 @@ import (
 	"jifen/internal/person"
 	"jifen/internal/platform/blob"
 	"jifen/internal/platform/mail"
+	"jifen/internal/platform/web"
 	"jifen/internal/review"
 	"jifen/internal/settlement"
 	"jifen/internal/surface/portal"
@@ -87,14 +88,16 @@ func (a *App) portalServices() portal.Services {
 			}
 			return r.ID, r.Year, nil
 		},
-		RequireOpen:   a.Rounds.RequireOpen,
-		Statement:     a.Check.StatementOf,
-		Views:         a.Audit.ViewsOf,
-		History:       a.PastLists,
-		Board:         a.Board,
-		PublicLimiter: a.publicLimiter,
-		PublicNumber:  a.publicNumber,
-		Standing:      a.standing,
+		RequireOpen:      a.Rounds.RequireOpen,
+		Statement:        a.Check.StatementOf,
+		Views:            a.Audit.ViewsOf,
+		History:          a.PastLists,
+		Board:            a.Board,
+		PublicLimiter:    a.publicLimiter,
+		PublicNumber:     a.publicNumber,
+		Standing:         a.standing,
+		Objections:       a.Objections,
+		ObjectionLimiter: web.NewLimiter(a.Cfg.ObjectionRate, a.Cfg.ObjectionBurst),
 	}
 }
 

@@ -395,3 +395,92 @@ func TestPublicRateLimit(t *testing.T) {
 		t.Fatalf("the limit reaches other pages: %d", r.Status)
 	}
 }
+
+// TestUpheldObjectionReopensTheCase: during the notice period of a real
+// publication, an objection to a row is lodged through the public form
+// (counted in the access statistics), upheld in the office: the
+// application goes back to the district's 复查 queue and the round's
+// reopening is asked; a second officer approves it, which lifts the freeze
+// and supersedes the committed ranking. Outside the notice period the form
+// refuses.
+func TestUpheldObjectionReopensTheCase(t *testing.T) {
+	p := publishRound(t)
+	a, ctx := p.a, context.Background()
+	p.publish(t, "")
+	start, _ := time.ParseInLocation("2006-01-02", p.start, clock.Beijing)
+	a.Clock.Set(start.Add(10 * time.Hour))
+	if err := a.RunSchedule(ctx, "publicity_start"); err != nil {
+		t.Fatal(err)
+	}
+	res, _, err := a.Ranking.Committed(ctx, p.rd.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := res.Entries[2]
+	pub := a.Client(a.Internet)
+	if r := pub.Get("/publicity/objection?year=2026&number=" + target.PublicityNo); r.Status != 200 {
+		t.Fatalf("objection form: %d", r.Status)
+	}
+	fields := [][2]string{{"year", "2026"}, {"number", target.PublicityNo}, {"grounds", "该人员申报的学历与实际不符，请核查其教育背景。"}}
+	r := objectionForm(pub, fields, "", nil)
+	loc := r.Header.Get("Location")
+	if r.Status != 303 || loc == "" {
+		t.Fatalf("lodge: %d %s", r.Status, r.Body)
+	}
+	if err := a.AccessStats.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := countOf(t, a, `SELECT COALESCE(SUM(objections), 0) FROM access_minutes`); n != 1 {
+		t.Errorf("objections counted in the access statistics: %d", n)
+	}
+	receipt := strings.TrimPrefix(loc, "/publicity/objection/")
+	var id int64
+	if err := a.DB.QueryRow(ctx, `SELECT id FROM objections WHERE number = $1`, target.PublicityNo).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	a.LoginStaff(p.c1, "city1", apptest.Password)
+	a.LoginStaff(p.c2, "city2", apptest.Password)
+	page := fmt.Sprintf("/office/objections/%d", id)
+	if r := p.c1.PostForm(page+"/assign", url.Values{"assign_to": {"me"}, "version": {"1"}}); r.Status != 303 {
+		t.Fatalf("assign: %d %s", r.Status, r.Body)
+	}
+	if r := p.c1.PostForm(page+"/answer", url.Values{"outcome": {"upheld"}, "answer": {"经核查，异议所述情况属实，案件退回重新审核。"},
+		"version": {"2"}, "confirmed": {"yes"}}); r.Status != 303 {
+		t.Fatalf("upheld: %d %s", r.Status, r.Body)
+	}
+	var status, reason string
+	if err := a.DB.QueryRow(ctx, `SELECT x.status, rr.reason FROM applications x JOIN review_requests rr ON rr.application_id = x.id
+		WHERE x.id = $1`, target.ApplicationID).Scan(&status, &reason); err != nil {
+		t.Fatal(err)
+	}
+	if status != "review_requested" || !strings.Contains(reason, receipt) {
+		t.Fatalf("the case after the upheld objection: %s, %q", status, reason)
+	}
+	ros, err := a.Rounds.Reopenings(ctx, p.rd.ID)
+	if err != nil || len(ros) != 1 || ros[0].Status != "pending" || !strings.Contains(ros[0].Reason, receipt) {
+		t.Fatalf("reopening asked: %+v %v", ros, err)
+	}
+	// The list stands until the correction is published.
+	if r := pub.Get("/api/v1/publicity/2026/entries?q=" + target.PublicityNo); !strings.Contains(r.Body, target.PublicityNo) {
+		t.Fatal("the row left the published list before a correction")
+	}
+	if r := p.c2.PostForm(fmt.Sprintf("/office/reopenings/%d/approve", ros[0].ID), url.Values{}); r.Status != 303 {
+		t.Fatalf("approve: %d %s", r.Status, r.Body)
+	}
+	if rd, _ := a.Rounds.Get(ctx, p.rd.ID); rd.Frozen() {
+		t.Fatal("the round is still frozen")
+	}
+	if _, _, err := a.Ranking.Committed(ctx, p.rd.ID); err == nil {
+		t.Fatal("the committed ranking was not superseded")
+	}
+	if r := pub.Get(loc); !strings.Contains(r.Body, "异议成立") {
+		t.Fatalf("follow page: %d", r.Status)
+	}
+
+	// After the notice period no objection is taken.
+	end, _ := time.ParseInLocation("2006-01-02", p.end, clock.Beijing)
+	a.Clock.Set(end.AddDate(0, 0, 2))
+	if r := objectionForm(a.Client(a.Internet), fields, "", nil); r.Status != 409 || !strings.Contains(r.Body, "公示期") {
+		t.Fatalf("objection after the notice period: %d", r.Status)
+	}
+}

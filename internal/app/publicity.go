@@ -23,6 +23,7 @@ const boardReloadInterval = 30 * time.Second
 // buildPublicity builds the public board and the publisher.
 func (a *App) buildPublicity() {
 	a.Board = publicity.NewBoard(a.DB, a.Clock)
+	a.PastLists.WithBoard(a.Board)
 	if a.Cfg.PublicRate > 0 {
 		a.publicLimiter = web.NewLimiter(a.Cfg.PublicRate, max(1, int(2*a.Cfg.PublicRate)))
 	}

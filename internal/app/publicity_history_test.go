@@ -33,7 +33,7 @@ func TestPublicityHistoryPages(t *testing.T) {
 	}
 	c := a.Client(a.Internet)
 	r := c.Get("/publicity/history")
-	for _, want := range []string{"<svg", "100.88", "105.42", "6,045", "6,006", `data-label="分数线"`, `href="/publicity/history/2022"`} {
+	for _, want := range []string{"<svg", "100.88", "105.42", "6,045", "6,006", `data-label="分数线"`, `href="/publicity/2022"`} {
 		if r.Status != 200 || !strings.Contains(r.Body, want) {
 			t.Fatalf("trend page lacks %q (%d)", want, r.Status)
 		}
@@ -43,6 +43,28 @@ func TestPublicityHistoryPages(t *testing.T) {
 		if r.Status != 200 || !strings.Contains(r.Body, want) {
 			t.Fatalf("2022 search lacks %q (%d)", want, r.Status)
 		}
+	}
+	// The same lists on the public board (from memory), with the digests.
+	r = c.Get("/publicity/2022?q=202206006")
+	for _, want := range []string{"202206006", "105.42", "1980-09", "未公布", "<details>", "职住区域", "12.00", "共 1 条", "SM3", "规范文本"} {
+		if r.Status != 200 || !strings.Contains(r.Body, want) {
+			t.Fatalf("board 2022 search lacks %q (%d)", want, r.Status)
+		}
+	}
+	if r := c.Get("/publicity/2021?page=2"); r.Status != 200 || !strings.Contains(r.Body, "202100051") || !strings.Contains(r.Body, "未公布各项指标") {
+		t.Fatalf("board 2021 page 2: %d", r.Status)
+	}
+	var board struct {
+		Years []struct {
+			Year      int
+			Cutoff    string
+			Qualified int
+			Source    string
+		} `json:"years"`
+	}
+	if c.Get("/api/v1/publicity").JSON(&board); len(board.Years) != 2 || board.Years[0].Year != 2022 || board.Years[0].Cutoff != "105.42" ||
+		board.Years[0].Qualified != 6006 || board.Years[0].Source != "imported" {
+		t.Fatalf("board years: %+v", board)
 	}
 	r = c.Get("/publicity/history/2021?page=2")
 	if r.Status != 200 || !strings.Contains(r.Body, "202100051") || !strings.Contains(r.Body, "未公布各项指标") ||

@@ -58,6 +58,8 @@ var Owners = map[string]string{
 	"step_limits":         "casework",
 	"case_assignments":    "casework",
 	"access_minutes":      "accessstats",
+	"objections":          "objection",
+	"objection_events":    "objection",
 }
 
 // Exceptions are packages allowed to write tables they do not own, and why.

@@ -37,7 +37,11 @@ type Config struct {
 	LoginBurst     int
 	// PublicRate is the requests per second per client allowed on the
 	// public lists' pages and API (search included); 0 turns the limit off.
-	PublicRate     float64
+	PublicRate float64
+	// ObjectionRate and ObjectionBurst limit the objections (异议) one
+	// client address may lodge.
+	ObjectionRate  float64
+	ObjectionBurst int
 	HashConcurrent int
 	Migrate        bool
 	ShutdownGrace  time.Duration
@@ -126,6 +130,16 @@ func options() []option {
 				}
 				return err
 			}},
+		{Serve, "objection-rate", "JIFEN_OBJECTION_RATE", "0.1", "objections lodged per second per client address", false,
+			func(c *Config, v string) (err error) {
+				c.ObjectionRate, err = strconv.ParseFloat(v, 64)
+				if err == nil && c.ObjectionRate <= 0 {
+					err = errors.New("must be positive")
+				}
+				return err
+			}},
+		{Serve, "objection-burst", "JIFEN_OBJECTION_BURST", "3", "burst of objections per client address", false,
+			func(c *Config, v string) error { n, err := positiveInt(v); c.ObjectionBurst = int(n); return err }},
 		{App, "hash-concurrency", "JIFEN_HASH_CONCURRENCY", "0", "password hashes computed at once (0: number of CPUs)", false,
 			func(c *Config, v string) error { n, err := strconv.Atoi(v); c.HashConcurrent = n; return err }},
 		{App, "migrate", "JIFEN_MIGRATE", "true", "apply pending migrations at start (else refuse to serve on an old schema)", false,
@@ -216,7 +230,8 @@ func (c *Config) Entries() []Entry {
 		"master-key": c.MasterKey, "body-limit": strconv.FormatInt(c.BodyLimit, 10),
 		"login-rate": strconv.FormatFloat(c.LoginRate, 'g', -1, 64), "login-burst": strconv.Itoa(c.LoginBurst),
 		"public-rate-limit": strconv.FormatFloat(c.PublicRate, 'g', -1, 64),
-		"hash-concurrency":  strconv.Itoa(c.HashConcurrent), "migrate": strconv.FormatBool(c.Migrate),
+		"objection-rate":    strconv.FormatFloat(c.ObjectionRate, 'g', -1, 64), "objection-burst": strconv.Itoa(c.ObjectionBurst),
+		"hash-concurrency": strconv.Itoa(c.HashConcurrent), "migrate": strconv.FormatBool(c.Migrate),
 		"shutdown-grace": c.ShutdownGrace.String(),
 		"smtp-host":      c.SMTP.Host, "smtp-port": strconv.Itoa(c.SMTP.Port), "smtp-username": c.SMTP.Username,
 		"smtp-password": c.SMTP.Password, "smtp-tls": c.SMTP.TLS, "smtp-from": c.SMTP.From,

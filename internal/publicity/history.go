@@ -49,7 +49,12 @@ type History struct {
 	db    *db.DB
 	audit *audit.Log
 	clock clock.Clock
+	board *Board // reloaded after an import, if set
 }
+
+// WithBoard makes each import reload board, so this process shows the list
+// at once (another process's board reloads within half a minute).
+func (h *History) WithBoard(b *Board) *History { h.board = b; return h }
 
 // NewHistory returns the past-lists service.
 func NewHistory(d *db.DB, a *audit.Log, c clock.Clock) *History {
@@ -332,6 +337,9 @@ func (h *History) Import(ctx context.Context, by actor.Actor, year, quota int, d
 	}
 	if err != nil {
 		return nil, err
+	}
+	if h.board != nil {
+		_ = h.board.Reload(ctx) // a failure only delays the list to the next reload
 	}
 	return res, nil
 }

@@ -17,6 +17,7 @@ import (
 	"jifen/internal/discrepancy"
 	"jifen/internal/employer"
 	"jifen/internal/fraud"
+	"jifen/internal/objection"
 	"jifen/internal/person"
 	"jifen/internal/platform/mail"
 	"jifen/internal/publicity"
@@ -50,6 +51,8 @@ type Office struct {
 	cases     *casefile.Service    // set by WithCasefile
 	ranking   *ranking.Service     // set by WithRanking
 	publisher *publicity.Publisher // set by WithPublisher
+	// objections holds objections to published lists (set by WithObjections).
+	objections *objection.Service
 
 	settlement *settlement.Service // set by WithSettlement
 
@@ -106,6 +109,7 @@ func (o *Office) Register(mux *web.Mux) {
 	o.registerRanking(mux)
 	o.registerSettlement(mux)
 	o.registerFraud(mux)
+	o.registerObjections(mux)
 	o.registerCasework(mux)
 }
 
@@ -130,6 +134,9 @@ func (o *Office) nav(u *account.User, path string) []ui.Nav {
 	add(account.PermCasesDistrict, "/office/discrepancies", "比对差异")
 	if o.fraud != nil {
 		add(account.PermCasesDistrict, "/office/fraud", "虚假材料库")
+	}
+	if o.objections != nil {
+		add(account.PermCasesCity, "/office/objections", "异议处理")
 	}
 	add(account.PermUsersView, "/office/admin/users", "账号管理")
 	add(account.PermConfigManage, "/office/admin/settings", "系统配置")

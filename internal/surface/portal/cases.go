@@ -13,6 +13,7 @@ import (
 	"jifen/internal/application"
 	"jifen/internal/discrepancy"
 	"jifen/internal/employer"
+	"jifen/internal/objection"
 	"jifen/internal/person"
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/web"
@@ -59,6 +60,11 @@ type Services struct {
 	// Standing returns a published application's place in its round's
 	// ranking, nil before publication.
 	Standing func(ctx context.Context, applicationID int64) (*ranking.Standing, error)
+	// Objections takes objections to the published list (异议/举报); nil
+	// leaves /publicity/objection out. ObjectionLimiter limits their
+	// submission per client (nil: one per 10 s, burst 3).
+	Objections       *objection.Service
+	ObjectionLimiter *web.Limiter
 }
 
 // applicantCtx is a logged-in applicant with the current round.

@@ -48,6 +48,7 @@ func (p *Portal) Register(mux *web.Mux) {
 	p.registerReviewProgress(mux)
 	p.registerPublicityHistory(mux)
 	p.registerPublicity(mux)
+	p.registerObjections(mux)
 }
 
 func (p *Portal) nav(u *account.User, path string) []ui.Nav {

@@ -295,6 +295,11 @@ var flashes = map[string]string{
 	"disc_approved":          "已审批通过更正，申请积分已重新计算。",
 	"disc_override_rejected": "已驳回更正，该差异回到待处理。",
 	"correction_answered":    "补充说明已提交，请等待区人力社保局审核。",
+	// Objections to a published list (异议/举报).
+	"objection_lodged":   "您的异议已受理。请记下受理编号，凭编号查询办理进度和答复。",
+	"objection_assigned": "已分配经办人员。",
+	"objection_noted":    "调查记录已保存。",
+	"objection_answered": "已作出答复，提出人可凭受理编号查看。",
 	// The fraud register (虚假材料库).
 	"fraud_proposed": "已登记，等待另一名经办人员审批后生效。",
 	"fraud_approved": "已审批通过，该记录已生效，系统已发送邮件告知当事人。",
