@@ -15,6 +15,7 @@ import (
 	"jifen/internal/actor"
 	"jifen/internal/app/apptest"
 	"jifen/internal/platform/clock"
+	"jifen/internal/publicity/proof"
 	"jifen/internal/ranking"
 	"jifen/internal/round"
 	"jifen/internal/rules"
@@ -436,6 +437,41 @@ func TestWholeRoundEndToEnd(t *testing.T) {
 	bc.LoginAPI(bannedLogin, synth.Password)
 	if r := bc.Get("/me"); !strings.Contains(r.Body, "不参加本年度排名") || !strings.Contains(r.Body, "因提供虚假材料") {
 		t.Errorf("the banned applicant's page does not say why they are not ranked")
+	}
+
+	// 10b. Publication: the committed ranking published with a notice
+	// period; every row carries the ten indicator values of the final
+	// score (the 复查's approved facts for the re-examined application, the
+	// cross-check's statement for the others), adding up to the total.
+	today := a.Clock.Now().In(clock.Beijing)
+	start, end := today.AddDate(0, 0, 1), today.AddDate(0, 0, 7)
+	city1 = login("city-one")
+	if r := city1.PostForm("/office/rounds/"+strconv.FormatInt(rd.ID, 10)+"/ranking/publish", url.Values{
+		"notice_start": {start.Format("2006-01-02")}, "notice_end": {end.Format("2006-01-02")}, "confirmed": {"yes"}}); r.Status != 303 {
+		t.Fatalf("publish: %d %s", r.Status, r.Body)
+	}
+	a.Clock.Set(start.Add(8 * time.Hour))
+	if err := a.RunSchedule(ctx, "publicity_start"); err != nil {
+		t.Fatal(err)
+	}
+	file := a.Client(a.Internet).Get("/publicity/canonical/2026/1")
+	published, err := proof.Parse([]byte(file.Body))
+	if err != nil || len(published.Rows) != qualified {
+		t.Fatalf("published list: %d rows, want %d (%v)", len(published.Rows), qualified, err)
+	}
+	for i, row := range published.Rows {
+		var s rules.Points
+		for _, v := range row.Indicators {
+			s += v
+		}
+		if len(row.Indicators) != 10 || s != row.Total || row.Total != res.Entries[i].Total || row.Number != res.Entries[i].PublicityNo {
+			t.Fatalf("published row %d: %+v, ranked %+v", i, row, res.Entries[i])
+		}
+	}
+	applicant = a.Client(a.Internet)
+	applicant.LoginAPI(rv.login, synth.Password)
+	if r := applicant.Get("/me"); !strings.Contains(r.Body, "公示结果") || !strings.Contains(r.Body, "排名第") {
+		t.Fatalf("the re-examined applicant's page after publication lacks the result")
 	}
 
 	// 11. Settlement, once its window opens: one person settled.
