@@ -22,6 +22,7 @@ type Portal struct {
 	calcForm atomic.Pointer[builtCalcForm]
 	// shared keeps the rendered public list pages (publicity.go).
 	shared sharedCache
+	charts chartCache
 }
 
 // New returns the portal on the internet shell.

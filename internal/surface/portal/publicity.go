@@ -100,14 +100,16 @@ func phaseName(ph publicity.Phase) string {
 
 // sharedCache keeps rendered public pages: the same bytes for every
 // visitor not logged in, keyed by the list's version and the request. It
-// is dropped whole when full (the lists are small; the cache is only
-// there for the popular pages).
+// is dropped whole when it would hold more than sharedCacheBytes (a full
+// list page is some 60 KB, a search page 20 KB): the cache is there for
+// the popular pages, and a drop costs one render each.
 type sharedCache struct {
 	mu    sync.RWMutex
 	pages map[string][]byte
+	size  int
 }
 
-const sharedCacheMax = 2048
+const sharedCacheBytes = 16 << 20
 
 func (c *sharedCache) get(k string) ([]byte, bool) {
 	c.mu.RLock()
@@ -119,10 +121,12 @@ func (c *sharedCache) get(k string) ([]byte, bool) {
 func (c *sharedCache) put(k string, b []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.pages == nil || len(c.pages) >= sharedCacheMax {
-		c.pages = map[string][]byte{}
+	if c.pages == nil || c.size+len(b) > sharedCacheBytes {
+		c.pages, c.size = map[string][]byte{}, 0
 	}
-	c.pages[k] = b
+	if _, ok := c.pages[k]; !ok {
+		c.pages[k], c.size = b, c.size+len(b)
+	}
 }
 
 // servePublic writes a public page: for a visitor not logged in, the
@@ -160,6 +164,22 @@ func (p *Portal) servePublic(w http.ResponseWriter, r *http.Request, key, name, 
 		p.shared.put(key, page)
 	}
 	ui.WriteHTML(w, http.StatusOK, page)
+}
+
+// chartCache keeps each list version's distribution chart and table: they
+// depend on the list alone, and drawing them for every search page would
+// cost more than the page.
+type chartCache struct{ m sync.Map } // *publicity.Snapshot → [2]template.HTML
+
+func (c *chartCache) of(s *publicity.Snapshot) (chart, table template.HTML) {
+	if v, ok := c.m.Load(s); ok {
+		h := v.([2]template.HTML)
+		return h[0], h[1]
+	}
+	bins := ScoreBins(s.Totals(), s.Cutoff)
+	h := [2]template.HTML{DistributionChart(bins, s.Cutoff), DistributionTable(bins, s.Cutoff)}
+	c.m.Store(s, h)
+	return h[0], h[1]
 }
 
 // snapKey names a snapshot and the phase it is shown in.
@@ -274,8 +294,7 @@ func (p *Portal) listView(cur, snap *publicity.Snapshot, res *publicity.Result, 
 		}
 		v.Rows = append(v.Rows, lr)
 	}
-	bins := ScoreBins(snap.Totals(), snap.Cutoff)
-	v.Chart, v.Table = DistributionChart(bins, snap.Cutoff), DistributionTable(bins, snap.Cutoff)
+	v.Chart, v.Table = p.charts.of(snap)
 	link := func(q publicity.Query) string {
 		u := url.Values{}
 		if q.Q != "" {
