@@ -63,6 +63,15 @@ func (a *App) registerSchedules() {
 	}
 }
 
+// ScheduleNames lists the worker's schedules.
+func (a *App) ScheduleNames() []string {
+	var out []string
+	for _, s := range a.schedules() {
+		out = append(out, s.name)
+	}
+	return out
+}
+
 // RunSchedule runs one of the worker's schedules once.
 func (a *App) RunSchedule(ctx context.Context, name string) error {
 	for _, s := range a.schedules() {

@@ -40,16 +40,17 @@ func TestWorkerRunsSchedulesAsPeriodicJobs(t *testing.T) {
 	a := apptest.Start(t, func(c *config.Config) { c.Worker = true })
 	ctx := context.Background()
 	deadline := time.Now().Add(60 * time.Second)
+	want := len(a.ScheduleNames())
 	for {
 		var n int
 		if err := a.DB.QueryRow(ctx, `SELECT COUNT(DISTINCT args) FROM river_job WHERE kind = 'schedule' AND state = 'completed'`).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
-		if n == 7 {
+		if n == want {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d of 7 schedules completed in 60 s", n)
+			t.Fatalf("%d of %d schedules completed in 60 s", n, want)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
