@@ -164,7 +164,7 @@ func (l *Lists) ImportCSV(ctx context.Context, by actor.Actor, listName string, 
 	if err := imp.run(ctx, src); err != nil {
 		return nil, err
 	}
-	if err := l.audit.Record(ctx, audit.Entry{Action: "mailing.list.import", ObjectType: "mail_list",
+	if err := l.record(ctx, by, audit.Entry{Action: "mailing.list.import", ObjectType: "mail_list",
 		ObjectID: strconv.FormatInt(li.ID, 10), Reason: fmt.Sprintf("accepted %d duplicates %d rejected %d encoding %s",
 			rep.Accepted, rep.Duplicates, rep.Rejected, rep.Encoding)}); err != nil {
 		return nil, apperr.Wrap(err)

@@ -190,7 +190,7 @@ func (l *Lists) createList(ctx context.Context, by actor.Actor, name string, kin
 			}
 			return apperr.Wrap(fmt.Errorf("insert mail list: %w", err))
 		}
-		return l.audit.Record(ctx, audit.Entry{Action: "mailing.list.create", ObjectType: "mail_list",
+		return l.record(ctx, by, audit.Entry{Action: "mailing.list.create", ObjectType: "mail_list",
 			ObjectID: strconv.FormatInt(id, 10), Reason: string(kind) + " " + name + " " + qs})
 	})
 	if err != nil {
@@ -235,7 +235,7 @@ func (l *Lists) Delete(ctx context.Context, by actor.Actor, id int64, version in
 		if n, _ := res.RowsAffected(); n != 1 {
 			return apperr.New(apperr.Conflict, "该名单已被他人修改，请刷新页面后重试")
 		}
-		return l.audit.Record(ctx, audit.Entry{Action: "mailing.list.delete", ObjectType: "mail_list",
+		return l.record(ctx, by, audit.Entry{Action: "mailing.list.delete", ObjectType: "mail_list",
 			ObjectID: strconv.FormatInt(id, 10), Reason: li.Name})
 	})
 }
@@ -282,4 +282,15 @@ func (l *Lists) Resolve(ctx context.Context, listID int64) ([]Recipient, error) 
 	// The same order on both engines, whatever the database's collation.
 	sortRecipients(out)
 	return out, nil
+}
+
+// record writes the audit entry of a change by by, in the transaction of
+// ctx if any.
+func (l *Lists) record(ctx context.Context, by actor.Actor, e audit.Entry) error {
+	e.ActorID, e.ActorLogin, e.ActorRole = by.UserID, by.Login, string(by.Role())
+	if e.ActorRole == "" && by.UserID == 0 {
+		e.ActorRole = "public"
+	}
+	e.ClientAddr, e.RequestID = by.ClientAddr, by.RequestID
+	return l.audit.Record(ctx, e)
 }

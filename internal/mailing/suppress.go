@@ -129,7 +129,7 @@ func (l *Lists) Suppress(ctx context.Context, by actor.Actor, email, source, rea
 		if n, _ := res.RowsAffected(); n == 0 {
 			return nil
 		}
-		return l.audit.Record(ctx, audit.Entry{Action: "mailing.suppress", ObjectType: "mail_suppression", ObjectID: e,
+		return l.record(ctx, by, audit.Entry{Action: "mailing.suppress", ObjectType: "mail_suppression", ObjectID: e,
 			Reason: source + " " + reason})
 	})
 }
@@ -213,7 +213,7 @@ func (l *Lists) Unsuppress(ctx context.Context, by actor.Actor, email, reason st
 		if _, err := l.db.Exec(ctx, `DELETE FROM mail_suppressions WHERE email = $1`, e); err != nil {
 			return apperr.Wrap(fmt.Errorf("unsuppress: %w", err))
 		}
-		return l.audit.Record(ctx, audit.Entry{Action: "mailing.unsuppress", ObjectType: "mail_suppression", ObjectID: e,
+		return l.record(ctx, by, audit.Entry{Action: "mailing.unsuppress", ObjectType: "mail_suppression", ObjectID: e,
 			Reason: "was " + src + ": " + reason})
 	})
 }

@@ -109,7 +109,7 @@ func (l *Lists) SaveTemplate(ctx context.Context, by actor.Actor, t Template) (*
 		if t.Mandatory {
 			mandatory = " (mandatory)"
 		}
-		return l.audit.Record(ctx, audit.Entry{Action: action, ObjectType: "mail_template", ObjectID: strconv.FormatInt(id, 10),
+		return l.record(ctx, by, audit.Entry{Action: action, ObjectType: "mail_template", ObjectID: strconv.FormatInt(id, 10),
 			Reason: t.Name + mandatory})
 	})
 	if err != nil {
@@ -135,7 +135,7 @@ func (l *Lists) DeleteTemplate(ctx context.Context, by actor.Actor, id int64, ve
 		if n, _ := res.RowsAffected(); n != 1 {
 			return apperr.New(apperr.Conflict, "该模板已被他人修改，请刷新页面后重试")
 		}
-		return l.audit.Record(ctx, audit.Entry{Action: "mailing.template.delete", ObjectType: "mail_template",
+		return l.record(ctx, by, audit.Entry{Action: "mailing.template.delete", ObjectType: "mail_template",
 			ObjectID: strconv.FormatInt(id, 10), Reason: t.Name})
 	})
 }

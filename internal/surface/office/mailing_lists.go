@@ -190,7 +190,7 @@ func (o *Office) mailListImport(w http.ResponseWriter, r *http.Request) {
 			web.WriteError(w, r, err)
 			return
 		}
-		o.renderMailLists(w, r, http.StatusUnprocessableEntity, p, nil)
+		o.renderMailLists(w, r, web.Status(err), p, nil)
 		return
 	}
 	p.Flash = "导入完成：新增 " + strconv.Itoa(rep.Accepted) + " 个地址。"
@@ -343,7 +343,7 @@ func (o *Office) mailTemplateSave(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			p.SetError(err)
-			status = http.StatusUnprocessableEntity
+			status = web.Status(err)
 		}
 		o.renderTemplate(w, r, status, p, t, pv)
 		return
