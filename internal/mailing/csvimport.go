@@ -227,7 +227,9 @@ func (im *importer) reject(line int, reason, text string) {
 }
 
 func (im *importer) run(ctx context.Context, src io.Reader) error {
-	br := bufio.NewReaderSize(src, maxLine)
+	// A bufio.Reader src (the sniffer's) would be reused with its larger
+	// buffer: hide it, so that lines are bounded by maxLine.
+	br := bufio.NewReaderSize(struct{ io.Reader }{src}, maxLine)
 	header := true
 	for {
 		raw, long, err := readLine(br)
@@ -295,6 +297,7 @@ func fields(line string) ([]string, error) {
 	}
 	cr := csv.NewReader(strings.NewReader(line))
 	cr.FieldsPerRecord = -1
+	cr.LazyQuotes = true // a quote inside a cell (a formula) is text
 	return cr.Read()
 }
 

@@ -138,6 +138,7 @@ func (l *Lists) resolveQuery(ctx context.Context, q Query) ([]Recipient, error) 
 	p := q.Params
 	var sqlText string
 	var args []any
+	banYear := 0 // the year of a banned_operators list, for its variable
 	switch q.Kind {
 	case Applicants:
 		var w db.Where
@@ -146,7 +147,7 @@ func (l *Lists) resolveQuery(ctx context.Context, q Query) ([]Recipient, error) 
 		if p["status"] != "" {
 			w.And("a.status = ?", p["status"])
 		}
-		sqlText = `SELECT u.email, p.name, e.name, a.district, r.year, a.status FROM applications a
+		sqlText = `SELECT u.email, p.name, e.name, e.district, r.year, a.status FROM applications a
 			JOIN persons p ON p.id = a.person_id JOIN users u ON u.id = p.user_id
 			JOIN rounds r ON r.id = a.round_id JOIN employers e ON e.id = a.employer_id` + w.SQL() + ` ORDER BY a.id`
 		args = w.Args()
@@ -160,7 +161,8 @@ func (l *Lists) resolveQuery(ctx context.Context, q Query) ([]Recipient, error) 
 		if p["year"] != "" {
 			y = atoi(p["year"])
 		}
-		sqlText = `SELECT u.email, u.display_name, e.name, e.district, $1, '' FROM employer_operators o
+		banYear = y
+		sqlText = `SELECT u.email, u.display_name, e.name, e.district, 0, '' FROM employer_operators o
 			JOIN users u ON u.id = o.user_id JOIN employers e ON e.id = o.employer_id
 			WHERE u.disabled = $2 AND e.id IN (SELECT f.employer_id FROM fraud_entries f WHERE f.kind = 'employer'
 			AND f.status = 'in_force' AND f.ban_from_year <= $1 AND f.ban_to_year >= $1) ORDER BY u.id`
@@ -189,6 +191,9 @@ func (l *Lists) resolveQuery(ctx context.Context, q Query) ([]Recipient, error) 
 		}
 		seen[email] = true
 		vars := map[string]string{"name": name, "employer": employer, "district": district}
+		if year == 0 {
+			year = banYear
+		}
 		if year != 0 {
 			vars["year"] = strconv.Itoa(year)
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -70,7 +71,7 @@ func TestImportCSV(t *testing.T) {
 			members: "e@example.cn"},
 		{name: "invalid addresses", file: "email,name\nnot-an-address,甲\n,乙\nf@example.cn,丙\nx@nodot,丁\n\"g@example.cn,h\",戊\n",
 			encoding: "UTF-8", accepted: 1, rejected: []int{2, 3, 5, 6}, members: "f@example.cn"},
-		{name: "formula cells are data", file: "email,name\nh@example.cn,=HYPERLINK(\"http://x\")\n=1+1@example.cn,x\n", encoding: "UTF-8",
+		{name: "formula cells are data", file: "email,name\nh@example.cn,=HYPERLINK(\"http://x\")\n=cmd|' /C calc'!A0,x\n", encoding: "UTF-8",
 			accepted: 1, rejected: []int{3}, members: "h@example.cn",
 			vars: map[string]map[string]string{"h@example.cn": {"name": `=HYPERLINK("http://x")`}}},
 		{name: "too long line", file: "email\n" + long + "i@example.cn\n", encoding: "UTF-8", accepted: 1, rejected: []int{2},
@@ -226,7 +227,10 @@ func TestImportMillion(t *testing.T) {
 	if rep.Accepted != n || rep.Rejected != 0 {
 		t.Fatalf("report %+v", rep)
 	}
-	t.Logf("%s: imported %d lines in %s (%.0f lines/s)", env.DB.Dialect, n, took.Round(time.Millisecond), n/took.Seconds())
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	t.Logf("%s: imported %d lines in %s (%.0f lines/s); memory from the OS after the import %d MiB", env.DB.Dialect, n,
+		took.Round(time.Millisecond), n/took.Seconds(), ms.Sys>>20)
 	start = time.Now()
 	rs, err := l.Resolve(env.Ctx, rep.ListID)
 	if err != nil || len(rs) != n {
