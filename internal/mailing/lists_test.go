@@ -446,3 +446,42 @@ func TestTemplateConcurrentSave(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestConcurrentSuppressAndImport: several unsubscribes of one address at
+// once leave one entry and no error; two imports creating the same new list
+// at once both land in it.
+func TestConcurrentSuppressAndImport(t *testing.T) {
+	env, l := setup(t)
+	var wg sync.WaitGroup
+	errs := make([]error, 6)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if i < 4 {
+				errs[i] = l.Suppress(env.Ctx, actor.Actor{Login: "public:unsubscribe"}, "same@example.cn", mailing.SourceUnsubscribe,
+					fmt.Sprintf("campaign %d", i))
+				return
+			}
+			_, errs[i] = l.ImportCSV(env.Ctx, clerk, "并发", strings.NewReader(fmt.Sprintf("email\nc%d@example.cn\nshared@example.cn\n", i)))
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("%d: %v", i, err)
+		}
+	}
+	var n int
+	if err := env.DB.QueryRow(env.Ctx, `SELECT COUNT(*) FROM audit_log WHERE action = 'mailing.suppress'`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("%d suppress audit entries, %v; want 1", n, err)
+	}
+	li, err := l.ByName(env.Ctx, "并发")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := l.Resolve(env.Ctx, li.ID)
+	if err != nil || emails(rs) != "c4@example.cn c5@example.cn shared@example.cn" {
+		t.Fatalf("members %q, %v", emails(rs), err)
+	}
+}
