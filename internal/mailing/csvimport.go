@@ -160,7 +160,8 @@ func (l *Lists) ImportCSV(ctx context.Context, by actor.Actor, listName string, 
 	if err != nil {
 		return nil, err
 	}
-	imp := &importer{l: l, rep: rep, listID: li.ID}
+	_, lazy := src.(asciiStart)
+	imp := &importer{l: l, rep: rep, listID: li.ID, lazy: lazy}
 	if err := imp.run(ctx, src); err != nil {
 		return nil, err
 	}
@@ -200,11 +201,31 @@ func decoded(r io.Reader, rep *ImportReport) (io.Reader, error) {
 	}
 	if utf8.Valid(probe) {
 		rep.Encoding = "UTF-8"
+		if isASCII(probe) {
+			// Nothing decided yet: the Chinese may come later in the file.
+			return asciiStart{br}, nil
+		}
 		return br, nil
 	}
 	rep.Encoding = "GB18030"
-	return transform.NewReader(br, simplifiedchinese.GB18030.NewDecoder()), nil
+	return transform.NewReader(br, gb18030.NewDecoder()), nil
 }
+
+// asciiStart is a file whose start is plain ASCII, so the sniff decided
+// nothing: each later line is UTF-8 if valid, else GB18030 (the first such
+// line names the encoding in the report).
+type asciiStart struct{ io.Reader }
+
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+var gb18030 = simplifiedchinese.GB18030
 
 // importer carries one import's state.
 type importer struct {
@@ -214,6 +235,7 @@ type importer struct {
 	col    map[string]int // variable → column
 	batch  []map[string]any
 	lineNo int
+	lazy   bool // the encoding is decided per line (asciiStart)
 }
 
 func (im *importer) reject(line int, reason, text string) {
@@ -330,6 +352,12 @@ func (im *importer) header(line string) error {
 }
 
 func (im *importer) row(line string) {
+	if im.lazy && !utf8.ValidString(line) {
+		if dec, err := gb18030.NewDecoder().String(line); err == nil {
+			line = dec
+			im.rep.Encoding = "GB18030"
+		}
+	}
 	if !utf8.ValidString(line) || strings.ContainsRune(line, utf8.RuneError) {
 		im.reject(im.lineNo, "含有无法识别的字符（文件编码应为 UTF-8 或 GBK）", line)
 		return

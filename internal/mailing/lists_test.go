@@ -50,6 +50,11 @@ func emails(rs []mailing.Recipient) string {
 func TestImportCSV(t *testing.T) {
 	env, l := setup(t)
 	long := "long@example.cn," + strings.Repeat("长", 3000) + "\n"
+	var ascii strings.Builder
+	for i := range 3000 {
+		fmt.Fprintf(&ascii, "ascii%04d@example.cn,Zhang San\n", i)
+	}
+	asciiLines := ascii.String()
 	cases := []struct {
 		name      string
 		file      string
@@ -78,6 +83,8 @@ func TestImportCSV(t *testing.T) {
 			members: "i@example.cn"},
 		{name: "personal columns ignored", file: "email,身份证号,手机,phone,name\nj@example.cn,110101199001011234,13800138000,1,钱七\n",
 			encoding: "UTF-8", accepted: 1, members: "j@example.cn", vars: map[string]map[string]string{"j@example.cn": {"name": "钱七"}}},
+		{name: "gbk after 64 KiB of ASCII", file: "email,name\n" + asciiLines + gbk(t, "zz@example.cn,孙八\n"), encoding: "GB18030",
+			accepted: 3001, vars: map[string]map[string]string{"zz@example.cn": {"name": "孙八"}}, members: "*"},
 		{name: "binary file", file: "PK\x03\x04\x00\x00binary", wantField: "file"},
 		{name: "no email column", file: "name\n张三\n", wantField: "file"},
 		{name: "empty file", file: "", wantField: "file"},
@@ -111,7 +118,7 @@ func TestImportCSV(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := emails(rs); got != c.members {
+			if got := emails(rs); got != c.members && c.members != "*" {
 				t.Fatalf("members %q, want %q", got, c.members)
 			}
 			for _, r := range rs {
