@@ -260,6 +260,8 @@ func TestThreeAdminsAreSeparate(t *testing.T) {
 		{aud, account.PermAuditRead, true}, {aud, account.PermAuditExport, true},
 		{aud, account.PermUsersManage, false}, {aud, account.PermRolesManage, false}, {aud, account.PermConfigManage, false},
 		{aud, account.PermSecurityManage, false},
+		// Mass mail is the mail operators' (邮件群发操作员), none of the three's.
+		{sys, account.PermMailSend, false}, {sec, account.PermMailSend, false}, {aud, account.PermMailSend, false},
 	}
 	for _, m := range matrix {
 		if got := m.who.Can(m.perm); got != m.want {

@@ -32,6 +32,8 @@ const (
 	SystemAdmin        = actor.SystemAdmin
 	SecurityAdmin      = actor.SecurityAdmin
 	AuditAdmin         = actor.AuditAdmin
+	// MailOperator is 邮件群发操作员.
+	MailOperator = actor.MailOperator
 )
 
 // The zones.
@@ -59,6 +61,7 @@ const (
 	PermCheckRun       = actor.PermCheckRun
 	PermApply          = actor.PermApply
 	PermEmployer       = actor.PermEmployer
+	PermMailSend       = actor.PermMailSend
 )
 
 // Roles lists every role.

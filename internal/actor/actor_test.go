@@ -54,3 +54,26 @@ func TestOfficialAndContext(t *testing.T) {
 		t.Fatal("role names")
 	}
 }
+
+// TestMailSendSeparated: mass mail is the mail operators' alone; none of
+// the three administrators sends, and the mail operator administers
+// nothing (三员分立).
+func TestMailSendSeparated(t *testing.T) {
+	for _, r := range []actor.Role{actor.SystemAdmin, actor.SecurityAdmin, actor.AuditAdmin, actor.Applicant, actor.EmployerOperator} {
+		if actor.Can([]actor.Role{r}, actor.PermMailSend) {
+			t.Errorf("%s holds mail.send", r)
+		}
+	}
+	if !actor.Can([]actor.Role{actor.MailOperator}, actor.PermMailSend) {
+		t.Error("the mail operator cannot send")
+	}
+	ri, ok := actor.Info(actor.MailOperator)
+	if !ok || ri.Admin || ri.Zone != actor.Office || ri.Name != "邮件群发操作员" {
+		t.Errorf("role info %+v", ri)
+	}
+	for _, p := range actor.Permissions(actor.MailOperator) {
+		if p != actor.PermOfficeHome && p != actor.PermMailSend {
+			t.Errorf("the mail operator also holds %s", p)
+		}
+	}
+}

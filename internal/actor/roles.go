@@ -19,6 +19,9 @@ const (
 	SystemAdmin        Role = "system_admin"
 	SecurityAdmin      Role = "security_admin"
 	AuditAdmin         Role = "audit_admin"
+	// MailOperator sends mass mail (邮件群发操作员): lists, templates,
+	// campaigns. None of the three administrators holds it.
+	MailOperator Role = "mail_operator"
 
 	// Console is the operator at the server's console running a command
 	// that acts as no account (creating the first administrators, disabling
@@ -57,6 +60,7 @@ var Roles = []RoleInfo{
 	{DistrictSupervisor, "区人力社保局科长", Office, false},
 	{CityOfficer, "市人力社保局经办人员", Office, false},
 	{AgencyLiaison, "委办局联络员", Office, false},
+	{MailOperator, "邮件群发操作员", Office, false},
 	{SystemAdmin, "系统管理员", Office, true},
 	{SecurityAdmin, "安全管理员", Office, true},
 	{AuditAdmin, "审计管理员", Office, true},
@@ -109,6 +113,7 @@ const (
 	PermCheckRun       Permission = "check.run"       // start, apply and discard cross-check runs
 	PermApply          Permission = "apply"           // an applicant's own case
 	PermEmployer       Permission = "employer"        // an employer's own cases
+	PermMailSend       Permission = "mail.send"       // mailing lists, templates and campaigns (邮件群发)
 )
 
 var rolePermissions = map[Role][]Permission{
@@ -122,8 +127,11 @@ var rolePermissions = map[Role][]Permission{
 	SystemAdmin:   {PermOfficeHome, PermUsersView, PermUsersManage, PermConfigManage, PermCheckMonitor},
 	SecurityAdmin: {PermOfficeHome, PermUsersView, PermRolesManage, PermSecurityManage},
 	AuditAdmin:    {PermOfficeHome, PermAuditRead, PermAuditExport},
-	Console:       {PermUsersManage},
-	System:        {PermRoundsManage, PermCasesCity, PermCasesDistrict},
+	MailOperator:  {PermOfficeHome, PermMailSend},
+	// The console is the server's own operator: it may also import lists
+	// and send campaigns from the command line (jifen mail).
+	Console: {PermUsersManage, PermMailSend},
+	System:  {PermRoundsManage, PermCasesCity, PermCasesDistrict},
 }
 
 // Permissions returns the permissions of r.

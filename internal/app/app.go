@@ -19,6 +19,7 @@ import (
 	"jifen/internal/audit"
 	"jifen/internal/check"
 	"jifen/internal/config"
+	"jifen/internal/mailing"
 	"jifen/internal/objection"
 	"jifen/internal/platform/clock"
 	"jifen/internal/platform/crypto"
@@ -87,6 +88,10 @@ type App struct {
 	// Lists and Cases are placeholders until the publicity store is merged
 	// (objections.go).
 	Objections *objection.Service
+	// Mailing holds the mass-mail lists, suppression list and templates
+	// (mailing.go); unsubscribeKey signs the unsubscribe links.
+	Mailing        *mailing.Lists
+	unsubscribeKey []byte
 
 	routes  routeTable // the route patterns of each listener (routes.go)
 	servers []*server
@@ -155,6 +160,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	a.buildCheck()
 	a.buildCasefile()
 	a.buildPublicity()
+	a.buildMailing()
 	if err := a.buildObjections(); err != nil {
 		_ = a.DB.Close()
 		return nil, err
@@ -212,7 +218,7 @@ func (a *App) OfficeHandler() http.Handler {
 		WithCheck(a.Check).WithDiscrepancies(a.Cases.Discrepancies).WithPersons(a.Cases.Persons).WithAgencies(a.AgencyOps).
 		WithRanking(a.Ranking).WithPublisher(a.Publisher).WithSettlement(a.Settlement).
 		WithQueues(a.Jobs.Depth).WithFraud(a.Cases.Fraud).WithCasefile(a.Cases.Casefile).WithReview(a.Cases.Review).
-		WithCasework(a.Cases.Casework, a.Cases.Calendar).WithObjections(a.Objections).Register(mux)
+		WithCasework(a.Cases.Casework, a.Cases.Calendar).WithObjections(a.Objections).WithMailing(a.Mailing).Register(mux)
 	office.NewStats(sh, a.AccessStats).Register(mux)
 	a.rememberRoutes("office", mux)
 	return a.wrap("office", mux, sh)

@@ -26,7 +26,7 @@ const (
 	applicants = "appA appB"
 	operators  = "opA opB"
 	portalAll  = "appA appB opA opB"
-	staffAll   = "hd cy city sys sec aud liaison"
+	staffAll   = "hd cy city sys sec aud liaison mail"
 	casework   = "hd cy city"
 	monitor    = "city sys liaison" // check.monitor: the cross-check's console and the agencies' health
 )
@@ -150,6 +150,10 @@ var internetRoutes = map[string]access{
 	"GET /publicity/objection":                  {path: "/publicity/objection?year=2027&number=1", allow: "*"},
 	"POST /publicity/objection":                 {path: "/publicity/objection", allow: "*"},
 	"GET /publicity/objection/{receipt}":        {path: "/publicity/objection/ABCD-EFGH-JKLM-NPQR", allow: "*"},
+	// Unsubscribe from campaign mail (邮件群发): public, the signed token
+	// is the permission.
+	"GET /mail/unsubscribe":  {path: "/mail/unsubscribe?t=x.y", allow: "*"},
+	"POST /mail/unsubscribe": {path: "/mail/unsubscribe?t=x.y", allow: "*"},
 }
 
 // officeRoutes is every route of the office listener.
@@ -298,6 +302,22 @@ var officeRoutes = map[string]access{
 	"DELETE /api/v1/office/calendar/{date}":                    {path: "/api/v1/office/calendar/2099-01-01", allow: "city"},
 	"GET /api/v1/office/rounds/{id}/limits":                    {path: "/api/v1/office/rounds/{round}/limits", allow: "city"},
 	"PUT /api/v1/office/rounds/{id}/limits":                    {path: "/api/v1/office/rounds/{round}/limits", allow: "city"},
+
+	// Mass mail (邮件群发): the mail operators only; none of the three
+	// administrators.
+	"GET /office/mail/lists":                  {path: "/office/mail/lists", allow: "mail"},
+	"POST /office/mail/lists":                 {path: "/office/mail/lists", allow: "mail"},
+	"POST /office/mail/lists/import":          {path: "/office/mail/lists/import", allow: "mail"},
+	"POST /office/mail/lists/{id}/delete":     {path: "/office/mail/lists/999999/delete", allow: "mail", body: "version=1"},
+	"GET /office/mail/suppressions":           {path: "/office/mail/suppressions", allow: "mail"},
+	"POST /office/mail/suppressions":          {path: "/office/mail/suppressions", allow: "mail"},
+	"POST /office/mail/suppressions/remove":   {path: "/office/mail/suppressions/remove", allow: "mail"},
+	"GET /office/mail/templates":              {path: "/office/mail/templates", allow: "mail"},
+	"GET /office/mail/templates/new":          {path: "/office/mail/templates/new", allow: "mail"},
+	"POST /office/mail/templates":             {path: "/office/mail/templates", allow: "mail"},
+	"GET /office/mail/templates/{id}":         {path: "/office/mail/templates/999999", allow: "mail"},
+	"POST /office/mail/templates/{id}":        {path: "/office/mail/templates/999999", allow: "mail"},
+	"POST /office/mail/templates/{id}/delete": {path: "/office/mail/templates/999999/delete", allow: "mail", body: "version=1"},
 
 	// Access statistics (accessstats): monitoring, like the check's pages.
 	"GET /office/stats":        {path: "/office/stats?by=day", allow: monitor},

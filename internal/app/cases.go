@@ -98,6 +98,8 @@ func (a *App) portalServices() portal.Services {
 		Standing:         a.standing,
 		Objections:       a.Objections,
 		ObjectionLimiter: web.NewLimiter(a.Cfg.ObjectionRate, a.Cfg.ObjectionBurst),
+		Mailing:          a.Mailing,
+		UnsubscribeKey:   a.unsubscribeKey,
 	}
 }
 

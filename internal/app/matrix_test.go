@@ -39,7 +39,7 @@ type world struct {
 // the paths name, so it is the "other owner" of each role.
 var (
 	internetActors = []string{"anon", "appA", "appB", "opA", "opB"}
-	officeActors   = []string{"anon", "hd", "cy", "city", "sys", "sec", "aud", "liaison"}
+	officeActors   = []string{"anon", "hd", "cy", "city", "sys", "sec", "aud", "liaison", "mail"}
 )
 
 func newWorld(t *testing.T) *world {
@@ -144,7 +144,7 @@ func newWorld(t *testing.T) *world {
 		role           account.Role
 	}{{"hd", "海淀区", account.DistrictOfficer}, {"cy", "朝阳区", account.DistrictOfficer}, {"city", "", account.CityOfficer},
 		{"sys", "", account.SystemAdmin}, {"sec", "", account.SecurityAdmin}, {"aud", "", account.AuditAdmin},
-		{"liaison", "", account.AgencyLiaison}} {
+		{"liaison", "", account.AgencyLiaison}, {"mail", "", account.MailOperator}} {
 		a.CreateUserIn(s.district, "staff-"+s.name, s.role)
 		c := a.Client(a.Office)
 		a.LoginStaff(c, "staff-"+s.name, apptest.Password)

@@ -62,6 +62,10 @@ var Owners = map[string]string{
 	"access_minutes":        "accessstats",
 	"objections":            "objection",
 	"objection_events":      "objection",
+	"mail_lists":            "mailing",
+	"mail_list_members":     "mailing",
+	"mail_suppressions":     "mailing",
+	"mail_templates":        "mailing",
 }
 
 // Exceptions are packages allowed to write tables they do not own, and why.

@@ -45,6 +45,7 @@ func commands() []command {
 		{"check", "业务比对 connect the agencies, start a run, work the queue", runCheck},
 		{"round", "年度批次 list rounds, freeze a round, rank it (what-if or commit)", runRound},
 		{"publicity", "积分公示 import a past year's official list; verify a receipt of a published list", runPublicity},
+		{"mail", "邮件群发 import a mailing list from a CSV file", runMail},
 		{"version", "显示版本 print the version", runVersion},
 		{"help", "显示帮助 list the commands", nil},
 	}

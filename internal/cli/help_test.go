@@ -12,6 +12,7 @@ var actions = map[string][]string{
 	"check":     {"connect", "start", "work", "status"},
 	"audit":     {"verify", "purge"},
 	"publicity": {"import", "verify"},
+	"mail":      {"import"},
 }
 
 // TestHelpOpensNothing asks every command and every action for help in an

@@ -23,7 +23,7 @@ const userUsage = `Usage:
   jifen user enable  --login NAME
   jifen user unlock  --login NAME
   jifen user list    [--role ROLE]
-Roles: applicant employer_operator district_officer district_supervisor city_officer agency_liaison
+Roles: applicant employer_operator district_officer district_supervisor city_officer agency_liaison mail_operator
        system_admin security_admin audit_admin
 The first system administrator is created this way; there is no built-in account.`
 

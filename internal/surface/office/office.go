@@ -17,6 +17,7 @@ import (
 	"jifen/internal/discrepancy"
 	"jifen/internal/employer"
 	"jifen/internal/fraud"
+	"jifen/internal/mailing"
 	"jifen/internal/objection"
 	"jifen/internal/person"
 	"jifen/internal/platform/mail"
@@ -55,6 +56,7 @@ type Office struct {
 	objections *objection.Service
 
 	settlement *settlement.Service // set by WithSettlement
+	mailing    *mailing.Lists      // set by WithMailing
 
 	cw  *casework.Service // set by WithCasework
 	cal *calendar.Service // set by WithCasework
@@ -111,6 +113,7 @@ func (o *Office) Register(mux *web.Mux) {
 	o.registerFraud(mux)
 	o.registerObjections(mux)
 	o.registerCasework(mux)
+	o.registerMailing(mux)
 }
 
 func (o *Office) nav(u *account.User, path string) []ui.Nav {
@@ -137,6 +140,11 @@ func (o *Office) nav(u *account.User, path string) []ui.Nav {
 	}
 	if o.objections != nil {
 		add(account.PermCasesCity, "/office/objections", "异议处理")
+	}
+	if o.mailing != nil {
+		add(account.PermMailSend, "/office/mail/lists", "邮件名单")
+		add(account.PermMailSend, "/office/mail/templates", "邮件模板")
+		add(account.PermMailSend, "/office/mail/suppressions", "屏蔽名单")
 	}
 	add(account.PermUsersView, "/office/admin/users", "账号管理")
 	add(account.PermConfigManage, "/office/admin/settings", "系统配置")

@@ -13,6 +13,7 @@ import (
 	"jifen/internal/application"
 	"jifen/internal/discrepancy"
 	"jifen/internal/employer"
+	"jifen/internal/mailing"
 	"jifen/internal/objection"
 	"jifen/internal/person"
 	"jifen/internal/platform/apperr"
@@ -65,6 +66,11 @@ type Services struct {
 	// submission per client (nil: one per 10 s, burst 3).
 	Objections       *objection.Service
 	ObjectionLimiter *web.Limiter
+	// Mailing takes unsubscribes from campaign mail (邮件群发) with
+	// UnsubscribeKey, the key of the links; nil leaves /mail/unsubscribe
+	// out.
+	Mailing        *mailing.Lists
+	UnsubscribeKey []byte
 }
 
 // applicantCtx is a logged-in applicant with the current round.

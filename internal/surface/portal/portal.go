@@ -50,6 +50,7 @@ func (p *Portal) Register(mux *web.Mux) {
 	p.registerPublicityHistory(mux)
 	p.registerPublicity(mux)
 	p.registerObjections(mux)
+	p.registerUnsubscribe(mux)
 }
 
 func (p *Portal) nav(u *account.User, path string) []ui.Nav {
