@@ -140,9 +140,14 @@ func NewPool(servers []ServerConfig) (*Pool, error) {
 }
 
 // Send delivers m with the envelope env over one of the pool's servers.
-// A failure comes back as an *SMTPError (permanent for a 5xx answer, which
-// IsPermanent recognises; temporary otherwise); a message that cannot be
-// built (a bad header in env) is marked Permanent.
+// A failure comes back as an *SMTPError: permanent (IsPermanent) for a 5xx
+// answer to RCPT TO or to the message (DATA); temporary for a 4xx, a
+// network failure, a timeout, a connection dropped mid-DATA (the message
+// may or may not have been taken: sending it again repeats its
+// Message-ID), and for any refusal before the recipient is named — at
+// connection, EHLO, AUTH or MAIL FROM — which concerns the sender or the
+// configuration rather than the recipient. A message that cannot be built
+// (a bad header in env) is marked Permanent.
 func (p *Pool) Send(ctx context.Context, env Envelope, m Message) error {
 	if err := env.validate(); err != nil {
 		return Permanent(err)
@@ -344,17 +349,18 @@ func (p *Pool) sendOn(ctx context.Context, pc *poolConn, env Envelope, m Message
 		if pc.c == nil {
 			c, err := s.client.DialToSMTPClientWithContext(ctx)
 			if err != nil {
+				// Unreachable, or refusing us at the greeting, EHLO,
+				// STARTTLS or AUTH: the server or its configuration is
+				// wrong, not the message. Back it off, try another, and
+				// keep the message for later even on a 5xx, so that a
+				// campaign pauses rather than fails every recipient.
 				se := classify("dial", err)
-				if !isReply(err) || se.Temporary {
-					// The server is unreachable or refuses sessions for now
-					// (421): back it off and try another.
-					p.dialed(s, se)
-					return true, se
+				se.Temporary = true
+				if ctx.Err() != nil {
+					return false, se // the caller gave up, not the server
 				}
-				// A permanent answer to EHLO or AUTH: a configuration error
-				// that another server will not share.
 				p.dialed(s, se)
-				return false, se
+				return true, se
 			}
 			pc.c = c
 			fresh = true
@@ -365,6 +371,13 @@ func (p *Pool) sendOn(ctx context.Context, pc *poolConn, env Envelope, m Message
 			return false, nil
 		}
 		se := classify(stage, err)
+		if stage == "mail" {
+			// A refused MAIL FROM is about the sender (its address, its
+			// reputation, a quota of the account), the same for every
+			// recipient: temporary, whatever the code, so that a campaign
+			// pauses instead of failing its whole list.
+			se.Temporary = true
+		}
 		switch {
 		case !isReply(err):
 			// The connection is broken (reset, EOF, timeout, cancelled).
@@ -405,8 +418,16 @@ func (p *Pool) transact(ctx context.Context, c *gosmtp.Client, env Envelope, msg
 	}
 	stop := context.AfterFunc(ctx, func() { _ = c.Text.Close() })
 	defer func() {
-		if !stop() && err != nil && ctx.Err() != nil {
-			err = fmt.Errorf("%w (%w)", ctx.Err(), err)
+		stop()
+		if err == nil {
+			return
+		}
+		if cerr := ctx.Err(); cerr != nil {
+			err = fmt.Errorf("%w (%w)", cerr, err)
+		} else if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+			// The connection's deadline, set to ctx's, fired a moment
+			// before ctx's own timer.
+			err = fmt.Errorf("%w (%w)", context.DeadlineExceeded, err)
 		}
 	}()
 

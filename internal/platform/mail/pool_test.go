@@ -398,3 +398,34 @@ func BenchmarkPoolSend(b *testing.B) {
 		b.Errorf("server accepted %d of %d", srv.count, b.N)
 	}
 }
+
+func TestPoolAuthAndSenderRefusals(t *testing.T) {
+	t.Parallel()
+	srv := startSMTP(t)
+	srv.set(func(s *testServer) { s.user, s.pass = "jifen", "s3cret" })
+
+	good := srv.server(1)
+	good.Username, good.Password = "jifen", "s3cret"
+	if err := newTestPool(t, good).Send(context.Background(), Envelope{}, campaignMessage(1, "a@example.cn")); err != nil {
+		t.Fatalf("with AUTH: %v", err)
+	}
+
+	// A wrong password is the operator's to fix: temporary, not a
+	// failure of the recipient.
+	bad := srv.server(1)
+	bad.Username, bad.Password = "jifen", "guess"
+	err := newTestPool(t, bad).Send(context.Background(), Envelope{}, campaignMessage(2, "a@example.cn"))
+	var se *SMTPError
+	if !errors.As(err, &se) || se.Code != 535 || !se.Temporary || IsPermanent(err) {
+		t.Errorf("wrong password: %#v (%v)", se, err)
+	}
+
+	// MAIL FROM refused with 5xx (here: no AUTH at all): temporary too.
+	err = newTestPool(t, srv.server(1)).Send(context.Background(), Envelope{}, campaignMessage(3, "a@example.cn"))
+	if !errors.As(err, &se) || se.Code/100 != 5 || !se.Temporary || IsPermanent(err) {
+		t.Errorf("MAIL FROM refused: %#v (%v)", se, err)
+	}
+	if n := len(srv.messages()); n != 1 {
+		t.Errorf("received %d, want 1", n)
+	}
+}
