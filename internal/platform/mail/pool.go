@@ -35,6 +35,11 @@ type Envelope struct {
 	MessageID  string            // "<...@host>"; stable per outbox row
 	Headers    map[string]string // extra headers, e.g. List-Unsubscribe, List-Unsubscribe-Post, Precedence: bulk
 	DSN        bool              // ask for a DSN on failure (RET=HDRS, NOTIFY=FAILURE,DELAY)
+
+	// From and FromName, when set, replace the server's sender identity
+	// (a campaign's own sender); the server must accept it for relay.
+	From     string
+	FromName string
 }
 
 // The back-off of a server whose connection could not be opened: the
@@ -337,7 +342,14 @@ func (p *Pool) drop(pc *poolConn) {
 // says that nothing reached the server and another server may be tried.
 func (p *Pool) sendOn(ctx context.Context, pc *poolConn, env Envelope, m Message) (retry bool, err error) {
 	s := pc.srv
-	msg, err := buildMsg(s.cfg, s.domain, m)
+	cfg, domain := s.cfg, s.domain
+	if env.From != "" {
+		cfg.From, domain = env.From, fromDomain(env.From)
+	}
+	if env.FromName != "" {
+		cfg.FromName = env.FromName
+	}
+	msg, err := buildMsg(cfg, domain, m)
 	if err == nil {
 		err = env.apply(msg)
 	}
@@ -472,6 +484,12 @@ func (p *Pool) transact(ctx context.Context, c *gosmtp.Client, env Envelope, msg
 // dialogue and the message head, where a line break would inject more.
 func (e Envelope) validate() error {
 	var errs []error
+	if e.From != "" && !validAddress(e.From) {
+		errs = append(errs, fmt.Errorf("from: %q is not an e-mail address", e.From))
+	}
+	if hasLineBreak(e.FromName) {
+		errs = append(errs, errors.New("from name: contains a line break"))
+	}
 	if e.ReturnPath != "" && !validAddress(e.ReturnPath) {
 		errs = append(errs, fmt.Errorf("return path: %q is not an e-mail address", e.ReturnPath))
 	}

@@ -85,16 +85,25 @@ func TestPoolSendsWithEnvelope(t *testing.T) {
 		t.Errorf("from %v subject %q", pm.From, pm.Subject)
 	}
 
+	// A campaign's own sender identity.
+	if err := p.Send(context.Background(), Envelope{From: "notice@rsj.jifen.test", FromName: "市人力社保局"}, campaignMessage(79, "zhao.liu@example.cn")); err != nil {
+		t.Fatal(err)
+	}
+	if pm := parseMail(t, srv.messages()[1].Data); pm.From.Address != "notice@rsj.jifen.test" || pm.From.Name != "市人力社保局" ||
+		!strings.HasSuffix(pm.MessageID, "@rsj.jifen.test>") || srv.messages()[1].From != "notice@rsj.jifen.test" {
+		t.Errorf("campaign sender: from %v, message id %q, MAIL FROM %q", pm.From, pm.MessageID, srv.messages()[1].From)
+	}
+
 	// Without DSN and return path: no RET/NOTIFY, MAIL FROM is From, and
 	// the Message-ID is derived from the row as the SMTPSender does.
 	if err := p.Send(context.Background(), Envelope{}, campaignMessage(78, "wang.wu@example.cn")); err != nil {
 		t.Fatal(err)
 	}
 	got = srv.messages()
-	if got[1].From != "noreply@jifen.test" || got[1].Ret != "" || got[1].Notify[0] != "" {
-		t.Errorf("plain envelope: from %q ret %q notify %q", got[1].From, got[1].Ret, got[1].Notify)
+	if got[2].From != "noreply@jifen.test" || got[2].Ret != "" || got[2].Notify[0] != "" {
+		t.Errorf("plain envelope: from %q ret %q notify %q", got[2].From, got[2].Ret, got[2].Notify)
 	}
-	if mid := parseMail(t, got[1].Data).MessageID; mid != "<"+srv.sender().MessageID(campaignMessage(78, ""))+">" {
+	if mid := parseMail(t, got[2].Data).MessageID; mid != "<"+srv.sender().MessageID(campaignMessage(78, ""))+">" {
 		t.Errorf("derived Message-ID %q", mid)
 	}
 }
@@ -126,6 +135,8 @@ func TestPoolRejectsBadEnvelope(t *testing.T) {
 		"owned header":     {Headers: map[string]string{"From": "evil@example.cn"}},
 		"bad return path":  {ReturnPath: "not an address"},
 		"bad message id":   {MessageID: "<a b>"},
+		"bad from":         {From: "张三 <a@b.cn>"},
+		"from name break":  {FromName: "a\nBcc: x@y.cn"},
 	} {
 		err := p.Send(context.Background(), env, campaignMessage(1, "a@example.cn"))
 		if err == nil || !IsPermanent(err) {
