@@ -46,6 +46,11 @@ type Config struct {
 	Migrate        bool
 	ShutdownGrace  time.Duration
 	SMTP           SMTP
+	// BounceAddr is where the inbound SMTP listener takes bounces to the
+	// VERP return paths of mass mail ("" = no listener); BounceDomain is
+	// the domain of those addresses, whose MX points at BounceAddr.
+	BounceAddr   string
+	BounceDomain string
 }
 
 // SMTP is the mail server configuration; an empty Host keeps mail in the
@@ -158,6 +163,22 @@ func options() []option {
 			func(c *Config, v string) error { c.SMTP.TLS = v; return oneOf(v, "none", "starttls", "tls") }},
 		{Serve, "smtp-from", "JIFEN_SMTP_FROM", "noreply@jifen.example", "sender address of system mail", false,
 			func(c *Config, v string) error { c.SMTP.From = v; return nil }},
+		{Serve, "bounce-addr", "JIFEN_BOUNCE_ADDR", "", "listener of the inbound SMTP server taking bounces of mass mail, e.g. :2525 (empty: none)", false,
+			func(c *Config, v string) error {
+				c.BounceAddr = v
+				if v == "" {
+					return nil
+				}
+				return checkAddr(v)
+			}},
+		{Serve, "bounce-domain", "JIFEN_BOUNCE_DOMAIN", "", "domain of the VERP return paths (bounce+ID-TAG@domain); its MX points at the bounce listener", false,
+			func(c *Config, v string) error {
+				c.BounceDomain = strings.ToLower(strings.TrimSuffix(v, "."))
+				if v != "" && (strings.ContainsAny(v, "@ /:") || !strings.Contains(v, ".")) {
+					return errors.New("must be a domain name such as bounce.example.gov.cn")
+				}
+				return nil
+			}},
 	}
 }
 
@@ -200,6 +221,9 @@ func Load(fs *flag.FlagSet, getenv func(string) string) (*Config, error) {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return nil, errors.New("JIFEN_TLS_CERT and JIFEN_TLS_KEY must be given together")
 	}
+	if c.BounceAddr != "" && c.BounceDomain == "" {
+		return nil, errors.New("JIFEN_BOUNCE_ADDR needs JIFEN_BOUNCE_DOMAIN, the domain of the return paths")
+	}
 	if c.HashConcurrent < 0 {
 		return nil, errors.New("JIFEN_HASH_CONCURRENCY must not be negative")
 	}
@@ -235,6 +259,7 @@ func (c *Config) Entries() []Entry {
 		"shutdown-grace": c.ShutdownGrace.String(),
 		"smtp-host":      c.SMTP.Host, "smtp-port": strconv.Itoa(c.SMTP.Port), "smtp-username": c.SMTP.Username,
 		"smtp-password": c.SMTP.Password, "smtp-tls": c.SMTP.TLS, "smtp-from": c.SMTP.From,
+		"bounce-addr": c.BounceAddr, "bounce-domain": c.BounceDomain,
 	}
 	var out []Entry
 	for _, o := range options() {

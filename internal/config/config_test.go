@@ -50,6 +50,9 @@ func TestValidation(t *testing.T) {
 		"body limit":  {"JIFEN_BODY_LIMIT": "-1"},
 		"login rate":  {"JIFEN_LOGIN_RATE": "0"},
 		"worker bool": {"JIFEN_WORKER": "maybe"},
+		"bounce addr": {"JIFEN_BOUNCE_ADDR": "2525", "JIFEN_BOUNCE_DOMAIN": "bounce.example.cn"},
+		"bounce dom":  {"JIFEN_BOUNCE_ADDR": ":2525"},
+		"bounce name": {"JIFEN_BOUNCE_ADDR": ":2525", "JIFEN_BOUNCE_DOMAIN": "bounce@example.cn"},
 	}
 	for name, e := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -57,6 +60,17 @@ func TestValidation(t *testing.T) {
 				t.Fatalf("%v accepted", e)
 			}
 		})
+	}
+}
+
+func TestBounceListener(t *testing.T) {
+	c, err := Load(nil, env(map[string]string{}))
+	if err != nil || c.BounceAddr != "" || c.BounceDomain != "" {
+		t.Fatalf("default: %q %q %v, want no listener", c.BounceAddr, c.BounceDomain, err)
+	}
+	c, err = Load(nil, env(map[string]string{"JIFEN_BOUNCE_ADDR": ":2525", "JIFEN_BOUNCE_DOMAIN": "Bounce.Example.CN."}))
+	if err != nil || c.BounceAddr != ":2525" || c.BounceDomain != "bounce.example.cn" {
+		t.Fatalf("set: %q %q %v", c.BounceAddr, c.BounceDomain, err)
 	}
 }
 

@@ -134,6 +134,17 @@ func NewSMTPSender(cfg Config) (*SMTPSender, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
+	c, err := newClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &SMTPSender{cfg: cfg, domain: fromDomain(cfg.From), client: c}, nil
+}
+
+// newClient makes the go-mail client that reaches cfg's server (cfg with
+// defaults applied): TLS and AUTH as configured. The SMTPSender dials it
+// once per message, the Pool once per pooled connection.
+func newClient(cfg Config) (*gomail.Client, error) {
 	opts := []gomail.Option{gomail.WithPort(cfg.Port), gomail.WithTimeout(cfg.Timeout)}
 	switch cfg.TLS {
 	case TLSNone:
@@ -161,16 +172,25 @@ func NewSMTPSender(cfg Config) (*SMTPSender, error) {
 	if err != nil {
 		return nil, fmt.Errorf("smtp client: %w", err)
 	}
-	_, domain, _ := strings.Cut(cfg.From, "@")
-	return &SMTPSender{cfg: cfg, domain: domain, client: c}, nil
+	return c, nil
 }
 
 // MessageID returns the Message-ID that m is sent with, without the angle
 // brackets. It depends only on the stored message, so every attempt to send
 // it, before and after a crash, carries the same one; the creation time
 // keeps ids from two databases (a test system, a restore) apart.
-func (s *SMTPSender) MessageID(m Message) string {
-	return fmt.Sprintf("jifen.mail.%d.%d@%s", m.ID, db.Micros(m.CreatedAt), s.domain)
+func (s *SMTPSender) MessageID(m Message) string { return messageID(m, s.domain) }
+
+// messageID is the Message-ID of the stored message m sent from domain,
+// without the angle brackets.
+func messageID(m Message, domain string) string {
+	return fmt.Sprintf("jifen.mail.%d.%d@%s", m.ID, db.Micros(m.CreatedAt), domain)
+}
+
+// fromDomain is the domain of the sender address, which Message-IDs name.
+func fromDomain(from string) string {
+	_, domain, _ := strings.Cut(from, "@")
+	return domain
 }
 
 // Send delivers m. A recipient the server rejects permanently (a 5xx reply
@@ -193,9 +213,13 @@ func (s *SMTPSender) Send(ctx context.Context, m Message) error {
 	return err
 }
 
-func (s *SMTPSender) build(m Message) (*gomail.Msg, error) {
+func (s *SMTPSender) build(m Message) (*gomail.Msg, error) { return buildMsg(s.cfg, s.domain, m) }
+
+// buildMsg makes the go-mail message of m sent from cfg's address (cfg with
+// defaults applied); the SMTPSender and the Pool both send what it builds.
+func buildMsg(cfg Config, domain string, m Message) (*gomail.Msg, error) {
 	msg := gomail.NewMsg(gomail.WithCharset(gomail.CharsetUTF8), gomail.WithEncoding(gomail.EncodingB64))
-	if err := msg.FromFormat(s.cfg.FromName, s.cfg.From); err != nil {
+	if err := msg.FromFormat(cfg.FromName, cfg.From); err != nil {
 		return nil, fmt.Errorf("from: %w", err)
 	}
 	var err error
@@ -209,7 +233,7 @@ func (s *SMTPSender) build(m Message) (*gomail.Msg, error) {
 	}
 	msg.Subject(m.Subject)
 	if m.ID != 0 {
-		msg.SetMessageIDWithValue(s.MessageID(m))
+		msg.SetMessageIDWithValue(messageID(m, domain))
 	} else {
 		msg.SetMessageID()
 	}

@@ -21,7 +21,7 @@ import (
 // testServer is a real SMTP server on 127.0.0.1 that keeps what it is sent
 // and can be told to misbehave.
 type testServer struct {
-	t    *testing.T
+	t    testing.TB
 	addr string
 
 	mu         sync.Mutex
@@ -30,20 +30,28 @@ type testServer struct {
 	received   []received
 	failData   int             // answer the next n DATA commands with 451
 	rejectRcpt map[string]bool // answer RCPT TO these with 550
+	deferRcpt  map[string]bool // answer RCPT TO these with 450
+	dropData   int             // close the connection after reading the next n messages, without an answer
+	slowData   time.Duration   // wait this long before answering DATA
 	user, pass string          // demand AUTH PLAIN with these when user is set
+	sessions   int             // connections accepted so far
+	discard    bool            // count messages instead of keeping them (benchmarks)
+	count      int             // messages accepted
 }
 
 // received is one message as the server took it.
 type received struct {
-	From string
-	To   []string
-	Data []byte
+	From   string
+	To     []string
+	Data   []byte
+	Ret    string   // the DSN RET= of MAIL FROM
+	Notify []string // the DSN NOTIFY= of each RCPT TO
 }
 
 // startSMTP starts a capturing server on a free port, stopped when the test ends.
-func startSMTP(t *testing.T) *testServer {
+func startSMTP(t testing.TB) *testServer {
 	t.Helper()
-	s := &testServer{t: t, rejectRcpt: map[string]bool{}}
+	s := &testServer{t: t, rejectRcpt: map[string]bool{}, deferRcpt: map[string]bool{}}
 	s.listen("127.0.0.1:0")
 	t.Cleanup(s.stop)
 	return s
@@ -55,10 +63,14 @@ func (s *testServer) listen(addr string) {
 	if err != nil {
 		s.t.Fatalf("smtp listen: %v", err)
 	}
-	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) {
-		return &testSession{s: s}, nil
+	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
+		s.mu.Lock()
+		s.sessions++
+		s.mu.Unlock()
+		return &testSession{s: s, conn: c}, nil
 	}))
 	srv.Domain = "localhost"
+	srv.EnableDSN = true
 	srv.AllowInsecureAuth = true
 	srv.ReadTimeout = 10 * time.Second
 	srv.WriteTimeout = 10 * time.Second
@@ -116,9 +128,12 @@ func (s *testServer) sender() *SMTPSender {
 
 type testSession struct {
 	s      *testServer
+	conn   *smtp.Conn
 	authed bool
 	from   string
+	ret    string
 	to     []string
+	notify []string
 }
 
 func (ss *testSession) AuthMechanisms() []string { return []string{sasl.Plain} }
@@ -135,23 +150,36 @@ func (ss *testSession) Auth(string) (sasl.Server, error) {
 	}), nil
 }
 
-func (ss *testSession) Mail(from string, _ *smtp.MailOptions) error {
+func (ss *testSession) Mail(from string, opts *smtp.MailOptions) error {
 	ss.s.mu.Lock()
 	defer ss.s.mu.Unlock()
 	if ss.s.user != "" && !ss.authed {
 		return smtp.ErrAuthRequired
 	}
 	ss.from = from
+	if opts != nil {
+		ss.ret = string(opts.Return)
+	}
 	return nil
 }
 
-func (ss *testSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+func (ss *testSession) Rcpt(to string, opts *smtp.RcptOptions) error {
 	ss.s.mu.Lock()
 	defer ss.s.mu.Unlock()
 	if ss.s.rejectRcpt[to] {
 		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
 	}
+	if ss.s.deferRcpt[to] {
+		return &smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 2, 1}, Message: "mailbox busy, try later"}
+	}
 	ss.to = append(ss.to, to)
+	var notify []string
+	if opts != nil {
+		for _, n := range opts.Notify {
+			notify = append(notify, string(n))
+		}
+	}
+	ss.notify = append(ss.notify, strings.Join(notify, ","))
 	return nil
 }
 
@@ -161,16 +189,33 @@ func (ss *testSession) Data(r io.Reader) error {
 		return err
 	}
 	ss.s.mu.Lock()
+	slow := ss.s.slowData
+	drop := ss.s.dropData > 0
+	if drop {
+		ss.s.dropData--
+	}
+	ss.s.mu.Unlock()
+	if drop {
+		_ = ss.conn.Close()
+		return errors.New("connection dropped by the test")
+	}
+	if slow > 0 {
+		time.Sleep(slow)
+	}
+	ss.s.mu.Lock()
 	defer ss.s.mu.Unlock()
 	if ss.s.failData > 0 {
 		ss.s.failData--
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"}
 	}
-	ss.s.received = append(ss.s.received, received{From: ss.from, To: ss.to, Data: b})
+	ss.s.count++
+	if !ss.s.discard {
+		ss.s.received = append(ss.s.received, received{From: ss.from, To: ss.to, Data: b, Ret: ss.ret, Notify: ss.notify})
+	}
 	return nil
 }
 
-func (ss *testSession) Reset() { ss.from, ss.to = "", nil }
+func (ss *testSession) Reset() { ss.from, ss.ret, ss.to, ss.notify = "", "", nil, nil }
 
 func (ss *testSession) Logout() error { return nil }
 
