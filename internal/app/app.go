@@ -26,6 +26,7 @@ import (
 	"jifen/internal/platform/db"
 	"jifen/internal/platform/jobs"
 	"jifen/internal/platform/mail"
+	"jifen/internal/platform/mail/bounce"
 	"jifen/internal/platform/metrics"
 	"jifen/internal/platform/password"
 	"jifen/internal/platform/web"
@@ -82,11 +83,14 @@ type App struct {
 	// publishes a committed ranking (积分公示).
 	Board     *publicity.Board
 	Publisher *publicity.Publisher
+	// Campaigns sends the mass mail (邮件群发, docs/mailing.md) over
+	// mailPool.
+	Campaigns *mailing.Campaigns
+	mailPool  *mail.Pool
+	bounces   *bounce.Listener // JIFEN_BOUNCE_ADDR; nil when off
 	// publicLimiter limits each client on the public lists (nil: off).
 	publicLimiter *web.Limiter
-	// Objections holds objections to published lists (异议/举报); its
-	// Lists and Cases are placeholders until the publicity store is merged
-	// (objections.go).
+	// Objections holds objections to published lists (异议/举报).
 	Objections *objection.Service
 	// Mailing holds the mass-mail lists, suppression list and templates
 	// (mailing.go); unsubscribeKey signs the unsubscribe links.
@@ -169,6 +173,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		_ = a.DB.Close()
 		return nil, err
 	}
+	if err := a.buildCampaigns(); err != nil {
+		_ = a.DB.Close()
+		return nil, err
+	}
 	a.registerSchedules()
 	a.Metrics = metrics.New()
 	a.Metrics.RegisterDB("writer", a.DB.Writer())
@@ -218,7 +226,8 @@ func (a *App) OfficeHandler() http.Handler {
 		WithCheck(a.Check).WithDiscrepancies(a.Cases.Discrepancies).WithPersons(a.Cases.Persons).WithAgencies(a.AgencyOps).
 		WithRanking(a.Ranking).WithPublisher(a.Publisher).WithSettlement(a.Settlement).
 		WithQueues(a.Jobs.Depth).WithFraud(a.Cases.Fraud).WithCasefile(a.Cases.Casefile).WithReview(a.Cases.Review).
-		WithCasework(a.Cases.Casework, a.Cases.Calendar).WithObjections(a.Objections).WithMailing(a.Mailing).Register(mux)
+		WithCasework(a.Cases.Casework, a.Cases.Calendar).WithObjections(a.Objections).WithMailing(a.Mailing).
+		WithCampaigns(a.Campaigns, mailCatalog{a.Mailing}).Register(mux)
 	office.NewStats(sh, a.AccessStats).Register(mux)
 	a.rememberRoutes("office", mux)
 	return a.wrap("office", mux, sh)
@@ -301,6 +310,13 @@ func (a *App) Start(ctx context.Context) error {
 		}(s)
 		a.Log.Info("listening", "surface", s.surface, "addr", s.ln.Addr().String())
 	}
+	if a.bounces != nil {
+		if err := a.bounces.Start(); err != nil {
+			a.closeListeners()
+			return fmt.Errorf("bounce listener on %s: %w", a.Cfg.BounceAddr, err)
+		}
+		a.Log.Info("listening", "surface", "bounces", "addr", a.bounces.Addr())
+	}
 	if a.Demo {
 		if err := a.StartAgencySim(ctx); err != nil {
 			a.closeListeners()
@@ -368,6 +384,12 @@ func (a *App) Shutdown(ctx context.Context) error {
 	a.wg.Wait()
 	if a.sim != nil {
 		_ = a.sim.Close()
+	}
+	if a.bounces != nil {
+		_ = a.bounces.Close()
+	}
+	if a.mailPool != nil {
+		_ = a.mailPool.Close()
 	}
 	errs = append(errs, a.DB.Close())
 	return errors.Join(errs...)

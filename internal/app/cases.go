@@ -100,6 +100,7 @@ func (a *App) portalServices() portal.Services {
 		ObjectionLimiter: web.NewLimiter(a.Cfg.ObjectionRate, a.Cfg.ObjectionBurst),
 		Mailing:          a.Mailing,
 		UnsubscribeKey:   a.unsubscribeKey,
+		Unsubscribed:     func(ctx context.Context, id int64) error { return a.Campaigns.Unsubscribed(ctx, id) },
 	}
 }
 
@@ -108,14 +109,19 @@ func (a *App) portalServices() portal.Services {
 func (a *App) buildMailer() (*mail.Worker, error) {
 	var sender mail.Sender
 	if a.Cfg.SMTP.Host != "" {
-		s, err := mail.NewSMTPSender(mail.Config{Host: a.Cfg.SMTP.Host, Port: a.Cfg.SMTP.Port, Username: a.Cfg.SMTP.Username,
-			Password: a.Cfg.SMTP.Password, TLS: mail.TLSMode(a.Cfg.SMTP.TLS), From: a.Cfg.SMTP.From})
+		s, err := mail.NewSMTPSender(a.smtpConfig())
 		if err != nil {
 			return nil, err
 		}
 		sender = s
 	}
 	return mail.NewWorker(a.Outbox, a.Jobs, sender, mail.WorkerConfig{}, a.Log)
+}
+
+// smtpConfig is the configured SMTP server.
+func (a *App) smtpConfig() mail.Config {
+	return mail.Config{Host: a.Cfg.SMTP.Host, Port: a.Cfg.SMTP.Port, Username: a.Cfg.SMTP.Username,
+		Password: a.Cfg.SMTP.Password, TLS: mail.TLSMode(a.Cfg.SMTP.TLS), From: a.Cfg.SMTP.From}
 }
 
 func (a *App) smtpDescription() string {

@@ -83,7 +83,7 @@ func (a *App) RunSchedule(ctx context.Context, name string) error {
 }
 
 func (a *App) schedules() []schedule {
-	return []schedule{
+	return append(a.mailSchedules(), []schedule{
 		{"session_purge", time.Hour, func(ctx context.Context) error {
 			n, err := a.Accounts.PurgeExpiredSessions(ctx)
 			if n > 0 {
@@ -164,7 +164,7 @@ func (a *App) schedules() []schedule {
 				}
 			}
 		}},
-	}
+	}...)
 }
 
 // runWorker runs the job mechanism — the cross-check's batches, mail

@@ -13,24 +13,32 @@ import (
 
 const mailUsage = `Usage:
   jifen mail import --list NAME --file F.csv [--as LOGIN]
+  jifen mail send --list NAME --subject S --template F.html [--text F.txt] [--rate N] [--mandatory]
+  jifen mail report --campaign ID
 邮件群发 (mass mail, docs/mailing.md). import adds the addresses of a CSV
 file to the static list NAME, creating it if new: a column email (or 邮箱),
 optionally name, employer, district, year, status, role; UTF-8 or GBK.
 Each bad line is skipped and reported with its number; duplicates count
 once. Prints the report as JSON ("accepted" is the number of new
-addresses); a one-line summary goes to stderr.`
+addresses); a one-line summary goes to stderr. send creates a campaign and
+starts it as the console operator (no second approval), printing its id; a
+running 'jifen serve' with JIFEN_SMTP_HOST sends it. report prints a
+campaign's figures as JSON (see 'jifen mail send -h', 'jifen mail report -h').`
 
 // runMail is the mass-mail commands. Without --as the console operator
 // acts (audited as cli:<os user>).
 func runMail(ctx context.Context, env Env, args []string) error {
-	name, err := actionOf(env, args, mailUsage, "import")
+	name, err := actionOf(env, args, mailUsage, "import", "send", "report")
 	if err != nil {
 		return err
 	}
 	switch name {
 	case "import":
 		return runMailImport(ctx, env, args[1:])
-	// "send" and "report" (campaigns) are added here.
+	case "send":
+		return runMailSend(ctx, env, args[1:])
+	case "report":
+		return runMailReport(ctx, env, args[1:])
 	default:
 		return fmt.Errorf("unknown action %q", name)
 	}

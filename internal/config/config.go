@@ -38,6 +38,14 @@ type Config struct {
 	// PublicRate is the requests per second per client allowed on the
 	// public lists' pages and API (search included); 0 turns the limit off.
 	PublicRate float64
+	// PublicURL is the internet site's address as people reach it (the
+	// unsubscribe links of mass mail); "" derives it from InternetAddr.
+	PublicURL string
+	// MailApprovalOver is the number of recipients above which a campaign
+	// started in the office waits for a second operator's approval.
+	MailApprovalOver int
+	// MailClaimLease is how long a campaign sender holds a batch.
+	MailClaimLease time.Duration
 	// ObjectionRate and ObjectionBurst limit the objections (异议) one
 	// client address may lodge.
 	ObjectionRate  float64
@@ -145,6 +153,24 @@ func options() []option {
 			}},
 		{Serve, "objection-burst", "JIFEN_OBJECTION_BURST", "3", "burst of objections per client address", false,
 			func(c *Config, v string) error { n, err := positiveInt(v); c.ObjectionBurst = int(n); return err }},
+		{Serve, "public-url", "JIFEN_PUBLIC_URL", "", "the internet site's address as people reach it, e.g. https://jifen.example.cn (links in mass mail); empty: from internet-addr", false,
+			func(c *Config, v string) error {
+				c.PublicURL = strings.TrimRight(v, "/")
+				if v != "" && !strings.HasPrefix(v, "https://") && !strings.HasPrefix(v, "http://") {
+					return errors.New("must start with https:// or http://")
+				}
+				return nil
+			}},
+		{Serve, "mail-approval-over", "JIFEN_MAIL_APPROVAL_OVER", "1000", "recipients above which a mass-mail campaign started in the office needs a second operator's approval", false,
+			func(c *Config, v string) error { n, err := positiveInt(v); c.MailApprovalOver = int(n); return err }},
+		{Serve, "mail-claim-lease", "JIFEN_MAIL_CLAIM_LEASE", "60s", "how long a mass-mail sender holds a claimed batch; after a crash its unsent messages wait this long", false,
+			func(c *Config, v string) (err error) {
+				c.MailClaimLease, err = time.ParseDuration(v)
+				if err == nil && c.MailClaimLease < time.Second {
+					err = errors.New("must be at least 1s")
+				}
+				return err
+			}},
 		{App, "hash-concurrency", "JIFEN_HASH_CONCURRENCY", "0", "password hashes computed at once (0: number of CPUs)", false,
 			func(c *Config, v string) error { n, err := strconv.Atoi(v); c.HashConcurrent = n; return err }},
 		{App, "migrate", "JIFEN_MIGRATE", "true", "apply pending migrations at start (else refuse to serve on an old schema)", false,
@@ -253,8 +279,9 @@ func (c *Config) Entries() []Entry {
 		"tls-cert": c.TLSCert, "tls-key": c.TLSKey, "trusted-proxies": joinPrefixes(c.TrustedProxies),
 		"master-key": c.MasterKey, "body-limit": strconv.FormatInt(c.BodyLimit, 10),
 		"login-rate": strconv.FormatFloat(c.LoginRate, 'g', -1, 64), "login-burst": strconv.Itoa(c.LoginBurst),
-		"public-rate-limit": strconv.FormatFloat(c.PublicRate, 'g', -1, 64),
-		"objection-rate":    strconv.FormatFloat(c.ObjectionRate, 'g', -1, 64), "objection-burst": strconv.Itoa(c.ObjectionBurst),
+		"public-rate-limit": strconv.FormatFloat(c.PublicRate, 'g', -1, 64), "public-url": c.PublicURL,
+		"mail-approval-over": strconv.Itoa(c.MailApprovalOver), "mail-claim-lease": c.MailClaimLease.String(),
+		"objection-rate": strconv.FormatFloat(c.ObjectionRate, 'g', -1, 64), "objection-burst": strconv.Itoa(c.ObjectionBurst),
 		"hash-concurrency": strconv.Itoa(c.HashConcurrent), "migrate": strconv.FormatBool(c.Migrate),
 		"shutdown-grace": c.ShutdownGrace.String(),
 		"smtp-host":      c.SMTP.Host, "smtp-port": strconv.Itoa(c.SMTP.Port), "smtp-username": c.SMTP.Username,

@@ -204,6 +204,8 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 		return err
 	}
 	switch {
+	case m.CampaignID != 0:
+		return river.JobCancel(errors.New("a campaign's message is sent by its campaign")) // never inserted so; a guard
 	case m.Status == StatusSent || m.Status == StatusFailed:
 		return nil // a job left over from before the outcome was recorded
 	case m.Status == StatusSending && m.Attempts >= w.cfg.MaxAttempts:
@@ -334,7 +336,7 @@ func (s *sweeper) Work(ctx context.Context, _ *river.Job[sweepArgs]) error {
 	for after := int64(0); ; {
 		var ids []int64
 		err := s.out.db.WithTx(ctx, func(ctx context.Context) error {
-			rows, err := s.out.db.Query(ctx, `SELECT id FROM mail_outbox WHERE status IN ('queued', 'sending') AND id > $1
+			rows, err := s.out.db.Query(ctx, `SELECT id FROM mail_outbox WHERE status IN ('queued', 'sending') AND campaign_id = 0 AND id > $1
 				ORDER BY id LIMIT $2`, after, s.page)
 			if err != nil {
 				return err

@@ -75,7 +75,15 @@ type Message struct {
 	NextAttemptAt time.Time // when a queued message is due
 	LastError     string    // why the last attempt failed
 	SentAt        time.Time // when the SMTP server accepted it
-	LockedUntil   time.Time // the lease of the queue before River; always zero now
+	LockedUntil   time.Time // the claim of a campaign's sender (zero for transactional mail)
+
+	// CampaignID is the mass-mail campaign the message belongs to (0:
+	// transactional mail); Vars its recipient's template variables (JSON),
+	// the body being rendered at send time; LastCode the SMTP code of the
+	// last failure (0: none, or no answer).
+	CampaignID int64
+	Vars       string
+	LastCode   int
 }
 
 // Filter selects messages for the mail log. Empty fields match everything.
@@ -84,7 +92,11 @@ type Filter struct {
 	To       string // the recipient's address, matched without regard to case
 	Category string
 	Ref      string
-	Limit    int // at most MaxListLimit; 0 means DefaultListLimit
+	Campaign int64     // a campaign's messages; 0: any
+	Code     int       // the SMTP code of the last failure
+	Since    time.Time // queued at or after
+	Until    time.Time // queued before
+	Limit    int       // at most MaxListLimit; 0 means DefaultListLimit
 	Offset   int
 }
 

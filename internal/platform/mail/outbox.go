@@ -33,7 +33,7 @@ func NewOutbox(d *db.DB, c clock.Clock) *Outbox {
 
 // columns lists the stored fields in the order scanMessage reads them.
 const columns = `id, created_at, to_addr, to_name, subject, body_text, body_html, category, ref,
-	idempotency_key, status, attempts, next_attempt_at, last_error, sent_at, locked_until`
+	idempotency_key, status, attempts, next_attempt_at, last_error, sent_at, locked_until, campaign_id, vars, last_code`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -42,7 +42,7 @@ func scanMessage(s scanner) (Message, error) {
 	var created, next, sent, locked int64
 	var status string
 	err := s.Scan(&m.ID, &created, &m.To, &m.ToName, &m.Subject, &m.Text, &m.HTML, &m.Category, &m.Ref,
-		&m.IdempotencyKey, &status, &m.Attempts, &next, &m.LastError, &sent, &locked)
+		&m.IdempotencyKey, &status, &m.Attempts, &next, &m.LastError, &sent, &locked, &m.CampaignID, &m.Vars, &m.LastCode)
 	if err != nil {
 		return Message{}, err
 	}
@@ -164,6 +164,18 @@ func (o *Outbox) List(ctx context.Context, f Filter) ([]Message, error) {
 	if f.Ref != "" {
 		w.And("ref = ?", f.Ref)
 	}
+	if f.Campaign != 0 {
+		w.And("campaign_id = ?", f.Campaign)
+	}
+	if f.Code != 0 {
+		w.And("last_code = ?", f.Code)
+	}
+	if !f.Since.IsZero() {
+		w.And("created_at >= ?", db.Micros(f.Since))
+	}
+	if !f.Until.IsZero() {
+		w.And("created_at < ?", db.Micros(f.Until))
+	}
 	q := `SELECT ` + columns + ` FROM mail_outbox` + w.SQL() + ` ORDER BY id DESC LIMIT ` + w.Arg(f.Limit) + ` OFFSET ` + w.Arg(f.Offset)
 	args := w.Args()
 
@@ -231,7 +243,15 @@ func (o *Outbox) Retry(ctx context.Context, id int64) error {
 			return err
 		} else if n == 1 {
 			// The failed message's job ended cancelled, so a new one is
-			// not a duplicate.
+			// not a duplicate. A campaign's message has no job: its
+			// campaign's sender takes it up again.
+			var campaign int64
+			if err := o.db.QueryRow(ctx, `SELECT campaign_id FROM mail_outbox WHERE id = $1`, id).Scan(&campaign); err != nil {
+				return err
+			}
+			if campaign != 0 {
+				return nil
+			}
 			return o.insertJobs(ctx, []int64{id})
 		}
 		m, err := o.Get(ctx, id)

@@ -52,6 +52,9 @@ type Office struct {
 	cases     *casefile.Service    // set by WithCasefile
 	ranking   *ranking.Service     // set by WithRanking
 	publisher *publicity.Publisher // set by WithPublisher
+	// campaigns and mailCatalog are the mass mail (set by WithCampaigns).
+	campaigns   *mailing.Campaigns
+	mailCatalog MailCatalog
 	// objections holds objections to published lists (set by WithObjections).
 	objections *objection.Service
 
@@ -110,6 +113,7 @@ func (o *Office) Register(mux *web.Mux) {
 	o.registerCases(mux)
 	o.registerRanking(mux)
 	o.registerSettlement(mux)
+	o.registerCampaigns(mux)
 	o.registerFraud(mux)
 	o.registerObjections(mux)
 	o.registerCasework(mux)
@@ -142,6 +146,7 @@ func (o *Office) nav(u *account.User, path string) []ui.Nav {
 		add(account.PermCasesCity, "/office/objections", "异议处理")
 	}
 	if o.mailing != nil {
+		add(account.PermMailSend, "/office/mail/campaigns", "群发活动")
 		add(account.PermMailSend, "/office/mail/lists", "邮件名单")
 		add(account.PermMailSend, "/office/mail/templates", "邮件模板")
 		add(account.PermMailSend, "/office/mail/suppressions", "屏蔽名单")

@@ -71,6 +71,9 @@ type Services struct {
 	// out.
 	Mailing        *mailing.Lists
 	UnsubscribeKey []byte
+	// Unsubscribed counts an unsubscribe in its campaign's figures (nil:
+	// not counted).
+	Unsubscribed func(ctx context.Context, campaignID int64) error
 }
 
 // applicantCtx is a logged-in applicant with the current round.

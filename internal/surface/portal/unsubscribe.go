@@ -76,6 +76,11 @@ func (p *Portal) unsubscribe(w http.ResponseWriter, r *http.Request) {
 		web.WriteError(w, r, err)
 		return
 	}
+	if p.svc.Unsubscribed != nil {
+		// The campaign's figures count it; a failure there loses a count,
+		// never the unsubscribe.
+		_ = p.svc.Unsubscribed(ctx, campaign)
+	}
 	pg := p.sh.Page(r, "已退订群发邮件")
 	pg.Data = unsubscribeView{Email: maskEmail(email), Done: true}
 	p.sh.Render(w, r, http.StatusOK, "portal_unsubscribe", pg)
