@@ -25,7 +25,7 @@ type campaignWorld struct {
 	by       actor.Actor
 }
 
-func newCampaignWorld(t *testing.T, opts ...apptest.Option) *campaignWorld {
+func newCampaignWorld(t testing.TB, opts ...apptest.Option) *campaignWorld {
 	t.Helper()
 	srv, err := smtptest.Start()
 	if err != nil {
@@ -59,7 +59,7 @@ func (w *campaignWorld) relogin() {
 }
 
 // list imports a static list of addresses.
-func (w *campaignWorld) list(t *testing.T, name string, addrs []string) int64 {
+func (w *campaignWorld) list(t testing.TB, name string, addrs []string) int64 {
 	t.Helper()
 	var b strings.Builder
 	b.WriteString("email,name\n")

@@ -50,6 +50,16 @@ type Server struct {
 	// Decide, when set, chooses the behaviour for a recipient.
 	decide func(rcpt string) Behaviour
 	delay  time.Duration
+	// discard keeps no message, only the count (load runs).
+	discard bool
+	count   int
+}
+
+// Discard makes the server count messages without keeping them.
+func (s *Server) Discard() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.discard = true
 }
 
 // Start starts a server on a free port of 127.0.0.1.
@@ -117,7 +127,7 @@ func (s *Server) Messages() []Message {
 func (s *Server) Count() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.messages)
+	return s.count
 }
 
 // ByRecipient counts the accepted messages per recipient: all of them,
@@ -186,7 +196,10 @@ func (x *session) Data(r io.Reader) error {
 		m.Header, m.MessageID, m.Subject = msg.Header, msg.Header.Get("Message-Id"), msg.Header.Get("Subject")
 	}
 	x.s.mu.Lock()
-	x.s.messages = append(x.s.messages, m)
+	x.s.count++
+	if !x.s.discard {
+		x.s.messages = append(x.s.messages, m)
+	}
 	x.s.mu.Unlock()
 	return nil
 }
