@@ -306,6 +306,7 @@ var officeRoutes = map[string]access{
 	// Mass mail (邮件群发): the mail operators only; none of the three
 	// administrators.
 	"GET /office/mail/lists":                           {path: "/office/mail/lists", allow: "mail"},
+	"POST /office/mail/templates/{id}/test":            {path: "/office/mail/templates/999999/test", allow: "mail"},
 	"GET /office/mail/campaigns":                       {path: "/office/mail/campaigns", allow: "mail"},
 	"POST /office/mail/campaigns":                      {path: "/office/mail/campaigns", allow: "mail", body: "name=x"},
 	"GET /office/mail/campaigns/{id}":                  {path: "/office/mail/campaigns/999999", allow: "mail"},

@@ -296,3 +296,35 @@ func TestCampaignPausesAfterErrors(t *testing.T) {
 		t.Error("a mandatory notice has a List-Unsubscribe header")
 	}
 }
+
+// TestCampaignOverTwoServers: with a second SMTP server (JIFEN_SMTP_MORE)
+// and the first one down, every message goes through the second.
+func TestCampaignOverTwoServers(t *testing.T) {
+	second, err := smtptest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = second.Close() }()
+	w := newCampaignWorld(t, func(c *config.Config) { c.SMTP.More = []string{second.Addr} })
+	_ = w.srv.Close() // the first server is down
+	var addrs []string
+	for i := range 20 {
+		addrs = append(addrs, fmt.Sprintf("s%02d@example.net", i))
+	}
+	listID := w.list(t, "双服务器", addrs)
+	tplID := w.template(t, "双服务器", false)
+	c, err := w.a.Campaigns.Create(context.Background(), w.by, mailing.Input{Name: "双服务器", ListID: listID, TemplateID: tplID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.a.Campaigns.Start(context.Background(), w.by, c.ID, c.Version, true); err != nil {
+		t.Fatal(err)
+	}
+	w.a.WorkJobs(60*time.Second, func() bool { return w.campaign(t, c.ID).Status == mailing.Finished })
+	_, distinct := second.ByRecipient()
+	for _, to := range addrs {
+		if distinct[to] != 1 {
+			t.Errorf("%s: %d on the second server", to, distinct[to])
+		}
+	}
+}

@@ -3,7 +3,9 @@ package app
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,7 +23,17 @@ import (
 func (a *App) buildCampaigns() error {
 	var transport mailing.Transport
 	if a.Cfg.SMTP.Host != "" {
-		pool, err := mail.NewPool([]mail.ServerConfig{{Config: a.smtpConfig(), Conns: 4}})
+		servers := []mail.ServerConfig{{Config: a.smtpConfig(), Conns: 4}}
+		for _, hp := range a.Cfg.SMTP.More {
+			host, port, _ := net.SplitHostPort(hp) // checked by the configuration
+			c := a.smtpConfig()
+			c.Host, c.Port = host, 0
+			if n, err := strconv.Atoi(port); err == nil {
+				c.Port = n
+			}
+			servers = append(servers, mail.ServerConfig{Config: c, Conns: 4})
+		}
+		pool, err := mail.NewPool(servers)
 		if err != nil {
 			return err
 		}

@@ -66,6 +66,9 @@ type Config struct {
 type SMTP struct {
 	Host, Username, Password, TLS, From string
 	Port                                int
+	// More are further servers (host:port, the same account and TLS) that
+	// mass-mail campaigns send through besides Host.
+	More []string
 }
 
 // AllSurfaces lists the surfaces a process can serve.
@@ -177,6 +180,20 @@ func options() []option {
 			func(c *Config, v string) (err error) { c.Migrate, err = strconv.ParseBool(v); return err }},
 		{Serve, "shutdown-grace", "JIFEN_SHUTDOWN_GRACE", "15s", "time given to requests in flight on SIGTERM", false,
 			func(c *Config, v string) (err error) { c.ShutdownGrace, err = time.ParseDuration(v); return err }},
+		{Serve, "smtp-more", "JIFEN_SMTP_MORE", "", "further SMTP servers for mass mail, host:port,host:port (same account and TLS as smtp-host)", false,
+			func(c *Config, v string) error {
+				c.SMTP.More = nil
+				for _, h := range strings.Split(v, ",") {
+					if h = strings.TrimSpace(h); h == "" {
+						continue
+					}
+					if _, _, err := net.SplitHostPort(h); err != nil {
+						return fmt.Errorf("%q is not host:port", h)
+					}
+					c.SMTP.More = append(c.SMTP.More, h)
+				}
+				return nil
+			}},
 		{Serve, "smtp-host", "JIFEN_SMTP_HOST", "", "SMTP server host (empty: mail stays in the outbox / office mail log)", false,
 			func(c *Config, v string) error { c.SMTP.Host = v; return nil }},
 		{Serve, "smtp-port", "JIFEN_SMTP_PORT", "0", "SMTP port (0: 25, 587 or 465 by TLS mode)", false,
@@ -284,7 +301,7 @@ func (c *Config) Entries() []Entry {
 		"objection-rate": strconv.FormatFloat(c.ObjectionRate, 'g', -1, 64), "objection-burst": strconv.Itoa(c.ObjectionBurst),
 		"hash-concurrency": strconv.Itoa(c.HashConcurrent), "migrate": strconv.FormatBool(c.Migrate),
 		"shutdown-grace": c.ShutdownGrace.String(),
-		"smtp-host":      c.SMTP.Host, "smtp-port": strconv.Itoa(c.SMTP.Port), "smtp-username": c.SMTP.Username,
+		"smtp-host":      c.SMTP.Host, "smtp-more": strings.Join(c.SMTP.More, ","), "smtp-port": strconv.Itoa(c.SMTP.Port), "smtp-username": c.SMTP.Username,
 		"smtp-password": c.SMTP.Password, "smtp-tls": c.SMTP.TLS, "smtp-from": c.SMTP.From,
 		"bounce-addr": c.BounceAddr, "bounce-domain": c.BounceDomain,
 	}

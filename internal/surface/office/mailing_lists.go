@@ -2,6 +2,7 @@ package office
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"jifen/internal/application"
 	"jifen/internal/mailing"
 	"jifen/internal/platform/apperr"
+	"jifen/internal/platform/mail"
 	"jifen/internal/platform/web"
 	"jifen/internal/rules"
 	"jifen/internal/surface/shell"
@@ -52,6 +54,39 @@ func (o *Office) registerMailing(mux *web.Mux) {
 	h("GET /office/mail/templates/{id}", o.mailTemplateEdit)
 	h("POST /office/mail/templates/{id}", o.mailTemplateSave)
 	h("POST /office/mail/templates/{id}/delete", o.mailTemplateDelete)
+	h("POST /office/mail/templates/{id}/test", o.mailTemplateTest)
+}
+
+// mailTemplateTest sends the template, rendered for the sample recipient, to
+// the operator's own address through the outbox (a test send to oneself).
+func (o *Office) mailTemplateTest(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	id, err := pathID(r, "id")
+	if err != nil {
+		web.WriteError(w, r, err)
+		return
+	}
+	t, err := o.mailing.Template(ctx, id)
+	if err != nil {
+		web.WriteError(w, r, err)
+		return
+	}
+	u := shell.User(ctx)
+	if u == nil || u.Email == "" {
+		web.WriteError(w, r, apperr.New(apperr.Conflict, "您的账号没有登记邮箱，无法发送测试邮件；请联系系统管理员登记"))
+		return
+	}
+	pv, err := mailing.PreviewFor(*t, mailing.SampleRecipient)
+	if err != nil {
+		web.WriteError(w, r, err)
+		return
+	}
+	if _, err := o.outbox.Enqueue(ctx, mail.Message{To: u.Email, ToName: u.DisplayName, Subject: "[测试] " + pv.Subject, Text: pv.Text,
+		HTML: pv.HTML, Category: "mail.test", Ref: fmt.Sprintf("mail_template:%d", t.ID)}); err != nil {
+		web.WriteError(w, r, err)
+		return
+	}
+	o.sh.Flash(w, r, fmt.Sprintf("/office/mail/templates/%d", t.ID), "sent")
 }
 
 type mailListsView struct {

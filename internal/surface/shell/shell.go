@@ -271,6 +271,7 @@ var flashes = map[string]string{
 	"password_changed":  "密码已修改。",
 	"logged_out_all":    "已退出所有设备，请重新登录。",
 	"saved":             "已保存。",
+	"sent":              "测试邮件已放入发送队列，请查收。",
 	"created":           "已创建。",
 	"requested":         "申请已提交，等待另一名安全管理员审批。",
 	"granted":           "已授权。",
