@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"fmt"
+	"net/smtp"
 	"net/url"
 	"strings"
 	"sync"
@@ -326,5 +327,63 @@ func TestCampaignOverTwoServers(t *testing.T) {
 		if distinct[to] != 1 {
 			t.Errorf("%s: %d on the second server", to, distinct[to])
 		}
+	}
+}
+
+// TestBounceThroughTheListener: a campaign's message carries a signed VERP
+// return path; a DSN for it delivered to the bounce listener over SMTP
+// suppresses the address and counts a hard bounce; a forged VERP address
+// is refused. The daily summary is mailed to the operators.
+func TestBounceThroughTheListener(t *testing.T) {
+	w := newCampaignWorld(t, func(c *config.Config) { c.BounceAddr, c.BounceDomain = "127.0.0.1:0", "bounce.jifen.test" })
+	a, ctx := w.a, context.Background()
+	listID := w.list(t, "退信", []string{"nobody@example.com", "somebody@example.com"})
+	tplID := w.template(t, "退信", false)
+	c, err := a.Campaigns.Create(ctx, w.by, mailing.Input{Name: "退信", ListID: listID, TemplateID: tplID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Campaigns.Start(ctx, w.by, c.ID, c.Version, true); err != nil {
+		t.Fatal(err)
+	}
+	a.WorkJobs(30*time.Second, func() bool { return w.campaign(t, c.ID).Status == mailing.Finished })
+	var returnPath string
+	for _, m := range w.srv.Messages() {
+		if len(m.To) == 1 && m.To[0] == "nobody@example.com" {
+			returnPath = m.From
+		}
+	}
+	if !strings.HasPrefix(returnPath, "bounce+") || !strings.HasSuffix(returnPath, "@bounce.jifen.test") {
+		t.Fatalf("return path %q", returnPath)
+	}
+	dsn := "From: MAILER-DAEMON@mx.example.com\r\nTo: " + returnPath + "\r\nSubject: Undelivered Mail Returned to Sender\r\n" +
+		"MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n" +
+		"--B\r\nContent-Type: text/plain\r\n\r\nThe mail system: <nobody@example.com>: user unknown\r\n\r\n" +
+		"--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.com\r\n\r\n" +
+		"Final-Recipient: rfc822; nobody@example.com\r\nAction: failed\r\nStatus: 5.1.1\r\n" +
+		"Diagnostic-Code: smtp; 550 5.1.1 <nobody@example.com>: Recipient address rejected: User unknown\r\n\r\n--B--\r\n"
+	if err := smtp.SendMail(a.BounceAddr(), nil, "", []string{returnPath}, []byte(dsn)); err != nil {
+		t.Fatalf("deliver the DSN: %v", err)
+	}
+	if err := smtp.SendMail(a.BounceAddr(), nil, "", []string{"bounce+1-000000000000@bounce.jifen.test"}, []byte(dsn)); err == nil {
+		t.Fatal("a forged VERP address was accepted")
+	}
+	sup, err := a.Mailing.Suppressed(ctx, []string{"nobody@example.com", "somebody@example.com"})
+	if err != nil || sup["nobody@example.com"] == "" || sup["somebody@example.com"] != "" {
+		t.Fatalf("suppressed after the DSN: %v %v", sup, err)
+	}
+	st, err := a.Campaigns.Stats(ctx, w.campaign(t, c.ID))
+	if err != nil || st.BouncedHard != 1 {
+		t.Fatalf("stats after the DSN: %+v %v", st, err)
+	}
+	// The daily summary of the day the campaign ran, mailed once.
+	a.Clock.Advance(24 * time.Hour)
+	for range 2 {
+		if err := a.RunSchedule(ctx, "mail_daily_summary"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := countOf(t, a, `SELECT count(*) FROM mail_outbox WHERE subject LIKE '【群发日报】%'`); n != 2 {
+		t.Fatalf("daily summary mails to the two operators: %d", n)
 	}
 }

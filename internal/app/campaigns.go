@@ -132,3 +132,11 @@ func (c mailCatalog) TemplateOptions(r *http.Request) ([]office.MailOption, erro
 	}
 	return out, nil
 }
+
+// BounceAddr is the bound address of the bounce listener ("" when off).
+func (a *App) BounceAddr() string {
+	if a.bounces == nil {
+		return ""
+	}
+	return a.bounces.Addr()
+}
