@@ -387,3 +387,61 @@ func TestBounceThroughTheListener(t *testing.T) {
 		t.Fatalf("daily summary mails to the two operators: %d", n)
 	}
 }
+
+// TestCampaignScheduledAndCancelled: a campaign scheduled for tomorrow
+// waits; the minute schedule starts it when its time comes; another one
+// cancelled while paused gives up its queued messages and sends nothing
+// more.
+func TestCampaignScheduledAndCancelled(t *testing.T) {
+	w := newCampaignWorld(t)
+	a, ctx := w.a, context.Background()
+	listID := w.list(t, "定时", []string{"t1@example.com", "t2@example.com", "t3@example.com"})
+	tplID := w.template(t, "定时", false)
+	at := a.Clock.Now().Add(24 * time.Hour)
+	c, err := a.Campaigns.Create(ctx, w.by, mailing.Input{Name: "定时", ListID: listID, TemplateID: tplID, ScheduledAt: at})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err = a.Campaigns.Start(ctx, w.by, c.ID, c.Version, true); err != nil || c.Status != mailing.Scheduled {
+		t.Fatalf("start a scheduled campaign: %+v %v", c, err)
+	}
+	if err := a.RunSchedule(ctx, "mail_campaigns"); err != nil {
+		t.Fatal(err)
+	}
+	if w.campaign(t, c.ID).Status != mailing.Scheduled || w.srv.Count() != 0 {
+		t.Fatal("a campaign started before its time")
+	}
+	a.Clock.Set(at.Add(time.Minute))
+	if err := a.RunSchedule(ctx, "mail_campaigns"); err != nil {
+		t.Fatal(err)
+	}
+	a.WorkJobs(30*time.Second, func() bool { return w.campaign(t, c.ID).Status == mailing.Finished })
+	if w.srv.Count() != 3 {
+		t.Fatalf("scheduled campaign sent %d", w.srv.Count())
+	}
+
+	// Cancelled while paused: its queued messages are given up.
+	w.srv.Decide(func(string) smtptest.Behaviour { return smtptest.Defer })
+	c2, err := a.Campaigns.Create(ctx, w.by, mailing.Input{Name: "取消", ListID: listID, TemplateID: tplID, PauseAfter: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Campaigns.Start(ctx, w.by, c2.ID, c2.Version, true); err != nil {
+		t.Fatal(err)
+	}
+	a.WorkJobs(30*time.Second, func() bool { return w.campaign(t, c2.ID).Status == mailing.Paused })
+	cur := w.campaign(t, c2.ID)
+	if _, err := a.Campaigns.Cancel(ctx, w.by, c2.ID, cur.Version, ""); err == nil {
+		t.Fatal("a cancel without a reason")
+	}
+	if _, err := a.Campaigns.Cancel(ctx, w.by, c2.ID, cur.Version, "通知内容有误"); err != nil {
+		t.Fatal(err)
+	}
+	counts, err := a.Outbox.CampaignCounts(ctx, c2.ID)
+	if err != nil || counts["queued"] != 0 || counts["failed"] != 3 || w.campaign(t, c2.ID).Status != mailing.Cancelled {
+		t.Fatalf("after the cancel: %v %v", counts, err)
+	}
+	if _, err := a.Campaigns.Resume(ctx, w.by, c2.ID, w.campaign(t, c2.ID).Version); err == nil {
+		t.Fatal("a cancelled campaign resumed")
+	}
+}
