@@ -151,7 +151,7 @@ func (x *sender) run(ctx context.Context, job *river.Job[SendArgs]) error {
 		if len(claim.Messages) == 0 {
 			return x.idle(ctx, c)
 		}
-		t := x.sendBatch(ctx, c, tmpl, lim, claim, &consecutive)
+		t := x.sendBatch(ctx, c, tmpl, lim, claim, token, &consecutive)
 		if err := s.tally(context.WithoutCancel(ctx), c.ID, t); err != nil {
 			return err
 		}
@@ -236,7 +236,7 @@ func (x *sender) idle(ctx context.Context, c *Campaign) error {
 // sendBatch sends a claimed batch with Config.Workers messages in flight,
 // recording each outcome at once.
 func (x *sender) sendBatch(ctx context.Context, c *Campaign, tmpl *Compiled, lim *rate.Limiter, claim *pmail.Claim,
-	consecutive *int) batchTally {
+	token string, consecutive *int) batchTally {
 	s := x.s
 	t := batchTally{errors: map[[2]string]int{}}
 	var mu sync.Mutex
@@ -272,11 +272,37 @@ func (x *sender) sendBatch(ctx context.Context, c *Campaign, tmpl *Compiled, lim
 			}
 		}()
 	}
+	// The claim and the campaign's hold are renewed while the batch is
+	// sent: a slow server must not let another sender take what this live
+	// one is sending.
+	stop := make(chan struct{})
+	renewed := make(chan struct{})
+	go func() {
+		defer close(renewed)
+		t := time.NewTicker(max(time.Second, s.cfg.ClaimLease/3))
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				bg := context.WithoutCancel(ctx)
+				if err := s.outbox.RenewClaim(bg, claim, s.cfg.ClaimLease); err != nil {
+					s.log.Error("mail campaign: renew claim", "campaign", c.ID, "err", err)
+				}
+				if _, _, err := s.holdCampaign(bg, c.ID, token); err != nil {
+					s.log.Error("mail campaign: renew hold", "campaign", c.ID, "err", err)
+				}
+			}
+		}
+	}()
 	for _, m := range claim.Messages {
 		work <- m
 	}
 	close(work)
 	wg.Wait()
+	close(stop)
+	<-renewed
 	t.consecutive = *consecutive
 	return t
 }

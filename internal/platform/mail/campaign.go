@@ -12,6 +12,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	"jifen/internal/platform/db"
@@ -59,10 +60,15 @@ func (o *Outbox) EnqueueCampaign(ctx context.Context, campaignID int64, subject 
 }
 
 // Claim is a batch of a campaign's messages taken by one sender until
-// Until: each row's locked_until holds it.
+// Until: each row's locked_until holds it. A sender renews it (RenewClaim)
+// while it works, so a slow server never lets another sender take rows a
+// live one is sending; the lock keeps a renewal from slipping between an
+// outcome's read of Until and its write.
 type Claim struct {
-	Until    time.Time
-	Messages []Message
+	mu         sync.RWMutex
+	Until      time.Time
+	CampaignID int64
+	Messages   []Message
 }
 
 // ClaimCampaign takes up to limit of a campaign's messages that are due:
@@ -81,7 +87,7 @@ func (o *Outbox) ClaimCampaign(ctx context.Context, campaignID int64, lease time
 		return nil, fmt.Errorf("claim campaign %d: %w", campaignID, err)
 	}
 	defer rows.Close()
-	c := &Claim{Until: until}
+	c := &Claim{Until: until, CampaignID: campaignID}
 	for rows.Next() {
 		m, err := scanMessage(rows)
 		if err != nil {
@@ -117,6 +123,8 @@ type CampaignResult struct {
 // the row is no longer held by this claim (another sender took it over),
 // in which case nothing was written.
 func (o *Outbox) RecordCampaign(ctx context.Context, c *Claim, r CampaignResult) (bool, error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	lock := db.Micros(c.Until)
 	var q string
 	var args []any
@@ -142,6 +150,22 @@ func (o *Outbox) RecordCampaign(ctx context.Context, c *Claim, r CampaignResult)
 	}
 	n, _ := res.RowsAffected()
 	return n == 1, nil
+}
+
+// RenewClaim extends claim c's rows still being sent by lease from now.
+func (o *Outbox) RenewClaim(ctx context.Context, c *Claim, lease time.Duration) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	until := o.clock.Now().Add(lease)
+	if !until.After(c.Until) {
+		return nil
+	}
+	if _, err := o.db.Exec(ctx, `UPDATE mail_outbox SET locked_until = $1 WHERE campaign_id = $2 AND status = 'sending' AND locked_until = $3`,
+		db.Micros(until), c.CampaignID, db.Micros(c.Until)); err != nil {
+		return fmt.Errorf("renew campaign %d claim: %w", c.CampaignID, err)
+	}
+	c.Until = until
+	return nil
 }
 
 // CampaignPending counts a campaign's messages not yet sent or failed, and
