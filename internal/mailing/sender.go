@@ -250,8 +250,14 @@ func (x *sender) sendBatch(ctx context.Context, c *Campaign, tmpl *Compiled, lim
 				res := x.sendOne(ctx, c, tmpl, lim, m)
 				// The outcome is written even when ctx ends: a message the
 				// server took must not stay "sending".
-				if _, err := s.outbox.RecordCampaign(context.WithoutCancel(ctx), claim, res); err != nil {
+				held, err := s.outbox.RecordCampaign(context.WithoutCancel(ctx), claim, res)
+				if err != nil {
 					s.log.Error("mail campaign: record outcome", "campaign", c.ID, "id", m.ID, "err", err)
+				}
+				if !held {
+					// Another sender took the row over (this one's claim ran
+					// out): its outcome and its count are that sender's.
+					continue
 				}
 				mu.Lock()
 				switch res.Outcome {
