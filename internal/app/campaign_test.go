@@ -15,6 +15,7 @@ import (
 	"jifen/internal/app/apptest"
 	"jifen/internal/config"
 	"jifen/internal/mailing"
+	"jifen/internal/platform/clock"
 	"jifen/internal/platform/mail/smtptest"
 )
 
@@ -381,13 +382,14 @@ func TestBounceThroughTheListener(t *testing.T) {
 		t.Fatalf("stats after the DSN: %+v %v", st, err)
 	}
 	// The daily summary of the day the campaign ran, mailed once.
+	day := a.Clock.Now().In(clock.Beijing).Format("2006-01-02")
 	a.Clock.Advance(24 * time.Hour)
 	for range 2 {
 		if err := a.RunSchedule(ctx, "mail_daily_summary"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if n := countOf(t, a, `SELECT count(*) FROM mail_outbox WHERE subject LIKE '【群发日报】%'`); n != 2 {
+	if n := countOf(t, a, `SELECT count(*) FROM mail_outbox WHERE subject = $1`, "【群发日报】"+day); n != 2 {
 		t.Fatalf("daily summary mails to the two operators: %d", n)
 	}
 }

@@ -366,6 +366,9 @@ func (s *Campaigns) MailDailySummary(ctx context.Context, beijingMidnight time.T
 	if err != nil {
 		return err
 	}
+	if len(sum.Campaigns) == 0 && len(sum.Alerts) == 0 {
+		return nil // a day without mass mail: nothing to inspect
+	}
 	text := fmt.Sprintf("%s 群发邮件日报：发送成功 %d 封，暂缓 %d 封，失败 %d 封，退信 %d 封。\n", sum.Day, sum.Sent, sum.Deferred, sum.Failed, sum.Bounced)
 	for _, c := range sum.Campaigns {
 		text += fmt.Sprintf("  · 活动 %d “%s”：成功 %d，暂缓 %d，失败 %d，退信 %d\n", c.ID, c.Name, c.Sent, c.Deferred, c.Failed, c.Bounced)
