@@ -359,6 +359,18 @@ type Event struct {
 	Detail string    `json:"detail"`
 }
 
+var eventNames = map[string]string{"create": "创建", "request": "申请发送", "start": "开始发送", "approve": "批准发送", "reject": "驳回",
+	"queued": "生成收件人", "pause": "暂停", "autopause": "自动暂停", "resume": "恢复发送", "cancel": "取消", "finish": "发送完成",
+	"alert": "退信告警"}
+
+// KindName is the event's kind in Chinese.
+func (e Event) KindName() string {
+	if n, ok := eventNames[e.Kind]; ok {
+		return n
+	}
+	return e.Kind
+}
+
 // Events returns a campaign's timeline, oldest first.
 func (s *Campaigns) Events(ctx context.Context, id int64) ([]Event, error) {
 	rows, err := s.db.Query(ctx, `SELECT at, actor_id, kind, detail FROM mail_campaign_events WHERE campaign_id = $1 ORDER BY id`, id)

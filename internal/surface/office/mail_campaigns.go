@@ -347,6 +347,7 @@ type sendLogView struct {
 	Messages []mail.Message
 	Filter   map[string]string
 	Statuses []mail.Status
+	Names    map[mail.Status]string // the mail log's names of the statuses
 }
 
 // sendLog searches the campaigns' messages: recipient, campaign, status,
@@ -390,7 +391,7 @@ func (o *Office) sendLog(w http.ResponseWriter, r *http.Request) {
 		web.WriteError(w, r, err)
 		return
 	}
-	v := sendLogView{Messages: msgs, Statuses: mail.Statuses, Filter: map[string]string{}}
+	v := sendLogView{Messages: msgs, Statuses: mail.Statuses, Names: mailStatusNames, Filter: map[string]string{}}
 	for _, k := range []string{"to", "campaign", "status", "code", "since", "until"} {
 		v.Filter[k] = q.Get(k)
 	}
