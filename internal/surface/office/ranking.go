@@ -238,7 +238,7 @@ func (o *Office) rankingAction(w http.ResponseWriter, r *http.Request) {
 		err = apperr.New(apperr.NotFound, "您访问的页面不存在")
 	}
 	if err != nil {
-		if apperr.Is(err, apperr.Invalid) || apperr.Is(err, apperr.Conflict) || apperr.Is(err, apperr.Forbidden) {
+		if shownHere(err) {
 			o.renderRanking(w, r, web.Status(err), err)
 			return
 		}
