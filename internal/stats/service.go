@@ -3,6 +3,7 @@ package stats
 import (
 	"context"
 	"io"
+	"net/url"
 
 	"jifen/internal/actor"
 	"jifen/internal/platform/apperr"
@@ -35,3 +36,12 @@ func WriteCSV(w io.Writer, r *Result) error { return nil }
 // WriteExcel writes r as an Excel workbook: Chinese headers, frozen header
 // row, number formats.
 func WriteExcel(w io.Writer, r *Result) error { return nil }
+
+// ParseQuery reads a query from a form or URL query: dims=a,b (or dims
+// repeated), measures=count,mean:total, and a filter per dimension as
+// f.<dim>=code (repeated for several codes). Unknown names are field
+// errors in Chinese.
+func ParseQuery(v url.Values) (Query, error) { return Query{}, nil }
+
+// Values is q as ParseQuery reads it (for links and saved queries).
+func (q Query) Values() url.Values { return url.Values{} }
