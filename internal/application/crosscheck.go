@@ -227,8 +227,10 @@ func (s *Service) SetScore(ctx context.Context, id, score int64, eligible bool) 
 		if err := s.unfrozen(ctx, []int64{id}); err != nil {
 			return err
 		}
-		res, err := s.db.Exec(ctx, `UPDATE applications SET score = $1, score_eligible = $2 WHERE id = $3
-			AND status NOT IN ('final', 'published')`, score, eligible, id)
+		// updated_at moves with every write, so that readers refreshing
+		// by it (the statistics cube) see the new score.
+		res, err := s.db.Exec(ctx, `UPDATE applications SET score = $1, score_eligible = $2, updated_at = $3 WHERE id = $4
+			AND status NOT IN ('final', 'published')`, score, eligible, db.Micros(s.clock.Now()), id)
 		if err != nil {
 			return err
 		}

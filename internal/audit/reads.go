@@ -22,6 +22,7 @@ const (
 	ReadAttachment  = "person.read_attachment"  // one attachment's content
 	ReadDiscrepancy = "person.read_discrepancy" // a cross-check discrepancy: declared and verified values
 	ViewIDNumber    = "person.view_id_number"   // the full identity number (person.FullIDNumber)
+	ReadStatsCell   = "person.read_stats_cell"  // listed in a statistics drill-down: name, employer, status, score
 )
 
 // Read is one read of an applicant's file by someone other than the

@@ -133,11 +133,15 @@ func (s *Service) ForOperator(ctx context.Context, userID int64) (*Employer, err
 
 // Registration is what an employer declares to register, with its first operator.
 type Registration struct {
-	CreditCode    string
-	Name          string
-	District      string
-	Address       string
-	LegalRep      string
+	CreditCode string
+	Name       string
+	District   string
+	Address    string
+	LegalRep   string
+	// Industry and Size are optional (Industries, Sizes); the statistics
+	// count an employer without them as 未填写.
+	Industry      string
+	Size          string
 	OperatorName  string
 	OperatorLogin string
 	Phone         string
@@ -172,6 +176,12 @@ func (r *Registration) Validate() []apperr.FieldError {
 	r.LegalRep = strings.TrimSpace(r.LegalRep)
 	if n := utf8.RuneCountInString(r.LegalRep); n < 2 || n > 50 {
 		add("legal_rep", "法定代表人姓名应为2到50个字")
+	}
+	if r.Industry != "" && ClassName(Industries, r.Industry) == "" {
+		add("industry", "请从列表中选择单位所属行业")
+	}
+	if r.Size != "" && ClassName(Sizes, r.Size) == "" {
+		add("size", "请从列表中选择单位规模")
 	}
 	r.OperatorName = strings.TrimSpace(r.OperatorName)
 	if n := utf8.RuneCountInString(r.OperatorName); n < 2 || n > 50 {
@@ -239,9 +249,9 @@ func (s *Service) Register(ctx context.Context, r Registration) (*Employer, *acc
 		user = u
 		now := db.Micros(s.clock.Now())
 		var id int64
-		if err := s.db.QueryRow(ctx, `INSERT INTO employers (credit_code, name, district, address, legal_rep, status, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7) RETURNING id`, r.CreditCode, r.Name, r.District, r.Address, r.LegalRep,
-			now, now).Scan(&id); err != nil {
+		if err := s.db.QueryRow(ctx, `INSERT INTO employers (credit_code, name, district, address, legal_rep, industry, size, status, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9) RETURNING id`, r.CreditCode, r.Name, r.District, r.Address, r.LegalRep,
+			r.Industry, r.Size, now, now).Scan(&id); err != nil {
 			if db.IsUniqueViolation(err) {
 				return apperr.Field("credit_code", "该统一社会信用代码已注册")
 			}

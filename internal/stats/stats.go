@@ -56,6 +56,8 @@ type Row struct {
 	Labels []string `json:"labels"` // their Chinese names
 	Count  int      `json:"count"`
 	Values []Value  `json:"values"` // one per measure, in Result.Measures order
+	// Hidden: a suppressed small cell; Count is 0 and every value hidden.
+	Hidden bool `json:"hidden,omitempty"`
 }
 
 // Value is one measure of one cell. Null: no application in the cell has

@@ -22,7 +22,7 @@ func (g *Generator) employers(ctx context.Context, res *Result) error {
 	for lo := 0; lo < g.cfg.Employers; lo += employerChunk {
 		hi := min(lo+employerChunk, g.cfg.Employers)
 		err := g.db.WithTx(ctx, func(ctx context.Context) error {
-			emp := newBulk(g.db, "employers", "id", "credit_code", "name", "district", "address", "legal_rep", "status",
+			emp := newBulk(g.db, "employers", "id", "credit_code", "name", "district", "address", "legal_rep", "industry", "size", "status",
 				"reg_code", "reg_code_at", "decided_at", "reject_reason", "created_at", "updated_at")
 			users := newBulk(g.db, "users", "id", "login", "display_name", "zone", "email", "phone_enc", "phone_idx",
 				"password_hash", "password_changed_at", "created_at", "updated_at")
@@ -46,7 +46,7 @@ func (g *Generator) employers(ctx context.Context, res *Result) error {
 					status, reject = "rejected", "统一社会信用代码与单位名称不符"
 				}
 				g.emps[i] = empInfo{id: id, district: dist, code: code, verified: status == "verified"}
-				if err := emp.add(ctx, id, code, name, dist, address(r, dist), personName(r), status, reg, regAt, decided, reject, now, now); err != nil {
+				if err := emp.add(ctx, id, code, name, dist, address(r, dist), personName(r), industry(id), size(id), status, reg, regAt, decided, reject, now, now); err != nil {
 					return err
 				}
 				phone := mobile(r)
@@ -99,4 +99,26 @@ func regCode(r interface{ IntN(int) int }) string {
 		sb.WriteByte(regAlphabet[r.IntN(len(regAlphabet))])
 	}
 	return sb.String()
+}
+
+// industry and size classify an employer from its id alone, so adding them
+// left every other generated value (drawn from r) as it was. Beijing's
+// applicants work mostly in IT, business services, research, finance and
+// trade, hence the weights.
+func industry(id int64) string {
+	const weighted = "IIIIIILLLLMMMMJJJFFFCCEKHGPQRNOSBDA"
+	return string(weighted[mix(id, 1)%uint64(len(weighted))])
+}
+
+func size(id int64) string {
+	sizes := [...]string{"micro", "micro", "micro", "small", "small", "small", "medium", "medium", "large"}
+	return sizes[mix(id, 2)%uint64(len(sizes))]
+}
+
+// mix is SplitMix64 of id in stream k.
+func mix(id int64, k uint64) uint64 {
+	z := uint64(id)*0x9E3779B97F4A7C15 + k*0xBF58476D1CE4E5B9
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EB
+	return z ^ (z >> 31)
 }

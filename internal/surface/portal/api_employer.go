@@ -32,11 +32,15 @@ func (p *Portal) registerEmployerAPI(mux *web.Mux) {
 }
 
 type employerRegistration struct {
-	CreditCode    string `json:"credit_code"`
-	Name          string `json:"name"`
-	District      string `json:"district"`
-	Address       string `json:"address"`
-	LegalRep      string `json:"legal_rep"`
+	CreditCode string `json:"credit_code"`
+	Name       string `json:"name"`
+	District   string `json:"district"`
+	Address    string `json:"address"`
+	LegalRep   string `json:"legal_rep"`
+	// Industry (GB/T 4754 section letter) and Size (large, medium, small,
+	// micro) are optional.
+	Industry      string `json:"industry,omitempty"`
+	Size          string `json:"size,omitempty"`
 	OperatorName  string `json:"operator_name"`
 	OperatorLogin string `json:"operator_login"`
 	Phone         string `json:"phone"`

@@ -22,6 +22,8 @@ type registerView struct {
 	Open           bool   // the form is shown
 	Closed         string // why not: the window, in Chinese
 	Districts      []string
+	Industries     []employer.Class // the employer form's optional classification
+	Sizes          []employer.Class
 	PrivacyVersion string // the notice's version the consent names
 }
 
@@ -174,7 +176,8 @@ func (p *Portal) employerWindow(ctx context.Context) error {
 
 func (p *Portal) registerEmployerPage(w http.ResponseWriter, r *http.Request) {
 	pg := p.page(r, "用人单位注册")
-	v := registerView{Open: true, Districts: rules.Districts(), PrivacyVersion: account.PrivacyNoticeVersion}
+	v := registerView{Open: true, Districts: rules.Districts(), Industries: employer.Industries, Sizes: employer.Sizes,
+		PrivacyVersion: account.PrivacyNoticeVersion}
 	if err := p.employerWindow(r.Context()); err != nil {
 		if !shownOnPage(err) {
 			web.WriteError(w, r, err)
@@ -193,12 +196,13 @@ func (p *Portal) registerEmployerSubmit(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	f := r.PostForm
-	v := registerView{Open: true, Districts: rules.Districts(), PrivacyVersion: account.PrivacyNoticeVersion}
+	v := registerView{Open: true, Districts: rules.Districts(), Industries: employer.Industries, Sizes: employer.Sizes,
+		PrivacyVersion: account.PrivacyNoticeVersion}
 	err := p.employerWindow(r.Context())
 	if err == nil {
 		in := employer.Registration{CreditCode: strings.TrimSpace(f.Get("credit_code")), Name: f.Get("name"),
 			District: f.Get("district"), Address: f.Get("address"), LegalRep: f.Get("legal_rep"),
-			OperatorName: f.Get("operator_name"), OperatorLogin: strings.TrimSpace(f.Get("operator_login")),
+			Industry: f.Get("industry"), Size: f.Get("size"), OperatorName: f.Get("operator_name"), OperatorLogin: strings.TrimSpace(f.Get("operator_login")),
 			Phone: strings.TrimSpace(f.Get("phone")), Email: strings.TrimSpace(f.Get("email")), Password: f.Get("password"),
 			PrivacyVersion: f.Get("privacy")}
 		mismatch := in.Password != f.Get("password2")
