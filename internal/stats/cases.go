@@ -142,4 +142,3 @@ func idList(ids []int64) string {
 	b.WriteByte(']')
 	return b.String()
 }
-

@@ -42,7 +42,7 @@ var (
 	checkLevels = []Level{{"unchecked", "未比对"}, {check.Match, check.OutcomeNames[check.Match]},
 		{check.Unavailable, check.OutcomeNames[check.Unavailable]}, {check.NotFound, check.OutcomeNames[check.NotFound]},
 		{check.Mismatch, check.OutcomeNames[check.Mismatch]}}
-	statusLevels   = func() []Level {
+	statusLevels = func() []Level {
 		out := []Level{{"", "未知"}}
 		for _, st := range application.Statuses {
 			out = append(out, Level{string(st), application.StatusName(st)})
