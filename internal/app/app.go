@@ -33,6 +33,7 @@ import (
 	"jifen/internal/publicity"
 	"jifen/internal/ranking"
 	"jifen/internal/round"
+	"jifen/internal/stats"
 	"jifen/internal/settings"
 	"jifen/internal/settlement"
 	"jifen/internal/surface/office"
@@ -83,6 +84,8 @@ type App struct {
 	// publishes a committed ranking (积分公示).
 	Board     *publicity.Board
 	Publisher *publicity.Publisher
+	// Stats answers the office's statistics queries (申报统计, docs/statistics.md).
+	Stats *stats.Service
 	// Campaigns sends the mass mail (邮件群发, docs/mailing.md) over
 	// mailPool.
 	Campaigns *mailing.Campaigns
@@ -164,6 +167,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	a.buildCheck()
 	a.buildCasefile()
 	a.buildPublicity()
+	a.buildStats()
 	a.buildMailing()
 	if err := a.buildObjections(); err != nil {
 		_ = a.DB.Close()
@@ -229,6 +233,7 @@ func (a *App) OfficeHandler() http.Handler {
 		WithCasework(a.Cases.Casework, a.Cases.Calendar).WithObjections(a.Objections).WithMailing(a.Mailing).
 		WithCampaigns(a.Campaigns, mailCatalog{a.Mailing}).Register(mux)
 	office.NewStats(sh, a.AccessStats).Register(mux)
+	office.NewStatistics(sh, a.Stats, a.Cfg.StatsMinCell).Register(mux)
 	a.rememberRoutes("office", mux)
 	return a.wrap("office", mux, sh)
 }
@@ -341,6 +346,13 @@ func (a *App) Start(ctx context.Context) error {
 		defer a.wg.Done()
 		a.runBoardReloader(ctx)
 	}()
+	if a.Cfg.OfficeAddr != "" {
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			a.runStatsRefresher(ctx)
+		}()
+	}
 	if a.Cfg.Worker {
 		a.wg.Add(1)
 		go func() {

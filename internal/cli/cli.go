@@ -46,6 +46,7 @@ func commands() []command {
 		{"round", "年度批次 list rounds, freeze a round, rank it (what-if or commit)", runRound},
 		{"publicity", "积分公示 import a past year's official list; verify a receipt of a published list", runPublicity},
 		{"mail", "邮件群发 import a mailing list from a CSV file", runMail},
+		{"stats", "申报统计 the applications by dimensions and measures, as JSON", runStats},
 		{"version", "显示版本 print the version", runVersion},
 		{"help", "显示帮助 list the commands", nil},
 	}

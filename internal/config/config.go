@@ -51,7 +51,11 @@ type Config struct {
 	ObjectionRate  float64
 	ObjectionBurst int
 	HashConcurrent int
-	Migrate        bool
+	// StatsMinCell is the small-cell threshold of statistics that leave the
+	// office (exports, the API, mailed reports): a cell counting fewer
+	// shows "<N" (docs/statistics.md); 0 or 1 turns it off.
+	StatsMinCell int
+	Migrate      bool
 	ShutdownGrace  time.Duration
 	SMTP           SMTP
 	// BounceAddr is where the inbound SMTP listener takes bounces to the
@@ -176,6 +180,15 @@ func options() []option {
 			}},
 		{App, "hash-concurrency", "JIFEN_HASH_CONCURRENCY", "0", "password hashes computed at once (0: number of CPUs)", false,
 			func(c *Config, v string) error { n, err := strconv.Atoi(v); c.HashConcurrent = n; return err }},
+		{App, "stats-min-cell", "JIFEN_STATS_MIN_CELL", "5", "statistics leaving the office show a cell counting fewer people as \"<N\" (0: exact figures)", false,
+			func(c *Config, v string) error {
+				n, err := strconv.Atoi(v)
+				if err != nil || n < 0 || n > 1000 {
+					return errors.New("must be a whole number from 0 to 1000")
+				}
+				c.StatsMinCell = n
+				return nil
+			}},
 		{App, "migrate", "JIFEN_MIGRATE", "true", "apply pending migrations at start (else refuse to serve on an old schema)", false,
 			func(c *Config, v string) (err error) { c.Migrate, err = strconv.ParseBool(v); return err }},
 		{Serve, "shutdown-grace", "JIFEN_SHUTDOWN_GRACE", "15s", "time given to requests in flight on SIGTERM", false,

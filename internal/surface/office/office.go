@@ -139,6 +139,7 @@ func (o *Office) nav(u *account.User, path string) []ui.Nav {
 		add(account.PermCheckMonitor, "/office/check", "业务比对")
 	}
 	add(account.PermCasesDistrict, "/office/discrepancies", "比对差异")
+	add(account.PermCasesDistrict, "/office/statistics", "申报统计")
 	if o.fraud != nil {
 		add(account.PermCasesDistrict, "/office/fraud", "虚假材料库")
 	}
