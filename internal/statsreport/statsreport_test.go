@@ -83,6 +83,7 @@ type env struct {
 	users  *users
 	runner *runner
 	svc    *statsreport.Service
+	jobs   *jobs.Jobs
 	city   actor.Actor // user 1, city officer
 	chaoy  actor.Actor // user 2, 朝阳区 officer
 	haid   actor.Actor // user 3, 海淀区 officer
@@ -109,7 +110,7 @@ func newEnv(t *testing.T) *env {
 	svc := statsreport.New(d, audit.New(d, c), c, us, mail.NewOutbox(d, c), r, j)
 	svc.OfficeURL = "https://office.example"
 	svc.Register(j)
-	e := &env{t: t, db: d, clock: c, users: us, runner: r, svc: svc}
+	e := &env{t: t, db: d, clock: c, users: us, runner: r, svc: svc, jobs: j}
 	e.city = us.m[1].Actor()
 	e.chaoy = us.m[2].Actor()
 	e.haid = us.m[3].Actor()
@@ -448,5 +449,36 @@ func TestPurgeKeepsTwelveMonths(t *testing.T) {
 	}
 	if got := e.count(`SELECT count(*) FROM stats_report_files WHERE due_at = 1`); got != 0 {
 		t.Fatal("the 12-month-old file was kept")
+	}
+}
+
+// TestScheduleRunsOnRiver runs the real jobs: the periodic sweep (run at
+// start) claims the due schedule and the produce job writes the file and
+// completes in the same transaction.
+func TestScheduleRunsOnRiver(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	v, err := e.svc.Save(ctx, e.chaoy, "朝阳日报", statsreport.KindQuery, query, statsreport.Timing{Schedule: statsreport.Daily, Hour: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Set(start.Add(time.Hour))
+	e.jobs.PollInterval = 20 * time.Millisecond
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if err := e.jobs.Start(runCtx); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = e.jobs.Stop(context.Background()) }()
+	deadline := time.Now().Add(15 * time.Second)
+	for e.count(`SELECT count(*) FROM river_job WHERE kind = 'stats_report_produce' AND state = 'completed'`) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the produce job did not complete")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := e.count(`SELECT count(*) FROM stats_report_files WHERE saved_id = $1 AND due_at = $2`, v.ID,
+		db.Micros(time.Date(2026, 3, 2, 7, 0, 0, 0, clock.Beijing))); n != 1 {
+		t.Fatalf("%d files of the 07:00 run", n)
 	}
 }
