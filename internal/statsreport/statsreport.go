@@ -91,6 +91,10 @@ func New(d *db.DB, a *audit.Log, c clock.Clock, users Users, outbox *mail.Outbox
 		SuppressBelow: DefaultSuppressBelow}
 }
 
+// SetRunner replaces the runner (app.go's wiring, tests); call it before
+// the jobs start.
+func (s *Service) SetRunner(r Runner) { s.runner = r }
+
 // Saved is a saved query.
 type Saved struct {
 	ID        int64
