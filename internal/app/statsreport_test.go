@@ -66,4 +66,3 @@ func TestSavedQueryPages(t *testing.T) {
 		t.Fatalf("export audits %d %v", audits, err)
 	}
 }
-

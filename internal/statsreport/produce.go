@@ -114,28 +114,8 @@ const sweepPage = 200
 // period. It returns how many runs it claimed.
 func (s *Service) Sweep(ctx context.Context) (int, error) {
 	now := s.clock.Now()
-	rows, err := s.db.Query(ctx, `SELECT id, schedule, weekday, hour, next_run_at FROM stats_saved
-		WHERE schedule <> '' AND next_run_at <> 0 AND next_run_at <= $1 ORDER BY next_run_at LIMIT $2`,
-		db.Micros(now), sweepPage)
+	dues, err := s.dueRuns(ctx, now)
 	if err != nil {
-		return 0, err
-	}
-	type due struct {
-		id, at        int64
-		sched         string
-		weekday, hour int
-	}
-	var dues []due
-	for rows.Next() {
-		var d due
-		if err := rows.Scan(&d.id, &d.sched, &d.weekday, &d.hour, &d.at); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		dues = append(dues, d)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return 0, err
 	}
 	claimed := 0
@@ -159,6 +139,32 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 		}
 	}
 	return claimed, nil
+}
+
+// due is a schedule whose run is due.
+type due struct {
+	id, at        int64
+	sched         string
+	weekday, hour int
+}
+
+func (s *Service) dueRuns(ctx context.Context, now time.Time) ([]due, error) {
+	rows, err := s.db.Query(ctx, `SELECT id, schedule, weekday, hour, next_run_at FROM stats_saved
+		WHERE schedule <> '' AND next_run_at <> 0 AND next_run_at <= $1 ORDER BY next_run_at LIMIT $2`,
+		db.Micros(now), sweepPage)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var dues []due
+	for rows.Next() {
+		var d due
+		if err := rows.Scan(&d.id, &d.sched, &d.weekday, &d.hour, &d.at); err != nil {
+			return nil, err
+		}
+		dues = append(dues, d)
+	}
+	return dues, rows.Err()
 }
 
 // RunNow produces a file of a saved query at once (in the background) and
