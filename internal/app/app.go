@@ -33,9 +33,10 @@ import (
 	"jifen/internal/publicity"
 	"jifen/internal/ranking"
 	"jifen/internal/round"
-	"jifen/internal/stats"
 	"jifen/internal/settings"
 	"jifen/internal/settlement"
+	"jifen/internal/stats"
+	"jifen/internal/statsreport"
 	"jifen/internal/surface/office"
 	"jifen/internal/surface/portal"
 	"jifen/internal/surface/shell"
@@ -99,6 +100,9 @@ type App struct {
 	// (mailing.go); unsubscribeKey signs the unsubscribe links.
 	Mailing        *mailing.Lists
 	unsubscribeKey []byte
+	// StatsReports holds the saved statistics queries and scheduled
+	// reports (statsreport.go).
+	StatsReports *statsreport.Service
 
 	routes  routeTable // the route patterns of each listener (routes.go)
 	servers []*server
@@ -181,6 +185,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		_ = a.DB.Close()
 		return nil, err
 	}
+	a.buildStatsReports()
 	a.registerSchedules()
 	a.Metrics = metrics.New()
 	a.Metrics.RegisterDB("writer", a.DB.Writer())
@@ -234,6 +239,7 @@ func (a *App) OfficeHandler() http.Handler {
 		WithCampaigns(a.Campaigns, mailCatalog{a.Mailing}).Register(mux)
 	office.NewStats(sh, a.AccessStats).Register(mux)
 	office.NewStatistics(sh, a.Stats, a.Cfg.StatsMinCell).Register(mux)
+	office.NewReports(sh, a.StatsReports).Register(mux)
 	a.rememberRoutes("office", mux)
 	return a.wrap("office", mux, sh)
 }

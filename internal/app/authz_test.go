@@ -337,6 +337,28 @@ var officeRoutes = map[string]access{
 	"GET /office/stats.csv":    {path: "/office/stats.csv", allow: monitor},
 	"GET /office/stats.xlsx":   {path: "/office/stats.xlsx", allow: monitor},
 	"GET /api/v1/office/stats": {path: "/api/v1/office/stats?by=hour", allow: monitor},
+
+	// 申报统计 (stats): officers of a district or of the city; the domain
+	// limits a district officer to their district.
+	"GET /office/statistics":                   {path: "/office/statistics", allow: casework},
+	"GET /office/statistics/cases":             {path: "/office/statistics/cases?dims=sex&cell=M", allow: casework},
+	"GET /office/statistics.csv":               {path: "/office/statistics.csv?dims=sex", allow: casework},
+	"GET /office/statistics.xlsx":              {path: "/office/statistics.xlsx?dims=sex", allow: casework},
+	"GET /api/v1/office/statistics":            {path: "/api/v1/office/statistics?dims=sex", allow: casework},
+	"GET /api/v1/office/statistics/dimensions": {path: "/api/v1/office/statistics/dimensions", allow: casework},
+
+	// Saved statistics queries and the report download area (statsreport):
+	// officers of a district or of the city; the service checks owners.
+	"GET /office/reports/saved":                                {path: "/office/reports/saved", allow: casework},
+	"POST /office/statistics/saved":                            {path: "/office/statistics/saved", allow: casework},
+	"POST /office/reports/saved":                               {path: "/office/reports/saved", allow: casework},
+	"POST /office/reports/saved/{id}":                          {path: "/office/reports/saved/999999", allow: casework, body: "version=1"},
+	"POST /office/reports/saved/{id}/run":                      {path: "/office/reports/saved/999999/run", allow: casework},
+	"POST /office/reports/saved/{id}/delete":                   {path: "/office/reports/saved/999999/delete", allow: casework, body: "version=1"},
+	"POST /office/reports/saved/{id}/subscribers":              {path: "/office/reports/saved/999999/subscribers", allow: casework},
+	"POST /office/reports/saved/{id}/subscribers/{uid}/delete": {path: "/office/reports/saved/999999/subscribers/1/delete", allow: casework},
+	"GET /office/reports/files":                                {path: "/office/reports/files", allow: casework},
+	"GET /office/reports/files/{id}":                           {path: "/office/reports/files/999999", allow: casework},
 }
 
 // refused reports whether an answer refuses the request: no session, no

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/xuri/excelize/v2"
 
@@ -111,6 +113,39 @@ func TestStatisticsInTheOffice(t *testing.T) {
 	_ = f.Close()
 	if c := city.Get("/office/statistics.csv?dims=sex"); c.Status != 200 || !strings.Contains(c.Body, "性别") {
 		t.Fatalf("csv: %d", c.Status)
+	}
+
+	// The same query saved and produced by the durable job: the file in the
+	// download area holds the API's figures (suppressed alike).
+	if r := city.PostForm("/office/statistics/saved", url.Values{"name": {"区与状态"}, "dims": {"district,status"},
+		"measures": {"count,mean:total"}, "schedule": {"weekly"}, "weekday": {"1"}, "hour": {"7"}}); r.Status != 303 {
+		t.Fatalf("save: %d %s", r.Status, r.Body)
+	}
+	var saved int64
+	if err := a.DB.QueryRow(ctx, `SELECT id FROM stats_saved WHERE name = '区与状态'`).Scan(&saved); err != nil {
+		t.Fatal(err)
+	}
+	if r := city.PostForm(fmt.Sprintf("/office/reports/saved/%d/run", saved), nil); r.Status != 303 {
+		t.Fatalf("run: %d %s", r.Status, r.Body)
+	}
+	var fileID int64
+	a.WorkJobs(20*time.Second, func() bool {
+		return a.DB.QueryRow(ctx, `SELECT id FROM stats_report_files WHERE saved_id = $1`, saved).Scan(&fileID) == nil
+	})
+	dl := city.Get(fmt.Sprintf("/office/reports/files/%d", fileID))
+	if dl.Status != 200 {
+		t.Fatalf("download: %d %s", dl.Status, dl.Body)
+	}
+	rf, err := excelize.OpenReader(bytes.NewReader([]byte(dl.Body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fileRows, _ := rf.GetRows("申报统计")
+	_ = rf.Close()
+	// Header, one line per cell, the total line, a blank, the notes.
+	if len(fileRows) < len(want)+2 || fileRows[0][0] != "区" || !strings.HasPrefix(fileRows[len(want)+1][0], "合计") ||
+		fileRows[len(want)+1][2] != fmt.Sprint(shown) {
+		t.Fatalf("produced file: %v (want %d cells, %d shown)", fileRows, len(want), shown)
 	}
 
 	// Drill-downs: the district officer's own district, and not another.

@@ -71,6 +71,9 @@ var Owners = map[string]string{
 	"mail_list_members":     "mailing",
 	"mail_suppressions":     "mailing",
 	"mail_templates":        "mailing",
+	"stats_saved":           "statsreport",
+	"stats_subscribers":     "statsreport",
+	"stats_report_files":    "statsreport",
 }
 
 // Exceptions are packages allowed to write tables they do not own, and why.

@@ -54,10 +54,10 @@ type Config struct {
 	// StatsMinCell is the small-cell threshold of statistics that leave the
 	// office (exports, the API, mailed reports): a cell counting fewer
 	// shows "<N" (docs/statistics.md); 0 or 1 turns it off.
-	StatsMinCell int
-	Migrate      bool
-	ShutdownGrace  time.Duration
-	SMTP           SMTP
+	StatsMinCell  int
+	Migrate       bool
+	ShutdownGrace time.Duration
+	SMTP          SMTP
 	// BounceAddr is where the inbound SMTP listener takes bounces to the
 	// VERP return paths of mass mail ("" = no listener); BounceDomain is
 	// the domain of those addresses, whose MX points at BounceAddr.
