@@ -22,7 +22,7 @@ const maxAgencies = 12
 // every field's points (hundredths), about 100 bytes.
 type row struct {
 	id, person int64
-	updated    int64 // applications.updated_at when read
+	mark       uint64 // fingerprint of the columns a refresh compares (rowMark)
 	employer   int32 // index into snapshot.emps
 	round      uint8 // index into snapshot.roundLevels
 	district   uint8
@@ -38,7 +38,7 @@ type row struct {
 
 // emp is an employer as the cube keeps it.
 type emp struct {
-	id             int64
+	id, updated    int64
 	name, district string
 	industry, size uint8
 }
@@ -55,8 +55,9 @@ type snapshot struct {
 	// qualified is application id → level (yes/no) of every application in a
 	// round's current committed ranking.
 	qualified map[int64]uint8
-	// cursor is the newest updated_at read, of applications and employers.
-	appCursor, empCursor int64
+	// since is where the next refresh starts reading (updated_at, app
+	// clock): the start of the last refresh less overlap.
+	since int64
 	rankingMark          string
 	asOf                 time.Time
 }
@@ -94,10 +95,36 @@ type Cube struct {
 	refresh  sync.Mutex
 }
 
-// overlap is how far back (in updated_at) a refresh reads again: a
-// transaction that stamped its rows before another committed, but
-// committed after it, is still read.
+// overlap is how far before its last start a refresh reads again: a
+// transaction stamps its rows with the time it wrote them but commits
+// later; one that committed within overlap of stamping is still seen. (A
+// full load every FullEvery catches a longer one.) Rows read again are
+// compared by a fingerprint of cheap columns first: only the changed ones
+// are read whole and scored.
 const overlap = int64(2 * time.Minute / time.Microsecond)
+
+// rowMark is the fingerprint of an application's cheap columns: any write
+// moves updated_at, and the others catch two writes stamped alike (a
+// frozen test clock).
+func rowMark(updated, version int64, status string, score, scoreRun int64) uint64 {
+	h := uint64(14695981039346656037)
+	mix := func(v uint64) {
+		for range 8 {
+			h ^= v & 0xff
+			h *= 1099511628211
+			v >>= 8
+		}
+	}
+	mix(uint64(updated))
+	mix(uint64(version))
+	mix(uint64(score))
+	mix(uint64(scoreRun))
+	for i := range len(status) {
+		h ^= uint64(status[i])
+		h *= 1099511628211
+	}
+	return h
+}
 
 // NewCube returns a cube over d; the first query loads it.
 func NewCube(d *db.DB, now func() time.Time) *Cube {
@@ -154,7 +181,7 @@ func (c *Cube) AsOf() time.Time {
 // appSelect reads an application with what its levels need: the
 // verified facts of its current result when it has one, else its
 // declaration.
-const appSelect = `SELECT a.id, a.person_id, a.round_id, a.employer_id, a.status, a.district, a.updated_at,
+const appSelect = `SELECT a.id, a.person_id, a.round_id, a.employer_id, a.status, a.district, a.updated_at, a.version,
 	a.score_run, a.score, a.estimate, a.declaration, COALESCE(s.verified, ''), COALESCE(s.outcomes, ''),
 	p.sex, p.birth_date
 	FROM applications a JOIN persons p ON p.id = a.person_id
@@ -174,17 +201,17 @@ func (c *Cube) load(ctx context.Context, now time.Time) (*snapshot, error) {
 	if s.qualified, err = c.readQualified(ctx); err != nil {
 		return nil, err
 	}
-	emps, empMax, err := c.readEmployers(ctx, empSelect, nil)
+	s.since = db.Micros(now) - overlap
+	emps, err := c.readEmployers(ctx, empSelect, nil)
 	if err != nil {
 		return nil, err
 	}
-	apps, appMax, err := c.readApps(ctx, s.roundByID, appSelect, nil)
+	apps, err := c.readApps(ctx, s.roundByID, appSelect, nil)
 	if err != nil {
 		return nil, err
 	}
 	s.rows = make([]row, 0, len(apps))
 	s.apply(emps, apps)
-	s.empCursor, s.appCursor = empMax, appMax
 	return s, nil
 }
 
@@ -206,12 +233,14 @@ func (c *Cube) delta(ctx context.Context, s *snapshot, now time.Time) error {
 			return err
 		}
 	}
-	// The cursors and rounds of s change only under c.refresh, held here.
-	emps, empMax, err := c.readEmployers(ctx, empSelect+` WHERE updated_at >= $1`, []any{s.empCursor - overlap})
+	// The rounds and since of s change only under c.refresh, held here;
+	// the rows' marks are read under the read lock.
+	since := s.since
+	emps, err := c.changedEmployers(ctx, s, since)
 	if err != nil {
 		return err
 	}
-	apps, appMax, err := c.readApps(ctx, s.roundByID, appSelect+` WHERE a.updated_at >= $1`, []any{s.appCursor - overlap})
+	apps, err := c.changedApps(ctx, s, since)
 	if err != nil {
 		return err
 	}
@@ -225,7 +254,7 @@ func (c *Cube) delta(ctx context.Context, s *snapshot, now time.Time) error {
 			}
 		}
 		full = !s.apply(emps, apps)
-		s.empCursor, s.appCursor = max(s.empCursor, empMax), max(s.appCursor, appMax)
+		s.since = db.Micros(now) - overlap
 		s.asOf = now
 		c.mu.Unlock()
 	}
@@ -343,26 +372,100 @@ func (c *Cube) readQualified(ctx context.Context) (map[int64]uint8, error) {
 	return out, rows.Err()
 }
 
-func (c *Cube) readEmployers(ctx context.Context, q string, args []any) ([]emp, int64, error) {
+func (c *Cube) readEmployers(ctx context.Context, q string, args []any) ([]emp, error) {
 	rows, err := c.db.Query(ctx, q, args...)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	defer rows.Close()
 	var out []emp
-	var newest int64
 	for rows.Next() {
 		var e emp
 		var ind, size string
-		var upd int64
-		if err := rows.Scan(&e.id, &e.name, &e.district, &ind, &size, &upd); err != nil {
-			return nil, 0, err
+		if err := rows.Scan(&e.id, &e.name, &e.district, &ind, &size, &e.updated); err != nil {
+			return nil, err
 		}
 		e.industry, e.size = uint8(indexOf(industryLevels, ind)), uint8(indexOf(sizeLevels, size))
-		newest = max(newest, upd)
 		out = append(out, e)
 	}
-	return out, newest, rows.Err()
+	return out, rows.Err()
+}
+
+// changedEmployers reads the employers written since `since` that s does
+// not hold as they are now.
+func (c *Cube) changedEmployers(ctx context.Context, s *snapshot, since int64) ([]emp, error) {
+	probe, err := c.probe(ctx, `SELECT id, updated_at, 0, '', 0, 0 FROM employers WHERE updated_at >= $1`, since)
+	if err != nil {
+		return nil, err
+	}
+	var ids []int64
+	c.mu.RLock()
+	for id, p := range probe {
+		if i, ok := s.empByID[id]; !ok || s.emps[i].updated != p.updated {
+			ids = append(ids, id)
+		}
+	}
+	c.mu.RUnlock()
+	var out []emp
+	for chunk := range slices.Chunk(ids, 1000) {
+		es, err := c.readEmployers(ctx, empSelect+` WHERE id IN (SELECT id FROM `+c.db.JSONIDs("$1")+` x)`, []any{idList(chunk)})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, es...)
+	}
+	return out, nil
+}
+
+// changedApps reads whole the applications written since `since` whose
+// fingerprint differs from the row s holds.
+func (c *Cube) changedApps(ctx context.Context, s *snapshot, since int64) ([]appRec, error) {
+	probe, err := c.probe(ctx, `SELECT id, updated_at, version, status, score, score_run FROM applications WHERE updated_at >= $1`, since)
+	if err != nil {
+		return nil, err
+	}
+	var ids []int64
+	c.mu.RLock()
+	for id, p := range probe {
+		if i, ok := s.byID[id]; !ok || s.rows[i].mark != p.mark {
+			ids = append(ids, id)
+		}
+	}
+	c.mu.RUnlock()
+	slices.Sort(ids)
+	var out []appRec
+	for chunk := range slices.Chunk(ids, 1000) {
+		as, err := c.readApps(ctx, s.roundByID, appSelect+` WHERE a.id IN (SELECT id FROM `+c.db.JSONIDs("$1")+` x)`, []any{idList(chunk)})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, as...)
+	}
+	return out, nil
+}
+
+type probed struct {
+	updated int64
+	mark    uint64
+}
+
+// probe reads id, updated_at and the fingerprint columns of q.
+func (c *Cube) probe(ctx context.Context, q string, since int64) (map[int64]probed, error) {
+	rows, err := c.db.Query(ctx, q, since)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int64]probed{}
+	for rows.Next() {
+		var id, upd, version, score, run int64
+		var status string
+		if err := rows.Scan(&id, &upd, &version, &status, &score, &run); err != nil {
+			return nil, err
+		}
+		out[id] = probed{updated: upd, mark: rowMark(upd, version, status, score, run)}
+	}
+	return out, rows.Err()
 }
 
 // appRec is an application read, before its employer is resolved.
@@ -375,24 +478,23 @@ type appRec struct {
 // Scoring (rules.Score of the facts) is the costly part: about 350,000
 // rows take a few seconds, which is why only the changed rows are read
 // again between full loads.
-func (c *Cube) readApps(ctx context.Context, rounds map[int64]roundInfo, q string, args []any) ([]appRec, int64, error) {
+func (c *Cube) readApps(ctx context.Context, rounds map[int64]roundInfo, q string, args []any) ([]appRec, error) {
 	rows, err := c.db.Query(ctx, q, args...)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	defer rows.Close()
 	var out []appRec
-	var newest int64
 	agencies := agency.PersonAgencies()
 	for rows.Next() {
 		var a appRec
-		var roundID, scoreRun, score, estimate int64
+		var roundID, updated, version, scoreRun, score, estimate int64
 		var status, district, decl, verified, outcomes, sex, birth string
-		if err := rows.Scan(&a.row.id, &a.row.person, &roundID, &a.employerID, &status, &district, &a.row.updated,
+		if err := rows.Scan(&a.row.id, &a.row.person, &roundID, &a.employerID, &status, &district, &updated, &version,
 			&scoreRun, &score, &estimate, &decl, &verified, &outcomes, &sex, &birth); err != nil {
-			return nil, 0, err
+			return nil, err
 		}
-		newest = max(newest, a.row.updated)
+		a.row.mark = rowMark(updated, version, status, score, scoreRun)
 		ri, ok := rounds[roundID]
 		if !ok {
 			continue // a round created after the rounds were read: the next refresh
@@ -432,7 +534,7 @@ func (c *Cube) readApps(ctx context.Context, rounds map[int64]roundInfo, q strin
 		}
 		out = append(out, a)
 	}
-	return out, newest, rows.Err()
+	return out, rows.Err()
 }
 
 // outcomeRank orders the outcomes from best to worst: an agency's outcome
