@@ -23,8 +23,8 @@ const maxAgencies = 12
 type row struct {
 	id, person int64
 	mark       uint64 // fingerprint of the columns a refresh compares (rowMark)
-	employer   int32 // index into snapshot.emps
-	round      uint8 // index into snapshot.roundLevels
+	employer   int32  // index into snapshot.emps
+	round      uint8  // index into snapshot.roundLevels
 	district   uint8
 	status     uint8
 	sex, age   uint8
@@ -57,9 +57,9 @@ type snapshot struct {
 	qualified map[int64]uint8
 	// since is where the next refresh starts reading (updated_at, app
 	// clock): the start of the last refresh less overlap.
-	since int64
-	rankingMark          string
-	asOf                 time.Time
+	since       int64
+	rankingMark string
+	asOf        time.Time
 }
 
 type roundInfo struct {
