@@ -57,7 +57,7 @@ type Report struct {
 	// or "" (a table only).
 	Chart string `json:"chart"`
 	// Permission is what the asker needs besides what Run checks.
-	Permission actor.Permission                                                  `json:"-"`
+	Permission actor.Permission                                                           `json:"-"`
 	Run        func(ctx context.Context, by actor.Actor, p Params) (*stats.Result, error) `json:"-"`
 }
 
