@@ -229,6 +229,7 @@ func (a *App) OfficeHandler() http.Handler {
 		WithCasework(a.Cases.Casework, a.Cases.Calendar).WithObjections(a.Objections).WithMailing(a.Mailing).
 		WithCampaigns(a.Campaigns, mailCatalog{a.Mailing}).Register(mux)
 	office.NewStats(sh, a.AccessStats).Register(mux)
+	a.reportPages(sh).Register(mux)
 	a.rememberRoutes("office", mux)
 	return a.wrap("office", mux, sh)
 }

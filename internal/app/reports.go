@@ -1,0 +1,24 @@
+package app
+
+import (
+	"jifen/internal/reports"
+	"jifen/internal/surface/office"
+	"jifen/internal/surface/shell"
+)
+
+// reportPages builds the ready-made reports (常用统计报表) over the owners
+// that answer them and their office pages. The registry only reads; it
+// asks accessstats and mailing rather than their tables.
+func (a *App) reportPages(sh *shell.Shell) *office.ReportPages {
+	d := reports.Deps{DB: a.DB, Clock: a.Clock}
+	if a.AccessStats != nil {
+		d.Access = a.AccessStats
+	}
+	if a.Campaigns != nil {
+		d.Mail = a.Campaigns
+	}
+	if a.Cases.Casework != nil {
+		d.Due = a.Cases.Casework
+	}
+	return office.NewReports(sh, reports.New(d))
+}
