@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 
 	"jifen/internal/actor"
@@ -116,8 +117,24 @@ func (r *Registry) scores() Report {
 // BinPoints is the width of a score bin of the distribution.
 const BinPoints = 5
 
-// quotaSteps are the what-ifs around the round's quota, in percent.
-var quotaSteps = []int{-20, -10, 0, 10, 20}
+// quotaSteps are the what-ifs around the round's quota, in percent, the
+// quota itself first: a small quota rounds several steps to the same
+// number, which is shown once, under the step nearest the quota.
+var quotaSteps = []int{0, -10, 10, -20, 20}
+
+// whatIfQuotas are the distinct quotas of the what-ifs with their step,
+// in increasing order.
+func whatIfQuotas(quota int) [][2]int {
+	var out [][2]int
+	for _, step := range quotaSteps {
+		q := int(math.Round(float64(quota) * float64(100+step) / 100))
+		if !slices.ContainsFunc(out, func(x [2]int) bool { return x[0] == q }) {
+			out = append(out, [2]int{q, step})
+		}
+	}
+	slices.SortFunc(out, func(a, b [2]int) int { return a[0] - b[0] })
+	return out
+}
 
 func (r *Registry) runScores(ctx context.Context, by actor.Actor, p Params) (*stats.Result, error) {
 	s, err := scope(by)
@@ -199,8 +216,8 @@ func (r *Registry) runScores(ctx context.Context, by actor.Actor, p Params) (*st
 		if err != nil {
 			return nil, err
 		}
-		for _, step := range quotaSteps {
-			q := int(math.Round(float64(ri.Quota) * float64(100+step) / 100))
+		for _, qs := range whatIfQuotas(ri.Quota) {
+			q, step := qs[0], qs[1]
 			code := strconv.Itoa(q)
 			label := fmt.Sprintf("名额 %d", q)
 			if step != 0 {
