@@ -337,6 +337,14 @@ var officeRoutes = map[string]access{
 	"GET /office/stats.csv":    {path: "/office/stats.csv", allow: monitor},
 	"GET /office/stats.xlsx":   {path: "/office/stats.xlsx", allow: monitor},
 	"GET /api/v1/office/stats": {path: "/api/v1/office/stats?by=hour", allow: monitor},
+
+	// Ready-made reports: the index for every office user (it lists what
+	// each may run); a case report for the case workers (the district's
+	// own figures for hd and cy).
+	"GET /office/reports":               {path: "/office/reports", allow: staffAll},
+	"GET /office/reports/{code}":        {path: "/office/reports/summary", allow: casework},
+	"GET /api/v1/office/reports":        {path: "/api/v1/office/reports", allow: staffAll},
+	"GET /api/v1/office/reports/{code}": {path: "/api/v1/office/reports/summary", allow: casework},
 }
 
 // refused reports whether an answer refuses the request: no session, no
