@@ -32,6 +32,7 @@ import (
 	"jifen/internal/platform/web"
 	"jifen/internal/publicity"
 	"jifen/internal/ranking"
+	"jifen/internal/reports"
 	"jifen/internal/round"
 	"jifen/internal/settings"
 	"jifen/internal/settlement"
@@ -85,8 +86,10 @@ type App struct {
 	// publishes a committed ranking (积分公示).
 	Board     *publicity.Board
 	Publisher *publicity.Publisher
-	// Stats answers the office's statistics queries (申报统计, docs/statistics.md).
-	Stats *stats.Service
+	// Stats answers the office's statistics queries (申报统计, docs/statistics.md);
+	// Reports are the ready-made reports (常用统计报表).
+	Stats   *stats.Service
+	Reports *reports.Registry
 	// Campaigns sends the mass mail (邮件群发, docs/mailing.md) over
 	// mailPool.
 	Campaigns *mailing.Campaigns
@@ -239,7 +242,8 @@ func (a *App) OfficeHandler() http.Handler {
 		WithCampaigns(a.Campaigns, mailCatalog{a.Mailing}).Register(mux)
 	office.NewStats(sh, a.AccessStats).Register(mux)
 	office.NewStatistics(sh, a.Stats, a.Cfg.StatsMinCell).Register(mux)
-	office.NewReports(sh, a.StatsReports).Register(mux)
+	office.NewSavedReports(sh, a.StatsReports).Register(mux)
+	a.reportPages(sh).Register(mux)
 	a.rememberRoutes("office", mux)
 	return a.wrap("office", mux, sh)
 }

@@ -359,6 +359,13 @@ var officeRoutes = map[string]access{
 	"POST /office/reports/saved/{id}/subscribers/{uid}/delete": {path: "/office/reports/saved/999999/subscribers/1/delete", allow: casework},
 	"GET /office/reports/files":                                {path: "/office/reports/files", allow: casework},
 	"GET /office/reports/files/{id}":                           {path: "/office/reports/files/999999", allow: casework},
+	// Ready-made reports: the index for every office user (it lists what
+	// each may run); a case report for the case workers (the district's
+	// own figures for hd and cy).
+	"GET /office/reports":               {path: "/office/reports", allow: staffAll},
+	"GET /office/reports/{code}":        {path: "/office/reports/summary", allow: casework},
+	"GET /api/v1/office/reports":        {path: "/api/v1/office/reports", allow: staffAll},
+	"GET /api/v1/office/reports/{code}": {path: "/api/v1/office/reports/summary", allow: casework},
 }
 
 // refused reports whether an answer refuses the request: no session, no

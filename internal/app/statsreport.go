@@ -7,6 +7,7 @@ import (
 
 	"jifen/internal/actor"
 	"jifen/internal/platform/apperr"
+	"jifen/internal/reports"
 	"jifen/internal/stats"
 	"jifen/internal/statsreport"
 )
@@ -57,8 +58,11 @@ func (a *App) buildStatsReports() {
 	// A saved query's file leaves the office (a download, a mail's link):
 	// RunOut suppresses it with the adjusted totals; statsreport's own
 	// Suppress then finds nothing more to hide.
+	a.buildReports()
 	run := statsRunner{query: func(ctx context.Context, by actor.Actor, q stats.Query) (*stats.Result, error) {
 		return a.Stats.RunOut(ctx, by, q, a.Cfg.StatsMinCell)
+	}, report: func(ctx context.Context, by actor.Actor, code string, params map[string]string) (*stats.Result, error) {
+		return a.Reports.Run(ctx, by, code, reports.Params(params))
 	}}
 	a.StatsReports = statsreport.New(a.DB, a.Audit, a.Clock, a.Accounts, a.Outbox, run, a.Jobs)
 	a.StatsReports.SuppressBelow = a.Cfg.StatsMinCell

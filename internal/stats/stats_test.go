@@ -359,6 +359,14 @@ func TestSuppressionCannotBeUndoneFromTheTotals(t *testing.T) {
 	if exact.Total.Count != 6 {
 		t.Errorf("Suppress changed its input: %+v", exact.Total)
 	}
+	// Rows that are separate figures (not a partition of the total) keep
+	// the total: nothing can be subtracted from it.
+	figures := &Result{Measures: []MeasureInfo{{Name: "count", Unit: "人"}},
+		Rows:  []Row{{Keys: []string{"applicants"}, Count: 40, Values: []Value{{N: 40}}}, {Keys: []string{"fraud"}, Count: 2, Values: []Value{{N: 2}}}},
+		Total: Row{Count: 40, Values: []Value{{N: 40}}}}
+	if sf := Suppress(figures, 5); sf.Total.Count != 40 || !sf.Rows[1].Hidden || sf.Rows[0].Hidden {
+		t.Errorf("figures: %+v", sf)
+	}
 	// The flat form and the files show "<3".
 	fl := Flatten(res)
 	if fl.Rows[0]["count"] != "<3" || fl.SuppressedBelow != 3 {

@@ -55,9 +55,10 @@ func countLike(m MeasureInfo) bool {
 }
 
 // Suppress returns a copy of r fit to leave the office: every cell counted
-// below `below` hidden, and the total adjusted to the cells shown — counts
-// summed over them, any other measure of the total hidden when a cell is
-// (a mean or a percentile cannot be recomputed from the cells). For the
+// below `below` hidden, and — where the cells partition the total — the
+// total adjusted to the cells shown: counts summed over them, any other
+// measure of the total hidden when a cell is (a mean or a percentile
+// cannot be recomputed from the cells). For the
 // pivot queries RunOut does better: it recomputes every total measure.
 func Suppress(r *Result, below int) *Result {
 	out := *r
@@ -68,23 +69,33 @@ func Suppress(r *Result, below int) *Result {
 		return &out
 	}
 	out.Suppressed = below
-	any := false
+	// Only where the cells partition the total (their counts add up to it)
+	// can a hidden cell be computed back from it by subtraction; a report
+	// whose rows are separate figures (a round summary) keeps its total.
+	sum := 0
+	for _, row := range r.Rows {
+		sum += row.Count
+	}
+	partition := sum == r.Total.Count
+	anyHidden := false
 	shown := 0
 	sums := make([]float64, len(r.Measures))
 	for i, row := range r.Rows {
 		c := cloneRow(row)
 		if hidden(c.Count, below) {
 			hide(&c)
-			any = true
+			anyHidden = true
 		} else {
 			shown += c.Count
 			for j, v := range c.Values {
-				sums[j] += v.N
+				if j < len(sums) {
+					sums[j] += v.N
+				}
 			}
 		}
 		out.Rows[i] = c
 	}
-	if any {
+	if anyHidden && partition {
 		out.Total.Count = shown
 		for j, m := range r.Measures {
 			if j >= len(out.Total.Values) {

@@ -159,6 +159,7 @@ func (o *Office) nav(u *account.User, path string) []ui.Nav {
 	add(account.PermCheckMonitor, "/office/calls", "比对接口日志")
 	add(account.PermCheckMonitor, "/office/inspection", "日巡检报告")
 	add(account.PermCheckMonitor, "/office/stats", "访问统计")
+	add(account.PermCasesDistrict, "/office/reports", "统计报表")
 	add(account.PermRolesManage, "/office/security/roles", "角色授权")
 	add(account.PermSecurityManage, "/office/security/settings", "安全参数")
 	add(account.PermSecurityManage, "/office/security/sessions", "在线会话")

@@ -15,24 +15,24 @@ import (
 	"jifen/internal/surface/ui"
 )
 
-// ReportPages are the office pages of saved statistics queries, their
+// SavedReportPages are the office pages of saved statistics queries, their
 // schedules and subscribers, and the report download area (统计报表下载区).
 // A type of its own, registered beside Office, so wiring it touches no
 // shared file but app.go.
-type ReportPages struct {
+type SavedReportPages struct {
 	sh  *shell.Shell
 	svc *statsreport.Service
 }
 
-// NewReports returns the saved-query and download pages.
-func NewReports(sh *shell.Shell, svc *statsreport.Service) *ReportPages {
-	return &ReportPages{sh: sh, svc: svc}
+// NewSavedReports returns the saved-query and download pages.
+func NewSavedReports(sh *shell.Shell, svc *statsreport.Service) *SavedReportPages {
+	return &SavedReportPages{sh: sh, svc: svc}
 }
 
 // Register adds the routes. Officers of a district or of the city may use
 // them (the city officer holds cases.district too); statsreport checks
 // ownership, scope and subscriptions again.
-func (p *ReportPages) Register(mux *web.Mux) {
+func (p *SavedReportPages) Register(mux *web.Mux) {
 	h := func(pattern string, fn http.HandlerFunc) {
 		mux.Handle(pattern, p.sh.RequireUser(account.PermCasesDistrict, fn))
 	}
@@ -72,12 +72,12 @@ var doneMessages = map[string]string{
 	"unsubscribed": "已移除订阅人。",
 }
 
-func (p *ReportPages) list(w http.ResponseWriter, r *http.Request) {
+func (p *SavedReportPages) list(w http.ResponseWriter, r *http.Request) {
 	pg := p.sh.Page(r, "我的统计查询")
 	p.render(w, r, http.StatusOK, pg)
 }
 
-func (p *ReportPages) render(w http.ResponseWriter, r *http.Request, status int, pg *ui.Page) {
+func (p *SavedReportPages) render(w http.ResponseWriter, r *http.Request, status int, pg *ui.Page) {
 	ctx := r.Context()
 	by := shell.Actor(ctx)
 	mine, err := p.svc.Mine(ctx, by)
@@ -110,7 +110,7 @@ func (p *ReportPages) render(w http.ResponseWriter, r *http.Request, status int,
 
 // fail shows a form's error on the list, with the input kept; other errors
 // are the error page.
-func (p *ReportPages) fail(w http.ResponseWriter, r *http.Request, err error) {
+func (p *SavedReportPages) fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch apperr.CodeOf(err) {
 	case apperr.Invalid, apperr.Conflict:
 		pg := p.sh.Page(r, "我的统计查询")
@@ -151,7 +151,7 @@ func timing(r *http.Request) statsreport.Timing {
 
 // saveQuery saves the pivot query posted (the form fields stats.ParseQuery
 // reads, as the statistics page sends them) under a name.
-func (p *ReportPages) saveQuery(w http.ResponseWriter, r *http.Request) {
+func (p *SavedReportPages) saveQuery(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
 		web.WriteError(w, r, apperr.New(apperr.Invalid, "提交的内容无法读取"))
 		return
@@ -184,7 +184,7 @@ func queryFields(form url.Values) url.Values {
 
 // saveReport saves a ready report: its code and its parameters (fields
 // named p.<param>).
-func (p *ReportPages) saveReport(w http.ResponseWriter, r *http.Request) {
+func (p *SavedReportPages) saveReport(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
 		web.WriteError(w, r, apperr.New(apperr.Invalid, "提交的内容无法读取"))
 		return
@@ -204,7 +204,7 @@ func (p *ReportPages) saveReport(w http.ResponseWriter, r *http.Request) {
 	web.Redirect(w, r, done("saved"))
 }
 
-func (p *ReportPages) edit(w http.ResponseWriter, r *http.Request) {
+func (p *SavedReportPages) edit(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "id")
 	if err == nil {
 		_, err = p.svc.Edit(r.Context(), shell.Actor(r.Context()), id, formVersion(r.PostFormValue("version")), r.PostFormValue("name"), timing(r))
@@ -216,7 +216,7 @@ func (p *ReportPages) edit(w http.ResponseWriter, r *http.Request) {
 	web.Redirect(w, r, done("saved"))
 }
 
-func (p *ReportPages) run(w http.ResponseWriter, r *http.Request) {
+func (p *SavedReportPages) run(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "id")
 	if err == nil {
 		_, err = p.svc.RunNow(r.Context(), shell.Actor(r.Context()), id)
@@ -228,7 +228,7 @@ func (p *ReportPages) run(w http.ResponseWriter, r *http.Request) {
 	web.Redirect(w, r, done("run"))
 }
 
-func (p *ReportPages) remove(w http.ResponseWriter, r *http.Request) {
+func (p *SavedReportPages) remove(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "id")
 	if err == nil {
 		err = p.svc.Delete(r.Context(), shell.Actor(r.Context()), id, formVersion(r.PostFormValue("version")))
@@ -240,7 +240,7 @@ func (p *ReportPages) remove(w http.ResponseWriter, r *http.Request) {
 	web.Redirect(w, r, done("deleted"))
 }
 
-func (p *ReportPages) subscribe(w http.ResponseWriter, r *http.Request) {
+func (p *SavedReportPages) subscribe(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "id")
 	if err == nil {
 		_, err = p.svc.Subscribe(r.Context(), shell.Actor(r.Context()), id, r.PostFormValue("login"))
@@ -252,7 +252,7 @@ func (p *ReportPages) subscribe(w http.ResponseWriter, r *http.Request) {
 	web.Redirect(w, r, done("subscribed"))
 }
 
-func (p *ReportPages) unsubscribe(w http.ResponseWriter, r *http.Request) {
+func (p *SavedReportPages) unsubscribe(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "id")
 	var uid int64
 	if err == nil {
@@ -272,7 +272,7 @@ type filesView struct {
 	Files []*statsreport.File
 }
 
-func (p *ReportPages) files(w http.ResponseWriter, r *http.Request) {
+func (p *SavedReportPages) files(w http.ResponseWriter, r *http.Request) {
 	fs, err := p.svc.Files(r.Context(), shell.Actor(r.Context()))
 	if err != nil {
 		web.WriteError(w, r, err)
@@ -285,7 +285,7 @@ func (p *ReportPages) files(w http.ResponseWriter, r *http.Request) {
 
 // download sends a produced file; statsreport records the export in the
 // audit trail.
-func (p *ReportPages) download(w http.ResponseWriter, r *http.Request) {
+func (p *SavedReportPages) download(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "id")
 	if err != nil {
 		web.WriteError(w, r, err)
