@@ -121,8 +121,11 @@ type pivotRow struct {
 	Cells []pivotCell
 }
 
+// pivotCell is a cross-table cell: text only, so that a phone scrolling
+// the wide table sideways meets no controls; the cell table below links
+// each cell to its drill-down.
 type pivotCell struct {
-	Text, Link string
+	Text string
 }
 
 func fmtValue(v stats.Value, m stats.MeasureInfo) string {
@@ -236,7 +239,7 @@ func (p *StatisticsPages) build(v *statisticsView, res *stats.Result, qv url.Val
 				rowIdx[row.Labels[0]] = len(pv.Rows)
 				pv.Rows = append(pv.Rows, pivotRow{Label: row.Labels[0]})
 			}
-			vals[cellAt{rowIdx[row.Labels[0]], colIdx[col]}] = pivotCell{Text: fmtValue(row.Values[0], res.Measures[0]), Link: cellLink(row.Keys)}
+			vals[cellAt{rowIdx[row.Labels[0]], colIdx[col]}] = pivotCell{Text: fmtValue(row.Values[0], res.Measures[0])}
 		}
 		for i := range pv.Rows {
 			pv.Rows[i].Cells = make([]pivotCell, len(pv.Cols))
