@@ -60,6 +60,7 @@ var readPurposes = map[string]string{
 	ReadDiscrepancy: "核查比对差异",
 	ViewIDNumber:    "核实身份",
 	ReadCase:        "办理案件",
+	ReadStatsCell:   "查看统计明细",
 }
 
 // MaxViews bounds how many readings ViewsOf returns: the newest.

@@ -35,6 +35,10 @@ var actionNames = map[string]string{
 	"fraud.propose": "登记虚假材料", "fraud.approve": "审批通过虚假材料库记录", "fraud.reject": "驳回虚假材料库记录",
 	"application.note": "申请办理记录",
 	"calendar.set":     "修改工作日历", "calendar.remove": "删除工作日历设置", "casework.limit.set": "修改办理时限",
+	"person.read_stats_cell": "查阅统计明细", "stats.drilldown": "查看统计明细", "stats.report.export": "下载统计报表",
+	"stats.saved.create": "保存统计查询", "stats.saved.edit": "修改统计查询", "stats.saved.delete": "删除统计查询",
+	"stats.saved.subscribe": "订阅统计报表", "stats.saved.unsubscribe": "取消订阅统计报表",
+	"monitor.rule": "修改告警规则", "monitor.alert": "系统告警", "monitor.fault_open": "登记故障", "monitor.fault_review": "复核故障记录",
 	"case.claim": "认领案件", "case.release": "释放案件", "case.assign": "分派案件", "case.access.denied": "无权办理的案件被拒绝",
 }
 
