@@ -20,6 +20,7 @@ import (
 	"jifen/internal/check"
 	"jifen/internal/config"
 	"jifen/internal/mailing"
+	"jifen/internal/monitor"
 	"jifen/internal/objection"
 	"jifen/internal/platform/clock"
 	"jifen/internal/platform/crypto"
@@ -72,6 +73,9 @@ type App struct {
 	// delivery run on it.
 	Jobs    *jobs.Jobs
 	Metrics *metrics.Metrics
+	// Monitor is the operations monitoring: minute samples, alert rules,
+	// fault records, the quarterly report (docs/operations.md).
+	Monitor *monitor.Service
 	UI      *ui.Renderer
 	Demo    bool
 
@@ -191,6 +195,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	a.buildStatsReports()
 	a.registerSchedules()
 	a.Metrics = metrics.New()
+	a.buildMonitor()
 	a.Metrics.RegisterDB("writer", a.DB.Writer())
 	if a.DB.Reader() != a.DB.Writer() {
 		a.Metrics.RegisterDB("reader", a.DB.Reader())
@@ -218,7 +223,8 @@ func (a *App) prepareSchema(ctx context.Context) error {
 
 func (a *App) deps() shell.Deps {
 	return shell.Deps{DB: a.DB, Accounts: a.Accounts, Audit: a.Audit, Settings: a.Settings, Rounds: a.Rounds, UI: a.UI,
-		Clock: a.Clock, Log: a.Log, Limiter: web.NewLimiter(a.Cfg.LoginRate, a.Cfg.LoginBurst), TLS: a.Cfg.TLSCert != "", Demo: a.Demo}
+		Clock: a.Clock, Log: a.Log, Limiter: web.NewLimiter(a.Cfg.LoginRate, a.Cfg.LoginBurst), TLS: a.Cfg.TLSCert != "", Demo: a.Demo,
+		Alerts: a.Monitor.Banner}
 }
 
 // InternetHandler is the handler of the internet listener: portal and public.
@@ -242,6 +248,7 @@ func (a *App) OfficeHandler() http.Handler {
 		WithCampaigns(a.Campaigns, mailCatalog{a.Mailing}).Register(mux)
 	office.NewStats(sh, a.AccessStats).Register(mux)
 	office.NewStatistics(sh, a.Stats, a.Cfg.StatsMinCell).Register(mux)
+	office.NewOps(sh, a.Monitor, nil).Register(mux)
 	office.NewSavedReports(sh, a.StatsReports).Register(mux)
 	a.reportPages(sh).Register(mux)
 	a.rememberRoutes("office", mux)
@@ -363,6 +370,11 @@ func (a *App) Start(ctx context.Context) error {
 			a.runStatsRefresher(ctx)
 		}()
 	}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		a.runMonitorCollector(ctx)
+	}()
 	if a.Cfg.Worker {
 		a.wg.Add(1)
 		go func() {

@@ -166,6 +166,11 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	w.vars["{mail}"], w.vars["{agency}"] = itoa(mailID), agency.Codes()[0]
+	faultID, err := a.Monitor.OpenFault(ctx, actor.Actor{UserID: 1, Login: "matrix", Roles: []actor.Role{actor.SystemAdmin}}, "矩阵测试故障", "warning", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.vars["{fault}"] = itoa(faultID)
 	return w
 }
 

@@ -54,7 +54,9 @@ type Config struct {
 	// StatsMinCell is the small-cell threshold of statistics that leave the
 	// office (exports, the API, mailed reports): a cell counting fewer
 	// shows "<N" (docs/statistics.md); 0 or 1 turns it off.
-	StatsMinCell  int
+	StatsMinCell int
+	// OnCall are the addresses alerts are mailed to (JIFEN_ONCALL_EMAILS).
+	OnCall        []string
 	Migrate       bool
 	ShutdownGrace time.Duration
 	SMTP          SMTP
@@ -180,6 +182,19 @@ func options() []option {
 			}},
 		{App, "hash-concurrency", "JIFEN_HASH_CONCURRENCY", "0", "password hashes computed at once (0: number of CPUs)", false,
 			func(c *Config, v string) error { n, err := strconv.Atoi(v); c.HashConcurrent = n; return err }},
+		{App, "oncall-emails", "JIFEN_ONCALL_EMAILS", "", "comma-separated e-mail addresses of the on-call staff: alerts and the daily log digest are mailed to them", false,
+			func(c *Config, v string) error {
+				c.OnCall = nil
+				for _, a := range strings.Split(v, ",") {
+					if a = strings.TrimSpace(a); a != "" {
+						if !strings.Contains(a, "@") {
+							return fmt.Errorf("%q is not an e-mail address", a)
+						}
+						c.OnCall = append(c.OnCall, a)
+					}
+				}
+				return nil
+			}},
 		{App, "stats-min-cell", "JIFEN_STATS_MIN_CELL", "5", "statistics leaving the office show a cell counting fewer people as \"<N\" (0: exact figures)", false,
 			func(c *Config, v string) error {
 				n, err := strconv.Atoi(v)

@@ -231,3 +231,21 @@ func (db *DB) JSONIDs(param string) string {
 	}
 	return "(SELECT CAST(value AS BIGINT) AS id FROM json_each(" + param + "))"
 }
+
+// Size is the database's size on disk in bytes: SQLite's pages, or
+// PostgreSQL's pg_database_size of the connected database.
+func (db *DB) Size(ctx context.Context) (int64, error) {
+	var n int64
+	if db.Dialect == Postgres {
+		err := db.r.QueryRowContext(ctx, `SELECT pg_database_size(current_database())`).Scan(&n)
+		return n, err
+	}
+	var pages, size int64
+	if err := db.r.QueryRowContext(ctx, `PRAGMA page_count`).Scan(&pages); err != nil {
+		return 0, err
+	}
+	if err := db.r.QueryRowContext(ctx, `PRAGMA page_size`).Scan(&size); err != nil {
+		return 0, err
+	}
+	return pages * size, nil
+}

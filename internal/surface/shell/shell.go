@@ -36,6 +36,8 @@ type Deps struct {
 	Limiter  *web.Limiter // login and registration attempts per client
 	TLS      bool
 	Demo     bool
+	// Alerts are the firing alerts' names for the office banner (nil: none).
+	Alerts func(ctx context.Context) []string
 }
 
 // Shell serves one zone: the internet (portal and public) or the office.
@@ -221,6 +223,9 @@ func (s *Shell) Page(r *http.Request, title string) *ui.Page {
 		p.Demo = u.Demo
 		if se.Stage == account.StageFull {
 			p.Nav = s.Nav(u, r.URL.Path)
+			if s.Zone == account.Office && s.Alerts != nil {
+				p.Alerts = s.Alerts(ctx)
+			}
 		}
 	}
 	if p.Nav == nil && s.Zone == account.Internet {

@@ -42,6 +42,7 @@ type Page struct {
 	Nav       []Nav
 	Flash     string
 	Notice    string
+	Alerts    []string // the office's banner of firing alerts
 	Helpdesk  string
 	Error     string
 	Fields    map[string]string // field → message, shown beside the field

@@ -1,0 +1,138 @@
+package monitor
+
+import (
+	"context"
+	"time"
+
+	"jifen/internal/actor"
+	"jifen/internal/platform/apperr"
+	"jifen/internal/platform/db"
+)
+
+// Point is one value of a series.
+type Point struct {
+	At    time.Time `json:"at"`
+	Value float64   `json:"value"`
+}
+
+// Current is each metric's newest value (the worst over the sources for
+// the metrics alerts watch: the highest, or the lowest for free space).
+type Current struct {
+	Metric string    `json:"metric"`
+	Value  float64   `json:"value"`
+	At     time.Time `json:"at"`
+}
+
+// lowIsBad are the metrics whose worst value is the lowest.
+var lowIsBad = map[string]bool{"disk_free_pct": true, "disk_free_gb": true}
+
+// Now returns every metric's newest value within the last 10 minutes.
+func (s *Service) Now(ctx context.Context, by actor.Actor) ([]Current, error) {
+	if err := requireOps(by); err != nil {
+		return nil, err
+	}
+	since := minuteOf(s.clock.Now().Add(-10 * time.Minute))
+	rows, err := s.db.Query(ctx, `SELECT metric, minute, MIN(value), MAX(value) FROM monitor_samples
+		WHERE minute >= $1 AND minute = (SELECT MAX(m.minute) FROM monitor_samples m WHERE m.metric = monitor_samples.metric AND m.minute >= $1)
+		GROUP BY metric, minute ORDER BY metric`, since)
+	if err != nil {
+		return nil, apperr.Wrap(err)
+	}
+	defer rows.Close()
+	var out []Current
+	for rows.Next() {
+		var c Current
+		var m int64
+		var lo, hi float64
+		if err := rows.Scan(&c.Metric, &m, &lo, &hi); err != nil {
+			return nil, apperr.Wrap(err)
+		}
+		c.At, c.Value = db.FromMicros(m), hi
+		if lowIsBad[c.Metric] {
+			c.Value = lo
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, apperr.Wrap(err)
+	}
+	return out, nil
+}
+
+// Series returns metric over [now−span, now] in steps of step (the mean
+// within a step of the worst source each minute), oldest first.
+func (s *Service) Series(ctx context.Context, by actor.Actor, metric string, span, step time.Duration) ([]Point, error) {
+	if err := requireOps(by); err != nil {
+		return nil, err
+	}
+	now := s.clock.Now()
+	from := minuteOf(now.Add(-span))
+	stepUS := int64(step / time.Microsecond)
+	q := `SELECT minute, MAX(value) FROM monitor_samples WHERE metric = $1 AND minute >= $2 GROUP BY minute ORDER BY minute`
+	if lowIsBad[metric] {
+		q = `SELECT minute, MIN(value) FROM monitor_samples WHERE metric = $1 AND minute >= $2 GROUP BY minute ORDER BY minute`
+	}
+	rows, err := s.db.Query(ctx, q, metric, from)
+	if err != nil {
+		return nil, apperr.Wrap(err)
+	}
+	defer rows.Close()
+	var out []Point
+	var bucket int64 = -1
+	var sum float64
+	var n int
+	flush := func() {
+		if n > 0 {
+			out = append(out, Point{At: db.FromMicros(bucket), Value: sum / float64(n)})
+		}
+	}
+	for rows.Next() {
+		var m int64
+		var v float64
+		if err := rows.Scan(&m, &v); err != nil {
+			return nil, apperr.Wrap(err)
+		}
+		b := m - (m-from)%stepUS
+		if b != bucket {
+			flush()
+			bucket, sum, n = b, 0, 0
+		}
+		sum += v
+		n++
+	}
+	flush()
+	if err := rows.Err(); err != nil {
+		return nil, apperr.Wrap(err)
+	}
+	return out, nil
+}
+
+// Summary is a metric over a period: mean, lowest, highest, minutes with
+// data.
+type Summary struct {
+	Metric  string  `json:"metric"`
+	Mean    float64 `json:"mean"`
+	Min     float64 `json:"min"`
+	Max     float64 `json:"max"`
+	Minutes int     `json:"minutes"`
+}
+
+// Summaries are every metric's figures over [from, to).
+func (s *Service) Summaries(ctx context.Context, from, to time.Time) ([]Summary, error) {
+	rows, err := s.db.Query(ctx, `SELECT metric, AVG(value), MIN(value), MAX(value), COUNT(DISTINCT minute) FROM monitor_samples
+		WHERE minute >= $1 AND minute < $2 GROUP BY metric ORDER BY metric`, db.Micros(from), db.Micros(to))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Summary
+	for rows.Next() {
+		var x Summary
+		if err := rows.Scan(&x.Metric, &x.Mean, &x.Min, &x.Max, &x.Minutes); err != nil {
+			return nil, err
+		}
+		x.Mean = round1(x.Mean)
+		out = append(out, x)
+	}
+	return out, rows.Err()
+}
