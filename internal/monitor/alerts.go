@@ -315,4 +315,3 @@ func (s *Service) Banner(ctx context.Context) []string {
 	s.banner = out
 	return out
 }
-
