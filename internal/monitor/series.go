@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"context"
+	"sort"
 	"time"
 
 	"jifen/internal/actor"
@@ -32,14 +33,15 @@ func (s *Service) Now(ctx context.Context, by actor.Actor) ([]Current, error) {
 		return nil, err
 	}
 	since := minuteOf(s.clock.Now().Add(-10 * time.Minute))
+	// One range of the minute index: the last ten minutes of every metric,
+	// the newest minute of each kept.
 	rows, err := s.db.Query(ctx, `SELECT metric, minute, MIN(value), MAX(value) FROM monitor_samples
-		WHERE minute >= $1 AND minute = (SELECT MAX(m.minute) FROM monitor_samples m WHERE m.metric = monitor_samples.metric AND m.minute >= $1)
-		GROUP BY metric, minute ORDER BY metric`, since)
+		WHERE minute >= $1 GROUP BY metric, minute`, since)
 	if err != nil {
 		return nil, apperr.Wrap(err)
 	}
 	defer rows.Close()
-	var out []Current
+	latest := map[string]Current{}
 	for rows.Next() {
 		var c Current
 		var m int64
@@ -51,11 +53,18 @@ func (s *Service) Now(ctx context.Context, by actor.Actor) ([]Current, error) {
 		if lowIsBad[c.Metric] {
 			c.Value = lo
 		}
-		out = append(out, c)
+		if old, ok := latest[c.Metric]; !ok || c.At.After(old.At) {
+			latest[c.Metric] = c
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, apperr.Wrap(err)
 	}
+	out := make([]Current, 0, len(latest))
+	for _, c := range latest {
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Metric < out[j].Metric })
 	return out, nil
 }
 
@@ -68,39 +77,28 @@ func (s *Service) Series(ctx context.Context, by actor.Actor, metric string, spa
 	now := s.clock.Now()
 	from := minuteOf(now.Add(-span))
 	stepUS := int64(step / time.Microsecond)
-	q := `SELECT minute, MAX(value) FROM monitor_samples WHERE metric = $1 AND minute >= $2 GROUP BY minute ORDER BY minute`
+	// The steps are averaged in the database: a week of minutes is one
+	// index range and ~170 rows back, not 10,000.
+	q := `SELECT (minute - $2) / $3 AS b, AVG(v) FROM (SELECT minute, MAX(value) AS v FROM monitor_samples
+		WHERE metric = $1 AND minute >= $2 GROUP BY minute) x GROUP BY b ORDER BY b`
 	if lowIsBad[metric] {
-		q = `SELECT minute, MIN(value) FROM monitor_samples WHERE metric = $1 AND minute >= $2 GROUP BY minute ORDER BY minute`
+		q = `SELECT (minute - $2) / $3 AS b, AVG(v) FROM (SELECT minute, MIN(value) AS v FROM monitor_samples
+		WHERE metric = $1 AND minute >= $2 GROUP BY minute) x GROUP BY b ORDER BY b`
 	}
-	rows, err := s.db.Query(ctx, q, metric, from)
+	rows, err := s.db.Query(ctx, q, metric, from, stepUS)
 	if err != nil {
 		return nil, apperr.Wrap(err)
 	}
 	defer rows.Close()
 	var out []Point
-	var bucket int64 = -1
-	var sum float64
-	var n int
-	flush := func() {
-		if n > 0 {
-			out = append(out, Point{At: db.FromMicros(bucket), Value: sum / float64(n)})
-		}
-	}
 	for rows.Next() {
-		var m int64
+		var b int64
 		var v float64
-		if err := rows.Scan(&m, &v); err != nil {
+		if err := rows.Scan(&b, &v); err != nil {
 			return nil, apperr.Wrap(err)
 		}
-		b := m - (m-from)%stepUS
-		if b != bucket {
-			flush()
-			bucket, sum, n = b, 0, 0
-		}
-		sum += v
-		n++
+		out = append(out, Point{At: db.FromMicros(from + b*stepUS), Value: v})
 	}
-	flush()
 	if err := rows.Err(); err != nil {
 		return nil, apperr.Wrap(err)
 	}
