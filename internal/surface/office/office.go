@@ -155,6 +155,7 @@ func (o *Office) nav(u *account.User, path string) []ui.Nav {
 	add(account.PermUsersView, "/office/admin/users", "账号管理")
 	add(account.PermConfigManage, "/office/admin/settings", "系统配置")
 	add(account.PermConfigManage, "/office/ops/mail", "邮件日志")
+	add(account.PermConfigManage, "/office/ops/logs", "日志巡检")
 	add(account.PermCheckMonitor, "/office/agencies", "委办局接口")
 	add(account.PermCheckMonitor, "/office/calls", "比对接口日志")
 	add(account.PermCheckMonitor, "/office/inspection", "日巡检报告")
