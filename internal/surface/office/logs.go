@@ -211,4 +211,3 @@ func (p *LogPages) digestPage(w http.ResponseWriter, r *http.Request) {
 	pg.Data = v
 	p.sh.Render(w, r, http.StatusOK, "office_logs_digests", pg)
 }
-
