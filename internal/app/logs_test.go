@@ -8,6 +8,7 @@ import (
 
 	"jifen/internal/account"
 	"jifen/internal/app/apptest"
+	"jifen/internal/config"
 	"jifen/internal/logs"
 )
 
@@ -49,4 +50,48 @@ func TestFailedLoginReachesTheSecurityLog(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(a.Cfg.DataDir, "logs", "app-current.jsonl")); err != nil || !strings.Contains(string(b), `"msg":"http"`) {
 		t.Fatalf("app log: %v", err)
 	}
+}
+
+// A full disk under the log directory (both live files point at /dev/full,
+// which answers every write with ENOSPC): the service keeps answering, the
+// metric the monitoring alerts on drops to 0 and counts the failures, and
+// 日志巡检 says so.
+func TestFullLogDiskKeepsServingAndRaisesTheAlert(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full")
+	}
+	dir := t.TempDir()
+	for _, n := range []string{"app-current.jsonl", "security-current.jsonl"} {
+		if err := os.Symlink("/dev/full", filepath.Join(dir, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := apptest.Start(t, func(c *config.Config) { c.LogDir = dir })
+	a.CreateUser("ops-admin", account.SystemAdmin)
+	off := a.Client(a.Office)
+	off.LoginAPI("ops-admin", "Wrong#Pass9") // a security event too
+	if r := a.Client(a.Internet).Get("/healthz"); r.Status != 200 {
+		t.Fatalf("healthz: %d", r.Status)
+	}
+	a.LoginStaff(off, "ops-admin", apptest.Password)
+	if r := off.Get("/office/ops/logs"); r.Status != 200 || !strings.Contains(r.Body, "日志文件写入失败") {
+		t.Fatalf("page: %d", r.Status)
+	}
+	m := a.Client(a.Metrics).Get("/metrics").Body
+	if !strings.Contains(m, "jifen_log_file_healthy 0") || strings.Contains(m, "jifen_log_write_failures_total 0\n") {
+		t.Fatalf("metrics:\n%s", grepLines(m, "jifen_log"))
+	}
+	if a.LogFiles.Security.Failures() == 0 || a.LogFiles.App.Failures() == 0 {
+		t.Fatalf("failures: app %d security %d", a.LogFiles.App.Failures(), a.LogFiles.Security.Failures())
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -158,7 +158,13 @@ func scanFile(ctx context.Context, s segment, skip int, f func(line int, b []byt
 		return err
 	}
 	defer file.Close()
-	var r io.Reader = file
+	st, err := file.Stat()
+	if err != nil {
+		return err
+	}
+	// Read what the file held when opened: the live file grows while it
+	// is read, and a device in its place (a test's /dev/full) never ends.
+	var r io.Reader = io.LimitReader(file, st.Size())
 	if s.gz {
 		zr, err := gzip.NewReader(file)
 		if err != nil {
