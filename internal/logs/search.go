@@ -164,13 +164,13 @@ func scanFile(ctx context.Context, s segment, skip int, f func(line int, b []byt
 	}
 	// Read what the file held when opened: the live file grows while it
 	// is read, and a device in its place (a test's /dev/full) never ends.
-	var r io.Reader = io.LimitReader(file, st.Size())
+	r := io.LimitReader(file, st.Size())
 	if s.gz {
 		zr, err := gzip.NewReader(file)
 		if err != nil {
 			return fmt.Errorf("%s: %w", filepath.Base(s.path), err)
 		}
-		defer zr.Close()
+		defer func() { _ = zr.Close() }()
 		r = zr
 	}
 	br := bufio.NewReaderSize(r, 64<<10)
