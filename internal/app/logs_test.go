@@ -40,7 +40,7 @@ func TestFailedLoginReachesTheSecurityLog(t *testing.T) {
 	if r.Status != 200 || len(res.Records) != 6 {
 		t.Fatalf("API: %d %s", r.Status, r.Body)
 	}
-	if r := adm.Get("/office/ops/logs?log=security&q=lockout&from=2026-03-01"); r.Status != 200 || !strings.Contains(r.Body, "victim") {
+	if r := adm.Get("/office/ops/logs?log=security&q=lockout&from=2026-03-01"); r.Status != 200 || !strings.Contains(r.Body, "victim") || !strings.Contains(r.Body, "log=security&amp;request_id=") {
 		t.Fatalf("page: %d", r.Status)
 	}
 	if r := adm.Get("/office/ops/logs?level=loud"); r.Status != 400 || !strings.Contains(r.Body, "级别") {

@@ -129,6 +129,12 @@ func (l *File) write(p []byte) error {
 		if err := l.open(day); err != nil {
 			return err
 		}
+		if l.day != day { // an earlier process's file of an earlier day
+			l.rotate(now)
+			if err := l.open(day); err != nil {
+				return err
+			}
+		}
 	}
 	if l.torn {
 		if _, err := l.w.Write([]byte{'\n'}); err != nil {
@@ -159,7 +165,7 @@ func (l *File) open(day string) error {
 	}
 	l.f, l.w, l.size, l.day = f, io.Writer(f), st.Size(), day
 	// A live file left by an earlier process on an earlier day is rotated
-	// at its first write today rather than growing across days.
+	// before the first write today rather than growing across days.
 	if st.Size() > 0 {
 		if d := st.ModTime().In(clock.Beijing).Format(time.DateOnly); d < day {
 			l.day = d

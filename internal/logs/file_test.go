@@ -203,3 +203,36 @@ func TestFullDiskIsCountedAndStdoutGoesOn(t *testing.T) {
 		t.Fatalf("file: %s", b)
 	}
 }
+
+// A live file an earlier process left on an earlier day is rotated before
+// today's first record, so no file spans two days.
+func TestLiveFileOfAnEarlierDayIsRotatedAtStart(t *testing.T) {
+	c := clock.NewFake(start)
+	dir := t.TempDir()
+	old := filepath.Join(dir, "app-current.jsonl")
+	if err := os.WriteFile(old, []byte(`{"time":"2026-03-02T02:00:00Z","level":"INFO","msg":"yesterday"}`+"\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(old, start, start); err != nil {
+		t.Fatal(err)
+	}
+	c.Advance(24 * time.Hour)
+	f, err := OpenFile(dir, App, FileOptions{Clock: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write([]byte(`{"time":"2026-03-03T02:00:00Z","level":"INFO","msg":"today"}` + "\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(old)
+	if strings.Contains(string(b), "yesterday") || !strings.Contains(string(b), "today") {
+		t.Fatalf("live file: %s", b)
+	}
+	res, err := Search(context.Background(), dir, Query{Log: App})
+	if err != nil || len(res.Records) != 2 || res.Records[0].Msg != "yesterday" || res.Files != 2 {
+		t.Fatalf("search: %+v %v", res, err)
+	}
+}

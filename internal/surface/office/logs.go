@@ -131,8 +131,8 @@ type logView struct {
 }
 
 type logRow struct {
-	Time, Level, Msg, RequestID, User, Fields string
-	Alert                                     bool
+	Time, Day, Level, Msg, RequestID, User, Fields string
+	Alert                                          bool
 }
 
 func (p *LogPages) page(w http.ResponseWriter, r *http.Request) {
@@ -150,7 +150,8 @@ func (p *LogPages) page(w http.ResponseWriter, r *http.Request) {
 	v.Healthy, v.Failures = p.health()
 	for _, rec := range res.Records {
 		b, _ := json.Marshal(rec.Fields)
-		v.Rows = append(v.Rows, logRow{Time: rec.Time.In(clock.Beijing).Format("2006-01-02 15:04:05.000"), Level: rec.Level,
+		v.Rows = append(v.Rows, logRow{Time: rec.Time.In(clock.Beijing).Format("2006-01-02 15:04:05.000"),
+			Day: rec.Time.In(clock.Beijing).Format("2006-01-02"), Level: rec.Level,
 			Msg: rec.Msg, RequestID: rec.RequestID, User: rec.User, Fields: string(b), Alert: rec.Level == "WARN" || rec.Level == "ERROR"})
 	}
 	if res.More {
