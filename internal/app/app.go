@@ -19,6 +19,7 @@ import (
 	"jifen/internal/audit"
 	"jifen/internal/check"
 	"jifen/internal/config"
+	"jifen/internal/logs"
 	"jifen/internal/mailing"
 	"jifen/internal/monitor"
 	"jifen/internal/objection"
@@ -110,6 +111,10 @@ type App struct {
 	// StatsReports holds the saved statistics queries and scheduled
 	// reports (statsreport.go).
 	StatsReports *statsreport.Service
+	// LogFiles are the application and security log files and LogDigests
+	// their daily digest (logs.go).
+	LogFiles   *logs.Files
+	LogDigests *logs.Digests
 
 	routes  routeTable // the route patterns of each listener (routes.go)
 	servers []*server
@@ -137,6 +142,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		opt.Clock = clock.System{}
 	}
 	a := &App{Cfg: cfg, Log: log, Clock: opt.Clock, Demo: opt.Demo}
+	if err := a.openLogs(); err != nil {
+		return nil, err
+	}
+	log = a.Log
 	var err error
 	if a.DB, err = db.Open(ctx, cfg.DB); err != nil {
 		return nil, err
@@ -160,6 +169,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		return nil, err
 	}
 	a.Audit = audit.New(a.DB, a.Clock)
+	a.Outbox = mail.NewOutbox(a.DB, a.Clock)
+	a.wireLogs()
 	a.Settings = settings.New(a.DB, a.Audit, a.Clock, 5*time.Second)
 	a.Accounts = account.NewService(a.DB, a.Audit, a.Clock, hasher, keys, a.Settings)
 	a.Rounds = round.NewService(a.DB, a.Audit, a.Clock)
@@ -167,7 +178,6 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	a.Rounds.WithRanking(a.Ranking)
 	a.PastLists = publicity.NewHistory(a.DB, a.Audit, a.Clock)
 	a.Jobs = jobs.New(a.DB, log)
-	a.Outbox = mail.NewOutbox(a.DB, a.Clock)
 	a.Accounts.WithMail(a.Outbox)
 	a.AgencyOps = agencyops.New(a.DB, a.Audit, a.Clock, keys)
 	a.AccessStats = accessstats.New(a.DB, a.Clock)
@@ -196,6 +206,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	a.registerSchedules()
 	a.Metrics = metrics.New()
 	a.buildMonitor()
+	a.registerLogMetrics()
 	a.Metrics.RegisterDB("writer", a.DB.Writer())
 	if a.DB.Reader() != a.DB.Writer() {
 		a.Metrics.RegisterDB("reader", a.DB.Reader())
@@ -251,6 +262,7 @@ func (a *App) OfficeHandler() http.Handler {
 	office.NewOps(sh, a.Monitor, nil).Register(mux)
 	office.NewSavedReports(sh, a.StatsReports).Register(mux)
 	a.reportPages(sh).Register(mux)
+	a.logPages(sh).Register(mux)
 	a.rememberRoutes("office", mux)
 	return a.wrap("office", mux, sh)
 }
@@ -426,5 +438,8 @@ func (a *App) Shutdown(ctx context.Context) error {
 		_ = a.mailPool.Close()
 	}
 	errs = append(errs, a.DB.Close())
+	if a.LogFiles != nil {
+		errs = append(errs, a.LogFiles.Close())
+	}
 	return errors.Join(errs...)
 }

@@ -347,6 +347,13 @@ var officeRoutes = map[string]access{
 	"GET /office/stats.xlsx":   {path: "/office/stats.xlsx", allow: monitor},
 	"GET /api/v1/office/stats": {path: "/api/v1/office/stats?by=hour", allow: monitor},
 
+	// Log files (日志巡检): the system administrator only (config.manage);
+	// the security log names users and addresses.
+	"GET /office/ops/logs":                {path: "/office/ops/logs", allow: "sys"},
+	"GET /api/v1/office/ops/logs":         {path: "/api/v1/office/ops/logs?log=security", allow: "sys"},
+	"GET /office/ops/logs/digests":        {path: "/office/ops/logs/digests", allow: "sys"},
+	"GET /api/v1/office/ops/logs/digests": {path: "/api/v1/office/ops/logs/digests", allow: "sys"},
+
 	// 申报统计 (stats): officers of a district or of the city; the domain
 	// limits a district officer to their district.
 	"GET /office/statistics":                   {path: "/office/statistics", allow: casework},

@@ -28,7 +28,7 @@ func (a *App) buildMonitor() {
 		role = strings.Join(parts, "+")
 	}
 	m := monitor.New(a.DB, a.Audit, a.Clock, a.Outbox, a.Log, role)
-	m.OnCall = a.Cfg.OnCall
+	m.OnCall = a.Cfg.OncallEmails
 	m.OfficeURL = a.officeURL()
 	m.HostProbes(a.Cfg.DataDir)
 	m.DBProbes(a.DB)
@@ -75,8 +75,23 @@ func (a *App) buildMonitor() {
 			return float64(down), true, nil
 		})
 	}
-	m.Register(a.Jobs)
+	if a.LogFiles != nil {
+		fs := a.LogFiles
+		m.Add("log_write_failures", func(context.Context) (float64, bool, error) { return float64(fs.Failures()), true, nil })
+	}
 	a.Monitor = m
+}
+
+// monitorSchedules evaluate the alert rules once a minute across every
+// process (and prune samples past their 90 days).
+func (a *App) monitorSchedules() []schedule {
+	return []schedule{{"monitor_evaluate", time.Minute, func(ctx context.Context) error {
+		if err := a.Monitor.Evaluate(ctx); err != nil {
+			return err
+		}
+		_, err := a.Monitor.Prune(ctx)
+		return err
+	}}}
 }
 
 // runMonitorCollector samples this process once a minute (its own

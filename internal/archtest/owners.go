@@ -19,6 +19,7 @@ var Owners = map[string]string{
 	"audit_head":            "audit",
 	"audit_archives":        "audit",
 	"audit_log":             "audit",
+	"log_digests":           "logs",
 	"mail_outbox":           "platform/mail",
 	"rounds":                "round",
 	"round_windows":         "round",

@@ -54,6 +54,20 @@ type Log struct {
 	db    *db.DB
 	clock clock.Clock
 	reads readBuffer // reads of applicants' files, written in batches (reads.go)
+	// hook, when set, sees every entry as it is recorded: the security
+	// log (internal/logs) is fed from it rather than from every caller.
+	hook func(Entry)
+}
+
+// OnRecord sets a function called with each entry as it is recorded
+// (Record, after its row is written; RecordRead, when the read is
+// noted). It must be quick and must not call the trail.
+func (l *Log) OnRecord(f func(Entry)) { l.hook = f }
+
+func (l *Log) notify(e Entry) {
+	if l.hook != nil {
+		l.hook(e)
+	}
 }
 
 // New returns the audit trail stored in d.
@@ -102,6 +116,7 @@ func (l *Log) Record(ctx context.Context, e Entry) error {
 		if _, err := l.db.Exec(ctx, `UPDATE audit_head SET last_id = $1, last_hash = $2 WHERE id = 1`, e.ID, e.Hash); err != nil {
 			return fmt.Errorf("audit head update: %w", err)
 		}
+		l.notify(e)
 		return nil
 	})
 }

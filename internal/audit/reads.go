@@ -107,6 +107,7 @@ func (l *Log) RecordRead(ctx context.Context, by actor.Actor, r Read) {
 		e.Reason += "；来自 " + via
 	}
 	e.Reason = Purposed(purposeOf(ctx), e.Reason)
+	l.notify(e)
 	b := &l.reads
 	b.mu.Lock()
 	if len(b.pending) >= maxPendingReads {

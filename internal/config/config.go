@@ -19,13 +19,20 @@ import (
 
 // Config is the effective configuration of one process.
 type Config struct {
-	DataDir        string
-	DB             string // DSN; empty means <DataDir>/jifen.db
-	InternetAddr   string
-	OfficeAddr     string
-	MetricsAddr    string
-	LogFormat      string // text | json
-	LogLevel       string // debug | info | warn | error
+	DataDir      string
+	DB           string // DSN; empty means <DataDir>/jifen.db
+	InternetAddr string
+	OfficeAddr   string
+	MetricsAddr  string
+	LogFormat    string // text | json
+	LogLevel     string // debug | info | warn | error
+	// LogDir holds the rotated log files (docs/operations.md, "Logs"):
+	// "" means <DataDir>/logs, "off" none (stdout only).
+	LogDir      string
+	LogMaxMB    int // rotate a log file past this size
+	LogKeepDays int // delete rotated log files older than this
+	// OncallEmails receive the alerts and the daily log digest.
+	OncallEmails   []string
 	Surfaces       []string
 	Worker         bool
 	TLSCert        string
@@ -54,9 +61,7 @@ type Config struct {
 	// StatsMinCell is the small-cell threshold of statistics that leave the
 	// office (exports, the API, mailed reports): a cell counting fewer
 	// shows "<N" (docs/statistics.md); 0 or 1 turns it off.
-	StatsMinCell int
-	// OnCall are the addresses alerts are mailed to (JIFEN_ONCALL_EMAILS).
-	OnCall        []string
+	StatsMinCell  int
 	Migrate       bool
 	ShutdownGrace time.Duration
 	SMTP          SMTP
@@ -120,6 +125,26 @@ func options() []option {
 			func(c *Config, v string) error { c.LogFormat = v; return oneOf(v, "text", "json") }},
 		{Log, "log-level", "JIFEN_LOG_LEVEL", "info", "log level: debug, info, warn, error", false,
 			func(c *Config, v string) error { c.LogLevel = v; return oneOf(v, "debug", "info", "warn", "error") }},
+		{Log, "log-dir", "JIFEN_LOG_DIR", "", "directory of the rotated log files (empty: <data-dir>/logs; off: stdout only)", false,
+			func(c *Config, v string) error { c.LogDir = v; return nil }},
+		{Log, "log-max-mb", "JIFEN_LOG_MAX_MB", "100", "rotate a log file past this many MiB", false,
+			func(c *Config, v string) error { n, err := positiveInt(v); c.LogMaxMB = int(n); return err }},
+		{Log, "log-keep-days", "JIFEN_LOG_KEEP_DAYS", "366", "delete rotated log files older than this many days", false,
+			func(c *Config, v string) error { n, err := positiveInt(v); c.LogKeepDays = int(n); return err }},
+		{Serve, "oncall-emails", "JIFEN_ONCALL_EMAILS", "", "comma-separated addresses of the on-call staff: alerts and the daily log digest are mailed to them", false,
+			func(c *Config, v string) error {
+				c.OncallEmails = nil
+				for _, a := range strings.Split(v, ",") {
+					if a = strings.TrimSpace(a); a == "" {
+						continue
+					}
+					if !strings.Contains(a, "@") || strings.ContainsAny(a, " <>") {
+						return fmt.Errorf("%q is not a mail address", a)
+					}
+					c.OncallEmails = append(c.OncallEmails, a)
+				}
+				return nil
+			}},
 		{Serve, "surfaces", "JIFEN_SURFACES", "portal,public,office,metrics", "surfaces this process serves", false,
 			func(c *Config, v string) error { return c.setSurfaces(v) }},
 		{Serve, "worker", "JIFEN_WORKER", "true", "run the background worker (jobs, schedules) in this process", false,
@@ -182,19 +207,6 @@ func options() []option {
 			}},
 		{App, "hash-concurrency", "JIFEN_HASH_CONCURRENCY", "0", "password hashes computed at once (0: number of CPUs)", false,
 			func(c *Config, v string) error { n, err := strconv.Atoi(v); c.HashConcurrent = n; return err }},
-		{App, "oncall-emails", "JIFEN_ONCALL_EMAILS", "", "comma-separated e-mail addresses of the on-call staff: alerts and the daily log digest are mailed to them", false,
-			func(c *Config, v string) error {
-				c.OnCall = nil
-				for _, a := range strings.Split(v, ",") {
-					if a = strings.TrimSpace(a); a != "" {
-						if !strings.Contains(a, "@") {
-							return fmt.Errorf("%q is not an e-mail address", a)
-						}
-						c.OnCall = append(c.OnCall, a)
-					}
-				}
-				return nil
-			}},
 		{App, "stats-min-cell", "JIFEN_STATS_MIN_CELL", "5", "statistics leaving the office show a cell counting fewer people as \"<N\" (0: exact figures)", false,
 			func(c *Config, v string) error {
 				n, err := strconv.Atoi(v)
@@ -289,6 +301,9 @@ func Load(fs *flag.FlagSet, getenv func(string) string) (*Config, error) {
 	if c.DB == "" {
 		c.DB = filepath.Join(c.DataDir, "jifen.db")
 	}
+	if c.LogDir == "" {
+		c.LogDir = filepath.Join(c.DataDir, "logs")
+	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return nil, errors.New("JIFEN_TLS_CERT and JIFEN_TLS_KEY must be given together")
 	}
@@ -320,7 +335,9 @@ func (c *Config) Entries() []Entry {
 	vals := map[string]string{
 		"data-dir": c.DataDir, "db": c.DB, "internet-addr": c.InternetAddr, "office-addr": c.OfficeAddr,
 		"metrics-addr": c.MetricsAddr, "log-format": c.LogFormat, "log-level": c.LogLevel,
-		"surfaces": strings.Join(c.Surfaces, ","), "worker": strconv.FormatBool(c.Worker),
+		"log-dir": c.LogDir, "log-max-mb": strconv.Itoa(c.LogMaxMB), "log-keep-days": strconv.Itoa(c.LogKeepDays),
+		"oncall-emails": strings.Join(c.OncallEmails, ","),
+		"surfaces":      strings.Join(c.Surfaces, ","), "worker": strconv.FormatBool(c.Worker),
 		"tls-cert": c.TLSCert, "tls-key": c.TLSKey, "trusted-proxies": joinPrefixes(c.TrustedProxies),
 		"master-key": c.MasterKey, "body-limit": strconv.FormatInt(c.BodyLimit, 10),
 		"login-rate": strconv.FormatFloat(c.LoginRate, 'g', -1, 64), "login-burst": strconv.Itoa(c.LoginBurst),

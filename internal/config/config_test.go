@@ -106,7 +106,7 @@ func TestRegisterOnlyTheGroupsAsked(t *testing.T) {
 	if got := strings.Join(names(Store), " "); got != "data-dir db" {
 		t.Fatalf("store flags: %s", got)
 	}
-	if got := strings.Join(names(Store|Log), " "); got != "data-dir db log-format log-level" {
+	if got := strings.Join(names(Store|Log), " "); got != "data-dir db log-dir log-format log-keep-days log-level log-max-mb" {
 		t.Fatalf("store and log flags: %s", got)
 	}
 	all := names(All)

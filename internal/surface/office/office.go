@@ -157,6 +157,7 @@ func (o *Office) nav(u *account.User, path string) []ui.Nav {
 	add(account.PermConfigManage, "/office/ops/mail", "邮件日志")
 	add(account.PermConfigManage, "/office/ops/monitor", "运行监控")
 	add(account.PermConfigManage, "/office/ops/faults", "故障记录")
+	add(account.PermConfigManage, "/office/ops/logs", "日志巡检")
 	add(account.PermCheckMonitor, "/office/agencies", "委办局接口")
 	add(account.PermCheckMonitor, "/office/calls", "比对接口日志")
 	add(account.PermCheckMonitor, "/office/inspection", "日巡检报告")
