@@ -223,7 +223,9 @@ func TestRestoreRefusesFutureSchemaAndOtherEngine(t *testing.T) {
 	if !errors.Is(err, backup.ErrSchemaNewer) || !strings.Contains(err.Error(), "9999") {
 		t.Fatalf("future schema: %v", err)
 	}
-	other := rewrite(func(m *backup.Manifest) { m.Engine = map[string]string{"sqlite": "postgres", "postgres": "sqlite"}[m.Engine] })
+	other := rewrite(func(m *backup.Manifest) {
+		m.Engine = map[string]string{"sqlite": "postgres", "postgres": "sqlite"}[m.Engine]
+	})
 	if _, _, err = backup.Restore(ctx, backup.RestoreOptions{From: other, DSN: f.dsn, DataDir: t.TempDir(), Force: true}); !errors.Is(err, backup.ErrEngineDiffer) {
 		t.Fatalf("other engine: %v", err)
 	}
