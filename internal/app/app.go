@@ -17,6 +17,7 @@ import (
 	"jifen/internal/account"
 	"jifen/internal/agencyops"
 	"jifen/internal/audit"
+	"jifen/internal/backup"
 	"jifen/internal/check"
 	"jifen/internal/config"
 	"jifen/internal/mailing"
@@ -106,6 +107,8 @@ type App struct {
 	// StatsReports holds the saved statistics queries and scheduled
 	// reports (statsreport.go).
 	StatsReports *statsreport.Service
+	// Backup makes, drills and restores backups (backup.go).
+	Backup *backup.Service
 
 	routes  routeTable // the route patterns of each listener (routes.go)
 	servers []*server
@@ -189,6 +192,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		return nil, err
 	}
 	a.buildStatsReports()
+	a.buildBackup()
 	a.registerSchedules()
 	a.Metrics = metrics.New()
 	a.Metrics.RegisterDB("writer", a.DB.Writer())
