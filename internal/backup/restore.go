@@ -42,11 +42,11 @@ func Restore(ctx context.Context, opt RestoreOptions) (*Manifest, DrillResult, e
 	if m.Engine != engine {
 		return m, DrillResult{}, fmt.Errorf("%w: 备份 %s，目标 %s", ErrEngineDiffer, m.Engine, engine)
 	}
-	ms, err := db.Migrations(db.Dialect(engine))
+	latest, err := db.LatestSchema(engine)
 	if err != nil {
 		return m, DrillResult{}, err
 	}
-	if latest := ms[len(ms)-1].Version; m.SchemaVersion > latest {
+	if m.SchemaVersion > latest {
 		return m, DrillResult{}, fmt.Errorf("%w: 备份为第 %d 版，本程序只认识到第 %d 版，请用生成该备份的或更新的 jifen 恢复 (restore with the jifen that made the backup, or newer)",
 			ErrSchemaNewer, m.SchemaVersion, latest)
 	}

@@ -318,3 +318,15 @@ func runPg(ctx context.Context, exe string, c pgConnInfo, args ...string) error 
 	}
 	return nil
 }
+
+// LatestSchema is the newest schema version this binary knows for engine.
+func LatestSchema(engine string) (int, error) {
+	ms, err := Migrations(Dialect(engine))
+	if err != nil {
+		return 0, err
+	}
+	if len(ms) == 0 {
+		return 0, nil
+	}
+	return ms[len(ms)-1].Version, nil
+}
