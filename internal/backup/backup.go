@@ -114,6 +114,9 @@ type Service struct {
 	// running keeps two backups of one process from overlapping (the
 	// schedule and the command line).
 	running sync.Mutex
+	// afterDump runs between the dump and the attachment copy (tests: the
+	// target vanishing mid-backup).
+	afterDump func()
 }
 
 // New returns the backup service of d.
@@ -237,6 +240,9 @@ func (s *Service) fill(ctx context.Context, partial string, at time.Time) (*Mani
 		return nil, err
 	}
 	m.Files = append(m.Files, f)
+	if s.afterDump != nil {
+		s.afterDump()
+	}
 	for _, store := range Stores {
 		fs, err := copyTree(ctx, filepath.Join(s.opt.DataDir, store), partial, filepath.Join("files", store))
 		if err != nil {
@@ -280,7 +286,7 @@ func copyTree(ctx context.Context, src, dst, rel string) ([]File, error) {
 		}
 		r, _ := filepath.Rel(src, p)
 		name := filepath.ToSlash(filepath.Join(rel, r))
-		if err := os.MkdirAll(filepath.Dir(filepath.Join(dst, name)), 0o750); err != nil {
+		if err := mkdirUnder(dst, filepath.Dir(name)); err != nil {
 			return err
 		}
 		if err := db.CopyFile(p, filepath.Join(dst, name)); err != nil {
@@ -291,6 +297,15 @@ func copyTree(ctx context.Context, src, dst, rel string) ([]File, error) {
 		return err
 	})
 	return out, err
+}
+
+// mkdirUnder creates rel under root, which must still exist: a target
+// that vanished is an error, not something to build again half-filled.
+func mkdirUnder(root, rel string) error {
+	if _, err := os.Stat(root); err != nil {
+		return fmt.Errorf("备份目录在备份过程中消失 (the backup directory disappeared): %w", err)
+	}
+	return os.MkdirAll(filepath.Join(root, rel), 0o750)
 }
 
 func digestFile(dir, name string) (File, error) {

@@ -276,3 +276,23 @@ func TestPruneKeepsWeeksAndMonths(t *testing.T) {
 		t.Fatalf("left %v", names)
 	}
 }
+
+// The target disappears after the dump: the backup fails, nothing that
+// looks like a backup is left, the run says why, the database is whole.
+func TestTargetVanishesMidBackup(t *testing.T) {
+	ctx := context.Background()
+	f := setup(t)
+	defer f.close()
+	target := filepath.Join(t.TempDir(), "usb")
+	backup.SetAfterDump(f.svc, func() { _ = os.RemoveAll(target) })
+	run, _, err := f.svc.Backup(ctx, target)
+	if err == nil || run.Status != "failed" || !strings.Contains(err.Error(), "消失") {
+		t.Fatalf("backup into a vanishing target: %+v %v", run, err)
+	}
+	if _, err := os.Stat(target); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the vanished target was made again: %v", err)
+	}
+	if v, err := audit.New(f.db, f.clock).Verify(ctx); err != nil || !v.OK() || v.Rows != 20 {
+		t.Fatalf("database after the failed backup: %+v %v", v, err)
+	}
+}
