@@ -117,6 +117,8 @@ type Service struct {
 	// afterDump runs between the dump and the attachment copy (tests: the
 	// target vanishing mid-backup).
 	afterDump func()
+	// beforeDrill runs between the backup and its drill (tests: damage).
+	beforeDrill func(dir string)
 }
 
 // New returns the backup service of d.
@@ -156,6 +158,9 @@ func (s *Service) Backup(ctx context.Context, dir string) (*Run, *Manifest, erro
 		run.ManifestSM3, err = readDigest(final)
 	}
 	if err == nil {
+		if s.beforeDrill != nil {
+			s.beforeDrill(final)
+		}
 		res := s.Drill(ctx, final)
 		run.DrillStatus, run.DrillDetail = res.Status(), res.Detail
 		if !res.OK {

@@ -108,6 +108,9 @@ func TestBackupDamageRestore(t *testing.T) {
 	if err != nil || latest.ID != run.ID || latest.Failed() {
 		t.Fatalf("latest %+v %v", latest, err)
 	}
+	if msg, err := f.svc.Alert(ctx); msg != "" || err != nil {
+		t.Fatalf("alert after a good backup: %q %v", msg, err)
+	}
 	before := counts(t, f.db)
 	before["backup_runs"]-- // recorded after the copy was taken
 
@@ -170,7 +173,7 @@ func TestDrillCatchesCorruption(t *testing.T) {
 			t.Fatal(err)
 		}
 		res := f.svc.Drill(ctx, run.Dir)
-		if res.OK || !strings.Contains(res.Detail, file) || !strings.Contains(res.Detail, "SM3") {
+		if res.OK || res.Status() != "failed" || !strings.Contains(res.Detail, file) || !strings.Contains(res.Detail, "SM3") {
 			t.Fatalf("drill of a corrupted %s: %+v", file, res)
 		}
 		b[len(b)/2] ^= 0x40
@@ -249,6 +252,9 @@ func TestBackupToUnwritableTargetFailsCleanly(t *testing.T) {
 	if err != nil || !latest.Failed() || latest.Error == "" {
 		t.Fatalf("latest %+v %v", latest, err)
 	}
+	if msg, err := f.svc.Alert(ctx); err != nil || !strings.Contains(msg, "备份失败") {
+		t.Fatalf("alert %q %v", msg, err)
+	}
 }
 
 func TestPruneKeepsWeeksAndMonths(t *testing.T) {
@@ -294,5 +300,24 @@ func TestTargetVanishesMidBackup(t *testing.T) {
 	}
 	if v, err := audit.New(f.db, f.clock).Verify(ctx); err != nil || !v.OK() || v.Rows != 20 {
 		t.Fatalf("database after the failed backup: %+v %v", v, err)
+	}
+}
+
+// A backup damaged before its drill: Backup fails with the drill's
+// finding, the directory is set aside as .failed and the alert says so.
+func TestFailedDrillFailsTheBackup(t *testing.T) {
+	ctx := context.Background()
+	f := setup(t)
+	defer f.close()
+	backup.SetBeforeDrill(f.svc, func(dir string) {
+		p := filepath.Join(dir, "files/blobs/ab/cd/abcd0001")
+		_ = os.WriteFile(p, []byte("篡改"), 0o640)
+	})
+	run, _, err := f.svc.Backup(ctx, "")
+	if !errors.Is(err, backup.ErrDrill) || run.Status != "ok" || run.DrillStatus != "failed" || !strings.HasSuffix(run.Dir, ".failed") {
+		t.Fatalf("damaged backup: %+v %v", run, err)
+	}
+	if msg, _ := f.svc.Alert(ctx); !strings.Contains(msg, "恢复演练未通过") || !strings.Contains(msg, "abcd0001") {
+		t.Fatalf("alert %q", msg)
 	}
 }

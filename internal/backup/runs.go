@@ -2,6 +2,7 @@ package backup
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -77,4 +78,34 @@ func (s *Service) lastRuns(ctx context.Context) (good, last time.Time, err error
 		last = db.FromMicros(*a)
 	}
 	return good, last, err
+}
+
+// Alert says what is wrong with the backups for the monitoring page, or ""
+// when nothing is: the newest run or its drill failed, or (with a
+// schedule) no good backup within the interval and an hour.
+func (s *Service) Alert(ctx context.Context) (string, error) {
+	r, err := s.Latest(ctx)
+	if errors.Is(err, ErrNoRun) {
+		if s.opt.Every > 0 {
+			return "尚无备份", nil
+		}
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case r.Status != StatusOK:
+		return "最近一次备份失败：" + r.Error, nil
+	case r.DrillStatus != StatusOK:
+		return "最近一次备份的恢复演练未通过：" + r.DrillDetail, nil
+	}
+	good, _, err := s.lastRuns(ctx)
+	if err != nil {
+		return "", err
+	}
+	if s.opt.Every > 0 && s.clock.Now().Sub(good) > s.opt.Every+checkEvery {
+		return "超过备份周期没有成功的备份", nil
+	}
+	return "", nil
 }
