@@ -42,7 +42,9 @@ func (s *Service) Drill(ctx context.Context, dir string) DrillResult {
 	if m.Engine != s.db.Engine() {
 		return failed("备份来自 %s 数据库，本系统使用 %s (backup is of another engine)", m.Engine, s.db.Engine())
 	}
-	tmp, err := os.MkdirTemp("", "jifen-drill-")
+	// Beside the backups, not in /tmp: the scratch copy is as large as the
+	// database, and /tmp is often a small RAM disk.
+	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(dir)), ".drill-")
 	if err != nil {
 		return failed("无法创建演练临时目录 (cannot create the drill's scratch directory): %v", err)
 	}

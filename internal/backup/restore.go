@@ -13,7 +13,7 @@ import (
 
 // Errors of Restore.
 var (
-	ErrNotEmpty     = errors.New("目标数据库不是空的，确认要覆盖请加 --force (the target database is not empty: add --force to overwrite it)")
+	ErrNotEmpty     = errors.New("目标数据库不是空的 (the target database is not empty)")
 	ErrSchemaNewer  = errors.New("备份的数据库结构版本比本程序新 (the backup's schema is newer than this binary)")
 	ErrEngineDiffer = errors.New("备份与目标数据库的类型不同 (the backup is of another database engine)")
 )
@@ -82,7 +82,7 @@ func refuseNonEmpty(ctx context.Context, dsn string, force bool) error {
 		return err
 	}
 	if len(tables) > 0 && !force {
-		return fmt.Errorf("%w（已有 %d 张表）", ErrNotEmpty, len(tables))
+		return fmt.Errorf("%w：已有 %d 张表，确认要覆盖请加 --force (add --force to overwrite it)", ErrNotEmpty, len(tables))
 	}
 	return nil
 }
