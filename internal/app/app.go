@@ -17,6 +17,7 @@ import (
 	"jifen/internal/account"
 	"jifen/internal/agencyops"
 	"jifen/internal/audit"
+	"jifen/internal/backup"
 	"jifen/internal/check"
 	"jifen/internal/config"
 	"jifen/internal/logs"
@@ -115,6 +116,8 @@ type App struct {
 	// their daily digest (logs.go).
 	LogFiles   *logs.Files
 	LogDigests *logs.Digests
+	// Backup makes, drills and restores backups (backup.go).
+	Backup *backup.Service
 
 	routes  routeTable // the route patterns of each listener (routes.go)
 	servers []*server
@@ -203,6 +206,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		return nil, err
 	}
 	a.buildStatsReports()
+	a.buildBackup()
 	a.registerSchedules()
 	a.Metrics = metrics.New()
 	a.buildMonitor()

@@ -80,6 +80,7 @@ var Owners = map[string]string{
 	"stats_saved":           "statsreport",
 	"stats_subscribers":     "statsreport",
 	"stats_report_files":    "statsreport",
+	"backup_runs":           "backup",
 }
 
 // Exceptions are packages allowed to write tables they do not own, and why.

@@ -38,6 +38,8 @@ func commands() []command {
 		{"migrate", "升级数据库结构 apply pending database migrations", runMigrate},
 		{"config", "显示生效配置（隐藏密钥） print the effective configuration, secrets masked", runConfig},
 		{"user", "管理工作人员账号 create, disable, enable, reset or unlock accounts", runUser},
+		{"backup", "备份 full backup of database and attachments, then a restore drill", runBackup},
+		{"restore", "恢复 restore a backup into an empty database (--force to overwrite)", runRestore},
 		{"audit", "审计日志 verify the audit chain, purge rows past retention", runAudit},
 		{"calc", "积分计算 score calculator JSON from stdin", runCalc},
 		{"synth", "生成合成数据 fill the database with a synthetic population", runSynth},

@@ -70,6 +70,17 @@ type Config struct {
 	// the domain of those addresses, whose MX points at BounceAddr.
 	BounceAddr   string
 	BounceDomain string
+	Backup       Backup
+}
+
+// Backup is the schedule and retention of backups (docs/operations.md,
+// "Backups").
+type Backup struct {
+	Dir   string        // where backups go; empty means <DataDir>/backups
+	Every time.Duration // 7 days (weekly), 1 day (daily) or 0 (off)
+	// KeepWeekly and KeepMonthly: retention keeps the newest backup of
+	// each of this many weeks and months.
+	KeepWeekly, KeepMonthly int
 }
 
 // SMTP is the mail server configuration; an empty Host keeps mail in the
@@ -262,7 +273,26 @@ func options() []option {
 				}
 				return nil
 			}},
+		{Serve, "backup-dir", "JIFEN_BACKUP_DIR", "", "directory of the scheduled backups (empty: <data-dir>/backups; better another disk)", false,
+			func(c *Config, v string) error { c.Backup.Dir = v; return nil }},
+		{Serve, "backup-every", "JIFEN_BACKUP_EVERY", "weekly", "scheduled full backups: weekly, daily or off", false,
+			func(c *Config, v string) error {
+				c.Backup.Every = map[string]time.Duration{"weekly": 7 * 24 * time.Hour, "daily": 24 * time.Hour}[v]
+				return oneOf(v, "weekly", "daily", "off")
+			}},
+		{Serve, "backup-keep-weekly", "JIFEN_BACKUP_KEEP_WEEKLY", "5", "backups kept: the newest of each of this many weeks", false,
+			func(c *Config, v string) (err error) { c.Backup.KeepWeekly, err = nonNegative(v); return err }},
+		{Serve, "backup-keep-monthly", "JIFEN_BACKUP_KEEP_MONTHLY", "12", "backups kept: the newest of each of this many months", false,
+			func(c *Config, v string) (err error) { c.Backup.KeepMonthly, err = nonNegative(v); return err }},
 	}
+}
+
+func nonNegative(v string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, errors.New("must be a whole number, 0 or more")
+	}
+	return n, nil
 }
 
 // Register adds the options of groups as flags to fs. Load must be called
@@ -303,6 +333,9 @@ func Load(fs *flag.FlagSet, getenv func(string) string) (*Config, error) {
 	}
 	if c.LogDir == "" {
 		c.LogDir = filepath.Join(c.DataDir, "logs")
+	}
+	if c.Backup.Dir == "" {
+		c.Backup.Dir = filepath.Join(c.DataDir, "backups")
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return nil, errors.New("JIFEN_TLS_CERT and JIFEN_TLS_KEY must be given together")
@@ -349,6 +382,8 @@ func (c *Config) Entries() []Entry {
 		"smtp-host":      c.SMTP.Host, "smtp-more": strings.Join(c.SMTP.More, ","), "smtp-port": strconv.Itoa(c.SMTP.Port), "smtp-username": c.SMTP.Username,
 		"smtp-password": c.SMTP.Password, "smtp-tls": c.SMTP.TLS, "smtp-from": c.SMTP.From,
 		"bounce-addr": c.BounceAddr, "bounce-domain": c.BounceDomain,
+		"backup-dir": c.Backup.Dir, "backup-every": backupEvery(c.Backup.Every),
+		"backup-keep-weekly": strconv.Itoa(c.Backup.KeepWeekly), "backup-keep-monthly": strconv.Itoa(c.Backup.KeepMonthly),
 	}
 	var out []Entry
 	for _, o := range options() {
@@ -359,6 +394,16 @@ func (c *Config) Entries() []Entry {
 		out = append(out, Entry{Flag: o.flag, Env: o.env, Value: v})
 	}
 	return out
+}
+
+func backupEvery(d time.Duration) string {
+	switch d {
+	case 7 * 24 * time.Hour:
+		return "weekly"
+	case 24 * time.Hour:
+		return "daily"
+	}
+	return "off"
 }
 
 // Serves reports whether this process serves surface s.

@@ -53,6 +53,9 @@ func Start(t testing.TB, opts ...Option) *App {
 		"JIFEN_DATA_DIR": dir, "JIFEN_DB": dbtest.DSN(t), "JIFEN_INTERNET_ADDR": "127.0.0.1:0",
 		"JIFEN_OFFICE_ADDR": "127.0.0.1:0", "JIFEN_METRICS_ADDR": "127.0.0.1:0", "JIFEN_WORKER": "false",
 		"JIFEN_LOGIN_RATE": "1000", "JIFEN_LOGIN_BURST": "1000", "JIFEN_PUBLIC_RATE_LIMIT": "0",
+		// A backup at the worker's start would slow every test that works
+		// jobs; the backup tests turn it on.
+		"JIFEN_BACKUP_EVERY": "off",
 	}
 	cfg, err := config.Load(nil, func(k string) string { return env[k] })
 	if err != nil {

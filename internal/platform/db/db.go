@@ -47,6 +47,9 @@ type DB struct {
 	w       *sql.DB
 	r       *sql.DB
 	desc    string
+	// dsn is what Open was given: backup.go hands it to pg_dump and
+	// pg_restore, or uses it as the SQLite file's path.
+	dsn string
 
 	batchOnce sync.Once
 	batch     chan *batchReq
@@ -81,7 +84,7 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 		_ = p.Close()
 		return nil, fmt.Errorf("connect postgres: %w", err)
 	}
-	return &DB{Dialect: Postgres, w: p, r: p, desc: redactDSN(dsn)}, nil
+	return &DB{Dialect: Postgres, w: p, r: p, desc: redactDSN(dsn), dsn: dsn}, nil
 }
 
 func openSQLite(ctx context.Context, path string) (*DB, error) {
@@ -127,7 +130,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	}
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	return &DB{Dialect: SQLite, w: w, r: r, desc: "sqlite:" + path}, nil
+	return &DB{Dialect: SQLite, w: w, r: r, desc: "sqlite:" + path, dsn: path}, nil
 }
 
 // pageSize of a new SQLite database: 16 KiB pages mean a quarter of the
