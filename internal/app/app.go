@@ -263,7 +263,7 @@ func (a *App) OfficeHandler() http.Handler {
 		WithCampaigns(a.Campaigns, mailCatalog{a.Mailing}).Register(mux)
 	office.NewStats(sh, a.AccessStats).Register(mux)
 	office.NewStatistics(sh, a.Stats, a.Cfg.StatsMinCell).Register(mux)
-	office.NewOps(sh, a.Monitor, nil).Register(mux)
+	office.NewOps(sh, a.Monitor, a.backupLines).Register(mux)
 	office.NewSavedReports(sh, a.StatsReports).Register(mux)
 	a.reportPages(sh).Register(mux)
 	a.logPages(sh).Register(mux)

@@ -2,9 +2,11 @@ package app
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
+	"jifen/internal/backup"
 	"jifen/internal/monitor"
 	"jifen/internal/platform/mail"
 )
@@ -79,7 +81,57 @@ func (a *App) buildMonitor() {
 		fs := a.LogFiles
 		m.Add("log_write_failures", func(context.Context) (float64, bool, error) { return float64(fs.Failures()), true, nil })
 	}
+	if a.Backup != nil {
+		b := a.Backup
+		m.Add("backup_age_h", func(ctx context.Context) (float64, bool, error) {
+			good, err := b.LastGood(ctx)
+			if err != nil || (good.IsZero() && a.Cfg.Backup.Every == 0) {
+				return 0, false, err // backups off and none made: nothing to watch
+			}
+			if good.IsZero() {
+				return 24 * 365, true, nil // on, and no good backup yet
+			}
+			return float64(int(a.Clock.Now().Sub(good).Hours())), true, nil
+		})
+		m.Add("backup_drill_failed", func(ctx context.Context) (float64, bool, error) {
+			r, err := b.Latest(ctx)
+			if errors.Is(err, backup.ErrNoRun) {
+				return 0, true, nil
+			}
+			if err != nil {
+				return 0, false, err
+			}
+			if r.Failed() {
+				return 1, true, nil
+			}
+			return 0, true, nil
+		})
+	}
 	a.Monitor = m
+}
+
+// backupLines are a period's backups for the quarterly report.
+func (a *App) backupLines(ctx context.Context, from, to time.Time) ([]monitor.BackupLine, error) {
+	if a.Backup == nil {
+		return nil, nil
+	}
+	runs, err := a.Backup.Runs(ctx, from, to)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]monitor.BackupLine, 0, len(runs))
+	for _, r := range runs {
+		drill := "通过"
+		switch {
+		case r.DrillStatus == "":
+			drill = "未进行"
+		case !strings.EqualFold(r.DrillStatus, backup.StatusOK):
+			drill = "未通过：" + r.DrillDetail
+		}
+		out = append(out, monitor.BackupLine{At: r.StartedAt, OK: r.Status == backup.StatusOK, Drill: drill,
+			SizeMB: float64(r.Size) / (1 << 20), Comment: r.Error})
+	}
+	return out, nil
 }
 
 // monitorSchedules evaluate the alert rules once a minute across every

@@ -109,3 +109,34 @@ func (s *Service) Alert(ctx context.Context) (string, error) {
 	}
 	return "", nil
 }
+
+// LastGood is when the newest backup whose drill passed started (zero:
+// none yet).
+func (s *Service) LastGood(ctx context.Context) (time.Time, error) {
+	good, _, err := s.lastRuns(ctx)
+	return good, err
+}
+
+// Runs lists the runs that started in [from, to), oldest first, for the
+// quarterly maintenance report.
+func (s *Service) Runs(ctx context.Context, from, to time.Time) ([]Run, error) {
+	rows, err := s.db.Query(ctx, `SELECT id, kind, started_at, finished_at, dir, size_bytes, manifest_sm3,
+	        status, drill_status, drill_detail, error
+	    FROM backup_runs WHERE started_at >= $1 AND started_at < $2 ORDER BY started_at, id`, db.Micros(from), db.Micros(to))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Run
+	for rows.Next() {
+		var r Run
+		var started, finished int64
+		if err := rows.Scan(&r.ID, &r.Kind, &started, &finished, &r.Dir, &r.Size, &r.ManifestSM3, &r.Status, &r.DrillStatus,
+			&r.DrillDetail, &r.Error); err != nil {
+			return nil, err
+		}
+		r.StartedAt, r.FinishedAt = db.FromMicros(started), db.FromMicros(finished)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
