@@ -220,26 +220,28 @@ func (s *Store) holders(ctx context.Context, p actor.Permission) (int, error) {
 		if !actor.Can([]actor.Role{ri.Role}, p) {
 			continue
 		}
-		rows, err := s.db.Query(ctx, `SELECT u.id FROM users u JOIN user_roles ur ON ur.user_id = u.id
-			WHERE ur.role = $1 AND u.disabled = FALSE`, string(ri.Role))
-		if err != nil {
-			return 0, err
-		}
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return 0, err
-			}
-			seen[id] = true
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
+		if err := s.holdersOf(ctx, ri.Role, seen); err != nil {
 			return 0, err
 		}
 	}
 	return len(seen), nil
+}
+
+func (s *Store) holdersOf(ctx context.Context, r actor.Role, seen map[int64]bool) error {
+	rows, err := s.db.Query(ctx, `SELECT u.id FROM users u JOIN user_roles ur ON ur.user_id = u.id
+		WHERE ur.role = $1 AND u.disabled = FALSE`, string(r))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		seen[id] = true
+	}
+	return rows.Err()
 }
 
 const changeSelect = `SELECT h.id, h.key, h.old_value, h.new_value, h.reason, h.proposed_by, COALESCE(p.login, ''), h.proposed_at,
