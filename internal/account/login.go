@@ -71,6 +71,10 @@ func (s *Service) Login(ctx context.Context, zone Zone, login, pw, addr, ua stri
 		if _, err := s.db.Exec(ctx, `DELETE FROM login_attempts WHERE zone = $1 AND login = $2`, string(zone), login); err != nil {
 			return err
 		}
+		// The access review (AccessReview) flags accounts by this time.
+		if _, err := s.db.Exec(ctx, `UPDATE users SET last_login_at = $1 WHERE id = $2`, db.Micros(now), u.ID); err != nil {
+			return err
+		}
 		token, err := s.createSession(ctx, u, zone, next, addr, ua)
 		if err != nil {
 			return err

@@ -32,6 +32,7 @@ type User struct {
 	Demo               bool
 	District           string // a district officer's district; "" for everyone else
 	CreatedAt          time.Time
+	LastLoginAt        time.Time // zero: never logged in since it was recorded
 	Roles              []Role
 }
 
@@ -105,7 +106,7 @@ func ValidateLogin(s string) error {
 }
 
 const userColumns = `id, login, display_name, zone, email, phone_enc, password_hash, password_changed_at,
-	must_change_password, totp_secret_enc, totp_enabled, totp_last_step, disabled, demo, district, created_at`
+	must_change_password, totp_secret_enc, totp_enabled, totp_last_step, disabled, demo, district, created_at, last_login_at`
 
 // userColumnsU is userColumns qualified with the alias u.
 var userColumnsU = "u." + strings.Join(strings.Split(strings.Join(strings.Fields(userColumns), " "), ", "), ", u.")
@@ -113,14 +114,18 @@ var userColumnsU = "u." + strings.Join(strings.Split(strings.Join(strings.Fields
 func scanUser(s interface{ Scan(...any) error }) (*User, error) {
 	u := &User{}
 	var zone string
-	var changed, created int64
+	var changed, created, lastLogin int64
 	if err := s.Scan(&u.ID, &u.Login, &u.DisplayName, &zone, &u.Email, &u.PhoneEnc, &u.PasswordHash, &changed,
-		&u.MustChangePassword, &u.TOTPSecretEnc, &u.TOTPEnabled, &u.TOTPLastStep, &u.Disabled, &u.Demo, &u.District, &created); err != nil {
+		&u.MustChangePassword, &u.TOTPSecretEnc, &u.TOTPEnabled, &u.TOTPLastStep, &u.Disabled, &u.Demo, &u.District, &created,
+		&lastLogin); err != nil {
 		return nil, err
 	}
 	u.Zone = Zone(zone)
 	u.PasswordChangedAt = db.FromMicros(changed)
 	u.CreatedAt = db.FromMicros(created)
+	if lastLogin != 0 {
+		u.LastLoginAt = db.FromMicros(lastLogin)
+	}
 	return u, nil
 }
 

@@ -287,11 +287,12 @@ func TestThreeAdminsOverHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	grant := url.Values{"user_id": {itoa(clerk.ID)}, "role": {"district_officer"}, "reason": {"新入职"}}
-	if r := clients["sys"].PostForm("/office/security/roles/grant", grant); r.Status != 403 {
+	grant := url.Values{"user_id": {itoa(clerk.ID)}, "kind": {"grant"}, "role": {"district_officer"}, "reason": {"新入职"},
+		"form_no": {"QX-2026-001"}}
+	if r := clients["sys"].PostForm("/office/security/roles/request", grant); r.Status != 403 {
 		t.Fatalf("sys grant: %d", r.Status)
 	}
-	if r := clients["sec"].PostForm("/office/security/roles/grant", grant); r.Status != 303 {
+	if r := clients["sec"].PostForm("/office/security/roles/request", grant); r.Status != 303 {
 		t.Fatalf("sec grant: %d %s", r.Status, r.Body)
 	}
 	if u, _ := a.Accounts.UserByLogin(t.Context(), "clerk9"); !u.HasRole(account.DistrictOfficer) {
@@ -301,19 +302,19 @@ func TestThreeAdminsOverHTTP(t *testing.T) {
 		t.Fatalf("sec create: %d", r.Status)
 	}
 	// Security parameters belong to the security admin; a bad value names the field.
-	r := clients["sec"].PostForm("/office/security/settings", url.Values{"security.lockout_threshold": {"99"}})
+	r := clients["sec"].PostForm("/office/security/settings", url.Values{"security.lockout_threshold": {"99"}, "reason": {"测评"}})
 	if r.Status != 400 || !strings.Contains(r.Body, "连续登录失败锁定次数应在3到10之间") {
 		t.Fatalf("bad setting: %d", r.Status)
 	}
-	if r := clients["sec"].PostForm("/office/security/settings", url.Values{"security.lockout_threshold": {"6"}}); r.Status != 303 {
+	if r := clients["sec"].PostForm("/office/security/settings", url.Values{"security.lockout_threshold": {"6"}, "reason": {"测评"}}); r.Status != 303 {
 		t.Fatalf("setting: %d", r.Status)
 	}
-	if r := clients["sys"].PostForm("/office/security/settings", url.Values{"security.lockout_threshold": {"3"}}); r.Status != 403 {
+	if r := clients["sys"].PostForm("/office/security/settings", url.Values{"security.lockout_threshold": {"3"}, "reason": {"测评"}}); r.Status != 403 {
 		t.Fatalf("sys setting: %d", r.Status)
 	}
 	// The audit admin sees all of it, and the export holds it too.
 	page := clients["aud"].Get("/office/audit?action=role.")
-	if !strings.Contains(page.Body, "role.grant_request") {
+	if !strings.Contains(page.Body, "role.request") {
 		t.Fatal("audit page lacks the grant")
 	}
 	csv := clients["aud"].Get("/office/audit/export.csv?action=config.")

@@ -194,8 +194,8 @@ var officeRoutes = map[string]access{
 	"GET /office/security/settings":               {path: "/office/security/settings", allow: "sec"},
 	"POST /office/security/settings":              {path: "/office/security/settings", allow: "sec"},
 	"GET /office/security/roles":                  {path: "/office/security/roles", allow: "sec"},
-	"POST /office/security/roles/grant":           {path: "/office/security/roles/grant", allow: "sec"},
-	"POST /office/security/roles/revoke":          {path: "/office/security/roles/revoke", allow: "sec"},
+	"POST /office/security/roles/request":         {path: "/office/security/roles/request", allow: "sec"},
+	"GET /office/security/access-review":          {path: "/office/security/access-review", allow: "sec"},
 	"POST /office/security/roles/{id}/{decision}": {path: "/office/security/roles/999999/reject", allow: "sec"},
 	"GET /office/audit":                           {path: "/office/audit", allow: "aud"},
 	"GET /office/audit/export.csv":                {path: "/office/audit/export.csv?action=none.", allow: "aud"},
@@ -382,6 +382,14 @@ var officeRoutes = map[string]access{
 	"GET /office/reports/{code}":        {path: "/office/reports/summary", allow: casework},
 	"GET /api/v1/office/reports":        {path: "/api/v1/office/reports", allow: staffAll},
 	"GET /api/v1/office/reports/{code}": {path: "/api/v1/office/reports/summary", allow: casework},
+
+	// Permission management (issue 16): the hand-over export and the
+	// settings' history with its two-person approval.
+	"GET /office/security/requests.xlsx":                     {path: "/office/security/requests.xlsx?from=2026-01-01&to=2026-01-31", allow: "sec"},
+	"GET /office/security/settings/history":                  {path: "/office/security/settings/history", allow: "sec"},
+	"POST /office/security/settings/changes/{id}/{decision}": {path: "/office/security/settings/changes/999999/reject", allow: "sec"},
+	"GET /office/admin/settings/history":                     {path: "/office/admin/settings/history", allow: "sys"},
+	"POST /office/admin/settings/changes/{id}/{decision}":    {path: "/office/admin/settings/changes/999999/reject", allow: "sys"},
 }
 
 // refused reports whether an answer refuses the request: no session, no

@@ -91,6 +91,16 @@ func (a *App) schedules() []schedule {
 			}
 			return err
 		}},
+		// The periodic access review: a disable request for every office
+		// account unused for 90 days, which two security administrators
+		// then review and approve. Repeating it opens no duplicates.
+		{"access_review", 24 * time.Hour, func(ctx context.Context) error {
+			n, err := a.Accounts.FlagUnusedAccounts(ctx)
+			if n > 0 {
+				a.Log.Info("access review: disable requests opened for unused accounts", "count", n)
+			}
+			return err
+		}},
 		{"agency_probe", time.Minute, func(ctx context.Context) error {
 			for _, ag := range agency.Codes() {
 				if err := a.Connectors.Probe(ctx, ag); err != nil && !db.IsNoRows(errors.Unwrap(err)) && ctx.Err() == nil {

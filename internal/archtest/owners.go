@@ -16,6 +16,7 @@ var Owners = map[string]string{
 	"role_requests":         "account",
 	"admin_requests":        "account",
 	"settings":              "settings",
+	"settings_history":      "settings",
 	"audit_head":            "audit",
 	"audit_archives":        "audit",
 	"audit_log":             "audit",

@@ -8,8 +8,6 @@ package settings
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -179,48 +177,6 @@ func (d Def) Validate(v string) (string, error) {
 		return "", apperr.Field(d.Key, fmt.Sprintf("%s应在%d到%d之间", d.Label, d.Min, d.Max))
 	}
 	return strconv.Itoa(n), nil
-}
-
-// Set changes a setting for an administrator whose role owns it (the
-// security or the system administrator), validating the value and recording
-// the change in the audit trail.
-func (s *Store) Set(ctx context.Context, by actor.Actor, key, value string) error {
-	d, ok := Lookup(key)
-	if !ok {
-		return apperr.Field("key", "没有这项设置")
-	}
-	if !by.Can(d.Owner.Permission()) {
-		return apperr.New(apperr.Forbidden, "您无权修改这项设置")
-	}
-	v, err := d.Validate(value)
-	if err != nil {
-		return err
-	}
-	err = s.db.WithTx(ctx, func(ctx context.Context) error {
-		var old string
-		err := s.db.QueryRow(ctx, `SELECT value FROM settings WHERE key = $1`, key).Scan(&old)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			old = d.Default
-			_, err = s.db.Exec(ctx, `INSERT INTO settings (key, value, updated_at, updated_by) VALUES ($1, $2, $3, $4)`,
-				key, v, db.Micros(s.clock.Now()), by.UserID)
-		case err == nil:
-			_, err = s.db.Exec(ctx, `UPDATE settings SET value = $1, updated_at = $2, updated_by = $3 WHERE key = $4`,
-				v, db.Micros(s.clock.Now()), by.UserID, key)
-		}
-		if err != nil {
-			return err
-		}
-		return s.audit.Record(ctx, audit.Entry{Action: "config.change", ObjectType: "setting", ObjectID: key,
-			Reason: fmt.Sprintf("%q → %q", old, v)})
-	})
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	s.cache = nil
-	s.mu.Unlock()
-	return nil
 }
 
 // Values returns every setting owned by owner with its current value.

@@ -17,8 +17,11 @@ import (
 )
 
 type settingsView struct {
-	Action string
-	Values []settings.Value
+	Action   string
+	History  string
+	Values   []settings.Value
+	Pending  map[string]bool // keys with a change waiting for approval
+	Approval map[string]bool // keys whose change needs a second administrator
 }
 
 // settingsOwner maps the page to the administrator who owns its settings:
@@ -52,7 +55,19 @@ func (o *Office) renderSettings(w http.ResponseWriter, r *http.Request, status i
 	if err != nil {
 		p.SetError(err)
 	}
-	p.Data = settingsView{Action: action, Values: vals}
+	v := settingsView{Action: action, History: action + "/history", Values: vals, Pending: map[string]bool{},
+		Approval: map[string]bool{}}
+	for _, k := range settings.SecurityRelevant {
+		v.Approval[k] = true
+	}
+	if hist, herr := o.sh.Settings.History(r.Context(), shell.Actor(r.Context()), owner, 50); herr == nil {
+		for _, c := range hist {
+			if c.Status == settings.ChangePending {
+				v.Pending[c.Key] = true
+			}
+		}
+	}
+	p.Data = v
 	o.sh.Render(w, r, status, "office_settings", p)
 }
 
@@ -80,98 +95,24 @@ func (o *Office) settingsSave(w http.ResponseWriter, r *http.Request) {
 		o.renderSettings(w, r, http.StatusBadRequest, err, form)
 		return
 	}
+	reason := strings.TrimSpace(r.PostFormValue("reason"))
+	form["reason"] = reason
+	flash := "saved"
 	for _, v := range vals {
 		if nv, ok := form[v.Key]; ok && nv != v.Value {
-			if err := o.sh.Settings.Set(r.Context(), shell.Actor(r.Context()), v.Key, nv); err != nil {
+			// Each setting is its own change with its own history row;
+			// one failing (a pending change already waiting) stops the rest.
+			ch, err := o.sh.Settings.Change(r.Context(), shell.Actor(r.Context()), v.Key, nv, reason)
+			if err != nil {
 				o.renderSettings(w, r, web.Status(err), err, form)
 				return
 			}
+			if ch.Status == settings.ChangePending {
+				flash = "change_pending"
+			}
 		}
 	}
-	o.sh.Flash(w, r, action, "saved")
-}
-
-type rolesView struct {
-	Requests   []*account.RoleRequest
-	Staff      []*account.User
-	Roles      []account.RoleInfo
-	Me         int64
-	SingleMode bool
-}
-
-func (o *Office) roles(w http.ResponseWriter, r *http.Request) {
-	o.renderRoles(w, r, http.StatusOK, nil)
-}
-
-func (o *Office) renderRoles(w http.ResponseWriter, r *http.Request, status int, err error) {
-	me := shell.Actor(r.Context())
-	reqs, rerr := o.sh.Accounts.RoleRequests(r.Context(), me, 200)
-	if rerr != nil {
-		web.WriteError(w, r, rerr)
-		return
-	}
-	staff, rerr := o.sh.Accounts.ListUsers(r.Context(), account.UserFilter{Zone: account.Office, Search: r.URL.Query().Get("q"), Limit: 200})
-	if rerr != nil {
-		web.WriteError(w, r, rerr)
-		return
-	}
-	n, _ := o.sh.Accounts.CountActiveWithRole(r.Context(), account.SecurityAdmin)
-	v := rolesView{Requests: reqs, Staff: staff, Me: me.UserID, SingleMode: n <= 1}
-	for _, ri := range account.Roles {
-		if ri.Zone == account.Office {
-			v.Roles = append(v.Roles, ri)
-		}
-	}
-	p := o.sh.Page(r, "角色授权")
-	if err != nil {
-		p.SetError(err)
-	}
-	p.Data = v
-	o.sh.Render(w, r, status, "office_roles", p)
-}
-
-func (o *Office) roleGrant(w http.ResponseWriter, r *http.Request) {
-	_ = r.ParseForm()
-	uid, _ := strconv.ParseInt(r.PostFormValue("user_id"), 10, 64)
-	req, err := o.sh.Accounts.RequestGrant(r.Context(), shell.Actor(r.Context()), uid, account.Role(r.PostFormValue("role")), r.PostFormValue("reason"))
-	if err != nil {
-		o.renderRoles(w, r, web.Status(err), err)
-		return
-	}
-	flash := "requested"
-	if req.Status == "applied_single" {
-		flash = "granted"
-	}
-	o.sh.Flash(w, r, "/office/security/roles", flash)
-}
-
-func (o *Office) roleRevoke(w http.ResponseWriter, r *http.Request) {
-	_ = r.ParseForm()
-	uid, _ := strconv.ParseInt(r.PostFormValue("user_id"), 10, 64)
-	if err := o.sh.Accounts.RevokeRole(r.Context(), shell.Actor(r.Context()), uid, account.Role(r.PostFormValue("role")), r.PostFormValue("reason")); err != nil {
-		o.renderRoles(w, r, web.Status(err), err)
-		return
-	}
-	o.sh.Flash(w, r, "/office/security/roles", "revoked")
-}
-
-func (o *Office) roleDecide(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id")
-	if err != nil {
-		web.WriteError(w, r, err)
-		return
-	}
-	_ = r.ParseForm()
-	d := r.PathValue("decision")
-	if d != "approve" && d != "reject" {
-		web.NotFound(w, r)
-		return
-	}
-	if err := o.sh.Accounts.DecideGrant(r.Context(), shell.Actor(r.Context()), id, d == "approve", r.PostFormValue("reason")); err != nil {
-		o.renderRoles(w, r, web.Status(err), err)
-		return
-	}
-	o.sh.Flash(w, r, "/office/security/roles", map[string]string{"approve": "approved", "reject": "rejected"}[d])
+	o.sh.Flash(w, r, action, flash)
 }
 
 type auditView struct {

@@ -341,7 +341,7 @@ func TestHomeCountsAdministratorsWork(t *testing.T) {
 		t.Errorf("system admin: %s", n)
 	}
 	body := sec.Get("/office/").Body
-	if todoCount(t, body, "待审批的角色授权") != "0" || strings.Contains(body, "待处理的比对差异") {
+	if todoCount(t, body, "待审核、审批的权限申请") != "0" || strings.Contains(body, "待处理的比对差异") {
 		t.Errorf("security admin:\n%s", body)
 	}
 }

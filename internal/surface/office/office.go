@@ -93,10 +93,7 @@ func (o *Office) Register(mux *web.Mux) {
 
 	mux.Handle("GET /office/security/settings", sh.RequireUser(account.PermSecurityManage, o.settingsPage))
 	mux.Handle("POST /office/security/settings", sh.RequireUser(account.PermSecurityManage, o.settingsSave))
-	mux.Handle("GET /office/security/roles", sh.RequireUser(account.PermRolesManage, o.roles))
-	mux.Handle("POST /office/security/roles/grant", sh.RequireUser(account.PermRolesManage, o.roleGrant))
-	mux.Handle("POST /office/security/roles/revoke", sh.RequireUser(account.PermRolesManage, o.roleRevoke))
-	mux.Handle("POST /office/security/roles/{id}/{decision}", sh.RequireUser(account.PermRolesManage, o.roleDecide))
+	o.registerPermissions(mux)
 	mux.Handle("GET /office/security/sessions", sh.RequireUser(account.PermSecurityManage, o.staffSessions))
 	mux.Handle("POST /office/security/sessions/end", sh.RequireUser(account.PermSecurityManage, o.staffSessionEnd))
 
@@ -163,7 +160,8 @@ func (o *Office) nav(u *account.User, path string) []ui.Nav {
 	add(account.PermCheckMonitor, "/office/inspection", "日巡检报告")
 	add(account.PermCheckMonitor, "/office/stats", "访问统计")
 	add(account.PermCasesDistrict, "/office/reports", "统计报表")
-	add(account.PermRolesManage, "/office/security/roles", "角色授权")
+	add(account.PermRolesManage, "/office/security/roles", "权限管理")
+	add(account.PermRolesManage, "/office/security/access-review", "权限复核")
 	add(account.PermSecurityManage, "/office/security/settings", "安全参数")
 	add(account.PermSecurityManage, "/office/security/sessions", "在线会话")
 	if u.IsAdmin() {
@@ -286,11 +284,12 @@ func (o *Office) todos(r *http.Request, alerts []string) []todo {
 		} else {
 			n := 0
 			for _, q := range reqs {
-				if q.Status == "pending" && q.RequestedBy != u.UserID {
+				if q.AwaitsReview() || q.MayApprove(u.UserID) {
 					n++
 				}
 			}
-			out = append(out, todo{Label: "待审批的角色授权", Href: "/office/security/roles", N: n, Hint: "另一名安全管理员提出的授权申请"})
+			out = append(out, todo{Label: "待审核、审批的权限申请", Href: "/office/security/roles", N: n,
+				Hint: "权限开通、变更、撤销和停用申请，须由两名安全管理员审核、审批"})
 		}
 	}
 	if u.Can(account.PermCheckMonitor) && o.agencies != nil {

@@ -278,7 +278,7 @@ var flashes = map[string]string{
 	"saved":             "已保存。",
 	"sent":              "测试邮件已放入发送队列，请查收。",
 	"created":           "已创建。",
-	"requested":         "申请已提交，等待另一名安全管理员审批。",
+	"requested":         "申请已提交，等待安全管理员审核和另一名安全管理员审批。",
 	"granted":           "已授权。",
 	"approved":          "已审批通过。",
 	"rejected":          "已驳回。",
@@ -324,6 +324,11 @@ var flashes = map[string]string{
 	"application_returned": "已退回申请人，申请人将看到退回理由。",
 	"application_filed":    "已确认提交。",
 	"review_forwarded":     "复查申请已转交区服务窗口。",
+
+	// Permission management (权限管理) and settings' two-person approval.
+	"reviewed":          "已审核通过，等待另一名安全管理员审批。",
+	"emergency_revoked": "紧急撤销已立即生效，等待安全管理员事后审核、审批。",
+	"change_pending":    "修改已提交，须由另一名管理员审批后生效。",
 }
 
 func flashText(code string) string { return flashes[code] }
