@@ -21,7 +21,7 @@ var actionNames = map[string]string{
 	"role.revoke": "撤销角色", "config.change": "修改设置",
 	"role.request": "提出权限申请", "role.review": "审核权限申请", "role.request_approved": "审批通过权限申请",
 	"role.request_rejected": "驳回权限申请", "config.change_applied": "审批通过设置修改", "config.change_rejected": "驳回设置修改",
-	"person.read_stats_cell": "统计明细中列出申请人", "audit.export": "导出审计日志", "audit.purge": "归档审计日志",
+	"audit.export": "导出审计日志", "audit.purge": "归档审计日志",
 	"round.create": "创建年度批次", "round.update": "修改年度批次",
 	"employer.register": "单位注册", "employer.verify": "单位核验通过", "employer.reject": "单位核验不通过",
 	"employer.regenerate_code": "重新生成单位注册码", "person.register": "申请人注册", "person.view_id_number": "查看完整身份证号",
