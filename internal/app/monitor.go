@@ -141,6 +141,9 @@ func (a *App) monitorSchedules() []schedule {
 		if err := a.Monitor.Evaluate(ctx); err != nil {
 			return err
 		}
+		if err := a.Monitor.Rollup(ctx); err != nil {
+			return err
+		}
 		_, err := a.Monitor.Prune(ctx)
 		return err
 	}}}

@@ -175,8 +175,12 @@ func (s *Service) RunCollector(ctx context.Context) {
 
 // Prune deletes samples older than Retention.
 func (s *Service) Prune(ctx context.Context) (int64, error) {
-	res, err := s.db.Exec(ctx, `DELETE FROM monitor_samples WHERE minute < $1`, db.Micros(s.clock.Now().Add(-Retention)))
+	cut := db.Micros(s.clock.Now().Add(-Retention))
+	res, err := s.db.Exec(ctx, `DELETE FROM monitor_samples WHERE minute < $1`, cut)
 	if err != nil {
+		return 0, err
+	}
+	if _, err := s.db.Exec(ctx, `DELETE FROM monitor_hours WHERE hour < $1`, cut); err != nil {
 		return 0, err
 	}
 	return res.RowsAffected()

@@ -121,6 +121,14 @@ func TestAnAlertFiresAndClears(t *testing.T) {
 	if err != nil || len(pts) < 2 {
 		t.Fatalf("series %v %v", pts, err)
 	}
+	// The hourly means: the worst source each minute (host-b's disk).
+	if err := s.Rollup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	hours, err := s.Series(ctx, admin1, "disk_free_pct", 7*24*time.Hour, time.Hour)
+	if err != nil || len(hours) != 1 || hours[0].Value != (5*5+6+30)/7.0 {
+		t.Fatalf("hourly %+v %v", hours, err)
+	}
 	if _, err := s.Now(ctx, clerk); !apperr.Is(err, apperr.Forbidden) {
 		t.Fatalf("a district officer reads monitoring: %v", err)
 	}
@@ -270,6 +278,9 @@ func TestHTTPProbesReadTheRegistry(t *testing.T) {
 		lat.WithLabelValues("internet", "GET /").Observe(v)
 	}
 	clk.Advance(time.Minute)
+	// /proc/stat counts in ticks of 10 ms: let a few pass, so that the CPU
+	// share over the interval is defined.
+	time.Sleep(50 * time.Millisecond)
 	if err := s.Collect(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -77,6 +77,10 @@ func (s *Service) Series(ctx context.Context, by actor.Actor, metric string, spa
 	now := s.clock.Now()
 	from := minuteOf(now.Add(-span))
 	stepUS := int64(step / time.Microsecond)
+	if stepUS%hourUS == 0 {
+		// Whole hours: from the hourly means, from the start of an hour.
+		return s.hourly(ctx, metric, from-from%hourUS, stepUS)
+	}
 	// The steps are averaged in the database: a week of minutes is one
 	// index range and ~170 rows back, not 10,000.
 	q := `SELECT (minute - $2) / $3 AS b, AVG(v) FROM (SELECT minute, MAX(value) AS v FROM monitor_samples
@@ -133,4 +137,47 @@ func (s *Service) Summaries(ctx context.Context, from, to time.Time) ([]Summary,
 		out = append(out, x)
 	}
 	return out, rows.Err()
+}
+
+// hourUS is an hour in micros.
+const hourUS = int64(time.Hour / time.Microsecond)
+
+// Rollup recomputes the hourly means of the current and the previous hour
+// (the evaluation job calls it each minute): the worst source each minute —
+// the lowest for free space, else the highest — averaged over the hour.
+func (s *Service) Rollup(ctx context.Context) error {
+	now := db.Micros(s.clock.Now())
+	from := now - now%hourUS - hourUS
+	_, err := s.db.Exec(ctx, `INSERT INTO monitor_hours (metric, hour, value)
+		SELECT metric, hour, AVG(v) FROM (
+			SELECT metric, minute - minute % $2 AS hour,
+				CASE WHEN metric IN ('disk_free_pct', 'disk_free_gb') THEN MIN(value) ELSE MAX(value) END AS v
+			FROM monitor_samples WHERE minute >= $1 GROUP BY metric, minute) x
+		WHERE TRUE GROUP BY metric, hour
+		ON CONFLICT (metric, hour) DO UPDATE SET value = excluded.value`, from, hourUS)
+	return err
+}
+
+// hourly reads metric's hourly means since from, in steps of step (a
+// whole number of hours).
+func (s *Service) hourly(ctx context.Context, metric string, from int64, step int64) ([]Point, error) {
+	rows, err := s.db.Query(ctx, `SELECT (hour - $2) / $3 AS b, AVG(value) FROM monitor_hours
+		WHERE metric = $1 AND hour >= $2 GROUP BY b ORDER BY b`, metric, from, step)
+	if err != nil {
+		return nil, apperr.Wrap(err)
+	}
+	defer rows.Close()
+	var out []Point
+	for rows.Next() {
+		var b int64
+		var v float64
+		if err := rows.Scan(&b, &v); err != nil {
+			return nil, apperr.Wrap(err)
+		}
+		out = append(out, Point{At: db.FromMicros(from + b*step), Value: v})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, apperr.Wrap(err)
+	}
+	return out, nil
 }

@@ -13,6 +13,15 @@ CREATE TABLE monitor_samples (
 );
 CREATE INDEX monitor_samples_minute ON monitor_samples (minute);
 
+-- The hourly means of the worst source each minute, kept up to date by the
+-- evaluation job: the 7-day charts and the quarterly report read these.
+CREATE TABLE monitor_hours (
+    metric TEXT   NOT NULL,
+    hour   BIGINT NOT NULL,
+    value  DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (metric, hour)
+);
+
 -- A rule fires when the newest value of metric (the highest over the
 -- sources) has been beyond threshold for for_minutes minutes running.
 CREATE TABLE alert_rules (
