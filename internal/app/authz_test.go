@@ -233,6 +233,7 @@ var officeRoutes = map[string]access{
 	"POST /office/ops/faults":                          {path: "/office/ops/faults", allow: "sys", body: "title=%E6%B5%8B%E8%AF%95%E6%95%85%E9%9A%9C&severity=warning"},
 	"GET /office/ops/faults/{id}":                      {path: "/office/ops/faults/{fault}", allow: "sys"},
 	"POST /office/ops/faults/{id}/{action}":            {path: "/office/ops/faults/{fault}/update", allow: "sys", body: "version=999&impact=x"},
+	"GET /office/ops/faults/{id}/files/{file}":         {path: "/office/ops/faults/{fault}/files/{faultfile}", allow: "sys"},
 	"GET /office/ops/quarterly":                        {path: "/office/ops/quarterly?q=2026-4", allow: "sys"},
 	"GET /office/ops/quarterly.xlsx":                   {path: "/office/ops/quarterly.xlsx?q=2026-4", allow: "sys"},
 	"POST /office/ops/mail/{id}/retry":                 {path: "/office/ops/mail/{mail}/retry", allow: "sys"},

@@ -171,6 +171,15 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	w.vars["{fault}"] = itoa(faultID)
+	ops := actor.Actor{UserID: 1, Login: "matrix", Roles: []actor.Role{actor.SystemAdmin}}
+	if err := a.Monitor.Attach(ctx, ops, faultID, "matrix.txt", strings.NewReader("x")); err != nil {
+		t.Fatal(err)
+	}
+	files, err := a.Monitor.Attachments(ctx, ops, faultID)
+	if err != nil || len(files) != 1 {
+		t.Fatal(files, err)
+	}
+	w.vars["{faultfile}"] = itoa(files[0].ID)
 	return w
 }
 

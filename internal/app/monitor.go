@@ -3,11 +3,13 @@ package app
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"jifen/internal/backup"
 	"jifen/internal/monitor"
+	"jifen/internal/platform/blob"
 	"jifen/internal/platform/mail"
 )
 
@@ -32,6 +34,11 @@ func (a *App) buildMonitor() {
 	m := monitor.New(a.DB, a.Audit, a.Clock, a.Outbox, a.Log, role)
 	m.OnCall = a.Cfg.OncallEmails
 	m.OfficeURL = a.officeURL()
+	if st, err := blob.NewDir(filepath.Join(a.Cfg.DataDir, "faults")); err != nil {
+		a.Log.Warn("monitor: no store for fault attachments", "err", err)
+	} else {
+		m.SetStore(st)
+	}
 	m.HostProbes(a.Cfg.DataDir)
 	m.DBProbes(a.DB)
 	m.HTTPProbes(a.Metrics.Registry)

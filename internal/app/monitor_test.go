@@ -3,6 +3,7 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"mime/multipart"
 	"strings"
 	"testing"
 	"time"
@@ -77,6 +78,25 @@ func TestOperationsMonitoring(t *testing.T) {
 	if r := s1.PostForm(fault+"/update", map[string][]string{"version": {"1"}, "impact": {"通知邮件延迟约20分钟"},
 		"cause": {"邮件服务器限流"}, "fix": {"调低发送速率"}}); r.Status != 303 {
 		t.Fatalf("update: %d %s", r.Status, r.Body)
+	}
+	// A log extract attached (multipart), listed and downloaded.
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, _ := mw.CreateFormFile("file", "限流日志.txt")
+	_, _ = fw.Write([]byte("421 rate limited"))
+	_ = mw.Close()
+	if r := s1.Do("POST", fault+"/attach", &body, map[string]string{"Content-Type": mw.FormDataContentType(),
+		"Origin": s1.Base, "Sec-Fetch-Site": "same-origin"}); r.Status != 303 {
+		t.Fatalf("attach: %d %s", r.Status, r.Body)
+	}
+	fp := s1.Get(fault)
+	i := strings.Index(fp.Body, fault+"/files/")
+	if i < 0 || !strings.Contains(fp.Body, "限流日志.txt") {
+		t.Fatalf("fault page lacks the attachment")
+	}
+	link := fp.Body[i : i+strings.IndexByte(fp.Body[i:], '"')]
+	if dl := s1.Get(link); dl.Status != 200 || dl.Body != "421 rate limited" || !strings.Contains(dl.Header.Get("Content-Disposition"), "attachment") {
+		t.Fatalf("download %s: %d %q", link, dl.Status, dl.Body)
 	}
 	if r := s1.PostForm(fault+"/submit", map[string][]string{"version": {"2"}}); r.Status != 303 {
 		t.Fatalf("submit: %d %s", r.Status, r.Body)

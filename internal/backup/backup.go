@@ -36,7 +36,7 @@ import (
 // Stores are the data directory's subdirectories a backup copies: the
 // attachment stores (blob.Dir) and the audit archives. The master key file
 // beside them is left out on purpose.
-var Stores = []string{"blobs", "evidence", "objections", "audit-archive"}
+var Stores = []string{"blobs", "evidence", "objections", "faults", "audit-archive"}
 
 // ManifestFile and DigestFile are the manifest and the SM3 digest of its
 // bytes, in a backup's directory.

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"jifen/internal/audit"
+	"jifen/internal/platform/blob"
 	"jifen/internal/platform/clock"
 	"jifen/internal/platform/db"
 	"jifen/internal/platform/mail"
@@ -47,6 +48,8 @@ type Service struct {
 	mu     sync.Mutex
 	probes []namedProbe
 	many   []func(context.Context) (map[string]float64, error)
+
+	store blob.Store // fault attachments (SetStore)
 
 	bannerMu   sync.Mutex
 	banner     []string

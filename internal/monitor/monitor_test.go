@@ -15,6 +15,7 @@ import (
 	"jifen/internal/actor"
 	"jifen/internal/audit"
 	"jifen/internal/platform/apperr"
+	"jifen/internal/platform/blob"
 	"jifen/internal/platform/clock"
 	"jifen/internal/platform/db"
 	"jifen/internal/platform/db/dbtest"
@@ -299,5 +300,51 @@ func TestHTTPProbesReadTheRegistry(t *testing.T) {
 		if _, ok := got[m]; !ok {
 			t.Errorf("no %s in %v", m, got)
 		}
+	}
+}
+
+func TestFaultAttachments(t *testing.T) {
+	s, _, _ := newService(t)
+	ctx := context.Background()
+	st, err := blob.NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetStore(st)
+	id, err := s.OpenFault(ctx, admin1, "数据库连接耗尽", "critical", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Attach(ctx, admin1, id, `C:\logs\错误日志.txt`, strings.NewReader("too many connections")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Attach(ctx, admin1, id, "big.bin", bytes.NewReader(make([]byte, MaxAttachment+1))); apperr.As(err).Fields == nil {
+		t.Fatalf("too large: %v", err)
+	}
+	if err := s.Attach(ctx, admin1, id, "", strings.NewReader("x")); apperr.As(err).Fields == nil {
+		t.Fatalf("no name: %v", err)
+	}
+	if err := s.Attach(ctx, clerk, id, "a.txt", strings.NewReader("x")); !apperr.Is(err, apperr.Forbidden) {
+		t.Fatalf("clerk: %v", err)
+	}
+	as, err := s.Attachments(ctx, admin1, id)
+	if err != nil || len(as) != 1 || as[0].Name != "错误日志.txt" || as[0].Size != 20 {
+		t.Fatalf("attachments %+v %v", as, err)
+	}
+	a, rc, err := s.OpenAttachment(ctx, admin1, id, as[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(rc)
+	_ = rc.Close()
+	if string(b) != "too many connections" || a.Name != "错误日志.txt" {
+		t.Fatalf("content %q", b)
+	}
+	if _, _, err := s.OpenAttachment(ctx, admin1, id+1, as[0].ID); !apperr.Is(err, apperr.NotFound) {
+		t.Fatalf("another fault's file: %v", err)
+	}
+	f, _ := s.Fault(ctx, admin1, id)
+	if last := f.Events[len(f.Events)-1]; !strings.Contains(last.Text, "错误日志.txt") {
+		t.Fatalf("timeline %+v", f.Events)
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"html/template"
+	"io"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -45,6 +47,9 @@ func (p *OpsPages) Register(mux *web.Mux) {
 	mux.Handle("POST /office/ops/faults", sh.RequireUser(perm, p.faultOpen))
 	mux.Handle("GET /office/ops/faults/{id}", sh.RequireUser(perm, p.faultPage))
 	mux.Handle("POST /office/ops/faults/{id}/{action}", sh.RequireUser(perm, p.faultAction))
+	// An attachment (up to MaxAttachment) rides on the action route.
+	mux.AllowBody("POST /office/ops/faults/{id}/{action}", monitor.MaxAttachment+1<<20)
+	mux.Handle("GET /office/ops/faults/{id}/files/{file}", sh.RequireUser(perm, p.faultFile))
 	mux.Handle("GET /office/ops/quarterly", sh.RequireUser(perm, p.quarterlyPage))
 	mux.Handle("GET /office/ops/quarterly.xlsx", sh.RequireUser(perm, p.quarterlyExcel))
 }
@@ -214,6 +219,12 @@ type faultView struct {
 	SeverityName, StatusName, Started, Ended string
 	Events                                   []eventView
 	CanReview                                bool
+	Files                                    []fileView
+}
+
+type fileView struct {
+	monitor.Attachment
+	Size string
 }
 
 type eventView struct {
@@ -285,11 +296,20 @@ func (p *OpsPages) renderFault(w http.ResponseWriter, r *http.Request, status in
 		web.WriteError(w, r, err)
 		return
 	}
+	files, err := p.mon.Attachments(r.Context(), by, id)
+	if err != nil {
+		web.WriteError(w, r, err)
+		return
+	}
 	pg := p.sh.Page(r, "故障记录："+f.Title)
 	if formErr != nil {
 		pg.SetError(formErr)
 	}
-	pg.Data = viewFault(*f, by.UserID)
+	fv := viewFault(*f, by.UserID)
+	for _, a := range files {
+		fv.Files = append(fv.Files, fileView{Attachment: a, Size: fmt.Sprintf("%.1f KB", float64(a.Size)/1024)})
+	}
+	pg.Data = fv
 	p.sh.Render(w, r, status, "office_ops_fault", pg)
 }
 
@@ -308,6 +328,8 @@ func (p *OpsPages) faultAction(w http.ResponseWriter, r *http.Request) {
 		err = p.mon.ReviewFault(ctx, by, id, version, true, "")
 	case "return":
 		err = p.mon.ReviewFault(ctx, by, id, version, false, r.FormValue("reason"))
+	case "attach":
+		err = p.attach(r, id)
 	default:
 		web.WriteError(w, r, apperr.New(apperr.NotFound, "没有这个操作"))
 		return
@@ -415,4 +437,39 @@ func (p *OpsPages) quarterlyExcel(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="maintenance-%d-Q%d.xlsx"`, rep.Year, rep.Q))
 	w.Header().Set("Cache-Control", "no-store")
 	_, _ = w.Write(buf.Bytes())
+}
+
+// attach reads one uploaded file (multipart field "file") onto the record.
+func (p *OpsPages) attach(r *http.Request, id int64) error {
+	f, hdr, err := r.FormFile("file")
+	if err != nil {
+		if web.IsTooLarge(err) {
+			return apperr.Field("file", fmt.Sprintf("附件不能超过 %d MB", monitor.MaxAttachment>>20))
+		}
+		return apperr.Field("file", "请选择要上传的文件")
+	}
+	defer func() { _ = f.Close() }()
+	return p.mon.Attach(r.Context(), shell.Actor(r.Context()), id, hdr.Filename, f)
+}
+
+// faultFile downloads an attachment (always as a download: the office never
+// renders an uploaded file in its own origin).
+func (p *OpsPages) faultFile(w http.ResponseWriter, r *http.Request) {
+	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	fid, _ := strconv.ParseInt(r.PathValue("file"), 10, 64)
+	a, rc, err := p.mon.OpenAttachment(r.Context(), shell.Actor(r.Context()), id, fid)
+	if err != nil {
+		web.WriteError(w, r, err)
+		return
+	}
+	defer func() { _ = rc.Close() }()
+	ct := a.ContentType
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	w.Header().Set("Content-Type", ct)
+	w.Header().Set("Content-Disposition", "attachment; filename*=UTF-8''"+url.PathEscape(a.Name))
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = io.Copy(w, rc)
 }

@@ -86,6 +86,20 @@ CREATE TABLE fault_events (
 );
 CREATE INDEX fault_events_fault ON fault_events (fault_id, at);
 
+-- Files attached to a fault record (screenshots, log extracts), in the
+-- data dir's "faults" store.
+CREATE TABLE fault_attachments (
+    id           BIGSERIAL PRIMARY KEY,
+    fault_id     BIGINT NOT NULL,
+    name         TEXT   NOT NULL,
+    blob_key     TEXT   NOT NULL,
+    size         BIGINT NOT NULL,
+    content_type TEXT   NOT NULL DEFAULT '',
+    added_by     BIGINT NOT NULL DEFAULT 0,
+    added_at     BIGINT NOT NULL
+);
+CREATE INDEX fault_attachments_fault ON fault_attachments (fault_id, id);
+
 -- The built-in rules (docs/operations.md lists them with their Prometheus
 -- twins in docs/prometheus-alerts.yml).
 INSERT INTO alert_rules (metric, op, threshold, for_minutes, severity, name) VALUES
