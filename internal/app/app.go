@@ -262,7 +262,7 @@ func (a *App) OfficeHandler() http.Handler {
 		WithCasework(a.Cases.Casework, a.Cases.Calendar).WithObjections(a.Objections).WithMailing(a.Mailing).
 		WithCampaigns(a.Campaigns, mailCatalog{a.Mailing}).Register(mux)
 	office.NewStats(sh, a.AccessStats).Register(mux)
-	office.NewStatistics(sh, a.Stats, a.Cfg.StatsMinCell).Register(mux)
+	office.NewStatistics(sh, a.Stats, a.Cfg.StatsMinCell, a.Cfg.StatsMaxExport).Register(mux)
 	office.NewOps(sh, a.Monitor, a.backupLines).Register(mux)
 	office.NewSavedReports(sh, a.StatsReports).Register(mux)
 	a.reportPages(sh).Register(mux)

@@ -13,6 +13,7 @@ import (
 
 	"jifen/internal/account"
 	"jifen/internal/app/apptest"
+	"jifen/internal/config"
 	"jifen/internal/synth"
 )
 
@@ -184,5 +185,32 @@ func TestStatisticsInTheOffice(t *testing.T) {
 	}
 	if r := ops.Get("/api/v1/office/statistics"); r.Status != 403 {
 		t.Errorf("mail operator: %d", r.Status)
+	}
+}
+
+// TestATooLargeExportIsRefused: more cells than JIFEN_STATS_MAX_EXPORT is a
+// 400 naming the limit — never a 500 or part of a file.
+func TestATooLargeExportIsRefused(t *testing.T) {
+	a := apptest.Start(t, func(c *config.Config) { c.StatsMaxExport = 2 })
+	ctx := context.Background()
+	rd, err := a.EnsureRound(ctx, 2026, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.SynthWith(ctx, rd, synth.Config{People: 60, Employers: 10, Seed: 9}); err != nil {
+		t.Fatal(err)
+	}
+	a.CreateUser("city1", account.CityOfficer)
+	c := a.Client(a.Office)
+	a.LoginStaff(c, "city1", apptest.Password)
+	for _, path := range []string{"/office/statistics.xlsx?dims=status", "/office/statistics.csv?dims=status", "/api/v1/office/statistics?dims=status"} {
+		r := c.Get(path)
+		if r.Status != 400 || !strings.Contains(r.Body, "超过导出上限2格") || strings.HasPrefix(r.Body, "PK") {
+			t.Errorf("%s: %d %.200s", path, r.Status, r.Body)
+		}
+	}
+	// Within the limit it answers.
+	if r := c.Get("/api/v1/office/statistics?dims=sex"); r.Status != 200 {
+		t.Errorf("two cells: %d %s", r.Status, r.Body)
 	}
 }

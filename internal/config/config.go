@@ -61,10 +61,12 @@ type Config struct {
 	// StatsMinCell is the small-cell threshold of statistics that leave the
 	// office (exports, the API, mailed reports): a cell counting fewer
 	// shows "<N" (docs/statistics.md); 0 or 1 turns it off.
-	StatsMinCell  int
-	Migrate       bool
-	ShutdownGrace time.Duration
-	SMTP          SMTP
+	StatsMinCell int
+	// StatsMaxExport bounds the cells of a statistics export or API answer.
+	StatsMaxExport int
+	Migrate        bool
+	ShutdownGrace  time.Duration
+	SMTP           SMTP
 	// BounceAddr is where the inbound SMTP listener takes bounces to the
 	// VERP return paths of mass mail ("" = no listener); BounceDomain is
 	// the domain of those addresses, whose MX points at BounceAddr.
@@ -218,6 +220,8 @@ func options() []option {
 			}},
 		{App, "hash-concurrency", "JIFEN_HASH_CONCURRENCY", "0", "password hashes computed at once (0: number of CPUs)", false,
 			func(c *Config, v string) error { n, err := strconv.Atoi(v); c.HashConcurrent = n; return err }},
+		{App, "stats-max-export", "JIFEN_STATS_MAX_EXPORT", "100000", "most cells a statistics export or API answer may hold (more is refused with a message, never cut short)", false,
+			func(c *Config, v string) error { n, err := positiveInt(v); c.StatsMaxExport = int(n); return err }},
 		{App, "stats-min-cell", "JIFEN_STATS_MIN_CELL", "5", "statistics leaving the office show a cell counting fewer people as \"<N\" (0: exact figures)", false,
 			func(c *Config, v string) error {
 				n, err := strconv.Atoi(v)

@@ -26,12 +26,18 @@ type StatisticsPages struct {
 	sh      *shell.Shell
 	stats   *stats.Service
 	minCell int // small-cell threshold of what leaves the office
+	// maxCells bounds an export: more cells than this is refused with a
+	// message rather than written in part (JIFEN_STATS_MAX_EXPORT).
+	maxCells int
 }
 
 // NewStatistics returns the statistics pages; minCell is the small-cell
 // threshold of exports and the API.
-func NewStatistics(sh *shell.Shell, s *stats.Service, minCell int) *StatisticsPages {
-	return &StatisticsPages{sh: sh, stats: s, minCell: minCell}
+func NewStatistics(sh *shell.Shell, s *stats.Service, minCell, maxCells int) *StatisticsPages {
+	if maxCells <= 0 {
+		maxCells = 100000
+	}
+	return &StatisticsPages{sh: sh, stats: s, minCell: minCell, maxCells: maxCells}
 }
 
 // Register adds the routes.
@@ -53,10 +59,6 @@ var formMeasures = []string{"count", "mean:total", "min:total", "max:total", "p5
 // through the API or a link).
 var formFilters = []string{"round", "district", "status", "qualified", "sex", "age_band", "education", "housing_kind",
 	"industry", "employer_size", "band:total"}
-
-// maxExportRows bounds an export: more cells than this is refused with a
-// message rather than written in part.
-const maxExportRows = 100000
 
 // query reads the query of the request; with no dimension asked, the page
 // opens on the applications of the latest round by district and status.
@@ -353,8 +355,8 @@ func (p *StatisticsPages) outgoing(r *http.Request) (*stats.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(res.Rows) > maxExportRows {
-		return nil, apperr.Field("dims", fmt.Sprintf("结果有%d格，超过导出上限%d格，请减少维度或增加筛选条件", len(res.Rows), maxExportRows))
+	if len(res.Rows) > p.maxCells {
+		return nil, apperr.Field("dims", fmt.Sprintf("结果有%d格，超过导出上限%d格，请减少维度或增加筛选条件", len(res.Rows), p.maxCells))
 	}
 	return res, nil
 }
