@@ -135,22 +135,8 @@ func (s *Service) Evaluate(ctx context.Context) error {
 		if agg == "MIN" {
 			q = `SELECT minute, MIN(value) FROM monitor_samples WHERE metric = $1 AND minute >= $2 GROUP BY minute ORDER BY minute DESC`
 		}
-		rows, err := s.db.Query(ctx, q, r.Metric, since)
+		vals, err := s.minuteValues(ctx, q, r.Metric, since)
 		if err != nil {
-			return err
-		}
-		var vals []float64
-		for rows.Next() {
-			var m int64
-			var v float64
-			if err := rows.Scan(&m, &v); err != nil {
-				rows.Close()
-				return err
-			}
-			vals = append(vals, v)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		firing, err := s.firing(ctx, r.ID)
@@ -176,6 +162,26 @@ func (s *Service) Evaluate(ctx context.Context) error {
 	s.bannerRead = time.Time{} // the banner reads again
 	s.bannerMu.Unlock()
 	return nil
+}
+
+// minuteValues runs q (metric, since) and returns its values, newest
+// first.
+func (s *Service) minuteValues(ctx context.Context, q, metric string, since int64) ([]float64, error) {
+	rows, err := s.db.Query(ctx, q, metric, since)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var vals []float64
+	for rows.Next() {
+		var m int64
+		var v float64
+		if err := rows.Scan(&m, &v); err != nil {
+			return nil, err
+		}
+		vals = append(vals, v)
+	}
+	return vals, rows.Err()
 }
 
 func (s *Service) firing(ctx context.Context, ruleID int64) (*Alert, error) {
@@ -311,6 +317,9 @@ func (s *Service) Banner(ctx context.Context) []string {
 		if rows.Scan(&name, &sev) == nil {
 			out = append(out, SeverityNames[sev]+"："+name)
 		}
+	}
+	if rows.Err() != nil {
+		return s.banner
 	}
 	s.banner = out
 	return out

@@ -86,39 +86,17 @@ func (s *Service) Quarterly(ctx context.Context, by actor.Actor, year, q int, ba
 	if r.Faults, err = s.Faults(ctx, by, from, to); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.Query(ctx, `SELECT r.name, COUNT(*) FROM alerts a JOIN alert_rules r ON r.id = a.rule_id
-		WHERE a.started_at >= $1 AND a.started_at < $2 GROUP BY r.name`, db.Micros(from), db.Micros(to))
-	if err != nil {
+	if r.Alerts, err = s.countBy(ctx, `SELECT r.name, COUNT(*) FROM alerts a JOIN alert_rules r ON r.id = a.rule_id
+		WHERE a.started_at >= $1 AND a.started_at < $2 GROUP BY r.name`, db.Micros(from), db.Micros(to)); err != nil {
 		return nil, apperr.Wrap(err)
 	}
-	for rows.Next() {
-		var name string
-		var n int
-		if err := rows.Scan(&name, &n); err != nil {
-			rows.Close()
-			return nil, apperr.Wrap(err)
-		}
-		r.Alerts[name] = n
-	}
-	rows.Close()
 	// Permission changes as the audit trail recorded them (the audit log is
 	// read here, never written).
-	rows, err = s.db.Query(ctx, `SELECT action, COUNT(*) FROM audit_log WHERE at >= $1 AND at < $2
+	if r.Permissions, err = s.countBy(ctx, `SELECT action, COUNT(*) FROM audit_log WHERE at >= $1 AND at < $2
 		AND (action LIKE 'role.%' OR action LIKE 'account.admin_request%' OR action IN ('account.create', 'account.disable', 'account.enable'))
-		GROUP BY action`, db.Micros(from), db.Micros(to))
-	if err != nil {
+		GROUP BY action`, db.Micros(from), db.Micros(to)); err != nil {
 		return nil, apperr.Wrap(err)
 	}
-	for rows.Next() {
-		var a string
-		var n int
-		if err := rows.Scan(&a, &n); err != nil {
-			rows.Close()
-			return nil, apperr.Wrap(err)
-		}
-		r.Permissions[a] = n
-	}
-	rows.Close()
 	share := func(metric string, ok string) (float64, error) {
 		var good, all int
 		q := `SELECT COUNT(*), COALESCE(SUM(CASE WHEN v < 1 THEN 1 ELSE 0 END), 0) FROM
@@ -147,6 +125,25 @@ func (s *Service) Quarterly(ctx context.Context, by actor.Actor, year, q int, ba
 		}
 	}
 	return r, nil
+}
+
+// countBy runs a query of (name, count) rows.
+func (s *Service) countBy(ctx context.Context, q string, args ...any) (map[string]int, error) {
+	rows, err := s.db.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var k string
+		var n int
+		if err := rows.Scan(&k, &n); err != nil {
+			return nil, err
+		}
+		out[k] = n
+	}
+	return out, rows.Err()
 }
 
 // WriteExcel writes the report as one sheet, section after section.

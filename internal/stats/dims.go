@@ -167,9 +167,6 @@ var dimensions = func() []*dimension {
 	return ds
 }()
 
-// nAgencies is how many agencies check an applicant.
-var nAgencies = len(agency.PersonAgencies())
-
 // districtLevels are the sixteen districts, level 0 unknown.
 var districtLevels = func() []Level {
 	out := []Level{{"", "未知"}}
