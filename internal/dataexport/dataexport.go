@@ -88,8 +88,13 @@ type Service struct {
 func New(d *db.DB, a *audit.Log, c clock.Clock, j *jobs.Jobs, store blob.Store, src Source) *Service {
 	s := &Service{db: d, audit: a, clock: c, jobs: j, store: store, src: src}
 	jobs.Register(j, &buildWorker{s: s})
+	j.Queue(Queue, 2)
 	return s
 }
+
+// Queue is the queue of the archives' jobs: their own, so a long archive
+// never holds up mail or the cross-check.
+const Queue = "data_export"
 
 type buildArgs struct {
 	ID int64 `json:"id"`
@@ -176,7 +181,7 @@ func (s *Service) Request(ctx context.Context, by actor.Actor, personID int64) (
 			}
 			return err
 		}
-		if _, err := s.jobs.Insert(ctx, buildArgs{ID: id}, &river.InsertOpts{MaxAttempts: 5,
+		if _, err := s.jobs.Insert(ctx, buildArgs{ID: id}, &river.InsertOpts{Queue: Queue, MaxAttempts: 5,
 			UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{rivertype.JobStateAvailable,
 				rivertype.JobStatePending, rivertype.JobStateRetryable, rivertype.JobStateRunning, rivertype.JobStateScheduled}}}); err != nil {
 			return err
