@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -18,6 +19,7 @@ import (
 	"jifen/internal/account"
 	"jifen/internal/app/apptest"
 	"jifen/internal/casetest"
+	"jifen/internal/synth"
 )
 
 // exportStatus reads the applicant's export status over the API.
@@ -324,3 +326,86 @@ func schemaCheck(s map[string]any, v any, at string) []string {
 }
 
 func asList(v any) []any { l, _ := v.([]any); return l }
+
+// The whole file of a checked applicant in a synthetic population holds
+// the agencies' verified facts, the score statement and the timeline, and
+// none of the other applicants' logins or addresses.
+func TestWholeFileOfACheckedApplicant(t *testing.T) {
+	a := apptest.Start(t)
+	ctx := context.Background()
+	if err := a.StartAgencySim(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rd, err := a.EnsureRound(ctx, 2026, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Synth(ctx, rd, 40, 5, 7, 0.2, nil); err != nil {
+		t.Fatal(err)
+	}
+	a.CreateUser("city1", account.CityOfficer)
+	city := a.Client(a.Office)
+	a.LoginStaff(city, "city1", apptest.Password)
+	if r := city.PostForm("/office/check/runs", url.Values{"round": {strconv.FormatInt(rd.ID, 10)}}); r.Status != 303 {
+		t.Fatalf("start: %d %s", r.Status, r.Body)
+	}
+	a.WorkJobs(60*time.Second, func() bool {
+		runs, err := a.Check.Runs(ctx, rd.ID, 1)
+		return err == nil && len(runs) == 1 && runs[0].Status == "applied"
+	})
+	var login string
+	var personID int64
+	if err := a.DB.QueryRow(ctx, `SELECT u.login, p.id FROM users u JOIN persons p ON p.user_id = u.id JOIN applications x ON x.person_id = p.id
+		WHERE x.score_run <> 0 ORDER BY x.id LIMIT 1`).Scan(&login, &personID); err != nil {
+		t.Fatal(err)
+	}
+	ap := a.Client(a.Internet)
+	if r := ap.LoginAPI(login, synth.Password); r.Status != 200 {
+		t.Fatalf("applicant login %d %s", r.Status, r.Body)
+	}
+	if r := ap.PostJSON("/api/v1/me/data-export", nil); r.Status != 202 {
+		t.Fatalf("request: %d %s", r.Status, r.Body)
+	}
+	a.WorkJobs(20*time.Second, func() bool { return exportStatus(ap) == "ready" })
+	r := ap.Get("/api/v1/me/data-export/download")
+	if r.Status != 200 {
+		t.Fatalf("download: %d %s", r.Status, r.Body)
+	}
+	files := unzip(t, []byte(r.Body))
+	var doc map[string]any
+	if err := json.Unmarshal(files["data.json"], &doc); err != nil {
+		t.Fatal(err)
+	}
+	validate(t, doc)
+	app0 := doc["applications"].([]any)[0].(map[string]any)
+	if checks := app0["check_results"].([]any); len(checks) == 0 {
+		t.Error("no check results in the archive")
+	}
+	if app0["statement"] == nil {
+		t.Error("no score statement in the archive")
+	}
+	if tl := app0["timeline"].([]any); len(tl) == 0 {
+		t.Error("no timeline in the archive")
+	}
+	rows, err := a.DB.Query(ctx, `SELECT u.login, u.email FROM users u JOIN persons p ON p.user_id = u.id WHERE p.id <> $1`, personID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = rows.Close() }()
+	others := 0
+	for rows.Next() {
+		var l, e string
+		if err := rows.Scan(&l, &e); err != nil {
+			t.Fatal(err)
+		}
+		others++
+		for name, b := range files {
+			if bytes.Contains(b, []byte(`"`+l+`"`)) || bytes.Contains(b, []byte(">"+l+"<")) || (e != "" && bytes.Contains(b, []byte(e))) {
+				t.Errorf("%s holds another applicant's login or address (%s)", name, l)
+			}
+		}
+	}
+	if err := rows.Err(); err != nil || others < 10 {
+		t.Fatalf("other applicants: %d %v", others, err)
+	}
+}

@@ -104,11 +104,11 @@ type CheckResult struct {
 
 // ReviewRequest is a request for review of the scores.
 type ReviewRequest struct {
-	Indicators   json.RawMessage `json:"indicators"`
-	Reason       string          `json:"reason"`
-	EmployerNote string          `json:"employer_note"`
-	Status       string          `json:"status"`
-	CreatedAt    time.Time       `json:"created_at"`
+	Indicators   []string  `json:"indicators"`
+	Reason       string    `json:"reason"`
+	EmployerNote string    `json:"employer_note"`
+	Status       string    `json:"status"`
+	CreatedAt    time.Time `json:"created_at"`
 }
 
 // Message is an email sent to the person.
@@ -283,7 +283,8 @@ func (s *Service) collectApplication(ctx context.Context, a *Application) error 
 		if err := r.Scan(&ind, &v.Reason, &v.EmployerNote, &v.Status, &at); err != nil {
 			return err
 		}
-		v.Indicators, v.CreatedAt = rawJSON(ind), db.FromMicros(at)
+		// Stored comma-separated (application.RequestReview).
+		v.Indicators, v.CreatedAt = strings.Split(ind, ","), db.FromMicros(at)
 		a.ReviewRequests = append(a.ReviewRequests, v)
 		return nil
 	}); err != nil {
