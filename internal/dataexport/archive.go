@@ -2,7 +2,6 @@ package dataexport
 
 import (
 	"archive/zip"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -308,52 +307,50 @@ func safeName(n string) string {
 	return n
 }
 
-// archive builds the zip: data.json, summary.html and the attachments.
-func (s *Service) archive(ctx context.Context, e *Export) (*bytes.Buffer, error) {
+// archive writes the zip to out: data.json, summary.html and the
+// attachments.
+func (s *Service) archive(ctx context.Context, e *Export, out io.Writer) error {
 	d, err := s.Collect(ctx, e.PersonID, e.UserID)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	add := func(name string, body func(io.Writer) error) error {
-		w, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate, Modified: d.GeneratedAt})
+	zw := zip.NewWriter(out)
+	add := func(name string, method uint16, body func(io.Writer) error) error {
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: method, Modified: d.GeneratedAt})
 		if err != nil {
 			return err
 		}
 		return body(w)
 	}
-	if err := add("data.json", func(w io.Writer) error {
+	if err := add("data.json", zip.Deflate, func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(d)
 	}); err != nil {
-		return nil, err
+		return err
 	}
-	if err := add("summary.html", func(w io.Writer) error { return summary.Execute(w, d) }); err != nil {
-		return nil, err
+	if err := add("summary.html", zip.Deflate, func(w io.Writer) error { return summary.Execute(w, d) }); err != nil {
+		return err
 	}
 	for _, a := range d.Applications {
 		for _, t := range a.Attachments {
 			var key string
 			if err := s.db.QueryRow(ctx, `SELECT blob_key FROM attachments WHERE id = $1 AND application_id = $2`, t.ID, a.ID).Scan(&key); err != nil {
-				return nil, err
+				return err
 			}
 			rc, err := s.src.Attachments.Open(ctx, key)
 			if err != nil {
-				return nil, fmt.Errorf("attachment %d: %w", t.ID, err)
+				return fmt.Errorf("attachment %d: %w", t.ID, err)
 			}
-			err = add(t.File, func(w io.Writer) error { _, err := io.Copy(w, rc); return err })
+			// Stored as they are: PDF, JPEG and PNG are compressed already.
+			err = add(t.File, zip.Store, func(w io.Writer) error { _, err := io.Copy(w, rc); return err })
 			_ = rc.Close()
 			if err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
-	if err := zw.Close(); err != nil {
-		return nil, err
-	}
-	return &buf, nil
+	return zw.Close()
 }
 
 func bj(t any) string {

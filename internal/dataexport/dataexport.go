@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -216,11 +217,20 @@ func (s *Service) Build(ctx context.Context, id int64) error {
 	if e.Status != Queued {
 		return nil
 	}
-	zipBytes, err := s.archive(ctx, e)
+	// The archive goes through a temporary file: with 40 attachments of
+	// 10 MB a round it is too large to hold in memory.
+	tmp, err := os.CreateTemp("", "jifen-export-*.zip")
 	if err != nil {
 		return err
 	}
-	info, err := s.store.Put(ctx, zipBytes, MaxArchive)
+	defer func() { _ = tmp.Close(); _ = os.Remove(tmp.Name()) }()
+	if err := s.archive(ctx, e, tmp); err != nil {
+		return err
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	info, err := s.store.Put(ctx, tmp, MaxArchive)
 	if err != nil {
 		return err
 	}
