@@ -76,6 +76,19 @@ func TestWholeFileDownload(t *testing.T) {
 	if r := app.Get("/api/v1/me/data-export"); r.Status != 404 {
 		t.Fatalf("status before any request: %d %s", r.Status, r.Body)
 	}
+	if r := app.Get("/me"); !strings.Contains(r.Body, `href="/me/data"`) {
+		t.Error("the applicant's page does not link the download")
+	}
+	if r := app.Get("/me/data"); r.Status != 200 || !strings.Contains(r.Body, "下载我的全部资料") || !strings.Contains(r.Body, "申请下载全部资料") {
+		t.Fatalf("page before a request: %d %s", r.Status, r.Body)
+	}
+	// The form asks; the JSON API answers the same export.
+	if r := app.Do("POST", "/me/data", nil, map[string]string{"Origin": app.Base, "Sec-Fetch-Site": "same-origin"}); r.Status != 303 {
+		t.Fatalf("request by the page: %d %s", r.Status, r.Body)
+	}
+	if r := app.Get("/me/data"); !strings.Contains(r.Body, "准备中") || strings.Contains(r.Body, "申请下载全部资料</button>") {
+		t.Fatalf("page while queued: %s", r.Body)
+	}
 	r := app.PostJSON("/api/v1/me/data-export", nil)
 	if r.Status != 202 || !strings.Contains(r.Body, `"status":"queued"`) || !strings.Contains(r.Body, "准备中") {
 		t.Fatalf("request: %d %s", r.Status, r.Body)
@@ -155,6 +168,9 @@ func TestWholeFileDownload(t *testing.T) {
 	a.Clock.Advance(16 * time.Minute)
 	if r := app.Get("/api/v1/me/data-export/download"); r.Status != 403 || !strings.Contains(r.Body, "重新登录") {
 		t.Fatalf("stale login: %d %s", r.Status, r.Body)
+	}
+	if r := app.Get("/me/data"); !strings.Contains(r.Body, "退出并重新登录") || strings.Contains(r.Body, `href="/me/data/download"`) {
+		t.Fatalf("page with a stale login: %s", r.Body)
 	}
 	app.LoginAPI("app1", apptest.Password)
 	if r := app.Get("/api/v1/me/data-export/download"); r.Status != 200 {
