@@ -19,6 +19,7 @@ import (
 	"jifen/internal/account"
 	"jifen/internal/app/apptest"
 	"jifen/internal/casetest"
+	"jifen/internal/platform/mail"
 	"jifen/internal/synth"
 )
 
@@ -73,6 +74,16 @@ func TestWholeFileDownload(t *testing.T) {
 	}
 	other, otherID := exportSecondApplicant(t, a, emp)
 
+	// Mail to each: the archive holds the applicant's own, its one-time
+	// secret masked, and not the other's.
+	for _, m := range []mail.Message{
+		{To: "app1@example.cn", Subject: "重置密码", Text: "您的一次性密码：Xy7-secret 链接 https://x/reset/ABCDEFGHIJKLMNOPQRSTUVWXYZ0123"},
+		{To: "app2@example.cn", Subject: "李小红的通知", Text: "给李小红"},
+	} {
+		if _, err := a.Outbox.Enqueue(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if r := app.Get("/api/v1/me/data-export"); r.Status != 404 {
 		t.Fatalf("status before any request: %d %s", r.Status, r.Body)
 	}
@@ -139,6 +150,10 @@ func TestWholeFileDownload(t *testing.T) {
 		if !strings.Contains(data, want) {
 			t.Errorf("data.json lacks %s", want)
 		}
+	}
+	if msgs := doc["messages"].([]any); len(msgs) != 1 || !strings.Contains(data, "重置密码") || strings.Contains(data, "Xy7-secret") ||
+		strings.Contains(data, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123") {
+		t.Errorf("messages: %v", msgs)
 	}
 	apps := doc["applications"].([]any)
 	atts := apps[0].(map[string]any)["attachments"].([]any)

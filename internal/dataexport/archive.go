@@ -14,6 +14,7 @@ import (
 	"jifen/internal/audit"
 	"jifen/internal/platform/clock"
 	"jifen/internal/platform/db"
+	"jifen/internal/platform/mail"
 )
 
 // SchemaVersion is the version of data.json's structure
@@ -172,6 +173,11 @@ func (s *Service) Collect(ctx context.Context, personID, userID int64) (*Documen
 			if err := rows.Scan(&at, &m.Subject, &m.Body, &m.Status, &sent); err != nil {
 				return nil, err
 			}
+			// One-time secrets (reset passwords, invitation links) masked
+			// as in the office's mail log: a copy of the file must not be a
+			// way into the account.
+			mm := mail.Masked(mail.Message{Subject: m.Subject, Text: m.Body})
+			m.Subject, m.Body = mm.Subject, mm.Text
 			m.At, m.SentAt = db.FromMicros(at), when(sent)
 			d.Messages = append(d.Messages, m)
 		}
