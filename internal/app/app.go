@@ -20,6 +20,7 @@ import (
 	"jifen/internal/backup"
 	"jifen/internal/check"
 	"jifen/internal/config"
+	"jifen/internal/dataexport"
 	"jifen/internal/logs"
 	"jifen/internal/mailing"
 	"jifen/internal/monitor"
@@ -118,6 +119,8 @@ type App struct {
 	LogDigests *logs.Digests
 	// Backup makes, drills and restores backups (backup.go).
 	Backup *backup.Service
+	// DataExport is the applicants' whole-file download (dataexport.go).
+	DataExport *dataexport.Service
 
 	routes  routeTable // the route patterns of each listener (routes.go)
 	servers []*server
@@ -207,6 +210,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 	}
 	a.buildStatsReports()
 	a.buildBackup()
+	if err := a.buildDataExport(); err != nil {
+		_ = a.DB.Close()
+		return nil, err
+	}
 	a.registerSchedules()
 	a.Metrics = metrics.New()
 	a.buildMonitor()
@@ -247,6 +254,7 @@ func (a *App) InternetHandler() http.Handler {
 	sh := shell.New(a.deps(), account.Internet)
 	mux := web.NewMux()
 	portal.New(sh, a.portalServices()).Register(mux)
+	a.dataExportPages(sh).Register(mux)
 	a.rememberRoutes("internet", mux)
 	return a.wrap("internet", mux, sh)
 }

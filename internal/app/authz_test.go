@@ -126,6 +126,13 @@ var internetRoutes = map[string]access{
 	"POST /me/corrections/{id}":                         {path: "/me/corrections/{disc}", allow: "appA", owner: true, body: "note=%E5%B7%B2%E8%A1%A5%E5%85%85"},
 	"GET /me/views":                                     {path: "/me/views", allow: applicants},
 	"GET /api/v1/application/views":                     {path: "/api/v1/application/views", allow: applicants},
+	// The whole-file download (issue 17, item 4): only applicants, each their own.
+	"GET /me/data":                        {path: "/me/data", allow: applicants},
+	"POST /me/data":                       {path: "/me/data", allow: applicants},
+	"GET /me/data/download":               {path: "/me/data/download", allow: applicants},
+	"GET /api/v1/me/data-export":          {path: "/api/v1/me/data-export", allow: applicants},
+	"POST /api/v1/me/data-export":         {path: "/api/v1/me/data-export", allow: applicants},
+	"GET /api/v1/me/data-export/download": {path: "/api/v1/me/data-export/download", allow: applicants},
 	// 复查 progress and the booking of in-person checks (internal/review).
 	"GET /me/review/progress":                 {path: "/me/review/progress", allow: applicants},
 	"POST /me/review/booking":                 {path: "/me/review/booking", allow: applicants},

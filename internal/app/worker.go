@@ -83,7 +83,7 @@ func (a *App) RunSchedule(ctx context.Context, name string) error {
 }
 
 func (a *App) schedules() []schedule {
-	return append(append(append(a.mailSchedules(), a.logSchedules()...), a.monitorSchedules()...), []schedule{
+	return append(append(append(append(a.mailSchedules(), a.logSchedules()...), a.monitorSchedules()...), a.dataExportSchedules()...), []schedule{
 		{"session_purge", time.Hour, func(ctx context.Context) error {
 			n, err := a.Accounts.PurgeExpiredSessions(ctx)
 			if n > 0 {

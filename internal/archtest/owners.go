@@ -21,6 +21,7 @@ var Owners = map[string]string{
 	"audit_archives":        "audit",
 	"audit_log":             "audit",
 	"log_digests":           "logs",
+	"data_exports":          "dataexport",
 	"mail_outbox":           "platform/mail",
 	"rounds":                "round",
 	"round_windows":         "round",
