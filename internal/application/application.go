@@ -19,6 +19,7 @@ import (
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/clock"
 	"jifen/internal/platform/db"
+	"jifen/internal/platform/jobs"
 	"jifen/internal/platform/mail"
 	"jifen/internal/rules"
 )
@@ -106,6 +107,7 @@ type Service struct {
 	bans    Bans // the fraud register (bans.go); nil bars no one
 	// deadlines gives the service clock's limits (steps.go); nil: none.
 	deadlines Deadlines
+	jobs      *jobs.Jobs // the carry-over job (carryover.go); nil: not registered
 }
 
 // NewService returns the application service.
