@@ -302,6 +302,7 @@ var officeRoutes = map[string]access{
 	"POST /office/calendar":                                    {path: "/office/calendar", allow: "city"},
 	"POST /office/calendar/{date}/remove":                      {path: "/office/calendar/2099-01-01/remove", allow: "city"},
 	"GET /office/rounds/{id}/limits":                           {path: "/office/rounds/{round}/limits", allow: "city"},
+	"POST /office/rounds/{id}/carry-over":                      {path: "/office/rounds/{round}/carry-over", allow: "city"},
 	"POST /office/rounds/{id}/limits":                          {path: "/office/rounds/{round}/limits", allow: "city"},
 	"GET /api/v1/office/queue":                                 {path: "/api/v1/office/queue", allow: casework},
 	"POST /api/v1/office/cases/assign":                         {path: "/api/v1/office/cases/assign", allow: "city"},

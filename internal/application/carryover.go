@@ -405,6 +405,9 @@ func (s *Service) Confirm(ctx context.Context, c actor.Actor, appID int64, item 
 		return s.audit.Record(ctx, audit.Entry{Action: "application.carry_confirm", ObjectType: "application",
 			ObjectID: fmt.Sprint(appID), Reason: item})
 	})
+	if err == errStale {
+		return nil, err
+	}
 	if err != nil {
 		return nil, apperr.Wrap(err)
 	}
@@ -435,10 +438,14 @@ func (CarryOverArgs) Kind() string { return "application_carry_over" }
 // InsertOpts: one live job per round (running included, so a second click
 // while it runs adds nothing).
 func (CarryOverArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: 10, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
+	return river.InsertOpts{Queue: CarryQueue, MaxAttempts: 10, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
 		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable, rivertype.JobStateRunning,
 		rivertype.JobStateScheduled}}}
 }
+
+// CarryQueue is the River queue of the carry-over job: one at a time per
+// process (each round's job is unique, and the batches share the writer).
+const CarryQueue = "carry_over"
 
 type carryWorker struct {
 	river.WorkerDefaults[CarryOverArgs]
@@ -459,6 +466,7 @@ func (w *carryWorker) Work(ctx context.Context, job *river.Job[CarryOverArgs]) e
 // then inserts it.
 func (s *Service) RegisterCarryOver(j *jobs.Jobs) {
 	jobs.Register(j, river.Worker[CarryOverArgs](&carryWorker{s: s}))
+	j.Queue(CarryQueue, 1)
 	s.jobs = j
 }
 
@@ -477,5 +485,8 @@ func (s *Service) StartCarryOver(ctx context.Context, c actor.Actor, roundID int
 		return s.audit.Record(ctx, audit.Entry{Action: "round.carry_over", ObjectType: "round", ObjectID: fmt.Sprint(roundID),
 			Reason: fmt.Sprintf("by user %d", c.UserID)})
 	})
-	return inserted, apperr.Wrap(err)
+	if err != nil {
+		return false, apperr.Wrap(err)
+	}
+	return inserted, nil
 }
