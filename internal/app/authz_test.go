@@ -99,6 +99,7 @@ var internetRoutes = map[string]access{
 	"POST /me/link":                                     {path: "/me/link", allow: applicants},
 	"POST /me/application":                              {path: "/me/application", allow: applicants},
 	"GET /me/application/submit":                        {path: "/me/application/submit", allow: applicants},
+	"POST /me/application/carried":                      {path: "/me/application/carried", allow: applicants, body: "item=housing"},
 	"POST /me/application/submit":                       {path: "/me/application/submit", allow: applicants},
 	"GET /me/application/{section}":                     {path: "/me/application/housing", allow: applicants},
 	"POST /me/application/{section}":                    {path: "/me/application/housing", allow: applicants},

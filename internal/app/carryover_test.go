@@ -4,11 +4,14 @@ import (
 	"context"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"jifen/internal/account"
 	"jifen/internal/app/apptest"
+	"jifen/internal/platform/db"
+	"jifen/internal/synth"
 )
 
 // TestCarryOverAction: a city officer starts the carry-over from the rounds
@@ -71,7 +74,45 @@ func TestCarryOverAction(t *testing.T) {
 	if n := carried(); n != want {
 		t.Fatalf("carried %d, want %d", n, want)
 	}
-	if page := city.Get("/office/rounds"); page.Status != 200 {
+	if page := city.Get("/office/rounds"); page.Status != 200 || !strings.Contains(page.Body, "从上一年度带入申请") {
 		t.Fatalf("rounds page: %d", page.Status)
+	}
+
+	// A carried applicant whose employer confirms them again for 2027
+	// opens the draft, sees the marks, confirms one, and cannot submit
+	// while others remain.
+	var login string
+	var personID, employerID int64
+	if err := a.DB.QueryRow(ctx, `SELECT u.login, p.id, x.employer_id FROM application_carryovers c JOIN persons p ON p.id = c.person_id
+		JOIN users u ON u.id = p.user_id JOIN applications x ON x.id = c.from_application_id
+		WHERE c.round_id = $1 ORDER BY c.id LIMIT 1`, r27.ID).Scan(&login, &personID, &employerID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.DB.Exec(ctx, `INSERT INTO employer_links (round_id, person_id, employer_id, status, created_at, decided_at)
+		VALUES ($1, $2, $3, 'confirmed', $4, $4)`, r27.ID, personID, employerID, db.Micros(a.Clock.Now())); err != nil {
+		t.Fatal(err)
+	}
+	ap := a.Client(a.Internet)
+	if r := ap.LoginAPI(login, synth.Password); r.Status != 200 {
+		t.Fatalf("applicant login %d %s", r.Status, r.Body)
+	}
+	if r := ap.PostForm("/me/application", url.Values{}); r.Status != 303 {
+		t.Fatalf("open: %d %s", r.Status, r.Body)
+	}
+	page := ap.Get("/me/application/submit")
+	if page.Status != 200 || !strings.Contains(page.Body, "从往年申请带入的内容") || !strings.Contains(page.Body, "来自2026年申请") ||
+		!strings.Contains(page.Body, `name="item" value="employment"`) {
+		t.Fatalf("submit page: %d %s", page.Status, page.Body)
+	}
+	if r := ap.PostForm("/me/application/carried", url.Values{"item": {"employment"}}); r.Status != 303 {
+		t.Fatalf("confirm: %d %s", r.Status, r.Body)
+	}
+	page = ap.Get("/me/application/submit")
+	if strings.Contains(page.Body, `name="item" value="employment"`) {
+		t.Fatal("the confirmed item is still marked")
+	}
+	r := ap.PostForm("/me/application/submit", url.Values{"confirmed": {"yes"}, "truthful": {"true"}})
+	if r.Status == 303 || !strings.Contains(r.Body, "尚未确认") {
+		t.Fatalf("submitted with unconfirmed items: %d %s", r.Status, r.Body)
 	}
 }
