@@ -114,6 +114,24 @@ type carrySource struct {
 	decl            string
 }
 
+// readCarrySources reads the latest earlier application of each person
+// (rows come ordered by person, newest round first) and closes rows.
+func readCarrySources(rows *sql.Rows) ([]carrySource, error) {
+	defer func() { _ = rows.Close() }()
+	var src []carrySource
+	for rows.Next() {
+		var c carrySource
+		if err := rows.Scan(&c.appID, &c.personID, &c.year, &c.decl); err != nil {
+			return nil, err
+		}
+		if len(src) > 0 && src[len(src)-1].personID == c.personID {
+			continue // an older application of the same person
+		}
+		src = append(src, c)
+	}
+	return src, rows.Err()
+}
+
 // carryBatch carries the persons after cursor, up to CarryBatch of them,
 // and returns the last person handled (0: none left).
 func (s *Service) carryBatch(ctx context.Context, roundID int64, year int, newBook *rules.Rulebook, cursor int64) (int64, int, error) {
@@ -143,23 +161,8 @@ func (s *Service) carryBatch(ctx context.Context, roundID int64, year int, newBo
 		if err != nil {
 			return err
 		}
-		var src []carrySource
-		for rows.Next() {
-			var c carrySource
-			if err := rows.Scan(&c.appID, &c.personID, &c.year, &c.decl); err != nil {
-				_ = rows.Close()
-				return err
-			}
-			if len(src) > 0 && src[len(src)-1].personID == c.personID {
-				continue // an older application of the same person
-			}
-			src = append(src, c)
-		}
-		if err := rows.Err(); err != nil {
-			_ = rows.Close()
-			return err
-		}
-		if err := rows.Close(); err != nil {
+		src, err := readCarrySources(rows)
+		if err != nil {
 			return err
 		}
 		now := db.Micros(s.clock.Now())
