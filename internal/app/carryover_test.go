@@ -104,8 +104,16 @@ func TestCarryOverAction(t *testing.T) {
 		!strings.Contains(page.Body, `name="item" value="employment"`) {
 		t.Fatalf("submit page: %d %s", page.Status, page.Body)
 	}
-	if r := ap.PostForm("/me/application/carried", url.Values{"item": {"employment"}}); r.Status != 303 {
-		t.Fatalf("confirm: %d %s", r.Status, r.Body)
+	sec := ap.Get("/me/application/insurance")
+	if sec.Status != 200 || !strings.Contains(sec.Body, "来自2026年申请") || !strings.Contains(sec.Body, `name="item" value="employment"`) {
+		t.Fatalf("insurance page: %d %s", sec.Status, sec.Body)
+	}
+	if r := ap.PostForm("/me/application/carried", url.Values{"item": {"employment"}, "back": {"insurance"}}); r.Status != 303 ||
+		r.Header.Get("Location") != "/me/application/insurance" {
+		t.Fatalf("confirm: %d %v", r.Status, r.Header)
+	}
+	if sec := ap.Get("/me/application/insurance"); strings.Contains(sec.Body, `name="item" value="employment"`) {
+		t.Fatal("the confirmed item is still marked on its page")
 	}
 	page = ap.Get("/me/application/submit")
 	if strings.Contains(page.Body, `name="item" value="employment"`) {

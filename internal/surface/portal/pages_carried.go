@@ -42,5 +42,9 @@ func (p *Portal) carriedConfirm(w http.ResponseWriter, r *http.Request) {
 		web.WriteError(w, r, err)
 		return
 	}
-	p.sh.Flash(w, r, "/me/application/submit", "carry_confirmed")
+	back := "/me/application/submit"
+	if sec, ok := sectionBySlug(r.PostFormValue("back")); ok {
+		back = "/me/application/" + sec.slug
+	}
+	p.sh.Flash(w, r, back, "carry_confirmed")
 }
