@@ -344,8 +344,16 @@ func (s *Service) Carried(ctx context.Context, c actor.Actor, a *Application) ([
 	if err := s.mayRead(ctx, c, a); err != nil {
 		return nil, err
 	}
-	items, _, err := s.carried(ctx, a.ID)
-	return items, err
+	// Read with the application: no query of its own (the portal's pages
+	// have a query budget).
+	if a.carried == "" {
+		return nil, nil
+	}
+	var items []CarriedItem
+	if err := json.Unmarshal([]byte(a.carried), &items); err != nil {
+		return nil, apperr.Wrap(err)
+	}
+	return items, nil
 }
 
 func (s *Service) carried(ctx context.Context, appID int64) ([]CarriedItem, string, error) {

@@ -181,6 +181,9 @@ func TestCarryOver(t *testing.T) {
 	if _, ok := itemsByCode(items)[rules.CodeHousing]; ok {
 		t.Fatalf("confirmed item still marked: %+v", items)
 	}
+	if a, err = e.Applications.Get(e.Ctx, me1, a.ID); err != nil {
+		t.Fatal(err)
+	}
 	if items, _ = e.Applications.Carried(e.Ctx, me1, a); len(items) != 4 {
 		t.Fatalf("after confirm: %+v", items)
 	}
