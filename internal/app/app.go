@@ -191,6 +191,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opt Options)
 		_ = a.DB.Close()
 		return nil, err
 	}
+	a.buildCarryOver()
 	a.buildCheck()
 	a.buildCasefile()
 	a.buildPublicity()
@@ -275,6 +276,7 @@ func (a *App) OfficeHandler() http.Handler {
 	office.NewSavedReports(sh, a.StatsReports).Register(mux)
 	a.reportPages(sh).Register(mux)
 	a.logPages(sh).Register(mux)
+	a.carryOverRoutes(sh, mux)
 	a.rememberRoutes("office", mux)
 	return a.wrap("office", mux, sh)
 }

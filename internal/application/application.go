@@ -19,6 +19,7 @@ import (
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/clock"
 	"jifen/internal/platform/db"
+	"jifen/internal/platform/jobs"
 	"jifen/internal/platform/mail"
 	"jifen/internal/rules"
 )
@@ -78,6 +79,10 @@ type Application struct {
 	// mismatch, not_found or unavailable.
 	IdentityCheck  string
 	IdentityDetail string
+	// carried is the JSON list of items carried over from an earlier round
+	// and not yet confirmed, as read with the application (carryover.go);
+	// empty when it was not carried over.
+	carried string
 }
 
 // Event is one row of an application's timeline.
@@ -106,6 +111,7 @@ type Service struct {
 	bans    Bans // the fraud register (bans.go); nil bars no one
 	// deadlines gives the service clock's limits (steps.go); nil: none.
 	deadlines Deadlines
+	jobs      *jobs.Jobs // the carry-over job (carryover.go); nil: not registered
 }
 
 // NewService returns the application service.
@@ -119,7 +125,8 @@ var ErrNotFound = apperr.New(apperr.NotFound, "申请不存在")
 
 const selectApp = `SELECT a.id, a.round_id, r.year, a.person_id, p.name, a.employer_id, e.name, a.status, a.declaration,
 	a.estimate, a.eligible, a.truthful_at, a.submitted_at, a.filed_at, a.return_reason, a.version, a.created_at, a.updated_at,
-	a.identity_check, a.identity_detail
+	a.identity_check, a.identity_detail,
+	COALESCE((SELECT c.items FROM application_carryovers c WHERE c.application_id = a.id LIMIT 1), '')
 	FROM applications a JOIN rounds r ON r.id = a.round_id JOIN persons p ON p.id = a.person_id
 	JOIN employers e ON e.id = a.employer_id`
 
@@ -128,7 +135,7 @@ func scanApp(row interface{ Scan(...any) error }) (*Application, error) {
 	var st, decl string
 	var est, ta, sa, fa, ca, ua int64
 	if err := row.Scan(&a.ID, &a.RoundID, &a.RoundYear, &a.PersonID, &a.PersonName, &a.EmployerID, &a.EmployerName, &st, &decl,
-		&est, &a.Eligible, &ta, &sa, &fa, &a.ReturnReason, &a.Version, &ca, &ua, &a.IdentityCheck, &a.IdentityDetail); err != nil {
+		&est, &a.Eligible, &ta, &sa, &fa, &a.ReturnReason, &a.Version, &ca, &ua, &a.IdentityCheck, &a.IdentityDetail, &a.carried); err != nil {
 		return nil, err
 	}
 	a.Status, a.Estimate = Status(st), rules.Points(est)

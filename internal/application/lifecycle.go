@@ -39,6 +39,15 @@ func (s *Service) Open(ctx context.Context, c actor.Actor, sub Subject, roundID 
 		return nil, err
 	}
 	decl := rules.CalculatorRequest{ApplicationYear: year, BirthDate: sub.BirthDate, Sex: sub.Sex, ResidencePermit: true}
+	// A carry-over from an earlier round (carryover.go) fills the draft.
+	carry, err := s.pendingCarry(ctx, roundID, sub.PersonID)
+	if err != nil {
+		return nil, apperr.Wrap(err)
+	}
+	if carry != nil {
+		decl = carry.decl
+		decl.ApplicationYear, decl.BirthDate, decl.Sex = year, sub.BirthDate, sub.Sex
+	}
 	b, _ := json.Marshal(decl)
 	// The new draft's estimate is stored as every save stores it, so the
 	// lists and the API show the figure the pages compute (not 0).
@@ -48,7 +57,7 @@ func (s *Service) Open(ctx context.Context, c actor.Actor, sub Subject, roundID 
 		est, eligible = int64(res.Total), res.Eligible
 	}
 	var out *Application
-	err := s.db.WithTx(ctx, func(ctx context.Context) error {
+	err = s.db.WithTx(ctx, func(ctx context.Context) error {
 		now := db.Micros(s.clock.Now())
 		var id int64
 		err := s.db.QueryRow(ctx, `INSERT INTO applications (round_id, person_id, employer_id, status, declaration, estimate, eligible,
@@ -60,12 +69,19 @@ func (s *Service) Open(ctx context.Context, c actor.Actor, sub Subject, roundID 
 		if err != nil {
 			return err
 		}
+		reason := "创建申请"
+		if carry != nil {
+			if err := s.adoptCarry(ctx, carry, id); err != nil {
+				return err
+			}
+			reason = fmt.Sprintf("创建申请（内容来自%d年申请）", carry.fromYear)
+		}
 		a, err := s.get(ctx, id)
 		if err != nil {
 			return err
 		}
 		a.Status = ""
-		if err := s.record(ctx, c, a, Draft, "创建申请"); err != nil {
+		if err := s.record(ctx, c, a, Draft, reason); err != nil {
 			return err
 		}
 		out, err = s.get(ctx, id)
@@ -312,6 +328,9 @@ func (s *Service) SubmitToEmployer(ctx context.Context, c actor.Actor, id int64,
 			}
 			if len(a.Declaration.SocialInsurance) == 0 {
 				return apperr.Field("social_insurance", "请至少填写一条社会保险缴纳记录")
+			}
+			if err := s.unconfirmedCarry(ctx, a.ID); err != nil {
+				return err
 			}
 			return s.checkPersonBan(ctx, a, true)
 		},

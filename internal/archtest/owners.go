@@ -85,6 +85,9 @@ var Owners = map[string]string{
 	"stats_subscribers":     "statsreport",
 	"stats_report_files":    "statsreport",
 	"backup_runs":           "backup",
+
+	// Carry-over between rounds (issue 17).
+	"application_carryovers": "application",
 }
 
 // Exceptions are packages allowed to write tables they do not own, and why.

@@ -31,6 +31,7 @@ type sectionPageView struct {
 	Estimate         estimateFig // of what is saved; the script updates it as fields change
 	Unsaved          bool        // the form holds values that are not saved (a row added, an error)
 	Files            attachmentsView
+	Carried          []carriedItemView // this page's items carried from an earlier round, not yet confirmed
 }
 
 func (p *Portal) sectionPage(w http.ResponseWriter, r *http.Request) {
@@ -130,6 +131,11 @@ func (p *Portal) renderSection(w http.ResponseWriter, r *http.Request, status in
 		v.Prev = &stepLink{"/me/application/" + sections[i-1].slug, sections[i-1].title}
 	}
 	v.Next = nextSection(sec)
+	for _, it := range p.carriedViews(r, c, a) {
+		if slices.ContainsFunc(sec.indicators, func(o option) bool { return o.Value == it.Item }) {
+			v.Carried = append(v.Carried, it)
+		}
+	}
 	if sec.groups != nil {
 		v.Groups = sec.groups(cv, pg)
 	}

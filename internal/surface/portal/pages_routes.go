@@ -32,6 +32,7 @@ func (p *Portal) registerPages(mux *web.Mux) {
 	mux.Handle("POST /me/application", user(p.meOpen))
 	mux.Handle("GET /me/application/submit", user(p.submitPage))
 	mux.Handle("POST /me/application/submit", user(p.submitPost))
+	mux.Handle("POST /me/application/carried", user(p.carriedConfirm))
 	mux.Handle("GET /me/application/{section}", user(p.sectionPage))
 	mux.Handle("POST /me/application/{section}", user(p.sectionPost))
 	mux.Handle("POST /me/application/{section}/estimate", user(p.sectionEstimate))

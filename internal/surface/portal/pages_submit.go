@@ -28,6 +28,7 @@ type submitView struct {
 	Files     int
 	Editable  bool
 	Statement string
+	Carried   []carriedItemView // carried from an earlier round, not yet confirmed
 }
 
 func (p *Portal) submitPage(w http.ResponseWriter, r *http.Request) {
@@ -55,6 +56,7 @@ func (p *Portal) renderSubmit(w http.ResponseWriter, r *http.Request, status int
 		v.Sections[i].Error = pg.Fields[v.Sections[i].Slug]
 	}
 	v.Result, v.NoResult = estimateOf(a.Declaration)
+	v.Carried = p.carriedViews(r, c, a)
 	pg.Data = v
 	p.sh.Render(w, r, status, "portal_submit", pg)
 }

@@ -276,6 +276,8 @@ var flashes = map[string]string{
 	"password_changed":  "密码已修改。",
 	"logged_out_all":    "已退出所有设备，请重新登录。",
 	"saved":             "已保存。",
+	"carry_confirmed":   "已确认。",
+	"carry_over":        "已开始从上一年度带入申请：申请人在单位确认关联后打开本年度申请，即可看到带入的内容。",
 	"sent":              "测试邮件已放入发送队列，请查收。",
 	"created":           "已创建。",
 	"requested":         "申请已提交，等待安全管理员审核和另一名安全管理员审批。",
