@@ -18,7 +18,7 @@ type Call struct {
 	ID         int64
 	At         time.Time
 	Agency     string
-	Kind       string // query | probe
+	Kind       string // one of CallKinds
 	RunID      int64
 	JobID      int64
 	AppFrom    int64
@@ -34,6 +34,14 @@ type Call struct {
 
 // AgencyName and StatusName are for templates.
 func (c Call) AgencyName() string { return agency.Name(c.Agency) }
+
+// KindName is the call's kind in Chinese.
+func (c Call) KindName() string {
+	if n := CallKindNames[c.Kind]; n != "" {
+		return n
+	}
+	return "查询"
+}
 
 // StatusName is the Chinese name of the call's status.
 func (c Call) StatusName() string { return StatusName(c.Status) }
@@ -68,6 +76,14 @@ type CallFilter struct {
 	Limit    int // default 100, at most 1000
 }
 
+// CallKinds are the kinds of call the log holds: a round run's query, an
+// applicant's pre-check, the single checks of an employer and of an
+// identity, and the health probe.
+var CallKinds = []string{"query", "precheck", "employer", "identity", "probe"}
+
+// CallKindNames are the kinds in Chinese.
+var CallKindNames = map[string]string{"query": "比对查询", "precheck": "预核验", "employer": "单位核验", "identity": "身份核验", "probe": "探测"}
+
 // Page sizes of SearchCalls.
 const (
 	DefaultCallLimit = 100
@@ -79,8 +95,9 @@ func (f CallFilter) where() (*db.Where, error) {
 	if f.Agency != "" && !agency.Known(f.Agency) {
 		fe = append(fe, apperr.FieldError{Field: "agency", Message: "没有该委办局"})
 	}
-	if f.Kind != "" && f.Kind != "query" && f.Kind != "probe" {
-		fe = append(fe, apperr.FieldError{Field: "kind", Message: "调用类型只能是 query（查询）或 probe（探测）"})
+	if f.Kind != "" && !slices.Contains(CallKinds, f.Kind) {
+		fe = append(fe, apperr.FieldError{Field: "kind", Message: "调用类型只能是 query（比对查询）、precheck（预核验）、employer（单位核验）、" +
+			"identity（身份核验）或 probe（探测）"})
 	}
 	if f.Status != "" && !slices.Contains(Statuses, f.Status) {
 		fe = append(fe, apperr.FieldError{Field: "status", Message: "调用结果只能是 " + strings.Join(Statuses, "、") + " 之一"})

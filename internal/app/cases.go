@@ -90,6 +90,7 @@ func (a *App) portalServices() portal.Services {
 		},
 		RequireOpen:      a.Rounds.RequireOpen,
 		Statement:        a.Check.StatementOf,
+		Precheck:         a.Check,
 		Views:            a.Audit.ViewsOf,
 		History:          a.PastLists,
 		Board:            a.Board,

@@ -17,4 +17,5 @@ func (a *App) buildCheck() {
 	})
 	a.Check = check.New(a.DB, a.Keys, a.Connectors, a.Clock, a.Audit, a.Log, check.Owners{
 		Applications: a.Cases.Applications, Discrepancies: a.Cases.Discrepancies, Employers: a.Cases.Employers}, a.Jobs)
+	a.Check.PrecheckPerDay = a.Cfg.PrecheckPerDay
 }

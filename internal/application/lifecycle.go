@@ -117,6 +117,20 @@ func (s *Service) SaveDraft(ctx context.Context, c actor.Actor, id int64, decl r
 // SaveDraftOf is SaveDraft for an application the caller has just read
 // (the portal has it already): it saves one read per request.
 func (s *Service) SaveDraftOf(ctx context.Context, c actor.Actor, a *Application, decl rules.CalculatorRequest, version int) (*Application, error) {
+	return s.saveDraft(ctx, c, a, decl, version, "")
+}
+
+// SaveDraftNoted is SaveDraftOf with a line on the timeline and its audit
+// record, written in the same commit as the draft: a change the applicant
+// made with one click that the case should remember (taking an agency's
+// value found by the pre-check).
+func (s *Service) SaveDraftNoted(ctx context.Context, c actor.Actor, a *Application, decl rules.CalculatorRequest, version int,
+	note string) (*Application, error) {
+	return s.saveDraft(ctx, c, a, decl, version, note)
+}
+
+func (s *Service) saveDraft(ctx context.Context, c actor.Actor, a *Application, decl rules.CalculatorRequest, version int,
+	note string) (*Application, error) {
 	id := a.ID
 	if c.PersonID == 0 || a.PersonID != c.PersonID {
 		return nil, ErrNotFound
@@ -142,10 +156,19 @@ func (s *Service) SaveDraftOf(ctx context.Context, c actor.Actor, a *Application
 		r, err := s.db.Exec(ctx, `UPDATE applications SET declaration = $1, estimate = $2, eligible = $3, version = version + 1,
 			updated_at = $4 WHERE id = $5 AND version = $6 AND status IN ('draft', 'returned')`,
 			string(b), int64(res.Total), res.Eligible, db.Micros(now), id, a.Version)
-		if err == nil {
-			n, _ = r.RowsAffected()
+		if err != nil {
+			return err
 		}
-		return err
+		if n, _ = r.RowsAffected(); n == 0 || note == "" {
+			return nil
+		}
+		if _, err := s.db.Exec(ctx, `INSERT INTO application_events (application_id, at, from_status, to_status, actor_id, actor_role,
+			reason) VALUES ($1, $2, $3, $3, $4, $5, $6)`, id, db.Micros(now), string(a.Status), c.UserID, string(c.Role()), note); err != nil {
+			return err
+		}
+		e := auditEntry("application.note", id, note)
+		e.ActorID, e.ActorLogin, e.ActorRole, e.ClientAddr = c.UserID, c.Login, string(c.Role()), c.ClientAddr
+		return s.audit.Record(ctx, e)
 	})
 	if err != nil {
 		return nil, apperr.Wrap(err)

@@ -41,6 +41,8 @@ var Owners = map[string]string{
 	"check_queries":         "check",
 	"check_calls":           "agencyops",
 	"check_scores":          "check",
+	"prechecks":             "check",
+	"precheck_consents":     "check",
 	"discrepancies":         "discrepancy",
 	"case_notes":            "casefile",
 	"round_reopenings":      "round",

@@ -138,6 +138,7 @@ func TestBrowser(t *testing.T) {
 	t.Run("Calculator", func(t *testing.T) { calculatorJourney(t, b, w) })
 	t.Run("EmployerFiles", func(t *testing.T) { employerJourney(t, b, w) })
 	t.Run("OfficerResolvesDiscrepancy", func(t *testing.T) { officerJourney(t, b, w) })
+	t.Run("ApplicantPrechecks", func(t *testing.T) { precheckJourney(t, b, w) })
 	t.Run("ReviewPages", func(t *testing.T) { reviewPages(t, b, w) })
 }
 

@@ -44,8 +44,11 @@ type Engine struct {
 	// WaitBase is the first wait before an agency that failed a job is tried
 	// again; it doubles up to WaitMax.
 	WaitBase, WaitMax time.Duration
-	shapesMu          sync.Mutex
-	shapes            map[int64]*runShape
+	// PrecheckPerDay is how many pre-checks one person may ask for in a
+	// Beijing day (0: DefaultPrecheckPerDay).
+	PrecheckPerDay int
+	shapesMu       sync.Mutex
+	shapes         map[int64]*runShape
 
 	own  Owners
 	jobs *jobs.Jobs

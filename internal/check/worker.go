@@ -116,6 +116,7 @@ func (e *Engine) register() {
 	jobs.Register(e.jobs, &queryWorker{e: e})
 	jobs.Register(e.jobs, &scoreWorker{e: e})
 	jobs.Register(e.jobs, &applyWorker{e: e})
+	jobs.Register(e.jobs, &precheckWorker{e: e})
 	e.SetWorkers(e.Workers)
 }
 
@@ -128,6 +129,7 @@ func (e *Engine) SetWorkers(n int) {
 		e.jobs.Queue(QueryQueue+ag, e.Workers)
 	}
 	e.jobs.Queue(BatchQueue, max(e.Workers, 2))
+	e.jobs.Queue(PrecheckQueue, max(e.Workers, 2))
 }
 
 // Work runs the job mechanism of this engine's process — the cross-check's

@@ -64,6 +64,9 @@ type Config struct {
 	StatsMinCell int
 	// StatsMaxExport bounds the cells of a statistics export or API answer.
 	StatsMaxExport int
+	// PrecheckPerDay is how many pre-checks (预核验) one applicant may ask
+	// for in a Beijing day.
+	PrecheckPerDay int
 	Migrate        bool
 	ShutdownGrace  time.Duration
 	SMTP           SMTP
@@ -229,6 +232,15 @@ func options() []option {
 					return errors.New("must be a whole number from 0 to 1000")
 				}
 				c.StatsMinCell = n
+				return nil
+			}},
+		{App, "precheck-per-day", "JIFEN_PRECHECK_PER_DAY", "3", "pre-checks (预核验: the agencies asked about one applicant before submitting) one applicant may ask for in a day; more are refused with a message", false,
+			func(c *Config, v string) error {
+				n, err := strconv.Atoi(v)
+				if err != nil || n < 1 || n > 100 {
+					return errors.New("must be a whole number from 1 to 100")
+				}
+				c.PrecheckPerDay = n
 				return nil
 			}},
 		{App, "migrate", "JIFEN_MIGRATE", "true", "apply pending migrations at start (else refuse to serve on an old schema)", false,

@@ -68,6 +68,7 @@ type Application struct {
 	Timeline       []Event         `json:"timeline"`
 	Attachments    []Attachment    `json:"attachments"`
 	Checks         []CheckResult   `json:"check_results"`
+	Prechecks      []Precheck      `json:"prechecks"`
 	ReviewRequests []ReviewRequest `json:"review_requests"`
 	Statement      any             `json:"statement"`
 }
@@ -100,6 +101,17 @@ type CheckResult struct {
 	Verified json.RawMessage `json:"verified"`
 	Outcomes json.RawMessage `json:"outcomes"`
 	ScoredAt time.Time       `json:"scored_at"`
+}
+
+// Precheck is a pre-check (预核验) the applicant asked for before
+// submitting: what each agency held then and each item's outcome.
+type Precheck struct {
+	Status      string          `json:"status"`
+	RequestedAt time.Time       `json:"requested_at"`
+	FinishedAt  *time.Time      `json:"finished_at"`
+	Verified    json.RawMessage `json:"verified"`
+	Outcomes    json.RawMessage `json:"outcomes"`
+	Agencies    json.RawMessage `json:"agencies"`
 }
 
 // ReviewRequest is a request for review of the scores.
@@ -226,6 +238,7 @@ func (s *Service) collectApplications(ctx context.Context, d *Document, personID
 
 func (s *Service) collectApplication(ctx context.Context, a *Application) error {
 	a.Timeline, a.Attachments, a.Checks, a.ReviewRequests = []Event{}, []Attachment{}, []CheckResult{}, []ReviewRequest{}
+	a.Prechecks = []Precheck{}
 	each := func(q string, scan func(r interface{ Scan(...any) error }) error) error {
 		rows, err := s.db.Query(ctx, q, a.ID)
 		if err != nil {
@@ -276,6 +289,28 @@ func (s *Service) collectApplication(ctx context.Context, a *Application) error 
 		}
 		c.Verified, c.Outcomes, c.ScoredAt = rawJSON(ver), rawJSON(out), db.FromMicros(at)
 		a.Checks = append(a.Checks, c)
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := each(`SELECT status, requested_at, finished_at, verified, outcomes, agencies FROM prechecks
+		WHERE application_id = $1 ORDER BY id`, func(r interface{ Scan(...any) error }) error {
+		var p Precheck
+		var ver, out, ags string
+		var req, fin int64
+		if err := r.Scan(&p.Status, &req, &fin, &ver, &out, &ags); err != nil {
+			return err
+		}
+		p.RequestedAt, p.FinishedAt = db.FromMicros(req), when(fin)
+		// A pre-check not finished (or cancelled) has no answers yet: null.
+		orNull := func(s string) json.RawMessage {
+			if s == "" {
+				return json.RawMessage("null")
+			}
+			return rawJSON(s)
+		}
+		p.Verified, p.Outcomes, p.Agencies = orNull(ver), orNull(out), orNull(ags)
+		a.Prechecks = append(a.Prechecks, p)
 		return nil
 	}); err != nil {
 		return err

@@ -41,7 +41,7 @@ func (o *Office) WithQueues(sources ...QueueSource) *Office {
 // jobKindNames are the job kinds in Chinese.
 var jobKindNames = map[string]string{
 	"schedule": "定时任务（会话清理、委办局探测、日志留存、单项核验）", "check_query": "业务比对：查询委办局",
-	"check_score": "业务比对：计分", "check_apply": "业务比对：结果生效",
+	"check_score": "业务比对：计分", "check_apply": "业务比对：结果生效", "check_precheck": "预核验：查询委办局",
 	"mail_send": "发送邮件", "mail_sweep": "邮件重发检查",
 }
 

@@ -44,6 +44,9 @@ type Services struct {
 	// Statement returns an application's first-round score statement from
 	// the cross-check, nil before the check (nil func: no cross-check).
 	Statement func(ctx context.Context, applicationID int64) (*check.Statement, error)
+	// Precheck asks the agencies about an applicant before submission
+	// (预核验); nil leaves it out of the summary page.
+	Precheck *check.Engine
 	// Views returns the readings of an applicant's file by staff (office,
 	// role, time, purpose; never who); nil leaves /me/views out.
 	Views func(ctx context.Context, personID int64) ([]audit.View, error)

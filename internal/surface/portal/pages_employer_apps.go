@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"jifen/internal/application"
+	"jifen/internal/check"
 	"jifen/internal/platform/apperr"
 	"jifen/internal/platform/db"
 	"jifen/internal/platform/web"
@@ -212,6 +213,9 @@ type appDetailView struct {
 	Review     *application.ReviewRequest
 	Asked      []string
 	CanForward bool
+	// Precheck is the applicant's latest pre-check as the employer sees
+	// it: when and how many items in each outcome, never a value.
+	Precheck *check.PrecheckSummary
 	// Barred is why the fraud register (虚假材料库) stops this application
 	// from being filed: the applicant's ban, the employer's, or both.
 	Barred []string
@@ -279,6 +283,10 @@ func (p *Portal) renderApp(w http.ResponseWriter, r *http.Request, status int, p
 	}
 	v.Result, v.NoResult = estimateOf(a.Declaration)
 	v.Clock = p.clockOf(ctx, a)
+	if p.svc.Precheck != nil {
+		// A failure to read it leaves the line out rather than the page.
+		v.Precheck, _ = p.svc.Precheck.PrecheckSummaryOf(ctx, a)
+	}
 	for _, f := range files {
 		v.Files = append(v.Files, fileOf(f, "/employer/applications/"+strconv.FormatInt(id, 10)+"/attachments/"))
 	}

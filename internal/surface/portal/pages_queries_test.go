@@ -62,10 +62,10 @@ func TestApplicantPagesQueryCount(t *testing.T) {
 	}{
 		{app, "/me", 9},                     // + links, attachments, timeline, first-round statement
 		{app, "/me/application/housing", 6}, // + attachments
-		{app, "/me/application/submit", 6},  // + attachments
+		{app, "/me/application/submit", 7},  // + attachments, the pre-check
 		{app, "/dashboard", 6},              // + open corrections
 		// The employer's view: session, roles, employer, application, attachments, timeline, round.
-		{emp, "/employer/applications/" + strconv.FormatInt(a1.ID, 10), 7},
+		{emp, "/employer/applications/" + strconv.FormatInt(a1.ID, 10), 8}, // with the pre-check's counts
 	} {
 		serve(tc.who, tc.path) // warm
 		code, n := serve(tc.who, tc.path)

@@ -29,6 +29,7 @@ type submitView struct {
 	Editable  bool
 	Statement string
 	Carried   []carriedItemView // carried from an earlier round, not yet confirmed
+	Precheck  *precheckView     // the pre-check (预核验); nil: not offered
 }
 
 func (p *Portal) submitPage(w http.ResponseWriter, r *http.Request) {
@@ -57,6 +58,7 @@ func (p *Portal) renderSubmit(w http.ResponseWriter, r *http.Request, status int
 	}
 	v.Result, v.NoResult = estimateOf(a.Declaration)
 	v.Carried = p.carriedViews(r, c, a)
+	v.Precheck = p.precheckOf(r, c, a)
 	pg.Data = v
 	p.sh.Render(w, r, status, "portal_submit", pg)
 }

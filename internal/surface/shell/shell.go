@@ -326,6 +326,9 @@ var flashes = map[string]string{
 	"application_returned": "已退回申请人，申请人将看到退回理由。",
 	"application_filed":    "已确认提交。",
 	"review_forwarded":     "复查申请已转交区服务窗口。",
+	"precheck_requested":   "已开始向各部门查询您的登记信息，通常几秒钟内完成。",
+	"precheck_withdrawn":   "已撤回预核验授权，系统不会再为预核验查询您的信息。",
+	"precheck_taken":       "已采用部门记录，积分估算已更新。",
 
 	// Permission management (权限管理) and settings' two-person approval.
 	"reviewed":          "已审核通过，等待另一名安全管理员审批。",

@@ -34,6 +34,7 @@ var actionNames = map[string]string{
 	"account.session_replaced": "会话被新登录替换", "account.register_duplicate": "重复注册",
 	"person.register_duplicate": "重复注册申请人", "employer.invite": "邀请经办人", "employer.invite_accept": "接受经办人邀请",
 	"check.run.start": "开始比对", "check.run.apply": "比对结果生效", "check.run.discard": "放弃比对结果",
+	"precheck.consent": "同意预核验查询", "precheck.withdraw": "撤回预核验授权", "precheck.request": "申请预核验",
 	"check.monitor": "比对监控", "application.rescore": "重新计算积分",
 	"fraud.propose": "登记虚假材料", "fraud.approve": "审批通过虚假材料库记录", "fraud.reject": "驳回虚假材料库记录",
 	"application.note": "申请办理记录",
