@@ -49,6 +49,7 @@ func commands() []command {
 		{"publicity", "积分公示 import a past year's official list; verify a receipt of a published list", runPublicity},
 		{"mail", "邮件群发 import a mailing list from a CSV file", runMail},
 		{"stats", "申报统计 the applications by dimensions and measures, as JSON", runStats},
+		{"loadtest", "压力测试 run the mixed internet and office workload against running servers", runLoadtest},
 		{"version", "显示版本 print the version", runVersion},
 		{"help", "显示帮助 list the commands", nil},
 	}
