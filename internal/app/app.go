@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"time"
 
@@ -322,6 +323,14 @@ func (a *App) Start(ctx context.Context) error {
 			mux := http.NewServeMux()
 			mux.Handle("GET /metrics", a.Metrics.Handler())
 			mux.HandleFunc("GET /healthz", shell.Healthz)
+			if a.Cfg.Pprof {
+				// The metrics listener is on the internal network only
+				// (JIFEN_METRICS_ADDR): the profiler is never on a surface.
+				mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+				mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+				mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+				mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+			}
 			return mux
 		}})
 	}

@@ -228,7 +228,10 @@ func (s *Service) ReviewsForDistrict(ctx context.Context, district, status strin
 	args := []any{status}
 	if district != "" {
 		args = append(args, district)
-		where += " AND e.district = $2"
+		// The case's district (the employer's when it was filed): with the
+		// index on (status, forwarded_at) the requests are read in order
+		// and the first `limit` of the district end the scan.
+		where += " AND a.district = $2"
 	}
 	rows, err := s.db.Query(ctx, `SELECT rr.application_id, p.name, e.name, e.district, rr.indicators, rr.reason, rr.employer_note,
 		rr.status, rr.forwarded_at FROM review_requests rr JOIN applications a ON a.id = rr.application_id

@@ -64,6 +64,8 @@ type Config struct {
 	StatsMinCell int
 	// StatsMaxExport bounds the cells of a statistics export or API answer.
 	StatsMaxExport int
+	// Pprof serves net/http/pprof on the metrics listener.
+	Pprof bool
 	// PrecheckPerDay is how many pre-checks (预核验) one applicant may ask
 	// for in a Beijing day.
 	PrecheckPerDay int
@@ -137,6 +139,8 @@ func options() []option {
 			func(c *Config, v string) error { c.OfficeAddr = v; return checkAddr(v) }},
 		{Serve, "metrics-addr", "JIFEN_METRICS_ADDR", "127.0.0.1:9090", "listener of the Prometheus metrics", false,
 			func(c *Config, v string) error { c.MetricsAddr = v; return checkAddr(v) }},
+		{Serve, "pprof", "JIFEN_PPROF", "false", "serve Go's profiler (/debug/pprof/) on the metrics listener, for finding bottlenecks under load (docs/loadtest.md)", false,
+			func(c *Config, v string) (err error) { c.Pprof, err = strconv.ParseBool(v); return err }},
 		{Log, "log-format", "JIFEN_LOG_FORMAT", "text", "log format: text or json", false,
 			func(c *Config, v string) error { c.LogFormat = v; return oneOf(v, "text", "json") }},
 		{Log, "log-level", "JIFEN_LOG_LEVEL", "info", "log level: debug, info, warn, error", false,

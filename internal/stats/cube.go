@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"jifen/internal/agency"
@@ -55,6 +56,9 @@ type snapshot struct {
 	// qualified is application id → level (yes/no) of every application in a
 	// round's current committed ranking.
 	qualified map[int64]uint8
+	// gen changes whenever the snapshot's data does (a load, a refresh that
+	// found changes): a query's result stays true while it stays the same.
+	gen uint64
 	// since is where the next refresh starts reading (updated_at, app
 	// clock): the start of the last refresh less overlap.
 	since       int64
@@ -93,6 +97,7 @@ type Cube struct {
 	snap     *snapshot
 	loadedAt time.Time // of the last full load
 	refresh  sync.Mutex
+	gens     atomic.Uint64 // the last generation given to a snapshot
 }
 
 // overlap is how far before its last start a refresh reads again: a
@@ -190,7 +195,7 @@ const appSelect = `SELECT a.id, a.person_id, a.round_id, a.employer_id, a.status
 const empSelect = `SELECT id, name, district, industry, size, updated_at FROM employers`
 
 func (c *Cube) load(ctx context.Context, now time.Time) (*snapshot, error) {
-	s := &snapshot{byID: map[int64]int32{}, empByID: map[int64]int32{}, asOf: now}
+	s := &snapshot{byID: map[int64]int32{}, empByID: map[int64]int32{}, asOf: now, gen: c.gens.Add(1)}
 	var err error
 	if s.roundByID, s.roundLevels, err = c.readRounds(ctx); err != nil {
 		return nil, err
@@ -254,6 +259,9 @@ func (c *Cube) delta(ctx context.Context, s *snapshot, now time.Time) error {
 			}
 		}
 		full = !s.apply(emps, apps)
+		if qual != nil || len(emps) > 0 || len(apps) > 0 {
+			s.gen = c.gens.Add(1)
+		}
 		s.since = db.Micros(now) - overlap
 		s.asOf = now
 		c.mu.Unlock()

@@ -411,3 +411,28 @@ func TestTheExcelFileReadsBack(t *testing.T) {
 		t.Errorf("panes %+v %v", panes, err)
 	}
 }
+
+// The same question on unchanged data is answered from the cache; the
+// district scope and the threshold are part of the question.
+func TestRepeatedQueriesShareAnAnswerUntilTheDataChanges(t *testing.T) {
+	f := newFixture(t)
+	q := Query{Dims: []string{"district"}, Measures: []string{"count", "p90:total"}}
+	a := f.run(t, city, q)
+	if b := f.run(t, city, q); b != a {
+		t.Error("the same query on the same data was computed again")
+	}
+	if h := f.run(t, haidian, q); h == a || h.Total.Count == a.Total.Count {
+		t.Errorf("a district officer got the city's answer: %d of %d", h.Total.Count, a.Total.Count)
+	}
+	out, err := f.svc.RunOut(context.Background(), city, q, 5)
+	if err != nil || out == a {
+		t.Errorf("the suppressed answer is the exact one (%v)", err)
+	}
+	// A new snapshot is a new generation: the answer is computed again.
+	if err := f.svc.Cube.Refresh(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	if c := f.run(t, city, q); c == a || c.Total.Count != a.Total.Count {
+		t.Errorf("after a reload: same pointer %v, total %d vs %d", c == a, c.Total.Count, a.Total.Count)
+	}
+}

@@ -19,21 +19,7 @@ import (
 // below <= 1): the total is recomputed exactly over the applications of the
 // cells shown.
 func (s *Service) RunOut(ctx context.Context, by actor.Actor, q Query, below int) (*Result, error) {
-	var res *Result
-	err := s.Cube.read(ctx, func(snap *snapshot) error {
-		p, err := s.check(q, snap, by)
-		if err != nil {
-			return err
-		}
-		p.below = below
-		res = p.run(snap)
-		res.Query = q
-		return nil
-	})
-	if err != nil {
-		return nil, wrap(err)
-	}
-	return res, nil
+	return s.answer(ctx, by, q, below)
 }
 
 // hidden reports whether a cell of n applications is suppressed below
