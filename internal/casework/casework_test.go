@@ -181,6 +181,11 @@ func TestQueueScopeFiltersAndPages(t *testing.T) {
 			t.Fatalf("row %+v", r)
 		}
 	}
+	// The figures alone: the same counts, no rows read.
+	if c, err := e.cw.Queue(e.Ctx, hd, casework.Filter{RoundID: e.RoundID, CountsOnly: true}); err != nil || len(c.Rows) != 0 ||
+		c.Open != 5 || c.Counts["first_result"] != 5 || c.Next != "" {
+		t.Fatalf("counts only: %+v %v", c, err)
+	}
 	// A district officer's district always applies, whatever is asked.
 	if pg, _ := e.cw.Queue(e.Ctx, hd, casework.Filter{RoundID: e.RoundID, District: "朝阳区"}); len(pg.Rows) != 5 {
 		t.Fatalf("district officer asks for 朝阳区: %d rows", len(pg.Rows))

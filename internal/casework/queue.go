@@ -59,6 +59,11 @@ type Filter struct {
 	Q     string
 	After string // the cursor of the page before ("due.id")
 	Limit int
+	// CountsOnly asks for the counts alone (the office home's to-do
+	// figures): no rows are read. A filter on the assignee over a district
+	// of 100,000 open cases otherwise reads the whole queue in deadline
+	// order to find the officer's few.
+	CountsOnly bool
 }
 
 // Row is one case of the queue.
@@ -239,43 +244,11 @@ func (s *Service) Queue(ctx context.Context, c actor.Actor, f Filter) (_ *Page, 
 		LEFT JOIN review_requests rr ON rr.application_id = a.id
 		LEFT JOIN case_assignments ca ON ca.application_id = a.id LEFT JOIN users u ON u.id = ca.officer_id
 		ORDER BY a.step_due_at, a.id`
-	rows, err := s.db.Query(ctx, q, page.Args()...)
-	if err != nil {
-		return nil, err
-	}
 	out := &Page{Counts: map[string]int{}}
-	err = eachRow(rows, func(sc scanner) error {
-		var r Row
-		var review string
-		var started, due int64
-		if err := sc.Scan(&r.ID, &r.PersonName, &r.EmployerID, &r.EmployerName, &r.District, &r.Status, &review, &r.Score, &started,
-			&due, &r.AssigneeID, &r.AssigneeName); err != nil {
-			return err
+	if !f.CountsOnly {
+		if err := s.pageRows(ctx, q, page.Args(), now, f.Limit, out); err != nil {
+			return nil, err
 		}
-		r.StatusName = application.StatusName(application.Status(r.Status))
-		r.Step = application.StepOf(application.Status(r.Status), review)
-		r.StepName, r.Holder = application.StepName(r.Step), application.Holder(r.Step)
-		if started != 0 {
-			r.StartedAt = db.FromMicros(started)
-		}
-		if due != 0 {
-			t := db.FromMicros(due)
-			r.DueAt, r.Overdue = &t, due < now
-		}
-		out.Rows = append(out.Rows, r)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	if len(out.Rows) > f.Limit {
-		out.Rows = out.Rows[:f.Limit]
-		last := out.Rows[f.Limit-1]
-		var due int64
-		if last.DueAt != nil {
-			due = db.Micros(*last.DueAt)
-		}
-		out.Next = strconv.FormatInt(due, 10) + "." + strconv.FormatInt(last.ID, 10)
 	}
 
 	// The counts: one statement, per status and overdue among the open,
@@ -417,4 +390,47 @@ func (s *Service) forgetCounts() {
 	s.mu.Lock()
 	s.countsCache = nil
 	s.mu.Unlock()
+}
+
+// pageRows reads a page of the queue (q, its args) into out: at most limit
+// rows, and the cursor of the next page when there are more.
+func (s *Service) pageRows(ctx context.Context, q string, args []any, now int64, limit int, out *Page) error {
+	rows, err := s.db.Query(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	err = eachRow(rows, func(sc scanner) error {
+		var r Row
+		var review string
+		var started, due int64
+		if err := sc.Scan(&r.ID, &r.PersonName, &r.EmployerID, &r.EmployerName, &r.District, &r.Status, &review, &r.Score, &started,
+			&due, &r.AssigneeID, &r.AssigneeName); err != nil {
+			return err
+		}
+		r.StatusName = application.StatusName(application.Status(r.Status))
+		r.Step = application.StepOf(application.Status(r.Status), review)
+		r.StepName, r.Holder = application.StepName(r.Step), application.Holder(r.Step)
+		if started != 0 {
+			r.StartedAt = db.FromMicros(started)
+		}
+		if due != 0 {
+			t := db.FromMicros(due)
+			r.DueAt, r.Overdue = &t, due < now
+		}
+		out.Rows = append(out.Rows, r)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(out.Rows) > limit {
+		out.Rows = out.Rows[:limit]
+		last := out.Rows[limit-1]
+		var due int64
+		if last.DueAt != nil {
+			due = db.Micros(*last.DueAt)
+		}
+		out.Next = strconv.FormatInt(due, 10) + "." + strconv.FormatInt(last.ID, 10)
+	}
+	return nil
 }

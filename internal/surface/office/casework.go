@@ -65,12 +65,13 @@ func (o *Office) caseTodos(r *http.Request) []todo {
 	if err != nil {
 		return nil
 	}
-	mine, err := o.cw.Queue(ctx, u, casework.Filter{RoundID: rd.ID, Assignee: u.UserID, Limit: 1})
+	// Only the figures: the rows are the queue page's.
+	mine, err := o.cw.Queue(ctx, u, casework.Filter{RoundID: rd.ID, Assignee: u.UserID, CountsOnly: true})
 	if err != nil {
 		o.sh.Log.Error("office home: queue", "err", err, "request_id", web.RequestID(ctx))
 		return nil
 	}
-	all, err := o.cw.Queue(ctx, u, casework.Filter{RoundID: rd.ID, Limit: 1})
+	all, err := o.cw.Queue(ctx, u, casework.Filter{RoundID: rd.ID, CountsOnly: true})
 	if err != nil {
 		o.sh.Log.Error("office home: queue", "err", err, "request_id", web.RequestID(ctx))
 		return nil
