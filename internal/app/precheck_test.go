@@ -172,3 +172,101 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+// TestPrecheckAPI: the same pre-check through the applicant's JSON API.
+func TestPrecheckAPI(t *testing.T) {
+	a := apptest.Start(t)
+	ctx := context.Background()
+	if err := a.StartAgencySim(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rd, err := a.EnsureRound(ctx, 2026, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Synth(ctx, rd, 40, 5, 7, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	var appID int64
+	var login string
+	if err := a.DB.QueryRow(ctx, `SELECT x.id, u.login FROM applications x JOIN persons p ON p.id = x.person_id
+		JOIN users u ON u.id = p.user_id WHERE x.status = 'draft' ORDER BY x.id LIMIT 1`).Scan(&appID, &login); err != nil {
+		t.Fatal(err)
+	}
+	held, err := casetest.HoldOtherEducation(ctx, a.DB, a.Keys, appID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ap := a.Client(a.Internet)
+	if r := ap.LoginAPI(login, synth.Password); r.Status != 200 {
+		t.Fatalf("login %d", r.Status)
+	}
+	type state struct {
+		Consent *struct{ Purpose string } `json:"consent"`
+		Used    int                       `json:"used_today"`
+		Latest  *struct {
+			ID     int64  `json:"id"`
+			Status string `json:"status"`
+			Items  []struct {
+				Item     string          `json:"item"`
+				Outcome  string          `json:"outcome"`
+				Held     json.RawMessage `json:"held"`
+				Takeable bool            `json:"takeable"`
+				Agrees   bool            `json:"agrees"`
+			} `json:"items"`
+			Estimate *struct{ Now, Accepted string } `json:"estimate"`
+		} `json:"latest"`
+	}
+	var st state
+	ap.Get("/api/v1/application/precheck").JSON(&st)
+	if st.Consent != nil || st.Latest != nil {
+		t.Fatalf("fresh state: %+v", st)
+	}
+	if r := ap.PostJSON("/api/v1/application/precheck", map[string]bool{}); r.Status != 400 || !strings.Contains(r.Body, `"consent"`) {
+		t.Fatalf("without consent: %d %s", r.Status, r.Body)
+	}
+	if r := ap.PostJSON("/api/v1/application/precheck", map[string]bool{"consent": true}); r.Status != 202 {
+		t.Fatalf("request: %d %s", r.Status, r.Body)
+	}
+	a.WorkJobs(30*time.Second, func() bool {
+		st = state{}
+		ap.Get("/api/v1/application/precheck").JSON(&st)
+		return st.Latest != nil && st.Latest.Status == "done"
+	})
+	if st.Consent == nil || !strings.Contains(st.Consent.Purpose, "预核验") && !strings.Contains(st.Consent.Purpose, "比对") || st.Used != 1 ||
+		st.Latest.Estimate == nil {
+		t.Fatalf("after: %+v", st)
+	}
+	var edu int
+	for i, it := range st.Latest.Items {
+		if it.Item == "education" {
+			edu = i
+		}
+	}
+	it := st.Latest.Items[edu]
+	if it.Outcome != "mismatch" || !it.Takeable || it.Agrees || !strings.Contains(string(it.Held), held.Value) {
+		t.Fatalf("education item: %+v", it)
+	}
+	var app struct {
+		Version int `json:"version"`
+	}
+	ap.Get("/api/v1/application").JSON(&app)
+	if r := ap.PostJSON("/api/v1/application/precheck/take", map[string]any{"precheck": st.Latest.ID, "item": "housing", "version": app.Version}); r.Status != 400 {
+		t.Errorf("take a matching item: %d", r.Status)
+	}
+	if r := ap.PostJSON("/api/v1/application/precheck/take", map[string]any{"precheck": st.Latest.ID, "item": "education", "version": app.Version}); r.Status != 200 ||
+		!strings.Contains(r.Body, held.Value) {
+		t.Fatalf("take: %d %s", r.Status, r.Body)
+	}
+	ap.Get("/api/v1/application/precheck").JSON(&st)
+	if !st.Latest.Items[edu].Agrees {
+		t.Error("education does not agree after taking it")
+	}
+	if r := ap.Do("DELETE", "/api/v1/application/precheck/consent", nil, nil); r.Status != 204 {
+		t.Errorf("withdraw: %d", r.Status)
+	}
+	st = state{}
+	if ap.Get("/api/v1/application/precheck").JSON(&st); st.Consent != nil {
+		t.Error("the consent stands after withdrawal")
+	}
+}

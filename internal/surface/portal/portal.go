@@ -43,6 +43,7 @@ func (p *Portal) Register(mux *web.Mux) {
 	mux.HandleFunc("GET /{$}", p.home)
 	p.registerCalculator(mux)
 	p.registerApplicantAPI(mux)
+	p.registerPrecheckAPI(mux)
 	p.registerEmployerAPI(mux)
 	p.registerClock(mux)
 	p.registerPages(mux)
