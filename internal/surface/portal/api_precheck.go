@@ -147,18 +147,7 @@ func (p *Portal) apiRequestPrecheck(w http.ResponseWriter, r *http.Request) {
 		web.WriteError(w, r, err)
 		return
 	}
-	eng := p.svc.Precheck
-	consent, err := eng.Consent(r.Context(), c.caller)
-	if err == nil && !consent.Active() {
-		if !in.Consent {
-			err = check.ErrNoConsent
-		} else {
-			err = eng.GrantConsent(r.Context(), c.caller)
-		}
-	}
-	if err == nil {
-		_, err = eng.RequestPrecheck(r.Context(), c.caller, a)
-	}
+	err := p.requestPrecheck(r, c, a, in.Consent)
 	var out *precheckJSON
 	if err == nil {
 		out, err = p.precheckOut(r, c, a)

@@ -144,32 +144,48 @@ func (p *Portal) precheckOf(r *http.Request, c *applicantCtx, a *application.App
 // the consent first (the purpose is on the form). POST
 // /me/application/precheck.
 func (p *Portal) precheckPost(w http.ResponseWriter, r *http.Request) {
+	c, d, ok := p.precheckForm(w, r)
+	if !ok {
+		return
+	}
+	err := p.requestPrecheck(r, c, d.app, r.PostFormValue("consent") == "yes")
+	p.precheckDone(w, r, c, d, err, "precheck_requested")
+}
+
+// requestPrecheck asks for a pre-check of a, the summary page's and the
+// API's: where no consent stands it records one when consented, and is
+// check.ErrNoConsent otherwise.
+func (p *Portal) requestPrecheck(r *http.Request, c *applicantCtx, a *application.Application, consented bool) error {
+	eng := p.svc.Precheck
+	consent, err := eng.Consent(r.Context(), c.caller)
+	if err != nil {
+		return err
+	}
+	if !consent.Active() {
+		if !consented {
+			return check.ErrNoConsent
+		}
+		if err := eng.GrantConsent(r.Context(), c.caller); err != nil {
+			return err
+		}
+	}
+	_, err = eng.RequestPrecheck(r.Context(), c.caller, a)
+	return err
+}
+
+// precheckForm reads a pre-check form of the applicant's case; without an
+// application, or where the pre-check is not offered, it sends them to /me. On
+// false it has answered.
+func (p *Portal) precheckForm(w http.ResponseWriter, r *http.Request) (*applicantCtx, *caseData, bool) {
 	c, d, ok := p.caseOf(w, r)
 	if !ok || !readForm(w, r, formLimit) {
-		return
+		return nil, nil, false
 	}
 	if d.app == nil || p.svc.Precheck == nil {
 		web.Redirect(w, r, "/me")
-		return
+		return nil, nil, false
 	}
-	eng := p.svc.Precheck
-	err := func() error {
-		consent, err := eng.Consent(r.Context(), c.caller)
-		if err != nil {
-			return err
-		}
-		if !consent.Active() {
-			if r.PostFormValue("consent") != "yes" {
-				return check.ErrNoConsent
-			}
-			if err := eng.GrantConsent(r.Context(), c.caller); err != nil {
-				return err
-			}
-		}
-		_, err = eng.RequestPrecheck(r.Context(), c.caller, d.app)
-		return err
-	}()
-	p.precheckDone(w, r, c, d, err, "precheck_requested")
+	return c, d, true
 }
 
 // precheckDone answers a pre-check form: back to the summary page's
@@ -201,12 +217,8 @@ func (p *Portal) precheckDone(w http.ResponseWriter, r *http.Request, c *applica
 // precheckWithdraw withdraws the consent. POST
 // /me/application/precheck/withdraw.
 func (p *Portal) precheckWithdraw(w http.ResponseWriter, r *http.Request) {
-	c, d, ok := p.caseOf(w, r)
-	if !ok || !readForm(w, r, formLimit) {
-		return
-	}
-	if d.app == nil || p.svc.Precheck == nil {
-		web.Redirect(w, r, "/me")
+	c, d, ok := p.precheckForm(w, r)
+	if !ok {
 		return
 	}
 	p.precheckDone(w, r, c, d, p.svc.Precheck.WithdrawConsent(r.Context(), c.caller), "precheck_withdrawn")
@@ -215,12 +227,8 @@ func (p *Portal) precheckWithdraw(w http.ResponseWriter, r *http.Request) {
 // precheckTake takes the agency's value of one item into the draft. POST
 // /me/application/precheck/take with precheck, item and version.
 func (p *Portal) precheckTake(w http.ResponseWriter, r *http.Request) {
-	c, d, ok := p.caseOf(w, r)
-	if !ok || !readForm(w, r, formLimit) {
-		return
-	}
-	if d.app == nil || p.svc.Precheck == nil {
-		web.Redirect(w, r, "/me")
+	c, d, ok := p.precheckForm(w, r)
+	if !ok {
 		return
 	}
 	id, err1 := strconv.ParseInt(r.PostFormValue("precheck"), 10, 64)
