@@ -19,16 +19,7 @@ import (
 func TestCrossCheckOverHTTP(t *testing.T) {
 	a := apptest.Start(t)
 	ctx := context.Background()
-	if err := a.StartAgencySim(ctx); err != nil {
-		t.Fatal(err)
-	}
-	rd, err := a.EnsureRound(ctx, 2026, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.Synth(ctx, rd, 200, 20, 3, 0.2, nil); err != nil {
-		t.Fatal(err)
-	}
+	rd := a.SynthRound(200, 20, 3, 0.2)
 	a.CreateUser("city1", account.CityOfficer)
 	a.CreateUserIn("海淀区", "district1", account.DistrictOfficer)
 	city := a.Client(a.Office)

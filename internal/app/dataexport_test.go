@@ -364,16 +364,7 @@ func asList(v any) []any { l, _ := v.([]any); return l }
 func TestWholeFileOfACheckedApplicant(t *testing.T) {
 	a := apptest.Start(t)
 	ctx := context.Background()
-	if err := a.StartAgencySim(ctx); err != nil {
-		t.Fatal(err)
-	}
-	rd, err := a.EnsureRound(ctx, 2026, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.Synth(ctx, rd, 40, 5, 7, 0.2, nil); err != nil {
-		t.Fatal(err)
-	}
+	rd := a.SynthRound(40, 5, 7, 0.2)
 	a.CreateUser("city1", account.CityOfficer)
 	city := a.Client(a.Office)
 	a.LoginStaff(city, "city1", apptest.Password)

@@ -24,16 +24,7 @@ import (
 func TestPrecheckOnTheSummaryPage(t *testing.T) {
 	a := apptest.Start(t, func(c *config.Config) { c.PrecheckPerDay = 2 })
 	ctx := context.Background()
-	if err := a.StartAgencySim(ctx); err != nil {
-		t.Fatal(err)
-	}
-	rd, err := a.EnsureRound(ctx, 2026, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.Synth(ctx, rd, 40, 5, 7, 0, nil); err != nil {
-		t.Fatal(err)
-	}
+	a.SynthRound(40, 5, 7, 0)
 	var appID, employerID int64
 	var login string
 	if err := a.DB.QueryRow(ctx, `SELECT x.id, x.employer_id, u.login FROM applications x
@@ -177,16 +168,7 @@ func must[T any](v T, err error) T {
 func TestPrecheckAPI(t *testing.T) {
 	a := apptest.Start(t)
 	ctx := context.Background()
-	if err := a.StartAgencySim(ctx); err != nil {
-		t.Fatal(err)
-	}
-	rd, err := a.EnsureRound(ctx, 2026, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.Synth(ctx, rd, 40, 5, 7, 0, nil); err != nil {
-		t.Fatal(err)
-	}
+	a.SynthRound(40, 5, 7, 0)
 	var appID int64
 	var login string
 	if err := a.DB.QueryRow(ctx, `SELECT x.id, u.login FROM applications x JOIN persons p ON p.id = x.person_id

@@ -33,16 +33,7 @@ import (
 func TestWholeRoundEndToEnd(t *testing.T) {
 	a := apptest.Start(t)
 	ctx := context.Background()
-	if err := a.StartAgencySim(ctx); err != nil {
-		t.Fatal(err)
-	}
-	rd, err := a.EnsureRound(ctx, 2026, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.Synth(ctx, rd, 160, 16, 11, 0.3, nil); err != nil {
-		t.Fatal(err)
-	}
+	rd := a.SynthRound(160, 16, 11, 0.3)
 	roundPath := "/api/v1/office/rounds/" + strconv.FormatInt(rd.ID, 10)
 	cityUser1 := a.CreateUser("city-one", account.CityOfficer)
 	a.CreateUser("city-two", account.CityOfficer)

@@ -23,6 +23,7 @@ import (
 	"jifen/internal/platform/clock"
 	"jifen/internal/platform/db/dbtest"
 	"jifen/internal/platform/totp"
+	"jifen/internal/round"
 )
 
 // App is a running application under test.
@@ -112,6 +113,27 @@ func (a *App) WorkJobs(timeout time.Duration, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// SynthRound is the setup of the tests that work a population against the
+// agencies: it starts the simulated agencies, opens the 2026 round and
+// synthesises people applicants of employers employers into it (seed, and
+// disc the share of applications that misstate one indicator, as for
+// Synth). It fails the test on any error.
+func (a *App) SynthRound(people, employers int, seed uint64, disc float64) *round.Round {
+	a.T.Helper()
+	ctx := context.Background()
+	if err := a.StartAgencySim(ctx); err != nil {
+		a.T.Fatal(err)
+	}
+	rd, err := a.EnsureRound(ctx, 2026, true)
+	if err != nil {
+		a.T.Fatal(err)
+	}
+	if _, err := a.Synth(ctx, rd, people, employers, seed, disc, nil); err != nil {
+		a.T.Fatal(err)
+	}
+	return rd
 }
 
 type testWriter struct{ t testing.TB }

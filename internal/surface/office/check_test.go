@@ -1,7 +1,6 @@
 package office_test
 
 import (
-	"context"
 	"encoding/json"
 	"net/url"
 	"regexp"
@@ -31,17 +30,7 @@ type liveAnswer struct {
 // answer says so and the page is no longer marked for polling.
 func TestRunProgressIsLive(t *testing.T) {
 	a := apptest.Start(t)
-	ctx := context.Background()
-	if err := a.StartAgencySim(ctx); err != nil {
-		t.Fatal(err)
-	}
-	rd, err := a.EnsureRound(ctx, 2026, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.Synth(ctx, rd, 30, 5, 7, 0.2, nil); err != nil {
-		t.Fatal(err)
-	}
+	rd := a.SynthRound(30, 5, 7, 0.2)
 	city := login(a, "city-live", account.CityOfficer)
 	a.CreateUserIn("海淀区", "district-live", account.DistrictOfficer)
 	district := a.Client(a.Office)
