@@ -22,7 +22,7 @@ const loadtestUsage = `Usage:
       staff accounts for the load test; write who the test acts as to FILE
       (it holds passwords: a load-test environment only)
   jifen loadtest --state FILE --internet URL --office URL [--scale 1] [--duration 60s]
-                 [--out FILE.json] [--markdown FILE.md] [--users 200]
+                 [--out FILE.json] [--markdown FILE.md] [--users 200] [--ops a,b]
       run the mixed workload (docs/loadtest.md) at a fixed arrival rate:
       scale 1 is the procurement's 100 requests/s from the internet and 55/s
       from the government network. Exits 1 when any request failed.`
@@ -43,6 +43,7 @@ func runLoadtest(ctx context.Context, env Env, args []string) error {
 	md := fs.String("markdown", "", "write the report as Markdown to this file (default: standard output)")
 	users := fs.Int("users", 200, "accounts of each kind to log in before the run")
 	seed := fs.Uint64("seed", 1, "seed of the choice of accounts and cases")
+	only := fs.String("ops", "", "run only these operations of the mix, comma-separated (e.g. office.case,office.queue)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -57,7 +58,7 @@ func runLoadtest(ctx context.Context, env Env, args []string) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()
 	r, err := loadtest.Run(ctx, loadtest.Config{Internet: *internet, Office: *office, Scale: *scale, Duration: *dur, State: st,
-		Users: *users, Seed: *seed, Log: env.Stderr})
+		Users: *users, Seed: *seed, Log: env.Stderr, Ops: splitList(*only)})
 	if err != nil && r == nil {
 		return err
 	}
@@ -123,3 +124,14 @@ func loadtestPrepare(ctx context.Context, env Env, args []string) error {
 
 // staffPassword is a random password that meets the policy.
 func staffPassword() (string, error) { return "Lt#9" + rand.Text()[:16] + "q", nil }
+
+// splitList reads a comma-separated flag: its non-empty, trimmed items.
+func splitList(s string) []string {
+	var out []string
+	for v := range strings.SplitSeq(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}

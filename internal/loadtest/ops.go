@@ -1,9 +1,11 @@
 package loadtest
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -30,6 +32,13 @@ type Op struct {
 	Rate   float64 // requests per second at scale 1
 	Expect []int   // the statuses that are the right answer
 	target func(g *gen, t *vegeta.Target)
+	// take, instead of target, sends an operation that uses up what it
+	// acts on (a 复查 request received once, a decision made once); false
+	// when none is left, which ends the operation's stream early.
+	take func(g *gen, t *vegeta.Target) bool
+	// needs names what the run must have found at setup for the
+	// operation to be in the mix ("" always in): see (*gen).lacks.
+	needs string
 }
 
 // gen builds requests from the sessions the run logged in.
@@ -49,6 +58,41 @@ type gen struct {
 	declarations              map[string]json.RawMessage // draft login → declaration
 	expired                   string                     // a session cookie of a session that ended
 	calcBody                  []byte
+
+	// receivable are 复查 requests the employers forwarded, for
+	// office.review_receive; decidable were received and claimed at setup
+	// for office.review_decide. Each is used once, in turn.
+	receivable, decidable []review
+	// notice is the list in its notice period, for objection.lodge (nil:
+	// none is).
+	notice *notice
+}
+
+// review is a 复查 case and the officer who acts on it.
+type review struct {
+	by        staffSession
+	id        int64
+	indicator string
+	version   int
+}
+
+// notice is a published list in its notice period and numbers on it.
+type notice struct {
+	year    int
+	numbers []string
+}
+
+// takeReview hands out the next review of *list, once; false when none is
+// left.
+func (g *gen) takeReview(list *[]review) (review, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(*list) == 0 {
+		return review{}, false
+	}
+	r := (*list)[0]
+	*list = (*list)[1:]
+	return r, true
 }
 
 type session struct {
@@ -163,11 +207,11 @@ func Mix() []Op {
 			target: func(g *gen, t *vegeta.Target) {
 				g.send(t, http.MethodPost, g.internet, "/api/v1/calculator", session{}, g.calcBody)
 			}},
-		{Name: "publicity.list", Title: "公示名单", Side: "internet", Kind: Single, Rate: 15, Expect: ok,
+		{Name: "publicity.list", Title: "公示名单", Side: "internet", Kind: Single, Rate: 14, Expect: ok, needs: "public_year",
 			target: func(g *gen, t *vegeta.Target) {
 				g.get(t, g.internet, fmt.Sprintf("/publicity/history/%d?page=%d", g.st.PublicYear, 1+g.intn(50)), session{})
 			}},
-		{Name: "publicity.search", Title: "公示查询", Side: "internet", Kind: Single, Rate: 8, Expect: ok,
+		{Name: "publicity.search", Title: "公示查询", Side: "internet", Kind: Single, Rate: 8, Expect: ok, needs: "public_year",
 			target: func(g *gen, t *vegeta.Target) {
 				q := pick(g, []string{"王", "李", "张", "刘", "陈", "科技", "北京", "有限公司"})
 				g.get(t, g.internet, fmt.Sprintf("/publicity/history/%d?q=%s", g.st.PublicYear, url.QueryEscape(q)), session{})
@@ -184,6 +228,18 @@ func Mix() []Op {
 					return
 				}
 				g.send(t, http.MethodPost, g.internet, "/api/v1/employer/applications/"+strconv.FormatInt(pick(g, o.waiting), 10)+"/file", o.session, nil)
+			}},
+		{Name: "objection.lodge", Title: "对公示名单提出异议", Side: "internet", Kind: Single, Rate: 1, Expect: []int{http.StatusSeeOther},
+			needs: "notice",
+			target: func(g *gen, t *vegeta.Target) {
+				var b bytes.Buffer
+				mw := multipart.NewWriter(&b)
+				_ = mw.WriteField("year", strconv.Itoa(g.notice.year))
+				_ = mw.WriteField("number", pick(g, g.notice.numbers))
+				_ = mw.WriteField("grounds", "压力测试：该申请人申报的居住证明与实际居住情况不符，请予核查。")
+				_ = mw.Close()
+				g.send(t, http.MethodPost, g.internet, "/publicity/objection", session{}, b.Bytes())
+				t.Header.Set("Content-Type", mw.FormDataContentType())
 			}},
 		// Invalid input, 5 of the 100: bad fields, someone else's ids, an
 		// expired session.
@@ -218,11 +274,28 @@ func Mix() []Op {
 				s := pick(g, g.district)
 				g.get(t, g.office, "/office/cases/"+strconv.FormatInt(pick(g, s.cases), 10), s.session)
 			}},
-		{Name: "office.note", Title: "办理记录（备注）", Side: "office", Kind: Single, Rate: 5, Expect: []int{http.StatusCreated},
+		{Name: "office.note", Title: "办理记录（备注）", Side: "office", Kind: Single, Rate: 3, Expect: []int{http.StatusCreated},
 			target: func(g *gen, t *vegeta.Target) {
 				s := pick(g, g.district)
 				g.send(t, http.MethodPost, g.office, "/api/v1/office/cases/"+strconv.FormatInt(pick(g, s.cases), 10)+"/notes", s.session,
 					map[string]string{"body": "压力测试：已核对材料"})
+			}},
+		{Name: "office.review_receive", Title: "接收复查申请", Side: "office", Kind: Single, Rate: 1, Expect: ok,
+			take: func(g *gen, t *vegeta.Target) bool {
+				r, ok := g.takeReview(&g.receivable)
+				if ok {
+					g.send(t, http.MethodPost, g.office, "/api/v1/office/reviews/"+strconv.FormatInt(r.id, 10)+"/receive", r.by.session, nil)
+				}
+				return ok
+			}},
+		{Name: "office.review_decide", Title: "复查决定", Side: "office", Kind: Single, Rate: 1, Expect: ok,
+			take: func(g *gen, t *vegeta.Target) bool {
+				r, ok := g.takeReview(&g.decidable)
+				if ok {
+					g.send(t, http.MethodPost, g.office, "/api/v1/office/reviews/"+strconv.FormatInt(r.id, 10)+"/decisions", r.by.session,
+						map[string]any{"indicator": r.indicator, "outcome": "rejected", "reason": "压力测试：经核对，复查理由不成立", "version": r.version})
+				}
+				return ok
 			}},
 		{Name: "office.statistics", Title: "申报统计查询", Side: "office", Kind: Complex, Rate: 4, Expect: ok,
 			target: func(g *gen, t *vegeta.Target) {

@@ -3,6 +3,7 @@ package loadtest
 import (
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -25,6 +26,9 @@ type Report struct {
 	// Goals: whether each of the issue's goals held (docs/loadtest.md).
 	Goals []Goal     `json:"goals"`
 	Ops   []OpReport `json:"operations"`
+	// Left are the operations of the mix not sent, with why (what the
+	// servers' data lacks).
+	Left map[string]string `json:"left_out,omitempty"`
 }
 
 // Goal is one target and whether the run met it.
@@ -51,6 +55,9 @@ type OpReport struct {
 	MaxMS      float64        `json:"max_ms"`
 	Codes      map[string]int `json:"codes"`
 	Samples    []string       `json:"error_samples,omitempty"`
+	// RanOut: the operation used up what it acts on (the 复查 requests
+	// waiting) before the run ended, and sent no more.
+	RanOut bool `json:"ran_out,omitempty"`
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -72,7 +79,7 @@ func report(cfg Config, start time.Time, took time.Duration, results []*opResult
 		lat := slices.Clone(res.latencies)
 		slices.Sort(lat)
 		o := OpReport{Name: res.op.Name, Title: res.op.Title, Side: res.op.Side, Kind: res.op.Kind, Rate: res.rate,
-			Requests: len(lat), Throughput: float64(len(lat)) / took.Seconds(), Errors: res.errors, Codes: res.codes, Samples: res.samples,
+			Requests: len(lat), Throughput: float64(len(lat)) / took.Seconds(), Errors: res.errors, Codes: res.codes, Samples: res.samples, RanOut: res.ranOut,
 			P50MS: ms(quantile(lat, 0.5)), P95MS: ms(quantile(lat, 0.95)), P99MS: ms(quantile(lat, 0.99))}
 		if len(lat) > 0 {
 			o.MaxMS = ms(lat[len(lat)-1])
@@ -119,6 +126,14 @@ func (r *Report) Markdown(w io.Writer) {
 	for _, o := range r.Ops {
 		fmt.Fprintf(w, "| %s %s | %s | %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %d |\n", o.Name, o.Title, o.Side, o.Kind, o.Rate,
 			o.Throughput, o.P50MS, o.P95MS, o.P99MS, o.MaxMS, o.Errors)
+	}
+	for _, o := range r.Ops {
+		if o.RanOut {
+			fmt.Fprintf(w, "\n%s used up what it acts on before the end of the run: %d sent.\n", o.Name, o.Requests)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(r.Left)) {
+		fmt.Fprintf(w, "\n%s was left out: %s.\n", name, r.Left[name])
 	}
 	for _, o := range r.Ops {
 		if len(o.Samples) > 0 {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -39,6 +40,9 @@ type Config struct {
 	// Now is the time the staff's TOTP codes are computed for (nil: the
 	// system clock; tests give the server's fake clock).
 	Now func() time.Time
+	// Ops, when set, runs only the operations of the mix so named (at
+	// their rates times Scale).
+	Ops []string
 }
 
 // Run logs the accounts in, runs the mix for the duration and reports.
@@ -55,13 +59,27 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	for _, name := range cfg.Ops {
+		if !slices.ContainsFunc(Mix(), func(o Op) bool { return o.Name == name }) {
+			return nil, fmt.Errorf("--ops: no operation %q in the mix (docs/loadtest.md lists them)", name)
+		}
+	}
 	g, err := setup(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	ops := Mix()
-	if g.st.PublicYear == 0 {
-		ops = slices.DeleteFunc(ops, func(o Op) bool { return strings.HasPrefix(o.Name, "publicity.") })
+	var ops []Op
+	left := map[string]string{}
+	for _, o := range Mix() {
+		if len(cfg.Ops) > 0 && !slices.Contains(cfg.Ops, o.Name) {
+			continue
+		}
+		if why := g.lacks(o.needs); why != "" {
+			left[o.Name] = why
+			logf(cfg.Log, "%s is left out: %s", o.Name, why)
+			continue
+		}
+		ops = append(ops, o)
 	}
 	logf(cfg.Log, "running %d operations at scale %g (%.0f requests/s) for %s", len(ops), cfg.Scale, totalRate(ops)*cfg.Scale, cfg.Duration)
 	start := time.Now()
@@ -78,6 +96,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		rate := op.Rate * cfg.Scale
 		pacer := vegeta.Rate{Freq: 1, Per: time.Duration(float64(time.Second) / rate)}
 		tg := func(t *vegeta.Target) error {
+			if op.take != nil {
+				if !op.take(g, t) {
+					return vegeta.ErrNoTargets
+				}
+				return nil
+			}
 			op.target(g, t)
 			return nil
 		}
@@ -92,7 +116,21 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}()
 	}
 	wg.Wait()
-	return report(cfg, start, time.Since(start), results), ctx.Err()
+	r := report(cfg, start, time.Since(start), results)
+	r.Left = left
+	return r, ctx.Err()
+}
+
+// lacks says why the run cannot send an operation that needs what: ""
+// when it can.
+func (g *gen) lacks(what string) string {
+	switch {
+	case what == "public_year" && g.st.PublicYear == 0:
+		return "no public list of a past year (jifen publicity import)"
+	case what == "notice" && g.notice == nil:
+		return "no list is in its notice period (objections are taken only then)"
+	}
+	return ""
 }
 
 func totalRate(ops []Op) float64 {
@@ -173,13 +211,127 @@ func setup(ctx context.Context, cfg Config) (*gen, error) {
 		return nil, err
 	}
 	g.expired = ex[0].cookie
+	if err := g.setupReviews(ctx, c, cfg); err != nil {
+		return nil, err
+	}
+	if err := g.setupNotice(ctx, c); err != nil {
+		return nil, err
+	}
 	switch {
+	case len(cfg.Ops) > 0:
+		// A run of some operations: each finds what it needs or is left out.
 	case len(g.drafts) == 0 || len(g.submitters) == 0 || len(g.filed) == 0 || len(g.operators) == 0:
 		return nil, errors.New("the state lacks drafts, applications to submit, filed applications or employer operators")
 	case len(g.district) == 0 || len(g.city) == 0 || len(g.admins) == 0:
 		return nil, errors.New("the state lacks district officers, city officers or a system administrator")
 	}
 	return g, nil
+}
+
+// setupReviews reads, as each district's officers see them, the 复查
+// requests waiting for the district to receive them. Enough for the run's
+// office.review_decide are received and claimed now (not measured), each by
+// one of its district's officers, who then decides it in the run; the rest
+// are for office.review_receive. Districts take turns, so every officer
+// acts.
+func (g *gen) setupReviews(ctx context.Context, c *http.Client, cfg Config) error {
+	byDistrict := map[string][]staffSession{}
+	var districts []string
+	for _, s := range g.district {
+		if len(byDistrict[s.district]) == 0 {
+			districts = append(districts, s.district)
+		}
+		byDistrict[s.district] = append(byDistrict[s.district], s)
+	}
+	waiting := map[string][]review{}
+	for _, d := range districts {
+		var ans struct {
+			Items []struct {
+				ApplicationID int64    `json:"application_id"`
+				Indicators    []string `json:"indicators"`
+			} `json:"items"`
+		}
+		if err := getJSON(ctx, c, g.office+"/api/v1/office/reviews?status=forwarded", byDistrict[d][0].session, &ans); err != nil {
+			return fmt.Errorf("复查 requests of %s: %w", d, err)
+		}
+		for i, it := range ans.Items {
+			if len(it.Indicators) > 0 {
+				waiting[d] = append(waiting[d], review{by: byDistrict[d][i%len(byDistrict[d])], id: it.ApplicationID, indicator: it.Indicators[0]})
+			}
+		}
+	}
+	var all []review
+	for i := 0; ; i++ {
+		more := false
+		for _, d := range districts {
+			if i < len(waiting[d]) {
+				all, more = append(all, waiting[d][i]), true
+			}
+		}
+		if !more {
+			break
+		}
+	}
+	rate := 0.0
+	for _, o := range Mix() {
+		if o.Name == "office.review_decide" {
+			rate = o.Rate
+		}
+	}
+	// Half of what there is at most, so that receiving has its share.
+	n := min(int(math.Ceil(rate*cfg.Scale*cfg.Duration.Seconds()))+1, len(all)/2)
+	for _, r := range all[:n] {
+		var cv struct {
+			Version int `json:"version"`
+		}
+		if err := postJSON(ctx, c, g.office+"/api/v1/office/reviews/"+strconv.FormatInt(r.id, 10)+"/receive", r.by.session, &cv); err != nil {
+			return fmt.Errorf("receiving 复查 request %d: %w", r.id, err)
+		}
+		if err := postJSON(ctx, c, g.office+"/api/v1/office/cases/"+strconv.FormatInt(r.id, 10)+"/claim", r.by.session, nil); err != nil {
+			return fmt.Errorf("claiming case %d: %w", r.id, err)
+		}
+		r.version = cv.Version
+		g.decidable = append(g.decidable, r)
+	}
+	g.receivable = all[n:]
+	return nil
+}
+
+// setupNotice finds the list in its notice period, if one is, and numbers
+// on it, from the public API.
+func (g *gen) setupNotice(ctx context.Context, c *http.Client) error {
+	var idx struct {
+		Years []struct {
+			Year   int    `json:"year"`
+			Source string `json:"source"`
+			Phase  string `json:"phase"`
+		} `json:"years"`
+	}
+	if err := getJSON(ctx, c, g.internet+"/api/v1/publicity", session{addr: g.anon()}, &idx); err != nil {
+		return fmt.Errorf("public lists: %w", err)
+	}
+	for _, y := range idx.Years {
+		if y.Source != "published" || y.Phase != "notice" {
+			continue
+		}
+		var page struct {
+			Entries []struct {
+				Number string `json:"number"`
+			} `json:"entries"`
+		}
+		if err := getJSON(ctx, c, fmt.Sprintf("%s/api/v1/publicity/%d/entries", g.internet, y.Year), session{addr: g.anon()}, &page); err != nil {
+			return fmt.Errorf("list of %d: %w", y.Year, err)
+		}
+		n := &notice{year: y.Year}
+		for _, e := range page.Entries {
+			n.numbers = append(n.numbers, e.Number)
+		}
+		if len(n.numbers) > 0 {
+			g.notice = n
+			return nil
+		}
+	}
+	return nil
 }
 
 // loginAll logs logins in, eight at a time (each is an argon2id hash on the
@@ -317,11 +469,30 @@ func logout(ctx context.Context, c *http.Client, base string, s session) error {
 }
 
 func getJSON(ctx context.Context, c *http.Client, u string, s session, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	return do(ctx, c, http.MethodGet, u, s, v)
+}
+
+// postJSON posts an empty JSON body as s and reads the answer into v (nil:
+// not read).
+func postJSON(ctx context.Context, c *http.Client, u string, s session, v any) error {
+	return do(ctx, c, http.MethodPost, u, s, v)
+}
+
+func do(ctx context.Context, c *http.Client, method, u string, s session, v any) error {
+	var body io.Reader
+	if method != http.MethodGet {
+		body = strings.NewReader("{}")
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Cookie", s.cookie)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if s.cookie != "" {
+		req.Header.Set("Cookie", s.cookie)
+	}
 	req.Header.Set("X-Forwarded-For", s.addr)
 	resp, err := c.Do(req)
 	if err != nil {
@@ -330,7 +501,10 @@ func getJSON(ctx context.Context, c *http.Client, u string, s session, v any) er
 	defer func() { _ = resp.Body.Close() }()
 	raw, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %d %s", u, resp.StatusCode, raw)
+		return fmt.Errorf("%s %s: %d %s", method, u, resp.StatusCode, raw)
+	}
+	if v == nil {
+		return nil
 	}
 	return json.Unmarshal(raw, v)
 }
@@ -343,6 +517,7 @@ type opResult struct {
 	codes     map[string]int
 	errors    int
 	samples   []string
+	ranOut    bool // a take operation used up what it acts on
 }
 
 func newOpResult(op Op, scale float64) *opResult {
@@ -352,6 +527,10 @@ func newOpResult(op Op, scale float64) *opResult {
 // add counts one result: an error is a transport error, a 5xx or any
 // status the operation does not expect.
 func (r *opResult) add(res *vegeta.Result) {
+	if res.Code == 0 && res.Error == vegeta.ErrNoTargets.Error() {
+		r.ranOut = true // not a request: the end of the operation's supply
+		return
+	}
 	r.latencies = append(r.latencies, res.Latency)
 	r.codes[strconv.Itoa(int(res.Code))]++
 	// vegeta names every status outside 2xx–3xx an error; what counts

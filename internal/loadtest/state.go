@@ -122,8 +122,13 @@ func Prepare(ctx context.Context, d *db.DB, accounts *account.Service, year, use
 	if s.Filed, err = logins("first_result", users, 0); err != nil {
 		return nil, err
 	}
-	if len(s.Filed) == 0 {
-		if s.Filed, err = logins("submitted", users, 0); err != nil {
+	// Filed: the first result stands in the mix; a population without
+	// one (a round ready to rank, or ranked) gives what reached the bureau.
+	for _, st := range []string{"submitted", "final", "published"} {
+		if len(s.Filed) > 0 {
+			break
+		}
+		if s.Filed, err = logins(st, users, 0); err != nil {
 			return nil, err
 		}
 	}
