@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,10 +17,15 @@ import (
 )
 
 // TestMain lets a test start this test binary as `jifen serve` in a process
-// of its own (JIFEN_TEST_CHILD=serve), to kill it.
+// of its own (JIFEN_TEST_CHILD=serve), to kill it; the arguments after "--"
+// are serve's flags.
 func TestMain(m *testing.M) {
 	if os.Getenv("JIFEN_TEST_CHILD") == "serve" {
-		os.Exit(Main(context.Background(), []string{"serve"}, Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+		args := []string{"serve"}
+		if i := slices.Index(os.Args, "--"); i >= 0 {
+			args = append(args, os.Args[i+1:]...)
+		}
+		os.Exit(Main(context.Background(), args, Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 			Getenv: os.Getenv}))
 	}
 	os.Exit(m.Run())
