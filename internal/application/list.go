@@ -236,7 +236,7 @@ func (s *Service) ReviewsForDistrict(ctx context.Context, district, status strin
 	rows, err := s.db.Query(ctx, `SELECT rr.application_id, p.name, e.name, e.district, rr.indicators, rr.reason, rr.employer_note,
 		rr.status, rr.forwarded_at FROM review_requests rr JOIN applications a ON a.id = rr.application_id
 		JOIN persons p ON p.id = a.person_id JOIN employers e ON e.id = a.employer_id
-		WHERE `+where+fmt.Sprintf(` ORDER BY rr.forwarded_at, rr.application_id LIMIT %d`, limit), args...)
+		WHERE `+where+` ORDER BY rr.forwarded_at, rr.application_id LIMIT `+fmt.Sprintf("$%d", len(args)+1), append(args, limit)...)
 	if err != nil {
 		return nil, apperr.Wrap(err)
 	}
@@ -263,7 +263,11 @@ func (s *Service) ReceiveReview(ctx context.Context, district string, id int64) 
 		q := `UPDATE review_requests SET status = 'received', received_at = $1 WHERE application_id = $2 AND status = 'forwarded'`
 		args := []any{now, id}
 		if district != "" {
-			q += ` AND application_id IN (SELECT a.id FROM applications a JOIN employers e ON e.id = a.employer_id WHERE e.district = $3)`
+			// The one application's employer, by its key: an IN over the
+			// district's applications read ~20,000 rows at 350,000 people,
+			// 50 ms inside the one writer that every write queues behind.
+			q += ` AND EXISTS (SELECT 1 FROM applications a JOIN employers e ON e.id = a.employer_id
+				WHERE a.id = review_requests.application_id AND e.district = $3)`
 			args = append(args, district)
 		}
 		res, err := s.db.Exec(ctx, q, args...)

@@ -101,6 +101,11 @@ func (g *Generator) Run(ctx context.Context) (Result, error) {
 	if err := g.fixSequences(ctx); err != nil {
 		return res, err
 	}
+	// A bulk load leaves PostgreSQL without statistics: plan on the
+	// population as it now is.
+	if err := g.db.Analyze(ctx); err != nil {
+		return res, err
+	}
 	g.bar.done()
 	res.Elapsed = time.Since(start)
 	return res, nil
