@@ -34,6 +34,12 @@ func makeTruth(r *rand.Rand, year, by, bm int, male bool, empDistrict string) tr
 	if start < monthIndex(1995, 1) {
 		start = monthIndex(1995, 1) + r.IntN(36)
 	}
+	// Someone who finished study late still started work before the
+	// statistics month: a period that ends before it begins is refused
+	// on submission and on every draft save.
+	if start > s-6 {
+		start = s - 6 - r.IntN(18)
+	}
 	// One gap of 1–3 months for some; most gaps back-paid.
 	if r.Float64() < 0.15 && s-start > 120 {
 		g := start + 12 + r.IntN(s-start-110)
