@@ -398,7 +398,10 @@ func (a *App) Start(ctx context.Context) error {
 		defer a.wg.Done()
 		a.runBoardReloader(ctx)
 	}()
-	if a.Cfg.OfficeAddr != "" {
+	// The statistics cube (every application in memory) where statistics
+	// are asked: the office surface and the worker's ready-made reports. An
+	// internet node neither loads nor refreshes it.
+	if a.Cfg.Serves("office") || a.Cfg.Worker {
 		a.wg.Add(1)
 		go func() {
 			defer a.wg.Done()

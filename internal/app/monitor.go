@@ -19,10 +19,10 @@ import (
 func (a *App) buildMonitor() {
 	role := "serve"
 	var parts []string
-	if a.Cfg.InternetAddr != "" {
+	if a.Cfg.Serves("portal") || a.Cfg.Serves("public") {
 		parts = append(parts, "internet")
 	}
-	if a.Cfg.OfficeAddr != "" {
+	if a.Cfg.Serves("office") {
 		parts = append(parts, "office")
 	}
 	if a.Cfg.Worker {
