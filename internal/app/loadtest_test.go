@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"jifen/internal/account"
 	"jifen/internal/app/apptest"
+	"jifen/internal/check"
 	"jifen/internal/config"
 	"jifen/internal/loadtest"
 )
@@ -17,19 +19,24 @@ import (
 // test's database engine): every operation is sent and answered as
 // expected — the invalid ones with their 4xx — with no error.
 //
-// The 复查 operations act on what the population has: enough requests are
+// The population is cross-checked first, as in a round. The 复查 and
+// discrepancy operations act on what the population has: enough requests are
 // received and claimed at setup for the run's decisions, and the rest are
 // received in the run, once each.
 func TestLoadtestAgainstTheApp(t *testing.T) {
 	a := apptest.Start(t)
 	ctx := context.Background()
-	rd, err := a.EnsureRound(ctx, 2026, true)
-	if err != nil {
+	rd := a.SynthRound(600, 40, 3, 0.1)
+	// The round's cross-check against the simulated agencies, as the city
+	// bureau starts it: its discrepancies are the run's to resolve.
+	checker := a.CreateUser("checker", account.CityOfficer)
+	if _, err := a.Check.StartRun(ctx, checker.ActorAt("local", ""), check.RunInput{RoundID: rd.ID}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Synth(ctx, rd, 600, 40, 3, 0.1, nil); err != nil {
-		t.Fatal(err)
-	}
+	a.WorkJobs(60*time.Second, func() bool {
+		runs, err := a.Check.Runs(ctx, rd.ID, 1)
+		return err == nil && len(runs) == 1 && runs[0].Status == "applied"
+	})
 	st, err := loadtest.Prepare(ctx, a.DB, a.Accounts, rd.Year, 30, 1, "t", func() (string, error) { return apptest.Password, nil })
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +71,7 @@ func TestLoadtestAgainstTheApp(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"login", "applicant.save", "employer.file", "office.case", "office.statistics", "invalid.session",
-		"office.review_receive", "office.review_decide"} {
+		"office.review_receive", "office.review_decide", "office.discrepancy_accept"} {
 		if !seen[name] {
 			t.Errorf("%s is not in the mix", name)
 		}
@@ -80,9 +87,11 @@ func TestLoadtestAgainstTheApp(t *testing.T) {
 		}
 		return n
 	}
-	var decided, received int
+	var decided, received, accepted int
 	for _, o := range r.Ops {
 		switch o.Name {
+		case "office.discrepancy_accept":
+			accepted = o.Codes["200"]
 		case "office.review_decide":
 			decided = o.Codes["200"]
 		case "office.review_receive":
@@ -94,6 +103,9 @@ func TestLoadtestAgainstTheApp(t *testing.T) {
 	}
 	if n := count(`SELECT count(*) FROM review_requests WHERE status = 'received'`); n != received+decided+1 || received == 0 {
 		t.Errorf("%d 复查 requests received, %d by the run and %d decided", n, received, decided)
+	}
+	if n := count(`SELECT count(*) FROM discrepancies WHERE status = 'accepted'`); n != accepted || n == 0 {
+		t.Errorf("%d discrepancies accepted, %d answered", n, accepted)
 	}
 	if r.Left["objection.lodge"] == "" {
 		t.Errorf("objection.lodge was not left out without a list in its notice period: %v", r.Left)

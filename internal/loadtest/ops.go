@@ -63,12 +63,16 @@ type gen struct {
 	// office.review_receive; decidable were received and claimed at setup
 	// for office.review_decide. Each is used once, in turn.
 	receivable, decidable []review
+	// discrepancies are open cross-check discrepancies for
+	// office.discrepancy_accept, each resolved once, in turn.
+	discrepancies []review
 	// notice is the list in its notice period, for objection.lodge (nil:
 	// none is).
 	notice *notice
 }
 
-// review is a 复查 case and the officer who acts on it.
+// review is a case — a 复查 request, a discrepancy — and the officer who
+// acts on it.
 type review struct {
 	by        staffSession
 	id        int64
@@ -82,7 +86,7 @@ type notice struct {
 	numbers []string
 }
 
-// takeReview hands out the next review of *list, once; false when none is
+// takeReview hands out the next case of *list, once; false when none is
 // left.
 func (g *gen) takeReview(list *[]review) (review, bool) {
 	g.mu.Lock()
@@ -274,13 +278,13 @@ func Mix() []Op {
 				s := pick(g, g.district)
 				g.get(t, g.office, "/office/cases/"+strconv.FormatInt(pick(g, s.cases), 10), s.session)
 			}},
-		{Name: "office.note", Title: "办理记录（备注）", Side: "office", Kind: Single, Rate: 3, Expect: []int{http.StatusCreated},
+		{Name: "office.note", Title: "办理记录（备注）", Side: "office", Kind: Single, Rate: 2, Expect: []int{http.StatusCreated},
 			target: func(g *gen, t *vegeta.Target) {
 				s := pick(g, g.district)
 				g.send(t, http.MethodPost, g.office, "/api/v1/office/cases/"+strconv.FormatInt(pick(g, s.cases), 10)+"/notes", s.session,
 					map[string]string{"body": "压力测试：已核对材料"})
 			}},
-		{Name: "office.review_receive", Title: "接收复查申请", Side: "office", Kind: Single, Rate: 1, Expect: ok,
+		{Name: "office.review_receive", Title: "接收复查申请", Side: "office", Kind: Single, Rate: 1, Expect: ok, needs: "receivable",
 			take: func(g *gen, t *vegeta.Target) bool {
 				r, ok := g.takeReview(&g.receivable)
 				if ok {
@@ -288,12 +292,22 @@ func Mix() []Op {
 				}
 				return ok
 			}},
-		{Name: "office.review_decide", Title: "复查决定", Side: "office", Kind: Single, Rate: 1, Expect: ok,
+		{Name: "office.review_decide", Title: "复查决定", Side: "office", Kind: Single, Rate: 1, Expect: ok, needs: "decidable",
 			take: func(g *gen, t *vegeta.Target) bool {
 				r, ok := g.takeReview(&g.decidable)
 				if ok {
 					g.send(t, http.MethodPost, g.office, "/api/v1/office/reviews/"+strconv.FormatInt(r.id, 10)+"/decisions", r.by.session,
 						map[string]any{"indicator": r.indicator, "outcome": "rejected", "reason": "压力测试：经核对，复查理由不成立", "version": r.version})
+				}
+				return ok
+			}},
+		{Name: "office.discrepancy_accept", Title: "比对差异处理（以部门记录为准）", Side: "office", Kind: Single, Rate: 1, Expect: ok,
+			needs: "discrepancies",
+			take: func(g *gen, t *vegeta.Target) bool {
+				r, ok := g.takeReview(&g.discrepancies)
+				if ok {
+					g.send(t, http.MethodPost, g.office, "/api/v1/office/discrepancies/"+strconv.FormatInt(r.id, 10)+"/accept", r.by.session,
+						map[string]string{"note": "压力测试：经核对，以部门记录为准"})
 				}
 				return ok
 			}},

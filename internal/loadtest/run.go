@@ -129,6 +129,10 @@ func (g *gen) lacks(what string) string {
 		return "no public list of a past year (jifen publicity import)"
 	case what == "notice" && g.notice == nil:
 		return "no list is in its notice period (objections are taken only then)"
+	case what == "discrepancies" && len(g.discrepancies) == 0:
+		return "no open cross-check discrepancy (a check run on the population makes them: docs/loadtest.md)"
+	case what == "receivable" && len(g.receivable) == 0, what == "decidable" && len(g.decidable) == 0:
+		return "no 复查 request waits for a district to receive it"
 	}
 	return ""
 }
@@ -228,8 +232,9 @@ func setup(ctx context.Context, cfg Config) (*gen, error) {
 	return g, nil
 }
 
-// setupReviews reads, as each district's officers see them, the 复查
-// requests waiting for the district to receive them. Enough for the run's
+// setupReviews reads, as each district's officers see them, the open
+// cross-check discrepancies (office.discrepancy_accept resolves each once)
+// and the 复查 requests waiting for the district to receive them. Enough for the run's
 // office.review_decide are received and claimed now (not measured), each by
 // one of its district's officers, who then decides it in the run; the rest
 // are for office.review_receive. Districts take turns, so every officer
@@ -244,7 +249,25 @@ func (g *gen) setupReviews(ctx context.Context, c *http.Client, cfg Config) erro
 		byDistrict[s.district] = append(byDistrict[s.district], s)
 	}
 	waiting := map[string][]review{}
+	open := map[string][]review{}
 	for _, d := range districts {
+		for page := 1; page <= 4; page++ {
+			var ans struct {
+				Items []struct {
+					ID int64 `json:"id"`
+				} `json:"items"`
+				Next bool `json:"next"`
+			}
+			if err := getJSON(ctx, c, fmt.Sprintf("%s/api/v1/office/discrepancies?status=open&page=%d", g.office, page), byDistrict[d][0].session, &ans); err != nil {
+				return fmt.Errorf("discrepancies of %s: %w", d, err)
+			}
+			for _, it := range ans.Items {
+				open[d] = append(open[d], review{by: byDistrict[d][len(open[d])%len(byDistrict[d])], id: it.ID})
+			}
+			if !ans.Next {
+				break
+			}
+		}
 		var ans struct {
 			Items []struct {
 				ApplicationID int64    `json:"application_id"`
@@ -260,18 +283,8 @@ func (g *gen) setupReviews(ctx context.Context, c *http.Client, cfg Config) erro
 			}
 		}
 	}
-	var all []review
-	for i := 0; ; i++ {
-		more := false
-		for _, d := range districts {
-			if i < len(waiting[d]) {
-				all, more = append(all, waiting[d][i]), true
-			}
-		}
-		if !more {
-			break
-		}
-	}
+	g.discrepancies = interleave(districts, open)
+	all := interleave(districts, waiting)
 	rate := 0.0
 	for _, o := range Mix() {
 		if o.Name == "office.review_decide" {
@@ -295,6 +308,23 @@ func (g *gen) setupReviews(ctx context.Context, c *http.Client, cfg Config) erro
 	}
 	g.receivable = all[n:]
 	return nil
+}
+
+// interleave takes the districts' cases in turn: the first of each, then
+// the second of each, and so on.
+func interleave(districts []string, by map[string][]review) []review {
+	var all []review
+	for i := 0; ; i++ {
+		more := false
+		for _, d := range districts {
+			if i < len(by[d]) {
+				all, more = append(all, by[d][i]), true
+			}
+		}
+		if !more {
+			return all
+		}
+	}
 }
 
 // setupNotice finds the list in its notice period, if one is, and numbers

@@ -35,6 +35,9 @@ func (o *Office) registerDiscrepancies(mux *web.Mux) {
 	mux.Handle("GET /office/discrepancies", sh.RequireUser(account.PermCasesDistrict, o.discrepancies))
 	mux.Handle("GET /office/discrepancies/{id}", sh.RequireUser(account.PermCasesDistrict, o.discrepancyPage))
 	mux.Handle("POST /office/discrepancies/{id}/{action}", sh.RequireUser(account.PermCasesDistrict, o.discrepancyAction))
+	mux.Handle("GET /api/v1/office/discrepancies", sh.RequireUser(account.PermCasesDistrict, o.apiDiscrepancies))
+	mux.Handle("GET /api/v1/office/discrepancies/{id}", sh.RequireUser(account.PermCasesDistrict, o.apiDiscrepancy))
+	mux.Handle("POST /api/v1/office/discrepancies/{id}/{action}", sh.RequireUser(account.PermCasesDistrict, o.apiDiscrepancyAction))
 }
 
 type discTab struct {
