@@ -123,8 +123,24 @@ func (f *fixture) inReview(t *testing.T, indicators ...string) int64 {
 	if err := f.Applications.ForwardReview(f.Ctx, casetest.OperatorActor(emp, op), app.ID, "已向区人力社保局窗口提交房产证复印件"); err != nil {
 		t.Fatal(err)
 	}
+	// The office home's to-do counts the one forwarded request in its
+	// district and in the city's, none in another district, none once
+	// received.
+	forwarded := func(district string) int {
+		n, err := f.Applications.CountForwardedReviews(f.Ctx, district, 101)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if hd, cy, all := forwarded("海淀区"), forwarded("朝阳区"), forwarded(""); hd != 1 || cy != 0 || all != 1 {
+		t.Fatalf("forwarded: 海淀区 %d, 朝阳区 %d, all %d", hd, cy, all)
+	}
 	if err := f.Applications.ReceiveReview(f.Ctx, "海淀区", app.ID); err != nil {
 		t.Fatal(err)
+	}
+	if n := forwarded("海淀区"); n != 0 {
+		t.Fatalf("%d forwarded after receiving", n)
 	}
 	return app.ID
 }

@@ -249,10 +249,10 @@ func (o *Office) todos(r *http.Request, alerts []string) []todo {
 					Hint: "须由登记人以外的经办人员审批"})
 			}
 		}
-		if items, err := o.apps.ReviewsForDistrict(ctx, d, "forwarded", todoCap+1); err != nil {
+		if n, err := o.apps.CountForwardedReviews(ctx, d, todoCap+1); err != nil {
 			logErr("reviews", err)
 		} else {
-			out = append(out, capped(todo{Label: "待接收的复查申请", Href: "/office/reviews", Hint: "单位已转交，请接收证明材料"}, len(items)))
+			out = append(out, capped(todo{Label: "待接收的复查申请", Href: "/office/reviews", Hint: "单位已转交，请接收证明材料"}, n))
 		}
 		if o.review != nil {
 			out = append(out, o.reviewTodos(r)...)
