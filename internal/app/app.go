@@ -288,6 +288,9 @@ func (a *App) wrap(surface string, mux *web.Mux, sh *shell.Shell) http.Handler {
 		web.WithRequest(ips),
 		web.WithErrorPages(sh.ErrorPage),
 		a.Metrics.HTTP(surface),
+		// Past the machine's capacity, a quick 503 rather than every
+		// request late (JIFEN_MAX_IN_FLIGHT).
+		web.NewOverload(a.Cfg.MaxInFlight, 100*time.Millisecond).Middleware(),
 		a.accessStats(surface),
 		web.AccessLog(a.Log, surface),
 		web.ServerErrors(a.Log),

@@ -40,6 +40,7 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	MasterKey      string // hex; secret
 	BodyLimit      int64
+	MaxInFlight    int     // requests one listener works on at once (0: no bound)
 	LoginRate      float64 // login/registration attempts per second per client
 	LoginBurst     int
 	// PublicRate is the requests per second per client allowed on the
@@ -179,6 +180,15 @@ func options() []option {
 			func(c *Config, v string) error { c.MasterKey = v; return nil }},
 		{Serve, "body-limit", "JIFEN_BODY_LIMIT", "1048576", "largest request body in bytes (uploads have their own limit)", false,
 			func(c *Config, v string) (err error) { c.BodyLimit, err = positiveInt(v); return err }},
+		{Serve, "max-in-flight", "JIFEN_MAX_IN_FLIGHT", "256", "requests one listener works on at once; past it 503 after 100 ms (0: no bound)", false,
+			func(c *Config, v string) (err error) {
+				n, err := strconv.Atoi(v)
+				if err == nil && n < 0 {
+					err = errors.New("must not be negative")
+				}
+				c.MaxInFlight = n
+				return err
+			}},
 		{Serve, "login-rate", "JIFEN_LOGIN_RATE", "0.2", "login and registration attempts per second per client address", false,
 			func(c *Config, v string) (err error) {
 				c.LoginRate, err = strconv.ParseFloat(v, 64)
@@ -393,7 +403,8 @@ func (c *Config) Entries() []Entry {
 		"surfaces":      strings.Join(c.Surfaces, ","), "worker": strconv.FormatBool(c.Worker),
 		"tls-cert": c.TLSCert, "tls-key": c.TLSKey, "trusted-proxies": joinPrefixes(c.TrustedProxies),
 		"master-key": c.MasterKey, "body-limit": strconv.FormatInt(c.BodyLimit, 10),
-		"login-rate": strconv.FormatFloat(c.LoginRate, 'g', -1, 64), "login-burst": strconv.Itoa(c.LoginBurst),
+		"max-in-flight": strconv.Itoa(c.MaxInFlight),
+		"login-rate":    strconv.FormatFloat(c.LoginRate, 'g', -1, 64), "login-burst": strconv.Itoa(c.LoginBurst),
 		"public-rate-limit": strconv.FormatFloat(c.PublicRate, 'g', -1, 64), "public-url": c.PublicURL,
 		"mail-approval-over": strconv.Itoa(c.MailApprovalOver), "mail-claim-lease": c.MailClaimLease.String(),
 		"objection-rate": strconv.FormatFloat(c.ObjectionRate, 'g', -1, 64), "objection-burst": strconv.Itoa(c.ObjectionBurst),

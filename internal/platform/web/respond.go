@@ -32,6 +32,7 @@ var statusOf = map[apperr.Code]int{
 	apperr.TooLarge:        http.StatusRequestEntityTooLarge,
 	apperr.Internal:        http.StatusInternalServerError,
 	"method_not_allowed":   http.StatusMethodNotAllowed,
+	"busy":                 http.StatusServiceUnavailable,
 }
 
 // Status returns the HTTP status of err.
