@@ -511,6 +511,13 @@ func checkWorkers(t *testing.T, d *db.DB, workers []string, fail func(string, ..
 // and returns the status and body.
 func call(t *testing.T, c *http.Client, method, u, cookie, addr string, body any) (int, string) {
 	t.Helper()
+	resp, raw := send(t, c, method, u, cookie, addr, body)
+	return resp.StatusCode, raw
+}
+
+// send is call with the response, for its cookies.
+func send(t *testing.T, c *http.Client, method, u, cookie, addr string, body any) (*http.Response, string) {
+	t.Helper()
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -533,30 +540,21 @@ func call(t *testing.T, c *http.Client, method, u, cookie, addr string, body any
 	}
 	defer func() { _ = resp.Body.Close() }()
 	raw, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(raw)
+	return resp, string(raw)
 }
 
 // apiLogin logs in through the JSON API and returns the session cookie
 // and the step the session still owes.
 func apiLogin(t *testing.T, c *http.Client, base, login, pw, addr string) (string, string) {
 	t.Helper()
-	b, _ := json.Marshal(map[string]string{"login": login, "password": pw})
-	req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/session", bytes.NewReader(b))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Forwarded-For", addr)
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	raw, _ := io.ReadAll(resp.Body)
+	resp, raw := send(t, c, http.MethodPost, base+"/api/v1/session", "", addr, map[string]string{"login": login, "password": pw})
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("login %s: %d %s", login, resp.StatusCode, raw)
 	}
 	var ans struct {
 		Next *string `json:"next"`
 	}
-	_ = json.Unmarshal(raw, &ans)
+	_ = json.Unmarshal([]byte(raw), &ans)
 	next := ""
 	if ans.Next != nil {
 		next = *ans.Next
@@ -579,17 +577,7 @@ func staffLogin(t *testing.T, c *http.Client, base string, s loadtest.Staff, add
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := json.Marshal(map[string]string{"code": code})
-	req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/session/totp", bytes.NewReader(b))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Cookie", ck)
-	req.Header.Set("X-Forwarded-For", addr)
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	raw, _ := io.ReadAll(resp.Body)
+	resp, raw := send(t, c, http.MethodPost, base+"/api/v1/session/totp", ck, addr, map[string]string{"code": code})
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("TOTP of %s: %d %s", s.Login, resp.StatusCode, raw)
 	}

@@ -3,7 +3,6 @@ package office
 import (
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"time"
 
 	"jifen/internal/discrepancy"
@@ -47,15 +46,8 @@ func apiDiscrepancyOf(it *discrepancy.Item) apiDiscrepancy {
 // apiDiscrepancies lists a page of the queue: ?status= (default open),
 // &item=, &district= (city officers), &overdue=1, &page=.
 func (o *Office) apiDiscrepancies(w http.ResponseWriter, r *http.Request) {
-	u := shell.Actor(r.Context())
-	q := r.URL.Query()
-	page, _ := strconv.Atoi(q.Get("page"))
-	f := discrepancy.Filter{District: q.Get("district"), Status: discrepancy.Status(q.Get("status")), Item: q.Get("item"),
-		Overdue: q.Get("overdue") == "1", Page: max(page, 1)}
-	if f.Status == "" && !q.Has("status") {
-		f.Status = discrepancy.Open
-	}
-	res, err := o.disc.List(r.Context(), u, f)
+	f := discFilter(r)
+	res, err := o.disc.List(r.Context(), shell.Actor(r.Context()), f)
 	if err != nil {
 		web.WriteError(w, r, err)
 		return

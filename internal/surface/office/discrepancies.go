@@ -40,6 +40,21 @@ func (o *Office) registerDiscrepancies(mux *web.Mux) {
 	mux.Handle("POST /api/v1/office/discrepancies/{id}/{action}", sh.RequireUser(account.PermCasesDistrict, o.apiDiscrepancyAction))
 }
 
+// discFilter reads the queue's filter from the query, for the page and the
+// API alike: ?status= (open when absent; empty for all), &item=,
+// &district=, &overdue=1, &page=. The service keeps a district officer to
+// their district whatever it says.
+func discFilter(r *http.Request) discrepancy.Filter {
+	q := r.URL.Query()
+	page, _ := strconv.Atoi(q.Get("page"))
+	f := discrepancy.Filter{District: q.Get("district"), Status: discrepancy.Status(q.Get("status")), Item: q.Get("item"),
+		Overdue: q.Get("overdue") == "1", Page: max(page, 1)}
+	if f.Status == "" && !q.Has("status") {
+		f.Status = discrepancy.Open
+	}
+	return f
+}
+
 type discTab struct {
 	Href, Label string
 	N           int
@@ -67,13 +82,7 @@ type discrepanciesView struct {
 
 func (o *Office) discrepancies(w http.ResponseWriter, r *http.Request) {
 	u := shell.Actor(r.Context())
-	q := r.URL.Query()
-	page, _ := strconv.Atoi(q.Get("page"))
-	f := discrepancy.Filter{District: q.Get("district"), Status: discrepancy.Status(q.Get("status")), Item: q.Get("item"),
-		Overdue: q.Get("overdue") == "1", Page: max(page, 1)}
-	if f.Status == "" && !q.Has("status") {
-		f.Status = discrepancy.Open
-	}
+	f := discFilter(r)
 	d, fixed := officerDistrict(u)
 	if fixed {
 		f.District = d
